@@ -1,0 +1,160 @@
+"""Project-wide fixtures: users in their roles, a pinned "today", and a real Celery worker
+process on the real broker for integration tests."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from customers.roles import CSMS, MANAGERS
+
+ROOT = Path(__file__).resolve().parent
+
+
+def broker_is_redis() -> bool:
+    return settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+def redis_reachable() -> bool:
+    if not broker_is_redis():
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1).ping())
+    except redis.exceptions.RedisError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if redis_reachable():
+        return
+    reason = "needs a real Redis broker: set CELERY_BROKER_URL=redis://… (see README)"
+    for item in items:
+        if "redis" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    db = settings.DATABASES["default"]
+    return [
+        f"cs-platform database: {db['ENGINE'].rsplit('.', 1)[-1]} ({db.get('HOST') or db['NAME']})",
+        f"cs-platform broker: {settings.CELERY_BROKER_URL.split('@')[-1]}"
+        + ("" if redis_reachable() else " (no Redis: tests marked 'redis' are skipped)"),
+    ]
+
+
+@pytest.fixture
+def today(settings) -> date:
+    """Pin the product's "today" (cs_platform.clock.today) for the test."""
+    pinned = date(2026, 11, 22)
+    settings.CS_TODAY = pinned
+    return pinned
+
+
+def _user_in(group_name: str, username: str, **extra):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username=username, password="pw-" + username, **extra)
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def manager(db):
+    return _user_in(MANAGERS, "manager", is_staff=True)
+
+
+@pytest.fixture
+def csm(db):
+    return _user_in(CSMS, "csm")
+
+
+@pytest.fixture
+def other_csm(db):
+    return _user_in(CSMS, "other_csm")
+
+
+def _worker_env() -> dict[str, str]:
+    """Environment for a worker process that talks to this test run's database."""
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "cs_platform.settings.test"
+    if db["ENGINE"].endswith("postgresql"):
+        user = db.get("USER") or "postgres"
+        env["DATABASE_URL"] = (
+            f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+        )
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    return env
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the real Redis broker and this test's database."""
+    if not redis_reachable():
+        pytest.skip("needs a real Redis broker")
+    from cs_platform.celery import app
+
+    app.control.purge()
+    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cs_platform",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=_worker_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited: {(ROOT / 'var' / 'test-worker.log').read_text()}"
+                )
+            if "ready." in (ROOT / "var" / "test-worker.log").read_text():
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("worker did not start in 30 s")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CustomersConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "customers"
+    verbose_name = "Customers"
+
+    def ready(self) -> None:
+        from .roles import roles_sync_permissions
+
+        post_migrate.connect(roles_sync_permissions, dispatch_uid="customers_roles_sync")

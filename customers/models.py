@@ -1,0 +1,290 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Region(models.TextChoices):
+    NA = "NA", "North America"
+    EMEA = "EMEA", "EMEA"
+    APAC = "APAC", "APAC"
+    LATAM = "LATAM", "LATAM"
+
+
+class BusinessModel(models.TextChoices):
+    B2B = "B2B", "B2B"
+    B2C = "B2C", "B2C"
+    DTC = "DTC", "DTC"
+
+
+class Plan(models.TextChoices):
+    # Extensible: add a member here (no migration of data needed; choices live in code).
+    FREE = "free", "Free"
+    STARTER = "starter", "Starter"
+    PRO = "pro", "Pro"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class LifecycleStage(models.TextChoices):
+    TRIAL = "trial", "Trial"
+    ONBOARDING = "onboarding", "Onboarding"
+    ADOPTING = "adopting", "Adopting"
+    MATURE = "mature", "Mature"
+    AT_RISK = "at_risk", "At risk"
+    CHURNED = "churned", "Churned"
+
+
+class Industry(models.TextChoices):
+    SOFTWARE = "software", "Software"
+    FINANCE = "finance", "Financial services"
+    HEALTHCARE = "healthcare", "Healthcare"
+    RETAIL = "retail", "Retail & e-commerce"
+    MANUFACTURING = "manufacturing", "Manufacturing"
+    EDUCATION = "education", "Education"
+    MEDIA = "media", "Media"
+    LOGISTICS = "logistics", "Logistics"
+    PUBLIC_SECTOR = "public_sector", "Public sector"
+    PROFESSIONAL_SERVICES = "professional_services", "Professional services"
+
+
+class Account(models.Model):
+    name = models.CharField(max_length=200)
+    external_id = models.CharField(max_length=100, unique=True)
+    domain = models.CharField(max_length=200, blank=True, null=True)
+    industry = models.CharField(max_length=40, choices=Industry.choices, blank=True, null=True)
+    region = models.CharField(max_length=10, choices=Region.choices, blank=True, null=True)
+    country = models.CharField(max_length=100, blank=True, null=True)
+    employees = models.PositiveIntegerField(blank=True, null=True)
+    business_model = models.CharField(
+        max_length=10, choices=BusinessModel.choices, blank=True, null=True
+    )
+    plan = models.CharField(max_length=40, choices=Plan.choices, blank=True, null=True)
+    lifecycle_stage = models.CharField(
+        max_length=20, choices=LifecycleStage.choices, blank=True, null=True
+    )
+    customer_since = models.DateField(blank=True, null=True)
+    churned_on = models.DateField(blank=True, null=True)
+    has_champion = models.BooleanField(default=False)
+    referenceable = models.BooleanField(default=False)
+    health_score = models.PositiveSmallIntegerField(
+        blank=True, null=True, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    last_seen_at = models.DateField(blank=True, null=True)
+    active_users = models.PositiveIntegerField(default=0)
+    licensed_seats = models.PositiveIntegerField(blank=True, null=True)
+    open_tickets = models.PositiveIntegerField(default=0)
+    cost_to_serve = models.DecimalField(
+        **MONEY, blank=True, null=True, validators=[MinValueValidator(Decimal("0"))]
+    )
+    acquisition_cost = models.DecimalField(
+        **MONEY, blank=True, null=True, validators=[MinValueValidator(Decimal("0"))]
+    )
+    traits = models.JSONField(default=dict, blank=True)
+
+    # Derived columns, maintained in the same transaction by the contract and assignment
+    # services so rules can filter a million accounts on them cheaply; the
+    # `customers_rederive` command re-derives them and reports drift.
+    arr = models.DecimalField(**MONEY, default=Decimal("0"), editable=False)
+    renewal_date = models.DateField(blank=True, null=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="owned_accounts",
+    )
+
+    # Set by every write that could change segment membership; the segment engine sweeps
+    # these in bounded batches (debounced recompute of only the changed accounts).
+    needs_segment_eval = models.BooleanField(default=False, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["plan"]),
+            models.Index(fields=["region"]),
+            models.Index(fields=["industry"]),
+            models.Index(fields=["lifecycle_stage"]),
+            models.Index(fields=["arr"]),
+            models.Index(fields=["renewal_date"]),
+            models.Index(fields=["health_score"]),
+            models.Index(fields=["customer_since"]),
+            models.Index(fields=["last_seen_at"]),
+            models.Index(fields=["owner"]),
+            models.Index(fields=["name"]),
+            models.Index(
+                fields=["id"], name="account_needs_eval_idx", condition=Q(needs_segment_eval=True)
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cost_to_serve__isnull=True) | Q(cost_to_serve__gte=0),
+                name="account_cost_to_serve_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(acquisition_cost__isnull=True) | Q(acquisition_cost__gte=0),
+                name="account_acquisition_cost_non_negative",
+            ),
+            models.CheckConstraint(condition=Q(arr__gte=0), name="account_arr_non_negative"),
+            models.CheckConstraint(
+                condition=Q(health_score__isnull=True) | Q(health_score__lte=100),
+                name="account_health_score_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def mrr(self) -> Decimal:
+        return (self.arr / 12).quantize(Decimal("0.01"))
+
+    @property
+    def seat_utilization(self) -> Decimal | None:
+        if not self.licensed_seats:
+            return None
+        return Decimal(self.active_users) / Decimal(self.licensed_seats)
+
+
+class ContractStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RENEWED = "renewed", "Renewed"
+    CHURNED = "churned", "Churned"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Contract(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contracts")
+    start_date = models.DateField()
+    end_date = models.DateField()
+    arr = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    status = models.CharField(
+        max_length=20, choices=ContractStatus.choices, default=ContractStatus.ACTIVE
+    )
+    auto_renew = models.BooleanField(default=False)
+    seats = models.PositiveIntegerField(blank=True, null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["end_date", "id"]
+        indexes = [
+            models.Index(fields=["account", "status"]),
+            models.Index(fields=["status", "end_date"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")), name="contract_end_after_start"
+            ),
+            models.CheckConstraint(condition=Q(arr__gte=0), name="contract_arr_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.start_date}–{self.end_date}"
+
+
+class AssignmentRole(models.TextChoices):
+    OWNER = "owner", "Owner"
+    SECONDARY = "secondary", "Secondary CSM"
+    EXEC_SPONSOR = "exec_sponsor", "Executive sponsor"
+
+
+class CSMAssignment(models.Model):
+    """Who works an account in which role, from when until when. Rows are closed, never
+    deleted, so the history of ownership is kept."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
+    role = models.CharField(max_length=20, choices=AssignmentRole.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(blank=True, null=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["user", "role", "ended_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(role="owner", ended_at__isnull=True),
+                name="assignment_one_current_owner",
+                violation_error_message="This account already has a current owner.",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "user", "role"],
+                condition=Q(ended_at__isnull=True),
+                name="assignment_unique_current_role",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="assignment_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.account}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.ended_at is None
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", "Text"
+    CHOICE = "choice", "Choice"
+    INTEGER = "integer", "Integer"
+    NUMBER = "number", "Number"
+    MONEY = "money", "Money"
+    DATE = "date", "Date"
+    BOOLEAN = "boolean", "Boolean"
+
+
+class AttributeDefinition(models.Model):
+    """Declares a custom attribute kept in ``Account.traits[key]``."""
+
+    key = models.SlugField(max_length=50, unique=True)
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=AttributeType.choices)
+    choices = models.JSONField(default=list, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class NoteKind(models.TextChoices):
+    NOTE = "note", "Note"
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    EMAIL = "email", "Email"
+    QBR = "qbr", "Business review"
+
+
+class Note(models.Model):
+    """A note or a touchpoint (call, meeting, email, QBR) on an account's timeline."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=20, choices=NoteKind.choices, default=NoteKind.NOTE)
+    body = models.TextField()
+    happened_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-happened_at", "-id"]
+        indexes = [models.Index(fields=["account", "-happened_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.account}"

@@ -1,0 +1,44 @@
+"""The two roles of the product, kept as Django groups (created by a data migration)."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+MANAGERS = "Managers"
+CSMS = "CSMs"
+
+
+def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_cs_is_manager", None)
+    if cached is None:
+        cached = user.groups.filter(name=MANAGERS).exists()
+        user._cs_is_manager = cached
+    return cached
+
+
+def is_csm(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return user.is_authenticated and user.groups.filter(name=CSMS).exists()
+
+
+# Apps whose models managers may change in full; CSMs may view them all.
+MANAGED_APPS = ("customers", "segments", "playbooks", "django_celery_beat")
+# What a CSM may change beyond viewing; object-level checks (own book only) live in code.
+CSM_CODENAMES = ("add_note", "change_note", "change_task", "add_task")
+
+
+def roles_sync_permissions(**kwargs: object) -> None:
+    """Give the role groups their model permissions (idempotent; run after every migrate,
+    once the permissions of every app exist)."""
+    from django.contrib.auth.models import Group, Permission
+
+    managers, _ = Group.objects.get_or_create(name=MANAGERS)
+    csms, _ = Group.objects.get_or_create(name=CSMS)
+    in_apps = Permission.objects.filter(content_type__app_label__in=MANAGED_APPS)
+    managers.permissions.add(
+        *in_apps, *Permission.objects.filter(content_type__app_label="auth", codename="view_user")
+    )
+    csms.permissions.add(
+        *in_apps.filter(codename__startswith="view_"), *in_apps.filter(codename__in=CSM_CODENAMES)
+    )

@@ -1,0 +1,336 @@
+"""Writes to the customer domain. Every write that can change what a segment rule sees marks
+the accounts for re-evaluation and sends ``accounts_changed`` after commit."""
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import DecimalField, F, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import (
+    Account,
+    AssignmentRole,
+    AttributeDefinition,
+    Contract,
+    ContractStatus,
+    CSMAssignment,
+    Note,
+)
+from .signals import accounts_changed
+
+User = get_user_model()
+
+ACCOUNT_EDITABLE_FIELDS = (
+    "name",
+    "external_id",
+    "domain",
+    "industry",
+    "region",
+    "country",
+    "employees",
+    "business_model",
+    "plan",
+    "lifecycle_stage",
+    "customer_since",
+    "churned_on",
+    "has_champion",
+    "referenceable",
+    "health_score",
+    "last_seen_at",
+    "active_users",
+    "licensed_seats",
+    "open_tickets",
+    "cost_to_serve",
+    "acquisition_cost",
+    "traits",
+)
+CONTRACT_EDITABLE_FIELDS = ("start_date", "end_date", "arr", "status", "auto_renew", "seats")
+
+
+def _notify_changed(account_ids: Iterable[int]) -> None:
+    ids = sorted(set(account_ids))
+    if ids:
+        transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=ids))
+
+
+def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
+    """Flag accounts for segment re-evaluation and announce it after commit."""
+    ids = list(set(account_ids))
+    Account.objects.filter(id__in=ids, needs_segment_eval=False).update(needs_segment_eval=True)
+    _notify_changed(ids)
+
+
+def _reject_unknown(data: dict[str, Any], allowed: Iterable[str]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError({name: ["Unknown or read-only field."] for name in unknown})
+
+
+def traits_validate(traits: Any) -> None:
+    """Check ``Account.traits`` against the declared AttributeDefinitions."""
+    if traits in (None, {}):
+        return
+    if not isinstance(traits, dict):
+        raise ValidationError({"traits": ["Expected an object of custom attributes."]})
+    definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=list(traits))}
+    errors = []
+    for key, value in traits.items():
+        definition = definitions.get(key)
+        if definition is None:
+            errors.append(f"{key}: no custom attribute with this key is declared.")
+        elif value is not None and (problem := attribute_value_problem(definition, value)):
+            errors.append(f"{key}: {problem}")
+    if errors:
+        raise ValidationError({"traits": errors})
+
+
+def attribute_value_problem(definition: AttributeDefinition, value: Any) -> str | None:
+    """Why ``value`` does not fit the declared type, or None when it does."""
+    kind = definition.type
+    if kind in ("text", "choice"):
+        if not isinstance(value, str):
+            return f"expected text, got {value!r}"
+        if kind == "choice" and definition.choices and value not in definition.choices:
+            return f"unknown choice {value!r}; expected one of {definition.choices}"
+    elif kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expected an integer, got {value!r}"
+    elif kind in ("number", "money"):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return f"expected a number, got {value!r}"
+        try:
+            Decimal(str(value))
+        except ArithmeticError:
+            return f"expected a number, got {value!r}"
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            return f"expected true or false, got {value!r}"
+    elif kind == "date":
+        try:
+            dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return f"expected an ISO date, got {value!r}"
+    return None
+
+
+@transaction.atomic
+def account_create(**data: Any) -> Account:
+    """Create an account from the fields of DESIGN section 1 (name, external_id required)."""
+    _reject_unknown(data, ACCOUNT_EDITABLE_FIELDS)
+    account = Account(**data)
+    account.needs_segment_eval = True
+    account.full_clean()
+    traits_validate(account.traits)
+    account.save()
+    _notify_changed([account.id])
+    return account
+
+
+@transaction.atomic
+def account_update(*, account: Account, data: dict[str, Any]) -> Account:
+    """Change some fields of an account; only the given fields are written."""
+    _reject_unknown(data, ACCOUNT_EDITABLE_FIELDS)
+    for name, value in data.items():
+        setattr(account, name, value)
+    account.full_clean()
+    if "traits" in data:
+        traits_validate(account.traits)
+    if data:
+        account.needs_segment_eval = True
+        account.save(update_fields=[*data, "needs_segment_eval", "updated_at"])
+        _notify_changed([account.id])
+    return account
+
+
+def accounts_rederive(
+    *, account_ids: Iterable[int] | None = None, id_range: tuple[int, int] | None = None
+) -> list[int]:
+    """Re-derive ``arr`` and ``renewal_date`` from active contracts, set-based.
+
+    Only accounts whose stored values differ from the derived ones are written (so a run
+    with no drift writes nothing); their ids are returned. Limit the work with
+    ``account_ids`` or an inclusive ``id_range``.
+    """
+    active = Contract.objects.filter(account=OuterRef("pk"), status=ContractStatus.ACTIVE)
+    arr_sum = Coalesce(
+        Subquery(
+            active.order_by().values("account").annotate(total=Sum("arr")).values("total")[:1],
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        ),
+        Value(Decimal("0")),
+    )
+    earliest_end = Subquery(
+        active.order_by().values("account").annotate(first=Min("end_date")).values("first")[:1]
+    )
+    accounts = Account.objects.all()
+    if account_ids is not None:
+        accounts = accounts.filter(id__in=list(account_ids))
+    if id_range is not None:
+        accounts = accounts.filter(id__range=id_range)
+    drift = (
+        ~Q(arr=F("derived_arr"))
+        | Q(renewal_date__isnull=True, derived_renewal__isnull=False)
+        | Q(renewal_date__isnull=False, derived_renewal__isnull=True)
+        | (
+            Q(renewal_date__isnull=False, derived_renewal__isnull=False)
+            & ~Q(renewal_date=F("derived_renewal"))
+        )
+    )
+    ids = list(
+        accounts.annotate(derived_arr=arr_sum, derived_renewal=earliest_end)
+        .filter(drift)
+        .values_list("id", flat=True)
+    )
+    if ids:
+        Account.objects.filter(id__in=ids).update(
+            arr=arr_sum,
+            renewal_date=earliest_end,
+            needs_segment_eval=True,
+            updated_at=timezone.now(),
+        )
+        _notify_changed(ids)
+    return ids
+
+
+@transaction.atomic
+def contract_create(*, account: Account, **data: Any) -> Contract:
+    """Add a contract and keep the account's ``arr`` / ``renewal_date`` in step."""
+    _reject_unknown(data, CONTRACT_EDITABLE_FIELDS)
+    contract = Contract(account=account, **data)
+    contract.full_clean()
+    contract.save()
+    accounts_rederive(account_ids=[account.id])
+    return contract
+
+
+@transaction.atomic
+def contract_update(*, contract: Contract, data: dict[str, Any]) -> Contract:
+    """Change a contract (renew, churn, cancel, edit) and re-derive its account."""
+    _reject_unknown(data, CONTRACT_EDITABLE_FIELDS)
+    for name, value in data.items():
+        setattr(contract, name, value)
+    contract.full_clean()
+    if data:
+        contract.save(update_fields=[*data, "updated_at"])
+        accounts_rederive(account_ids=[contract.account_id])
+    return contract
+
+
+@transaction.atomic
+def contract_renew(
+    *, contract: Contract, end_date: dt.date, arr: Decimal | None = None, seats: int | None = None
+) -> Contract:
+    """Mark a contract renewed and create its successor starting the day after it ends."""
+    contract_update(contract=contract, data={"status": ContractStatus.RENEWED})
+    return contract_create(
+        account=contract.account,
+        start_date=contract.end_date + dt.timedelta(days=1),
+        end_date=end_date,
+        arr=contract.arr if arr is None else arr,
+        seats=contract.seats if seats is None else seats,
+        auto_renew=contract.auto_renew,
+        status=ContractStatus.ACTIVE,
+    )
+
+
+@transaction.atomic
+def csm_assign(
+    *,
+    account: Account,
+    user: Any,
+    role: str = AssignmentRole.OWNER,
+    at: dt.datetime | None = None,
+) -> CSMAssignment:
+    """Make ``user`` hold ``role`` on ``account`` from ``at`` (default now).
+
+    For the owner role the previous current owner's assignment is closed first, so the
+    history is kept and the database's one-current-owner constraint holds. The account
+    row is locked so two concurrent assignments serialize instead of both closing nothing.
+    """
+    if role not in AssignmentRole.values:
+        raise ValidationError({"role": [f"Unknown role {role!r}."]})
+    at = at or timezone.now()
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    current = CSMAssignment.objects.filter(account=account, role=role, ended_at__isnull=True)
+    if role == AssignmentRole.OWNER:
+        existing = current.first()
+        if existing and existing.user_id == user.pk:
+            return existing
+        current.update(ended_at=at)
+    else:
+        existing = current.filter(user=user).first()
+        if existing:
+            return existing
+    assignment = CSMAssignment(account=account, user=user, role=role, started_at=at)
+    assignment.full_clean()
+    assignment.save()
+    if role == AssignmentRole.OWNER:
+        account.owner = user
+        account.needs_segment_eval = True
+        account.save(update_fields=["owner", "needs_segment_eval", "updated_at"])
+        _notify_changed([account.id])
+    return assignment
+
+
+@transaction.atomic
+def csm_unassign(
+    *,
+    account: Account,
+    role: str = AssignmentRole.OWNER,
+    user: Any = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """End current assignments of ``role`` (of ``user`` only, if given). Returns how many."""
+    at = at or timezone.now()
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    current = CSMAssignment.objects.filter(account=account, role=role, ended_at__isnull=True)
+    if user is not None:
+        current = current.filter(user=user)
+    ended = current.update(ended_at=at)
+    if role == AssignmentRole.OWNER and ended:
+        account.owner = None
+        account.needs_segment_eval = True
+        account.save(update_fields=["owner", "needs_segment_eval", "updated_at"])
+        _notify_changed([account.id])
+    return ended
+
+
+@transaction.atomic
+def note_create(
+    *,
+    account: Account,
+    author: Any,
+    body: str,
+    kind: str = "note",
+    happened_at: dt.datetime | None = None,
+) -> Note:
+    note = Note(
+        account=account,
+        author=author,
+        body=body,
+        kind=kind,
+        happened_at=happened_at or timezone.now(),
+    )
+    note.full_clean()
+    note.save()
+    return note
+
+
+@transaction.atomic
+def attribute_definition_create(**data: Any) -> AttributeDefinition:
+    definition = AttributeDefinition(**data)
+    definition.full_clean()
+    if definition.type == "choice" and not (
+        isinstance(definition.choices, list)
+        and definition.choices
+        and all(isinstance(c, str) for c in definition.choices)
+    ):
+        raise ValidationError({"choices": ["A choice attribute needs a list of text choices."]})
+    definition.save()
+    return definition
