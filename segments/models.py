@@ -1,1 +1,171 @@
+from decimal import Decimal
 
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from customers.models import MONEY, Account
+
+
+class SegmentKind(models.TextChoices):
+    DYNAMIC = "dynamic", "Dynamic (rule-based)"
+    STATIC = "static", "Static (hand-picked)"
+
+
+class ExclusiveGroup(models.Model):
+    """Segments in one group are mutually exclusive: an account belongs to at most one of
+    them, the matching segment with the lowest priority number."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Segment(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_segments",
+    )
+    is_active = models.BooleanField(default=True)
+    kind = models.CharField(max_length=10, choices=SegmentKind.choices, default=SegmentKind.DYNAMIC)
+    review_every_days = models.PositiveIntegerField(default=90)
+    last_reviewed_at = models.DateField(null=True, blank=True)
+    exclusive_group = models.ForeignKey(
+        ExclusiveGroup, on_delete=models.PROTECT, null=True, blank=True, related_name="segments"
+    )
+    priority = models.PositiveIntegerField(
+        default=100, help_text="Within an exclusive group, the lowest number wins."
+    )
+    current_version = models.ForeignKey(
+        "SegmentVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    # Written by each recompute (the latest snapshot), so lists need no aggregation.
+    member_count = models.PositiveIntegerField(default=0, editable=False)
+    arr = models.DecimalField(**MONEY, default=Decimal("0"), editable=False)
+    last_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exclusive_group", "priority"],
+                condition=Q(exclusive_group__isnull=False),
+                name="segment_unique_priority_in_group",
+                violation_error_message="Another segment of this group has this priority.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentVersion(models.Model):
+    """One definition of a segment. A draft until published; a published version is
+    immutable (enforced by segments.services and the admin)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    rule = models.JSONField(default=dict)
+    rank_by = models.CharField(max_length=100, blank=True, default="")
+    rank_limit = models.PositiveIntegerField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["segment", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "number"], name="version_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment} v{self.number}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+
+class Membership(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    entered_at = models.DateTimeField()
+    version = models.ForeignKey(
+        SegmentVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "account"], name="membership_unique")
+        ]
+        indexes = [models.Index(fields=["account"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} in {self.segment_id}"
+
+
+class MembershipEventKind(models.TextChoices):
+    ENTERED = "entered", "Entered"
+    EXITED = "exited", "Exited"
+
+
+class MembershipEvent(models.Model):
+    """Append-only history of membership: never updated, never deleted by the product."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="events")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="segment_events")
+    kind = models.CharField(max_length=10, choices=MembershipEventKind.choices)
+    at = models.DateTimeField()
+    version = models.ForeignKey(
+        SegmentVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["segment", "at"]),
+            models.Index(fields=["account", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.segment_id} at {self.at}"
+
+
+class SegmentSnapshot(models.Model):
+    """Size and ARR of a segment after a recompute, for growth charts."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="snapshots")
+    computed_at = models.DateTimeField()
+    member_count = models.PositiveIntegerField()
+    arr = models.DecimalField(**MONEY)
+    version = models.ForeignKey(
+        SegmentVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["segment", "computed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} at {self.computed_at}: {self.member_count}"
