@@ -14,5 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),
     path("api/", include("cs_platform.api.urls")),
+    path("segments/", include("segments.urls")),
+    path("", include("playbooks.urls")),
     path("", include("customers.urls")),
 ]
