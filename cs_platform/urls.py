@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include("cs_platform.api.urls")),
     path("segments/", include("segments.urls")),
+    path("analytics/", include("segments.analytics_urls")),
     path("", include("playbooks.urls")),
     path("", include("customers.urls")),
 ]
