@@ -1,1 +1,474 @@
-# Register your models here.
+"""Admin for the customer domain. Every save goes through customers.services, so the derived
+columns (arr, renewal_date, owner), the segment re-evaluation flag and the
+``accounts_changed`` signal stay right whatever screen a change comes from."""
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from cs_platform.clock import today as clock_today
+
+from . import services
+from .models import (
+    Account,
+    AssignmentRole,
+    AttributeDefinition,
+    AttributeType,
+    Contract,
+    CSMAssignment,
+    Note,
+)
+from .roles import CSMS, MANAGERS
+
+User = get_user_model()
+
+
+def _staff_users() -> QuerySet:
+    """Users who can own accounts: members of the CSMs and Managers groups."""
+    return (
+        User.objects.filter(is_active=True, groups__name__in=(CSMS, MANAGERS))
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _month_start(day: dt.date, months_ahead: int) -> dt.date:
+    month_index = day.year * 12 + day.month - 1 + months_ahead
+    return dt.date(month_index // 12, month_index % 12 + 1, 1)
+
+
+class RenewalMonthFilter(admin.SimpleListFilter):
+    """Renewal date by month over the next 12 months, plus overdue (before today)."""
+
+    title = "renewal month"
+    parameter_name = "renewal_month"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        today = clock_today()
+        months = [_month_start(today, n) for n in range(12)]
+        return [
+            ("overdue", "Overdue"),
+            *((m.strftime("%Y-%m"), m.strftime("%b %Y")) for m in months),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if not value:
+            return queryset
+        if value == "overdue":
+            return queryset.filter(renewal_date__lt=clock_today())
+        try:
+            start = dt.datetime.strptime(value, "%Y-%m").date()
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(renewal_date__gte=start, renewal_date__lt=_month_start(start, 1))
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """The account's current owner CSM (or no owner). Lists the CSMs and managers rather
+    than the distinct owners, which would scan the whole table."""
+
+    title = "CSM"
+    parameter_name = "csm"
+    user_field = "owner"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        users = [(str(u.pk), u.get_full_name() or u.username) for u in _staff_users()]
+        return [("none", "Unassigned"), *users]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if not value:
+            return queryset
+        if value == "none":
+            return queryset.filter(**{f"{self.user_field}__isnull": True})
+        if value.isdigit():
+            return queryset.filter(**{f"{self.user_field}_id": int(value)})
+        return queryset.none()
+
+
+class AssignedUserFilter(OwnerFilter):
+    title = "user"
+    parameter_name = "user"
+    user_field = "user"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return super().lookups(request, model_admin)[1:]  # every assignment has a user
+
+
+class ContractInline(admin.TabularInline):
+    model = Contract
+    fields = services.CONTRACT_EDITABLE_FIELDS
+    extra = 0
+    # Contracts are ended by status (renewed, churned, cancelled), never deleted, so the
+    # history that metrics rely on is kept.
+    can_delete = False
+    ordering = ("-end_date", "-id")
+
+
+class AssignmentHistoryInline(admin.TabularInline):
+    """Ownership history: rows are closed by csm_assign, never edited here."""
+
+    model = CSMAssignment
+    fields = ("user", "role", "started_at", "ended_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-started_at", "-id")
+    verbose_name_plural = "assignment history"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("user")
+
+
+class AccountAdminForm(forms.ModelForm):
+    assign_owner = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label="Assign owner",
+        help_text="Make this user the owner CSM; the previous owner's assignment is closed.",
+    )
+
+    class Meta:
+        model = Account
+        fields = services.ACCOUNT_EDITABLE_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assign_owner"].queryset = _staff_users()
+
+    def clean_traits(self) -> dict:
+        traits = self.cleaned_data.get("traits")
+        try:
+            services.traits_validate(traits)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict.get("traits", error.messages)) from None
+        return traits
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountAdminForm
+    list_display = (
+        "name",
+        "plan",
+        "region",
+        "industry",
+        "lifecycle_stage",
+        "arr",
+        "renewal_date",
+        "owner",
+    )
+    list_filter = (
+        "plan",
+        "region",
+        "industry",
+        "lifecycle_stage",
+        OwnerFilter,
+        RenewalMonthFilter,
+    )
+    list_select_related = ("owner",)
+    search_fields = ("name", "domain", "=external_id")
+    # Counting a million unfiltered rows on every page view is the slow part of a list.
+    show_full_result_count = False
+    readonly_fields = (
+        "arr",
+        "renewal_date",
+        "owner",
+        "needs_segment_eval",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "external_id", "domain", "plan", "lifecycle_stage")}),
+        (
+            "Firmographics",
+            {"fields": ("industry", "region", "country", "employees", "business_model")},
+        ),
+        (
+            "Relationship",
+            {
+                "fields": (
+                    "customer_since",
+                    "churned_on",
+                    "has_champion",
+                    "referenceable",
+                    "health_score",
+                    "owner",
+                    "assign_owner",
+                )
+            },
+        ),
+        (
+            "Usage and cost",
+            {
+                "fields": (
+                    "last_seen_at",
+                    "active_users",
+                    "licensed_seats",
+                    "open_tickets",
+                    "cost_to_serve",
+                    "acquisition_cost",
+                )
+            },
+        ),
+        ("Custom attributes", {"fields": ("traits",)}),
+        (
+            "Derived (from contracts and assignments)",
+            {
+                "fields": (
+                    "arr",
+                    "renewal_date",
+                    "needs_segment_eval",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+    inlines = (ContractInline, AssignmentHistoryInline)
+    actions = ("assign_owner_action",)
+
+    def save_model(
+        self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool
+    ) -> None:
+        editable = [name for name in services.ACCOUNT_EDITABLE_FIELDS if name in form.cleaned_data]
+        if change:
+            data = {name: form.cleaned_data[name] for name in form.changed_data if name in editable}
+            services.account_update(account=obj, data=data)
+        else:
+            created = services.account_create(
+                **{name: form.cleaned_data[name] for name in editable}
+            )
+            obj.pk = created.pk
+            obj.created_at, obj.updated_at = created.created_at, created.updated_at
+            obj.needs_segment_eval = created.needs_segment_eval
+            obj._state.adding = False
+            obj._state.db = created._state.db
+        new_owner = form.cleaned_data.get("assign_owner")
+        if new_owner is not None and new_owner.pk != obj.owner_id:
+            services.csm_assign(account=obj, user=new_owner, role=AssignmentRole.OWNER)
+
+    def save_formset(
+        self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool
+    ) -> None:
+        if formset.model is not Contract:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)
+        for contract in formset.new_objects:
+            services.contract_create(
+                account=form.instance,
+                **{name: getattr(contract, name) for name in services.CONTRACT_EDITABLE_FIELDS},
+            )
+        for contract, changed in formset.changed_objects:
+            services.contract_update(
+                contract=contract,
+                data={
+                    name: getattr(contract, name)
+                    for name in changed
+                    if name in services.CONTRACT_EDITABLE_FIELDS
+                },
+            )
+
+    @admin.action(
+        description="Assign an owner CSM to the selected accounts", permissions=["change"]
+    )
+    def assign_owner_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = AssignOwnerForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            user = form.cleaned_data["user"]
+            assigned = 0
+            for account in queryset.only("pk", "owner_id").iterator(chunk_size=500):
+                if account.owner_id != user.pk:
+                    services.csm_assign(account=account, user=user, role=AssignmentRole.OWNER)
+                    assigned += 1
+            self.message_user(
+                request, f"{user.username} now owns {assigned} more account(s).", messages.SUCCESS
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Assign an owner CSM",
+            "form": form,
+            "accounts": queryset[:50],
+            "count": queryset.count(),
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "opts": self.model._meta,
+            "action": "assign_owner_action",
+        }
+        return TemplateResponse(request, "admin/customers/assign_owner.html", context)
+
+
+class AssignOwnerForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=User.objects.none(), label="New owner")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = _staff_users()
+
+
+@admin.register(Contract)
+class ContractAdmin(admin.ModelAdmin):
+    list_display = ("account", "start_date", "end_date", "arr", "status", "auto_renew", "seats")
+    list_filter = ("status", "auto_renew")
+    list_select_related = ("account",)
+    search_fields = ("account__name", "=account__external_id")
+    autocomplete_fields = ("account",)
+    fields = ("account", *services.CONTRACT_EDITABLE_FIELDS)
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Contract | None = None) -> tuple:
+        # Moving a contract to another account would need both accounts re-derived.
+        return ("account",) if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Contract | None = None) -> bool:
+        # Contracts end by status (renewed, churned, cancelled); see ContractInline.
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: Contract, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            data = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name in services.CONTRACT_EDITABLE_FIELDS
+            }
+            services.contract_update(contract=obj, data=data)
+        else:
+            created = services.contract_create(
+                account=form.cleaned_data["account"],
+                **{name: form.cleaned_data[name] for name in services.CONTRACT_EDITABLE_FIELDS},
+            )
+            obj.pk = created.pk
+            obj.created_at, obj.updated_at = created.created_at, created.updated_at
+            obj._state.adding = False
+            obj._state.db = created._state.db
+
+
+class CurrentAssignmentFilter(admin.SimpleListFilter):
+    title = "current"
+    parameter_name = "current"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("yes", "Current"), ("no", "Ended")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(ended_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(ended_at__isnull=False)
+        return queryset
+
+
+@admin.register(CSMAssignment)
+class CSMAssignmentAdmin(admin.ModelAdmin):
+    """Read-only history; assign owners from the account (form field or list action), which
+    calls ``csm_assign`` and closes the previous assignment."""
+
+    list_display = ("account", "user", "role", "started_at", "ended_at", "is_current")
+    list_filter = ("role", CurrentAssignmentFilter, AssignedUserFilter)
+    list_select_related = ("account", "user")
+    search_fields = ("account__name", "=account__external_id", "user__username")
+    show_full_result_count = False
+
+    @admin.display(boolean=True)
+    def is_current(self, obj: CSMAssignment) -> bool:
+        return obj.is_current
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AttributeDefinitionForm(forms.ModelForm):
+    class Meta:
+        model = AttributeDefinition
+        fields = ("key", "label", "type", "choices", "description")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        choices = cleaned.get("choices")
+        if cleaned.get("type") == AttributeType.CHOICE and not (
+            isinstance(choices, list) and choices and all(isinstance(c, str) for c in choices)
+        ):
+            self.add_error("choices", "A choice attribute needs a list of text choices.")
+        return cleaned
+
+
+@admin.register(AttributeDefinition)
+class AttributeDefinitionAdmin(admin.ModelAdmin):
+    form = AttributeDefinitionForm
+    list_display = ("key", "label", "type")
+    list_filter = ("type",)
+    search_fields = ("key", "label")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        # Stored trait values and segment rules depend on the key and the type.
+        return ("key", "type") if obj is not None else ()
+
+    def save_model(
+        self, request: HttpRequest, obj: AttributeDefinition, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            if form.changed_data:
+                obj.save(update_fields=form.changed_data)
+            return
+        created = services.attribute_definition_create(
+            **{name: form.cleaned_data[name] for name in form.Meta.fields}
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ("account", "kind", "author", "happened_at")
+    list_filter = ("kind",)
+    list_select_related = ("account", "author")
+    search_fields = ("account__name", "body")
+    autocomplete_fields = ("account",)
+    fields = ("account", "kind", "body", "happened_at", "author")
+    readonly_fields = ("author",)
+    show_full_result_count = False
+
+    def save_model(
+        self, request: HttpRequest, obj: Note, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            if form.changed_data:
+                obj.save(update_fields=form.changed_data)
+            return
+        created = services.note_create(
+            account=form.cleaned_data["account"],
+            author=request.user,
+            body=form.cleaned_data["body"],
+            kind=form.cleaned_data["kind"],
+            happened_at=form.cleaned_data["happened_at"],
+        )
+        obj.pk = created.pk
+        obj.author = created.author
+        obj.created_at = created.created_at
+        obj._state.adding = False
+        obj._state.db = created._state.db

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -189,6 +190,12 @@ class Contract(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.start_date}–{self.end_date}"
+
+    def clean(self) -> None:
+        # Names the field; the database constraint alone reports only its own name.
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            message = f"The end date must be on or after the start date ({self.start_date})."
+            raise ValidationError({"end_date": [message]})
 
 
 class AssignmentRole(models.TextChoices):

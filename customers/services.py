@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import DecimalField, F, Min, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from .models import (
@@ -149,21 +149,30 @@ def account_update(*, account: Account, data: dict[str, Any]) -> Account:
 
 
 def accounts_rederive(
-    *, account_ids: Iterable[int] | None = None, id_range: tuple[int, int] | None = None
+    *,
+    account_ids: Iterable[int] | None = None,
+    id_range: tuple[int, int] | None = None,
+    dry_run: bool = False,
 ) -> list[int]:
     """Re-derive ``arr`` and ``renewal_date`` from active contracts, set-based.
 
     Only accounts whose stored values differ from the derived ones are written (so a run
     with no drift writes nothing); their ids are returned. Limit the work with
-    ``account_ids`` or an inclusive ``id_range``.
+    ``account_ids`` or an inclusive ``id_range``. With ``dry_run`` nothing is written: the
+    ids of the drifted accounts are only reported.
     """
     active = Contract.objects.filter(account=OuterRef("pk"), status=ContractStatus.ACTIVE)
-    arr_sum = Coalesce(
-        Subquery(
-            active.order_by().values("account").annotate(total=Sum("arr")).values("total")[:1],
-            output_field=DecimalField(max_digits=14, decimal_places=2),
+    # Rounded to cents: SQLite sums decimals as floats (12.1 + 0.2 != 12.3 there), which
+    # would report drift on every multi-contract account and store float noise.
+    arr_sum = Round(
+        Coalesce(
+            Subquery(
+                active.order_by().values("account").annotate(total=Sum("arr")).values("total")[:1],
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
+            Value(Decimal("0")),
         ),
-        Value(Decimal("0")),
+        2,
     )
     earliest_end = Subquery(
         active.order_by().values("account").annotate(first=Min("end_date")).values("first")[:1]
@@ -187,12 +196,51 @@ def accounts_rederive(
         .filter(drift)
         .values_list("id", flat=True)
     )
-    if ids:
+    if ids and not dry_run:
         Account.objects.filter(id__in=ids).update(
             arr=arr_sum,
             renewal_date=earliest_end,
             needs_segment_eval=True,
             updated_at=timezone.now(),
+        )
+        _notify_changed(ids)
+    return ids
+
+
+def accounts_rederive_owner(
+    *,
+    account_ids: Iterable[int] | None = None,
+    id_range: tuple[int, int] | None = None,
+    dry_run: bool = False,
+) -> list[int]:
+    """Re-derive ``Account.owner`` from the current owner CSMAssignment, set-based.
+
+    Same contract as ``accounts_rederive``: only drifted accounts are written (none with
+    ``dry_run``) and their ids are returned.
+    """
+    current_owner = Subquery(
+        CSMAssignment.objects.filter(
+            account=OuterRef("pk"), role=AssignmentRole.OWNER, ended_at__isnull=True
+        )
+        .order_by("-started_at", "-id")
+        .values("user")[:1]
+    )
+    accounts = Account.objects.all()
+    if account_ids is not None:
+        accounts = accounts.filter(id__in=list(account_ids))
+    if id_range is not None:
+        accounts = accounts.filter(id__range=id_range)
+    drift = (
+        Q(owner__isnull=True, derived_owner__isnull=False)
+        | Q(owner__isnull=False, derived_owner__isnull=True)
+        | (Q(owner__isnull=False, derived_owner__isnull=False) & ~Q(owner_id=F("derived_owner")))
+    )
+    ids = list(
+        accounts.annotate(derived_owner=current_owner).filter(drift).values_list("id", flat=True)
+    )
+    if ids and not dry_run:
+        Account.objects.filter(id__in=ids).update(
+            owner=current_owner, needs_segment_eval=True, updated_at=timezone.now()
         )
         _notify_changed(ids)
     return ids
@@ -334,3 +382,14 @@ def attribute_definition_create(**data: Any) -> AttributeDefinition:
         raise ValidationError({"choices": ["A choice attribute needs a list of text choices."]})
     definition.save()
     return definition
+
+
+@transaction.atomic
+def account_delete(*, account: Account) -> None:
+    """Delete an account with its contracts, assignments, notes and memberships (cascade).
+
+    The id is announced with ``accounts_changed`` after commit so segment counts and ARR
+    are recomputed; receivers must tolerate ids that no longer exist."""
+    account_id = account.id
+    account.delete()
+    _notify_changed([account_id])

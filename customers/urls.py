@@ -5,5 +5,12 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", views.account_list_view, name="account-list"),
+    path("accounts/export.csv", views.account_export_view, name="account-export"),
     path("accounts/<int:account_id>/", views.account_detail_view, name="account-detail"),
+    path(
+        "accounts/<int:account_id>/timeline/",
+        views.account_timeline_view,
+        name="account-timeline",
+    ),
+    path("accounts/<int:account_id>/notes/", views.note_create_view, name="note-create"),
 ]

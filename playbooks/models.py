@@ -1,1 +1,439 @@
+"""Renewal windows and queue, CSM tasks, and playbooks (DESIGN sections 4 and 5).
 
+Writes go through playbooks.services; reads through playbooks.selectors.
+"""
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cs_platform import clock
+from customers.models import MONEY, Account, Contract
+from segments.models import MembershipEvent, Segment
+
+# --- Renewals ---------------------------------------------------------------------------------
+
+
+class RenewalWindow(models.Model):
+    """A renewal window T-N: a contract is inside it when 0 <= end_date - today <= N."""
+
+    days = models.PositiveIntegerField(unique=True, help_text="N of T-N: days before end_date.")
+    name = models.CharField(max_length=50, blank=True, help_text='Defaults to "T-N".')
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-days"]
+
+    def __str__(self) -> str:
+        return self.name or f"T-{self.days}"
+
+
+class RenewalQueueEntry(models.Model):
+    """One active contract inside one renewal window (``window`` set), or one active contract
+    whose end_date has passed (``window`` null, ``overdue`` true).
+
+    Rows are maintained only by ``services.renewal_queue_rebuild`` (set-based diff). Days
+    left are not stored, so a new day does not rewrite every row: ``days_left`` is derived
+    from ``renewal_date`` and today (``selectors.renewal_queue_list`` annotates it in SQL).
+
+    The table is derived data, rebuilt from contracts and accounts: only ``contract`` is a
+    database foreign key. ``account``, ``window`` and ``csm`` have no database constraint
+    (Django still cascades / nulls them on delete), which saves three per-row trigger
+    checks on every insert of a full build.
+    """
+
+    # Single-column FK indexes are left out where a composite index below starts with the
+    # column: fewer indexes keep the full build of a million-contract queue fast.
+    contract = models.ForeignKey(
+        Contract, on_delete=models.CASCADE, related_name="renewal_entries", db_index=False
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="renewal_entries", db_constraint=False
+    )
+    window = models.ForeignKey(
+        RenewalWindow,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
+    )
+    csm = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="renewal_entries",
+        db_index=False,
+        db_constraint=False,
+        help_text="The account's owner CSM when the entry was last computed.",
+    )
+    arr = models.DecimalField(**MONEY)
+    renewal_date = models.DateField()
+    overdue = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["renewal_date", "contract_id", "window_id"]
+        verbose_name_plural = "renewal queue entries"
+        constraints = [
+            # NULL windows are distinct here, so overdue rows need the second constraint.
+            models.UniqueConstraint(
+                fields=["contract", "window"], name="renewal_entry_unique_contract_window"
+            ),
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=Q(window__isnull=True),
+                name="renewal_entry_unique_overdue_contract",
+            ),
+            models.CheckConstraint(
+                condition=Q(window__isnull=True, overdue=True)
+                | Q(window__isnull=False, overdue=False),
+                name="renewal_entry_overdue_iff_no_window",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["csm", "renewal_date"], name="renewal_entry_csm_idx"),
+            models.Index(fields=["window", "renewal_date"], name="renewal_entry_window_idx"),
+        ]
+
+    def __str__(self) -> str:
+        where = "overdue" if self.window_id is None else f"window {self.window_id}"
+        return f"contract {self.contract_id} ({where})"
+
+    @property
+    def days_left(self) -> int:
+        """``renewal_date - today`` (negative when overdue); set by the selector's
+        annotation when the row was read through it."""
+        annotated = self.__dict__.get("_days_left")
+        if annotated is not None:
+            return annotated
+        return (self.renewal_date - clock.today()).days
+
+    @days_left.setter
+    def days_left(self, value: int) -> None:
+        self.__dict__["_days_left"] = value
+
+
+class RenewalQueueBuild(models.Model):
+    """One run of the renewal queue rebuild: what it did and how long it took. The latest
+    row also tells the next run where the previous one left off (its ``built_for`` day and
+    ``started_at`` time), which is what makes the daily rebuild a small delta."""
+
+    built_for = models.DateField(help_text="The day the queue was built for.")
+    full = models.BooleanField(default=False)
+    windows = models.CharField(
+        max_length=200, blank=True, help_text="Active window days at build time, e.g. 120,90."
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    inserted = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    tasks_created = models.PositiveIntegerField(default=0)
+    tasks_reassigned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"renewal queue for {self.built_for} ({'full' if self.full else 'delta'})"
+
+
+# --- Tasks ------------------------------------------------------------------------------------
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    SNOOZED = "snoozed", "Snoozed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TaskSource(models.TextChoices):
+    RENEWAL = "renewal", "Renewal window"
+    PLAYBOOK = "playbook", "Playbook run"
+    MANUAL = "manual", "Manual"
+    REVIEW = "review", "Segment review"
+
+
+class Task(models.Model):
+    # FK indexes are left out where a composite index below starts with the column.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cs_tasks",
+        db_index=False,
+    )
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    snoozed_until = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=TaskSource.choices, default=TaskSource.MANUAL)
+    # Renewal tasks: the contract and window they were created for (one task per pair).
+    contract = models.ForeignKey(
+        Contract, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    window = models.ForeignKey(
+        RenewalWindow,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        db_index=False,
+    )
+    playbook_run = models.ForeignKey(
+        "PlaybookRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    # A generic exactly-once key (e.g. "review:{segment_id}:{period}"): creating a task with
+    # a key that exists returns the existing task instead.
+    dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "window"],
+                condition=Q(source="renewal"),
+                name="task_one_renewal_per_contract_window",
+                violation_error_message="This contract already has a task for this window.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="snoozed") | Q(snoozed_until__isnull=False),
+                name="task_snoozed_has_until",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignee", "status", "due_date"], name="task_assignee_idx"),
+            models.Index(fields=["account", "status"], name="task_account_idx"),
+            models.Index(fields=["source", "status"], name="task_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (TaskStatus.OPEN, TaskStatus.SNOOZED)
+
+    def is_overdue(self, today: date | None = None) -> bool:
+        today = today or clock.today()
+        return (
+            self.status == TaskStatus.OPEN and self.due_date is not None and self.due_date < today
+        )
+
+
+class TaskStatusChange(models.Model):
+    """Who changed a task's status, when, from what to what (append-only)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=TaskStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=TaskStatus.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["task", "at"], name="task_change_task_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id}: {self.from_status or '-'} → {self.to_status}"
+
+
+# --- Playbooks --------------------------------------------------------------------------------
+
+
+class PlaybookTrigger(models.TextChoices):
+    ON_ENTER = "on_enter", "When an account enters the segment"
+    ON_EXIT = "on_exit", "When an account leaves the segment"
+
+
+class PlaybookActivation(models.TextChoices):
+    RUN_FOR_CURRENT_MEMBERS = "run_for_current_members", "Run for the current members too"
+    ONLY_NEW_ENTRIES = "only_new_entries", "Only for accounts that enter from now on"
+
+
+class Playbook(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="playbooks")
+    trigger = models.CharField(
+        max_length=20, choices=PlaybookTrigger.choices, default=PlaybookTrigger.ON_ENTER
+    )
+    is_active = models.BooleanField(default=False)
+    stable_days = models.PositiveIntegerField(
+        default=0,
+        help_text="Act only once the account has stayed in (on_enter) or out (on_exit) "
+        "of the segment for this many days.",
+    )
+    reentry_cooldown_days = models.PositiveIntegerField(
+        default=0,
+        help_text="Skip an account if this playbook ran for it within this many days before.",
+    )
+    on_activation = models.CharField(
+        max_length=30,
+        choices=PlaybookActivation.choices,
+        default=PlaybookActivation.ONLY_NEW_ENTRIES,
+    )
+    # Set each time the playbook is switched on; events before it are not acted on.
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["segment", "is_active"], name="playbook_segment_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StepKind(models.TextChoices):
+    CREATE_TASK = "create_task", "Create a task"
+    SEND_EMAIL = "send_email", "Send an email"
+    SET_LIFECYCLE_STAGE = "set_lifecycle_stage", "Set the lifecycle stage"
+    WEBHOOK = "webhook", "Call a webhook"
+    ASSIGN_CSM = "assign_csm", "Assign a CSM"
+
+
+class PlaybookStep(models.Model):
+    """One ordered step; ``config`` is validated per kind by ``steps.step_config_validate``."""
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=30, choices=StepKind.choices)
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["playbook", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["playbook", "order"], name="playbook_step_unique_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.get_kind_display()}"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed (a step failed)"
+    SKIPPED = "skipped", "Skipped"
+
+
+class PlaybookRun(models.Model):
+    """One execution of a playbook for one account, triggered by one membership event (or,
+    with ``membership_event`` null, by the playbook's activation for the current members).
+    The database makes both unique: a playbook never runs twice for the same trigger."""
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="runs")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="playbook_runs")
+    membership_event = models.ForeignKey(
+        MembershipEvent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="playbook_runs",
+    )
+    # For activation runs: the playbook's activated_at they belong to (the second key).
+    activation_at = models.DateTimeField(null=True, blank=True)
+    # When the trigger happened (event time, or member's entry time for activation runs);
+    # stable_days and reentry cooldown are measured from it.
+    triggered_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
+    detail = models.TextField(blank=True, help_text="Why the run was skipped, or failed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["playbook", "account", "membership_event"],
+                condition=Q(membership_event__isnull=False),
+                name="playbook_run_once_per_event",
+            ),
+            models.UniqueConstraint(
+                fields=["playbook", "account", "activation_at"],
+                condition=Q(membership_event__isnull=True),
+                name="playbook_run_once_per_activation",
+            ),
+            models.CheckConstraint(
+                condition=Q(membership_event__isnull=False) | Q(activation_at__isnull=False),
+                name="playbook_run_has_trigger",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["playbook", "account", "triggered_at"], name="run_cooldown_idx"),
+            models.Index(fields=["account", "-created_at"], name="run_account_idx"),
+            models.Index(fields=["status"], name="run_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.playbook} for {self.account_id} ({self.status})"
+
+
+class StepOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    OK = "ok", "OK"
+    FAILED = "failed", "Failed"
+    RETRYING = "retrying", "Retrying"
+    SKIPPED = "skipped", "Skipped"
+
+
+class PlaybookStepRun(models.Model):
+    """A step's outcome within a run. ``order`` and ``kind`` are copied from the step so
+    the record stays readable if the playbook is edited later."""
+
+    run = models.ForeignKey(PlaybookRun, on_delete=models.CASCADE, related_name="step_runs")
+    step = models.ForeignKey(
+        PlaybookStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    order = models.PositiveIntegerField()
+    kind = models.CharField(max_length=30, choices=StepKind.choices)
+    outcome = models.CharField(
+        max_length=20, choices=StepOutcome.choices, default=StepOutcome.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "order"], name="step_run_unique_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} step {self.order}: {self.outcome}"

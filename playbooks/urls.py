@@ -1,3 +1,19 @@
 from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("renewals/", views.renewal_queue_view, name="renewal-queue"),
+    path("renewals/rebuild/", views.renewal_rebuild_view, name="renewal-rebuild"),
+    path(
+        "renewals/rebuild/status/",
+        views.renewal_rebuild_status_view,
+        name="renewal-rebuild-status",
+    ),
+    path("tasks/", views.task_list_view, name="task-list"),
+    path("tasks/<int:task_id>/complete/", views.task_complete_view, name="task-complete"),
+    path("tasks/<int:task_id>/snooze/", views.task_snooze_view, name="task-snooze"),
+    path("tasks/<int:task_id>/cancel/", views.task_cancel_view, name="task-cancel"),
+    path("playbooks/", views.playbook_list_view, name="playbook-list"),
+    path("playbooks/<int:playbook_id>/", views.playbook_detail_view, name="playbook-detail"),
+]

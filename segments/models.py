@@ -146,6 +146,8 @@ class MembershipEvent(models.Model):
         indexes = [
             models.Index(fields=["segment", "at"]),
             models.Index(fields=["account", "at"]),
+            # "Members on date D": the last event per (segment, account) before the end of D.
+            models.Index(fields=["segment", "account", "at"], name="event_segment_account_at"),
         ]
 
     def __str__(self) -> str:

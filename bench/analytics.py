@@ -1,0 +1,235 @@
+"""Benchmark the analytics page on a scratch PostgreSQL database.
+
+    .venv/bin/python bench/analytics.py [--accounts 100000] [--segments 20] [--seed 1] [--reuse]
+
+Creates (drops and re-creates) the database ``cs_bench_analytics`` on the server of
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...; never the database named
+cs_platform), migrates it, seeds demo accounts with ``customers.demo.seed_demo``, then
+writes ``--segments`` segments straight in SQL: memberships for today, a year of membership
+history (entered events, and exits for accounts that lost their ARR), and a daily snapshot
+for a year. Three of them are younger than a year (their retention is "since created").
+
+Then, for a pinned "today", it renders ``/analytics/`` as a manager through Django's test
+client (every segment compared, every segment in the overlap matrix, 12 cohorts) and prints
+the render times: today (current membership) and as of a past date (membership from the
+events). Target: under one second. ``--reuse`` keeps an existing seeded database.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "cs_bench_analytics"
+PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
+TODAY = date(2026, 11, 22)
+PAST = date(2026, 6, 1)
+RUNS = 5
+
+# (name, SQL predicate on account a, young): members are the accounts matching it with ARR.
+SEGMENTS = [
+    ("Enterprise plan", "a.plan = 'enterprise'", False),
+    ("Pro plan", "a.plan = 'pro'", False),
+    ("Starter plan", "a.plan = 'starter'", False),
+    ("Free plan", "a.plan = 'free'", False),
+    ("North America", "a.region = 'NA'", False),
+    ("EMEA", "a.region = 'EMEA'", False),
+    ("APAC", "a.region = 'APAC'", False),
+    ("LATAM", "a.region = 'LATAM'", False),
+    ("Software", "a.industry = 'software'", False),
+    ("Financial services", "a.industry = 'finance'", False),
+    ("Healthcare", "a.industry = 'healthcare'", False),
+    ("Retail", "a.industry = 'retail'", False),
+    ("Large (1000+ employees)", "a.employees >= 1000", False),
+    ("Mid-size (200-999)", "a.employees BETWEEN 200 AND 999", False),
+    ("Small (< 200)", "a.employees < 200", False),
+    ("With a champion", "a.has_champion", False),
+    ("Referenceable", "a.referenceable", False),
+    ("Healthy (70+)", "a.health_score >= 70", True),
+    ("At risk (< 40)", "a.health_score < 40", True),
+    ("Adopting", "a.lifecycle_stage = 'adopting'", True),
+]
+
+
+def _connect_admin(url: str):  # noqa: ANN202 (psycopg imported lazily)
+    import dj_database_url
+    import psycopg
+
+    db = dj_database_url.parse(url)
+    return psycopg.connect(
+        dbname="postgres",
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        autocommit=True,
+    )
+
+
+def _write_segments(count: int) -> None:
+    """Segments, memberships, events and snapshots, set-based."""
+    from django.db import connection, transaction
+
+    from segments.models import Membership, MembershipEvent, Segment, SegmentSnapshot
+
+    definitions = (SEGMENTS * (count // len(SEGMENTS) + 1))[:count]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model in (SegmentSnapshot, MembershipEvent, Membership, Segment):
+            cursor.execute(f"TRUNCATE {model._meta.db_table} CASCADE")
+        for n, (name, predicate, young) in enumerate(definitions, start=1):
+            created = "2026-06-01" if young else "2024-11-01"
+            segment = Segment.objects.create(
+                name=name if n <= len(SEGMENTS) else f"{name} {n}", slug=f"bench-{n}"
+            )
+            cursor.execute(
+                f"UPDATE {Segment._meta.db_table} SET created_at = %s::timestamptz WHERE id = %s",
+                [created, segment.pk],
+            )
+            # Entered when the segment began or the account became a customer (the later).
+            entered = (
+                "GREATEST(%s::timestamptz, COALESCE(a.customer_since, %s::date)::timestamptz"
+                " + interval '9 hours')"
+            )
+            cursor.execute(
+                f"""INSERT INTO {Membership._meta.db_table} (segment_id, account_id, entered_at)
+                SELECT %s, a.id, {entered} FROM customers_account a
+                WHERE {predicate} AND a.arr > 0""",
+                [segment.pk, created, created],
+            )
+            cursor.execute(
+                f"""INSERT INTO {MembershipEvent._meta.db_table} (segment_id, account_id, kind, at)
+                SELECT segment_id, account_id, 'entered', entered_at
+                FROM {Membership._meta.db_table} WHERE segment_id = %s""",
+                [segment.pk],
+            )
+            # Former members: matched once, left when they churned (or 30 days ago).
+            cursor.execute(
+                f"""INSERT INTO {MembershipEvent._meta.db_table} (segment_id, account_id, kind, at)
+                SELECT %s, a.id, kind.k,
+                    CASE kind.k WHEN 'entered' THEN {entered}
+                    ELSE GREATEST({entered} + interval '1 day',
+                        COALESCE(a.churned_on, %s::date - 30)::timestamptz + interval '10 hours')
+                    END
+                FROM customers_account a CROSS JOIN (VALUES ('entered'), ('exited')) kind(k)
+                WHERE {predicate} AND a.arr = 0 AND a.customer_since IS NOT NULL""",
+                [segment.pk, created, created, created, created, TODAY.isoformat()],
+            )
+            cursor.execute(
+                f"""INSERT INTO {SegmentSnapshot._meta.db_table}
+                    (segment_id, computed_at, member_count, arr)
+                SELECT %s, day + interval '23 hours',
+                    (SELECT COUNT(*) FROM {Membership._meta.db_table} m
+                     WHERE m.segment_id = %s) * (0.8 + 0.2 * (day::date - %s::date) / 365.0),
+                    0
+                FROM generate_series(%s::date, %s::date, interval '1 day') AS day""",
+                [segment.pk, segment.pk, TODAY.replace(year=TODAY.year - 1)]
+                + [TODAY.replace(year=TODAY.year - 1), TODAY],
+            )
+            cursor.execute(
+                f"""UPDATE {Segment._meta.db_table} s SET
+                    member_count = (SELECT COUNT(*) FROM {Membership._meta.db_table} m
+                        WHERE m.segment_id = s.id),
+                    arr = (SELECT COALESCE(SUM(a.arr), 0) FROM {Membership._meta.db_table} m
+                        JOIN customers_account a ON a.id = m.account_id WHERE m.segment_id = s.id)
+                WHERE s.id = %s""",
+                [segment.pk],
+            )
+
+
+def _time_page(client, query: dict) -> list[float]:  # noqa: ANN001
+    seconds = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        response = client.get("/analytics/", query)
+        seconds.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.status_code
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--segments", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    args = parser.parse_args()
+    if args.accounts <= 0 or not 1 <= args.segments <= 25:
+        parser.error("--accounts must be positive and --segments between 1 and 25")
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cs_platform")
+    if not base.startswith(("postgres://", "postgresql://")):
+        parser.error("DATABASE_URL must point to a PostgreSQL server")
+    url = base.rsplit("/", 1)[0] + f"/{DATABASE}"
+    assert DATABASE not in PROTECTED_DATABASES
+    os.environ["DATABASE_URL"] = url
+    os.environ["CS_TODAY"] = TODAY.isoformat()
+    os.environ["DJANGO_DEBUG"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+
+    if not args.reuse:
+        with _connect_admin(base) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.demo import seed_demo
+    from customers.models import Account, Contract
+    from segments.models import Membership, MembershipEvent
+
+    call_command("migrate", verbosity=0)
+    if not args.reuse:
+        print(f"Seeding {args.accounts:,} demo accounts (seed {args.seed}) ...", flush=True)
+        started = time.perf_counter()
+        seed_demo(accounts=args.accounts, seed=args.seed)
+        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    started = time.perf_counter()
+    _write_segments(args.segments)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"{Account.objects.count():,} accounts, {Contract.objects.count():,} contracts, "
+        f"{args.segments} segments: {Membership.objects.count():,} memberships, "
+        f"{MembershipEvent.objects.count():,} events "
+        f"(written in {time.perf_counter() - started:.0f} s)",
+        flush=True,
+    )
+
+    manager = get_user_model().objects.filter(groups__name="Managers").order_by("id").first()
+    client = Client()
+    client.force_login(manager)
+    client.get("/analytics/")  # warm-up: templates, connections
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/analytics/")
+    today = _time_page(client, {})
+    past = _time_page(
+        client,
+        {"as_of": PAST.isoformat(), "overlap-as_of": PAST.isoformat(), "cohort-as_of": PAST},
+    )
+    print(f"\n/analytics/ for {args.segments} segments ({len(queries)} SQL statements):")
+    for label, seconds in (("today", today), (f"as of {PAST}", past)):
+        print(
+            f"  {label:<16} median {statistics.median(seconds) * 1000:6.0f} ms   "
+            f"runs: {', '.join(f'{s * 1000:.0f}' for s in seconds)} ms"
+        )
+    worst = max(statistics.median(today), statistics.median(past))
+    print(f"  target < 1000 ms: {'met' if worst < 1 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

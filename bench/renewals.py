@@ -1,0 +1,176 @@
+"""Benchmark the renewal queue build on a scratch PostgreSQL database.
+
+    .venv/bin/python bench/renewals.py [--contracts 1000000] [--seed 1] [--reuse]
+
+Creates (drops and re-creates) the database ``cs_bench_renewals`` on the server of
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...), migrates it, seeds demo
+accounts with ``customers.demo.seed_demo`` until about ``--contracts`` contracts exist,
+then times, for a pinned "today":
+
+1. the first full build (every entry and every renewal task created from nothing),
+2. a full re-diff with nothing to do (the weekly self-healing pass),
+3. the next day's rebuild (the daily delta: contracts crossing a window boundary),
+4. the day after, with 1,000 owner changes and 500 renewed contracts since the last build.
+
+Targets: first full build <= 3 s, daily delta <= 100 ms. ``--reuse`` keeps an existing
+seeded database (skips seeding; the queue tables are emptied first).
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "cs_bench_renewals"
+PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
+TODAY = date(2026, 11, 22)
+CONTRACTS_PER_ACCOUNT = 1.6  # about what seed_demo writes
+
+
+def _connect_admin(url: str):  # noqa: ANN202 (psycopg imported lazily)
+    import dj_database_url
+    import psycopg
+
+    db = dj_database_url.parse(url)
+    return psycopg.connect(
+        dbname="postgres",
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        autocommit=True,
+    )
+
+
+def _report(title: str, seconds: float, build, timings: list) -> None:  # noqa: ANN001
+    print(
+        f"\n{title}: {seconds * 1000:,.0f} ms  ({'full' if build.full else 'delta'}; "
+        f"+{build.inserted:,} ~{build.updated:,} -{build.deleted:,} entries, "
+        f"{build.tasks_created:,} tasks created, {build.tasks_reassigned:,} reassigned)"
+    )
+    for label, step_seconds, rows in timings:
+        print(f"    {label:<26} {step_seconds * 1000:>9,.1f} ms  {rows:>9,} rows")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contracts", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    args = parser.parse_args()
+    if args.contracts <= 0:
+        parser.error("--contracts: must be a positive number")
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cs_platform")
+    if not base.startswith(("postgres://", "postgresql://")):
+        parser.error("DATABASE_URL must point to a PostgreSQL server")
+    url = base.rsplit("/", 1)[0] + f"/{DATABASE}"
+    assert DATABASE not in PROTECTED_DATABASES
+    os.environ["DATABASE_URL"] = url
+    os.environ["CS_TODAY"] = TODAY.isoformat()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+
+    if not args.reuse:
+        with _connect_admin(base) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from django.db import connection, transaction
+
+    from customers import services as customer_services
+    from customers.demo import seed_demo
+    from customers.models import Account, Contract, ContractStatus
+    from playbooks.models import RenewalQueueBuild, RenewalQueueEntry, Task
+    from playbooks.services import renewal_queue_rebuild
+
+    call_command("migrate", verbosity=0)
+    if not args.reuse:
+        accounts = int(args.contracts / CONTRACTS_PER_ACCOUNT)
+        print(f"Seeding {accounts:,} demo accounts (seed {args.seed}) ...", flush=True)
+        started = time.perf_counter()
+        seed_demo(accounts=accounts, seed=args.seed)
+        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    with connection.cursor() as cursor:
+        # The seed ran "yesterday": the delta must not mistake it for today's changes.
+        for model in (Account, Contract):
+            cursor.execute(
+                f"UPDATE {model._meta.db_table} SET updated_at = now() - interval '2 days'"
+            )
+        for model in (Task, RenewalQueueEntry, RenewalQueueBuild):
+            cursor.execute(f"TRUNCATE {model._meta.db_table} CASCADE")
+        cursor.execute("VACUUM ANALYZE")
+    contracts = Contract.objects.count()
+    active = Contract.objects.filter(status=ContractStatus.ACTIVE).count()
+    print(f"{contracts:,} contracts ({active:,} active), {Account.objects.count():,} accounts")
+
+    timings: list = []
+    started = time.perf_counter()
+    build = renewal_queue_rebuild(today=TODAY, full=True, timings=timings)
+    _report("1. first full build (entries + tasks)", time.perf_counter() - started, build, timings)
+    full_seconds = time.perf_counter() - started
+    entry_seconds = sum(s for label, s, _ in timings if "task" not in label)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+    timings = []
+    started = time.perf_counter()
+    build = renewal_queue_rebuild(today=TODAY, full=True, timings=timings)
+    _report("2. full re-diff, nothing to do", time.perf_counter() - started, build, timings)
+
+    timings = []
+    started = time.perf_counter()
+    build = renewal_queue_rebuild(today=TODAY + timedelta(days=1), timings=timings)
+    delta_seconds = time.perf_counter() - started
+    _report("3. next day's rebuild (daily delta)", delta_seconds, build, timings)
+
+    # A day of work: 1,000 owner changes and 500 renewals through the services.
+    from django.contrib.auth import get_user_model
+
+    users = list(get_user_model().objects.filter(groups__name="CSMs").order_by("id"))
+    owned = list(Account.objects.filter(owner__isnull=False).order_by("id")[:1000])
+    to_renew = list(
+        Contract.objects.filter(
+            status=ContractStatus.ACTIVE,
+            end_date__range=(TODAY + timedelta(days=2), TODAY + timedelta(days=100)),
+        ).order_by("id")[:500]
+    )
+    # After the demo's assignments (which start on the pinned today).
+    handover = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    with transaction.atomic():
+        for index, account in enumerate(owned):
+            others = [u for u in users if u.pk != account.owner_id]
+            customer_services.csm_assign(
+                account=account, user=others[index % len(others)], at=handover
+            )
+        for contract in to_renew:
+            customer_services.contract_renew(
+                contract=contract, end_date=contract.end_date + timedelta(days=365)
+            )
+    timings = []
+    started = time.perf_counter()
+    build = renewal_queue_rebuild(today=TODAY + timedelta(days=2), timings=timings)
+    busy_seconds = time.perf_counter() - started
+    _report("4. day after, with 1,000 owner changes and 500 renewals", busy_seconds, build, timings)
+
+    print(
+        f"\nSummary: {contracts:,} contracts; queue entries "
+        f"{RenewalQueueEntry.objects.count():,}; renewal tasks {Task.objects.count():,}\n"
+        f"  first full build  {full_seconds:7.2f} s (entries {entry_seconds:.2f} s, "
+        f"tasks {full_seconds - entry_seconds:.2f} s)   target <= 3 s\n"
+        f"  daily delta       {delta_seconds * 1000:7.0f} ms   target <= 100 ms\n"
+        f"  busy-day delta    {busy_seconds * 1000:7.0f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Benchmark ``seed_demo`` on a scratch PostgreSQL database.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cs_bench_seed \\
+        .venv/bin/python bench/seed.py [--accounts 100000] [--seed 1]
+
+The database named in DATABASE_URL is dropped and re-created (then migrated) before the
+run, so it must be a scratch database; ``cs_platform`` (the development database) is
+refused. Prints the elapsed time and rows per second.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if args.accounts <= 0:
+        parser.error("--accounts: must be a positive number")
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        parser.error("DATABASE_URL must point to a scratch PostgreSQL database")
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
+
+    import dj_database_url
+    import psycopg
+
+    db = dj_database_url.parse(url)
+    name = db["NAME"]
+    if name in PROTECTED_DATABASES:
+        parser.error(f"refusing to drop the database {name!r}; use a scratch database")
+    with psycopg.connect(
+        dbname="postgres",
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        autocommit=True,
+    ) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from django.db import connection
+
+    from customers.demo import seed_demo
+
+    print(f"Migrating scratch database {name}...", flush=True)
+    call_command("migrate", verbosity=0)
+    print(f"Seeding {args.accounts:,} accounts (seed {args.seed})...", flush=True)
+    started = time.perf_counter()
+    result = seed_demo(accounts=args.accounts, seed=args.seed, out=sys.stdout)
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        size = cursor.fetchone()[0]
+    print(
+        f"seed_demo: {result.accounts:,} accounts, {result.contracts:,} contracts, "
+        f"{result.assignments:,} assignments = {result.rows:,} rows in {elapsed:.1f} s "
+        f"({result.rows / elapsed:,.0f} rows/s, {result.accounts / elapsed:,.0f} accounts/s); "
+        f"database size {size}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

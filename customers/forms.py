@@ -1,0 +1,107 @@
+"""Forms of the web UI. They validate and normalise input; queries and writes live in the
+selectors and services."""
+
+from django import forms
+
+from .models import LifecycleStage, NoteKind, Plan, Region
+
+UNASSIGNED = "__none__"
+
+# Sort keys a user may pass in ?sort= → ORM ordering (whitelisted: never a raw field name).
+ACCOUNT_SORTS: dict[str, tuple[str, str]] = {
+    "name": ("Name", "name"),
+    "arr": ("ARR", "arr"),
+    "health": ("Health", "health_score"),
+    "renewal": ("Renewal date", "renewal_date"),
+    "plan": ("Plan", "plan"),
+    "region": ("Region", "region"),
+    "lifecycle": ("Lifecycle", "lifecycle_stage"),
+    "csm": ("CSM", "owner__username"),
+}
+
+RENEWAL_WINDOW_CHOICES = [
+    ("", "Any renewal date"),
+    ("overdue", "Overdue (renewal date passed)"),
+    ("30", "Within 30 days"),
+    ("60", "Within 60 days"),
+    ("90", "Within 90 days (T-90)"),
+    ("120", "Within 120 days (T-120)"),
+    ("none", "No active contract"),
+]
+
+
+def _sort_choices() -> list[tuple[str, str]]:
+    choices = []
+    for key, (label, _) in ACCOUNT_SORTS.items():
+        choices.append((key, f"{label} ↑"))
+        choices.append((f"-{key}", f"{label} ↓"))
+    return choices
+
+
+class AccountFilterForm(forms.Form):
+    """The accounts list's search, filters and sort (all optional, all from ?query)."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Name or domain", "type": "search"}),
+    )
+    segment = forms.TypedChoiceField(label="Segment", required=False, coerce=int, empty_value=None)
+    csm = forms.ChoiceField(label="CSM", required=False)
+    plan = forms.ChoiceField(
+        label="Plan", required=False, choices=[("", "Any plan"), *Plan.choices]
+    )
+    region = forms.ChoiceField(
+        label="Region", required=False, choices=[("", "Any region"), *Region.choices]
+    )
+    lifecycle = forms.ChoiceField(
+        label="Lifecycle", required=False, choices=[("", "Any stage"), *LifecycleStage.choices]
+    )
+    renewal = forms.ChoiceField(label="Renewal", required=False, choices=RENEWAL_WINDOW_CHOICES)
+    sort = forms.ChoiceField(label="Sort", required=False, choices=_sort_choices())
+
+    def __init__(
+        self,
+        *args,
+        segment_choices: list[tuple[int, str]],
+        csm_choices: list[str],
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["segment"].choices = [("", "Any segment"), *segment_choices]
+        self.fields["csm"].choices = [
+            ("", "Any CSM"),
+            (UNASSIGNED, "Unassigned"),
+            *((username, username) for username in csm_choices),
+        ]
+
+    def filters(self) -> dict:
+        """The valid filters only: a bad value in one field (reported by the form) does
+        not throw away the others."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if value not in ("", None)}
+
+
+class NoteForm(forms.Form):
+    kind = forms.ChoiceField(label="Kind", choices=NoteKind.choices, initial=NoteKind.NOTE)
+    body = forms.CharField(
+        label="Note",
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What happened, what's next…"}),
+    )
+    happened_at = forms.DateTimeField(
+        label="When",
+        required=False,
+        help_text="Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"].strip()
+        if not body:
+            raise forms.ValidationError("Write something.")
+        return body

@@ -1,0 +1,191 @@
+"""Reads of the playbooks app; these own the select_related / prefetch_related."""
+
+from datetime import date
+from typing import Any
+
+from django.db.models import (
+    Exists,
+    Expression,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Value,
+)
+
+from cs_platform import clock
+from customers.models import Account
+
+from .models import (
+    Playbook,
+    PlaybookRun,
+    PlaybookStepRun,
+    RenewalQueueBuild,
+    RenewalQueueEntry,
+    RenewalWindow,
+    Task,
+    TaskSource,
+    TaskStatus,
+    TaskStatusChange,
+)
+
+
+class DaysUntil(Expression):
+    """``date_column - day`` in whole days, as an integer, in SQL."""
+
+    output_field = IntegerField()
+
+    def __init__(self, column: str, day: date) -> None:
+        super().__init__()
+        from django.db.models import F
+
+        self.column = F(column)
+        self.day = Value(day)
+
+    def get_source_expressions(self) -> list:
+        return [self.column, self.day]
+
+    def set_source_expressions(self, exprs: list) -> None:
+        self.column, self.day = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
+        column_sql, column_params = compiler.compile(self.column)
+        day_sql, day_params = compiler.compile(self.day)
+        if connection.vendor == "postgresql":
+            sql = f"({column_sql} - CAST({day_sql} AS date))"
+        else:
+            sql = f"CAST(julianday({column_sql}) - julianday({day_sql}) AS INTEGER)"
+        return sql, [*column_params, *day_params]
+
+
+# --- Renewals ---------------------------------------------------------------------------------
+
+
+def renewal_window_list(*, active_only: bool = True) -> QuerySet[RenewalWindow]:
+    windows = RenewalWindow.objects.order_by("-days")
+    return windows.filter(is_active=True) if active_only else windows
+
+
+def renewal_queue_list(
+    *,
+    today: date | None = None,
+    window_days: int | None = None,
+    csm: Any = None,
+    csm_username: str | None = None,
+    overdue: bool | None = None,
+    account_id: int | None = None,
+    tightest_only: bool = False,
+) -> QuerySet[RenewalQueueEntry]:
+    """Queue entries with contract, account, window and csm loaded and ``days_left``
+    annotated (renewal_date − today). ``tightest_only`` keeps, per contract, only the
+    entry of its smallest window (lists grouped by window show a contract once, under its
+    tightest window); overdue entries are always kept."""
+    today = today or clock.today()
+    entries = RenewalQueueEntry.objects.select_related("contract", "account", "window", "csm")
+    entries = entries.annotate(days_left=DaysUntil("renewal_date", today))
+    if window_days is not None:
+        entries = entries.filter(window__days=window_days)
+    if csm is not None:
+        entries = entries.filter(csm=csm)
+    if csm_username is not None:
+        entries = entries.filter(csm__username=csm_username)
+    if overdue is not None:
+        entries = entries.filter(overdue=overdue)
+    if account_id is not None:
+        entries = entries.filter(account_id=account_id)
+    if tightest_only:
+        tighter = RenewalQueueEntry.objects.filter(
+            contract_id=OuterRef("contract_id"),
+            window__isnull=False,
+            window__days__lt=OuterRef("window__days"),
+        )
+        entries = entries.filter(~Exists(tighter))
+    return entries.order_by("renewal_date", "contract_id", "window__days")
+
+
+def renewal_queue_last_build() -> RenewalQueueBuild | None:
+    return RenewalQueueBuild.objects.order_by("-started_at", "-id").first()
+
+
+# --- Tasks ------------------------------------------------------------------------------------
+
+
+def task_list(
+    *,
+    assignee: Any = None,
+    assignee_username: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    account_id: int | None = None,
+) -> QuerySet[Task]:
+    tasks = Task.objects.select_related(
+        "account", "account__owner", "assignee", "contract", "window", "playbook_run"
+    )
+    if assignee is not None:
+        tasks = tasks.filter(assignee=assignee)
+    if assignee_username is not None:
+        tasks = tasks.filter(assignee__username=assignee_username)
+    if status is not None:
+        tasks = tasks.filter(status=status)
+    if source is not None:
+        tasks = tasks.filter(source=source)
+    if account_id is not None:
+        tasks = tasks.filter(account_id=account_id)
+    return tasks.order_by("due_date", "id")
+
+
+def tasks_due(*, user: Any, today: date | None = None) -> QuerySet[Task]:
+    """A CSM's open tasks due today or earlier (or without a due date)."""
+    today = today or clock.today()
+    from django.db.models import Q
+
+    return task_list(assignee=user, status=TaskStatus.OPEN).filter(
+        Q(due_date__lte=today) | Q(due_date__isnull=True)
+    )
+
+
+def task_get(*, task_id: int) -> Task:
+    return (
+        Task.objects.select_related("account", "account__owner", "assignee", "contract", "window")
+        .prefetch_related(
+            Prefetch(
+                "status_changes",
+                queryset=TaskStatusChange.objects.select_related("by").order_by("at", "id"),
+            )
+        )
+        .get(pk=task_id)
+    )
+
+
+def task_status_history(*, task: Task) -> QuerySet[TaskStatusChange]:
+    return TaskStatusChange.objects.filter(task=task).select_related("by").order_by("at", "id")
+
+
+def renewal_tasks_for_contract(*, contract_id: int) -> QuerySet[Task]:
+    return task_list(source=TaskSource.RENEWAL).filter(contract_id=contract_id)
+
+
+# --- Playbooks --------------------------------------------------------------------------------
+
+
+def playbook_list() -> QuerySet[Playbook]:
+    return Playbook.objects.select_related("segment").prefetch_related("steps")
+
+
+def playbook_get(*, playbook_id: int) -> Playbook:
+    return playbook_list().get(pk=playbook_id)
+
+
+def playbook_run_list(
+    *, playbook: Playbook | None = None, account: Account | None = None
+) -> QuerySet[PlaybookRun]:
+    """Runs with their step outcomes, newest first (for the playbook page and the
+    account timeline)."""
+    runs = PlaybookRun.objects.select_related(
+        "playbook", "playbook__segment", "account", "membership_event"
+    ).prefetch_related(Prefetch("step_runs", queryset=PlaybookStepRun.objects.order_by("order")))
+    if playbook is not None:
+        runs = runs.filter(playbook=playbook)
+    if account is not None:
+        runs = runs.filter(account=account)
+    return runs.order_by("-created_at", "-id")

@@ -1,0 +1,354 @@
+"""HTML pages for the work itself: the renewal queue, tasks (complete, snooze, cancel with
+htmx, no reload), and playbooks with their runs.
+
+Writes go through playbooks.services; who may change a task is asked of
+``services.task_can_change``. A few read helpers below (marked "UI read") cover what no
+selector offers yet; each is one bounded, set-based query.
+"""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from cs_platform import clock
+from customers.roles import CSMS, is_manager
+
+from . import selectors, services
+from .models import (
+    Playbook,
+    RenewalQueueBuild,
+    RenewalQueueEntry,
+    Task,
+    TaskSource,
+    TaskStatus,
+)
+from .tasks import renewal_queue_rebuild_task
+
+User = get_user_model()
+
+ROWS_PER_PAGE = 50
+RUNS_PER_PAGE = 50
+# Snooze choices offered next to each task (days from today).
+SNOOZE_DAYS = (1, 3, 7, 14)
+ALL = "__all__"
+# My book lists this many of the next renewals under the window table.
+UPCOMING_RENEWALS_SHOWN = 8
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _csm_usernames() -> list[str]:
+    return list(
+        User.objects.filter(groups__name=CSMS, is_active=True)
+        .order_by("username")
+        .values_list("username", flat=True)
+    )
+
+
+def _picked_user(request: HttpRequest, param: str) -> tuple[Any | None, str]:
+    """The user a list is filtered to: ``?param=username`` or ``__all__``; CSMs default to
+    themselves, managers to everyone."""
+    raw = request.GET.get(param)
+    if raw is None:
+        raw = ALL if is_manager(request.user) else request.user.get_username()
+    if raw in ("", ALL):
+        return None, ALL
+    return get_object_or_404(User, username=raw), raw
+
+
+# --- renewals ----------------------------------------------------------------------------
+
+
+def renewals_by_window(*, csm: Any | None) -> dict[str, Any]:
+    """The renewal queue of ``csm`` (everyone when None) grouped by window, each contract
+    under its tightest window, plus overdue renewals: counts and ARR at stake (two
+    aggregate queries) and the next few renewals (one query)."""
+    today = clock.today()
+    tightest = selectors.renewal_queue_list(today=today, csm=csm, tightest_only=True)
+    windows = list(
+        tightest.filter(overdue=False)
+        .order_by()
+        .values("window__days", "window__name")
+        .annotate(contracts=Count("id"), arr=Sum("arr"))
+        .order_by("-window__days")
+    )
+    overdue = (
+        selectors.renewal_queue_list(today=today, csm=csm, overdue=True)
+        .order_by()
+        .aggregate(contracts=Count("id"), arr=Coalesce(Sum("arr"), Decimal("0")))
+    )
+    return {
+        "windows": [
+            {
+                "days": w["window__days"],
+                "name": w["window__name"] or f"T-{w['window__days']}",
+                "contracts": w["contracts"],
+                "arr": w["arr"],
+            }
+            for w in windows
+        ],
+        "overdue": overdue,
+        "upcoming": list(tightest.filter(overdue=False)[:UPCOMING_RENEWALS_SHOWN]),
+    }
+
+
+def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry], dict]:
+    """The queue filtered by ?window= (days, ``overdue`` or ``tightest``), ?csm= and ?q=,
+    each entry with its renewal task's id and status."""
+    csm, csm_value = _picked_user(request, "csm")
+    window = request.GET.get("window", "")
+    entries = selectors.renewal_queue_list(
+        today=clock.today(),
+        csm=csm,
+        window_days=int(window) if window.isdigit() else None,
+        overdue=True if window == "overdue" else None,
+        tightest_only=window == "tightest",
+    )
+    if text := request.GET.get("q", "").strip():
+        entries = entries.filter(account__name__icontains=text)
+    renewal_task = Task.objects.filter(
+        source=TaskSource.RENEWAL,
+        contract_id=OuterRef("contract_id"),
+        window_id=OuterRef("window_id"),
+    )
+    entries = entries.annotate(
+        task_id=Subquery(renewal_task.values("id")[:1]),
+        task_status=Subquery(renewal_task.values("status")[:1]),
+    )
+    filters = {"csm": csm_value, "window": window, "q": request.GET.get("q", "")}
+    return entries, filters
+
+
+@require_GET
+def renewal_queue_view(request: HttpRequest) -> HttpResponse:
+    entries, filters = _renewal_entries(request)
+    page = Paginator(entries, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    totals = entries.order_by().aggregate(
+        contracts=Count("contract_id", distinct=True), arr=Coalesce(Sum("arr"), Decimal("0"))
+    )
+    context = {
+        "nav": "renewals",
+        "page": page,
+        "entries": list(page.object_list),
+        "totals": totals,
+        "filters": filters,
+        "windows": list(selectors.renewal_window_list()),
+        "csm_choices": _csm_usernames(),
+        "today": clock.today(),
+        "last_build": selectors.renewal_queue_last_build(),
+    }
+    template = "playbooks/_renewal_results.html" if _is_htmx(request) else None
+    return render(request, template or "playbooks/renewal_queue.html", context)
+
+
+@require_POST
+def renewal_rebuild_view(request: HttpRequest) -> HttpResponse:
+    """Managers: queue a rebuild of the renewal queue; the page then polls its status."""
+    if not is_manager(request.user):
+        raise PermissionDenied("Only managers can rebuild the renewal queue.")
+    started = timezone.now()
+    renewal_queue_rebuild_task.delay_on_commit()
+    context = {"started": started.isoformat(), "done": False}
+    if _is_htmx(request):
+        return render(request, "playbooks/_rebuild_status.html", context)
+    messages.info(request, "Renewal queue rebuild started.")
+    return redirect(reverse("renewal-queue") + f"?rebuild_started={started.isoformat()}")
+
+
+@require_GET
+def renewal_rebuild_status_view(request: HttpRequest) -> HttpResponse:
+    """Whether a rebuild started at ``?started=`` has finished (polled by htmx)."""
+    started = parse_datetime(request.GET.get("started", "") or "")
+    if started is None:
+        return JsonResponse({"error": "started: expected an ISO date-time."}, status=400)
+    build = (
+        RenewalQueueBuild.objects.filter(started_at__gte=started)
+        .exclude(finished_at__isnull=True)
+        .order_by("-finished_at")
+        .first()
+    )
+    context = {"started": started.isoformat(), "done": build is not None, "build": build}
+    return render(request, "playbooks/_rebuild_status.html", context)
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+def _task_rows(user: Any, tasks: list[Task]) -> list[tuple[Task, bool]]:
+    return [(task, services.task_can_change(user, task)) for task in tasks]
+
+
+@require_GET
+def task_list_view(request: HttpRequest) -> HttpResponse:
+    assignee, assignee_value = _picked_user(request, "assignee")
+    status = request.GET.get("status", TaskStatus.OPEN)
+    source = request.GET.get("source", "")
+    due = request.GET.get("due", "")
+    window = request.GET.get("window", "")
+    today = clock.today()
+    tasks = selectors.task_list(
+        assignee=assignee,
+        status=status if status in TaskStatus.values else None,
+        source=source if source in TaskSource.values else None,
+    )
+    if window.isdigit():
+        tasks = tasks.filter(window__days=int(window))
+    if due == "overdue":
+        tasks = tasks.filter(due_date__lt=today)
+    elif due == "today":
+        tasks = tasks.filter(due_date=today)
+    elif due == "week":
+        tasks = tasks.filter(due_date__range=(today, today + timedelta(days=7)))
+    tasks = tasks.order_by(F("due_date").asc(nulls_last=True), "id")
+    page = Paginator(tasks, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "nav": "tasks",
+        "page": page,
+        "rows": _task_rows(request.user, list(page.object_list)),
+        "filters": {
+            "assignee": assignee_value,
+            "status": status,
+            "source": source,
+            "due": due,
+            "window": window,
+        },
+        "statuses": TaskStatus.choices,
+        "sources": TaskSource.choices,
+        "windows": list(selectors.renewal_window_list()),
+        "csm_choices": _csm_usernames(),
+        "today": today,
+    }
+    template = "playbooks/_task_results.html" if _is_htmx(request) else None
+    return render(request, template or "playbooks/task_list.html", context)
+
+
+def _changeable_task(request: HttpRequest, task_id: int) -> Task:
+    try:
+        task = selectors.task_get(task_id=task_id)
+    except Task.DoesNotExist:
+        raise Http404("No such task.") from None
+    if not services.task_can_change(request.user, task):
+        raise PermissionDenied("This task belongs to another CSM's book.")
+    return task
+
+
+def _after_task_change(request: HttpRequest, task: Task, message: str) -> HttpResponse:
+    if _is_htmx(request):
+        task.refresh_from_db()
+        context = {"task": task, "can_change": True, "today": clock.today(), "flash": message}
+        context["show_account"] = request.POST.get("show_account", "1") == "1"
+        context["show_assignee"] = request.POST.get("show_assignee", "0") == "1"
+        return render(request, "playbooks/_task_row.html", context)
+    messages.success(request, message)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        target = reverse("task-list")
+    return redirect(target)
+
+
+def _task_error(request: HttpRequest, task: Task, error: ValidationError) -> HttpResponse:
+    text = "; ".join(error.messages)
+    if _is_htmx(request):
+        context = {"task": task, "can_change": True, "today": clock.today(), "error": text}
+        context["show_account"] = request.POST.get("show_account", "1") == "1"
+        context["show_assignee"] = request.POST.get("show_assignee", "0") == "1"
+        return render(request, "playbooks/_task_row.html", context, status=400)
+    messages.error(request, text)
+    return redirect(reverse("task-list"))
+
+
+@require_POST
+def task_complete_view(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = _changeable_task(request, task_id)
+    try:
+        services.task_complete(task=task, by=request.user)
+    except ValidationError as error:
+        return _task_error(request, task, error)
+    return _after_task_change(request, task, f"Done: {task.title}")
+
+
+@require_POST
+def task_snooze_view(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = _changeable_task(request, task_id)
+    days = request.POST.get("days", "")
+    until_raw = request.POST.get("until", "")
+    try:
+        if days.isdigit() and 0 < int(days) <= 365:
+            until = clock.today() + timedelta(days=int(days))
+        else:
+            try:
+                until = date.fromisoformat(until_raw)
+            except ValueError:
+                raise ValidationError(
+                    "until: expected a date (YYYY-MM-DD) or days between 1 and 365."
+                ) from None
+        services.task_snooze(task=task, until=until, by=request.user)
+    except ValidationError as error:
+        return _task_error(request, task, error)
+    return _after_task_change(request, task, f"Snoozed until {until:%Y-%m-%d}: {task.title}")
+
+
+@require_POST
+def task_cancel_view(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = _changeable_task(request, task_id)
+    try:
+        services.task_cancel(task=task, by=request.user)
+    except ValidationError as error:
+        return _task_error(request, task, error)
+    return _after_task_change(request, task, f"Cancelled: {task.title}")
+
+
+# --- playbooks ---------------------------------------------------------------------------
+
+
+@require_GET
+def playbook_list_view(request: HttpRequest) -> HttpResponse:
+    playbooks = (
+        Playbook.objects.select_related("segment")
+        .annotate(
+            n_steps=Count("steps", distinct=True),
+            n_runs=Count("runs", distinct=True),
+            n_failed=Count("runs", filter=Q(runs__status="failed"), distinct=True),
+        )
+        .order_by("name", "id")
+    )
+    return render(
+        request, "playbooks/playbook_list.html", {"nav": "playbooks", "playbooks": playbooks}
+    )
+
+
+@require_GET
+def playbook_detail_view(request: HttpRequest, playbook_id: int) -> HttpResponse:
+    try:
+        playbook = selectors.playbook_get(playbook_id=playbook_id)
+    except Playbook.DoesNotExist:
+        raise Http404("No such playbook.") from None
+    runs = selectors.playbook_run_list(playbook=playbook)
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "nav": "playbooks",
+        "playbook": playbook,
+        "steps": list(playbook.steps.all()),
+        "page": page,
+        "runs": list(page.object_list),
+        "status_counts": dict(
+            runs.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        ),
+    }
+    return render(request, "playbooks/playbook_detail.html", context)

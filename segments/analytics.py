@@ -1,0 +1,681 @@
+"""Per-segment analytics (DESIGN section 6, defined once in docs/metrics.md).
+
+Every figure is computed set-based in the database: a handful of statements per page
+whatever the number of accounts, and the same statements for one segment or twenty. The
+SQL is hand-written (CTEs, a window function, CASE sums) because it has to join
+populations at two dates with contracts counting on those dates; it uses only constructs
+that PostgreSQL and SQLite share, and Django's own backend operations for the one
+time-zone-dependent expression (the local date of a membership event).
+
+Vocabulary (see docs/metrics.md):
+
+* a contract *counts on D* when ``start_date <= D`` and (``D <= end_date`` or its status is
+  still ``active``) and its status is not ``cancelled``; an account's *ARR on D* is the sum
+  of the ARR of its contracts that count on D;
+* a segment's *population as of D* is its membership at the end of D in the configured
+  time zone, from MembershipEvent (the current Membership rows when D is today);
+* the *window* of D runs from ``S = D - 365 days`` to D; its population P is the members
+  at the end of S with ARR on S > 0 (``trailing_12_months``), or, for a segment that began
+  after S, every account that entered it by the end of D with ARR > 0 on the day it first
+  entered (``since_created``).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.db import connection
+from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models.functions import RowNumber, TruncDate
+from django.utils import timezone
+
+from cs_platform import clock
+from customers.models import Account, Contract, ContractStatus
+
+from .models import Membership, MembershipEvent, MembershipEventKind, Segment, SegmentSnapshot
+
+WINDOW_DAYS = 365
+# The compare table, the growth chart and the overlap matrix stay readable (and the overlap
+# statement holds one CASE term per pair: n*(n-1)/2) up to this many segments.
+MAX_SEGMENTS = 25
+DEFAULT_COHORT_MONTHS = 12
+# Cohorts x months-since cells grow as n*(n+1)/2 (666 cells for 36 months), each joined
+# with the cohort's accounts and their contracts.
+MAX_COHORT_MONTHS = 36
+DEFAULT_GROWTH_DAYS = 365
+
+RATE = Decimal("0.0001")
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+class PopulationKind(StrEnum):
+    TRAILING = "trailing_12_months"
+    SINCE_CREATED = "since_created"
+
+
+@dataclass(frozen=True)
+class SegmentMetrics:
+    """The metrics of one segment as of one date. Ratios over an empty population are None."""
+
+    segment_id: int
+    as_of: date
+    window_start: date
+    population: PopulationKind
+    population_since: date | None
+    population_size: int
+    accounts: int
+    arr: Decimal
+    avg_arr: Decimal | None
+    nrr: Decimal | None
+    grr: Decimal | None
+    logo_churn_rate: Decimal | None
+    renewal_rate: Decimal | None
+    contracts_up_for_renewal: int
+    cost_to_serve_ratio: Decimal | None
+    avg_cac: Decimal | None
+    cac_payback_months: Decimal | None
+    ltv: Decimal | None
+    ltv_no_churn: bool
+    avg_health: Decimal | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "segment": self.segment_id,
+            "as_of": self.as_of,
+            "window_start": self.window_start,
+            "population": self.population.value,
+            "population_since": self.population_since,
+            "population_size": self.population_size,
+            "accounts": self.accounts,
+            "arr": self.arr,
+            "avg_arr": self.avg_arr,
+            "nrr": self.nrr,
+            "grr": self.grr,
+            "logo_churn_rate": self.logo_churn_rate,
+            "renewal_rate": self.renewal_rate,
+            "contracts_up_for_renewal": self.contracts_up_for_renewal,
+            "cost_to_serve_ratio": self.cost_to_serve_ratio,
+            "avg_cac": self.avg_cac,
+            "cac_payback_months": self.cac_payback_months,
+            "ltv": self.ltv,
+            "ltv_no_churn": self.ltv_no_churn,
+            "avg_health": self.avg_health,
+        }
+
+
+@dataclass(frozen=True)
+class GrowthPoint:
+    day: date
+    member_count: int
+    arr: Decimal
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Pairwise shared members of ``segment_ids`` as of a date: ``matrix[i][j]`` accounts are
+    in both segment i and segment j (the diagonal holds each segment's size)."""
+
+    as_of: date
+    segment_ids: list[int]
+    matrix: list[list[int]]
+    in_any: int
+    accounts_total: int
+    in_none: int
+
+    def pairs(self) -> list[tuple[int, int, int]]:
+        ids = self.segment_ids
+        return [
+            (ids[i], ids[j], self.matrix[i][j])
+            for i in range(len(ids))
+            for j in range(i + 1, len(ids))
+        ]
+
+
+@dataclass(frozen=True)
+class CohortCell:
+    months_since: int
+    measured_on: date
+    accounts_retained: int
+    arr: Decimal
+    logo_retention: Decimal | None
+    revenue_retention: Decimal | None
+
+
+@dataclass(frozen=True)
+class Cohort:
+    month: date  # the first day of the signup month
+    accounts: int
+    start_arr: Decimal
+    cells: list[CohortCell] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CohortTable:
+    as_of: date
+    months: int
+    segment_id: int | None
+    plan: str | None
+    cohorts: list[Cohort]
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in the configured time zone ("the end of D")."""
+    return datetime.combine(
+        day + timedelta(days=1), time.min, tzinfo=timezone.get_default_timezone()
+    )
+
+
+def window_start(as_of: date) -> date:
+    return as_of - timedelta(days=WINDOW_DAYS)
+
+
+def _dec(value: Any) -> Decimal:
+    """A database number (Decimal on PostgreSQL, int or float on SQLite) as a Decimal."""
+    if value is None:
+        return ZERO
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+def _ratio(numerator: Decimal, denominator: Decimal, places: Decimal = RATE) -> Decimal | None:
+    if not denominator:
+        return None
+    return (numerator / denominator).quantize(places, rounding=ROUND_HALF_UP)
+
+
+def _q(table_model: type) -> str:
+    return connection.ops.quote_name(table_model._meta.db_table)
+
+
+def _in(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _d(day: date) -> Any:
+    return connection.ops.adapt_datefield_value(day)
+
+
+def _dt(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _counts_on(alias: str, day_sql: str) -> str:
+    """SQL predicate: contract ``alias`` counts on the date expression ``day_sql``."""
+    return (
+        f"{alias}.status <> '{ContractStatus.CANCELLED.value}' AND {alias}.start_date <= {day_sql}"
+        f" AND ({alias}.end_date >= {day_sql} OR {alias}.status = '{ContractStatus.ACTIVE.value}')"
+    )
+
+
+def members_sql(segment_ids: Sequence[int], as_of: date) -> tuple[str, list[Any]]:
+    """SQL selecting ``(segment_id, account_id)`` for the members of ``segment_ids`` at the end
+    of ``as_of``: the accounts whose last MembershipEvent up to then is ``entered``. For
+    today (and later) the current Membership rows say the same thing more cheaply."""
+    if as_of >= clock.today():
+        return (
+            f"SELECT m.segment_id, m.account_id FROM {_q(Membership)} m"
+            f" WHERE m.segment_id IN ({_in(segment_ids)})",
+            list(segment_ids),
+        )
+    sql = (
+        "SELECT le.segment_id, le.account_id FROM ("
+        " SELECT e.segment_id, e.account_id, e.kind, ROW_NUMBER() OVER ("
+        "  PARTITION BY e.segment_id, e.account_id ORDER BY e.at DESC, e.id DESC) AS rn"
+        f" FROM {_q(MembershipEvent)} e"
+        f" WHERE e.segment_id IN ({_in(segment_ids)}) AND e.at < %s"
+        f") le WHERE le.rn = 1 AND le.kind = '{MembershipEventKind.ENTERED.value}'"
+    )
+    return sql, [*segment_ids, _dt(end_of_day(as_of))]
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# --- per-segment metrics ----------------------------------------------------------------------
+
+
+def segments_began_on(segment_ids: Sequence[int]) -> dict[int, date]:
+    """When each segment began: the earlier of its creation day and its first event's day
+    (history may be imported with the segment). One statement; the first event comes from
+    the (segment, at) index."""
+    first_event = MembershipEvent.objects.filter(segment=OuterRef("pk")).order_by("at")
+    rows = (
+        Segment.objects.filter(pk__in=segment_ids)
+        .annotate(first_event_at=Subquery(first_event.values("at")[:1]))
+        .values_list("pk", "created_at", "first_event_at")
+    )
+    began = {}
+    for pk, created, first in rows:
+        day = timezone.localdate(created)
+        began[pk] = min(day, timezone.localdate(first)) if first else day
+    return began
+
+
+def segment_metrics(*, segment_id: int, as_of: date) -> SegmentMetrics:
+    return segment_metrics_many(segment_ids=[segment_id], as_of=as_of)[segment_id]
+
+
+def segment_metrics_many(*, segment_ids: Sequence[int], as_of: date) -> dict[int, SegmentMetrics]:
+    """The metrics of every segment in ``segment_ids`` (existing ids) as of ``as_of``, in three
+    statements whatever their number."""
+    ids = list(dict.fromkeys(segment_ids))
+    if not ids:
+        return {}
+    began = segments_began_on(ids)
+    ids = [pk for pk in ids if pk in began]
+    start = window_start(as_of)
+    young = [pk for pk in ids if began[pk] > start]
+    trailing = [pk for pk in ids if began[pk] <= start]
+
+    current = _population_aggregates(ids, as_of)
+    window = _window_aggregates(trailing, young, as_of)
+
+    result: dict[int, SegmentMetrics] = {}
+    for pk in ids:
+        cur = current.get(pk, {})
+        win = window.get(pk, {})
+        accounts = cur.get("accounts", 0)
+        arr = cur.get("arr", ZERO)
+        avg_arr = _ratio(arr, Decimal(accounts), CENT)
+        size = win.get("size", 0)
+        start_arr = win.get("start_arr", ZERO)
+        churn = _ratio(Decimal(win.get("churned", 0)), Decimal(size))
+        cac_count = cur.get("cac_count", 0)
+        avg_cac = _ratio(cur.get("cac_sum", ZERO), Decimal(cac_count), CENT)
+        # avg CAC / avg MRR over the accounts whose CAC is known = 12 * sum CAC / sum ARR.
+        payback = (
+            _ratio(12 * cur.get("cac_sum", ZERO), cur.get("cac_arr", ZERO), CENT)
+            if cac_count
+            else None
+        )
+        churned = win.get("churned", 0)
+        ltv = None
+        if churned and accounts:
+            # Unrounded: (Σ ARR / accounts) / (churned / |P|).
+            ltv = _ratio(arr * size, Decimal(accounts) * churned, CENT)
+        is_young = pk in young
+        result[pk] = SegmentMetrics(
+            segment_id=pk,
+            as_of=as_of,
+            window_start=began[pk] if is_young else start,
+            population=PopulationKind.SINCE_CREATED if is_young else PopulationKind.TRAILING,
+            population_since=began[pk] if is_young else None,
+            population_size=size,
+            accounts=accounts,
+            arr=arr.quantize(CENT),
+            avg_arr=avg_arr,
+            nrr=_ratio(win.get("end_arr", ZERO), start_arr),
+            grr=_ratio(win.get("kept_arr", ZERO), start_arr),
+            logo_churn_rate=churn,
+            renewal_rate=_ratio(Decimal(win.get("renewed", 0)), Decimal(win.get("decided", 0))),
+            contracts_up_for_renewal=win.get("decided", 0),
+            cost_to_serve_ratio=_ratio(cur.get("cost_sum", ZERO), cur.get("cost_arr", ZERO)),
+            avg_cac=avg_cac,
+            cac_payback_months=payback,
+            ltv=ltv,
+            ltv_no_churn=churn is not None and churn == 0,
+            avg_health=_ratio(
+                cur.get("health_sum", ZERO), Decimal(cur.get("health_count", 0)), CENT
+            ),
+        )
+    return result
+
+
+def _population_aggregates(ids: list[int], as_of: date) -> dict[int, dict[str, Any]]:
+    """Per segment, over its population as of D: size, ARR on D, and the sums behind the
+    cost-to-serve ratio, CAC and health (each over the accounts where it is known)."""
+    pop_sql, pop_params = members_sql(ids, as_of)
+    day = _d(as_of)
+    sql = f"""
+        WITH pop AS ({pop_sql}),
+        arr_d AS (
+            SELECT c.account_id, SUM(c.arr) AS arr FROM {_q(Contract)} c
+            WHERE c.account_id IN (SELECT account_id FROM pop) AND {_counts_on("c", "%s")}
+            GROUP BY c.account_id
+        )
+        SELECT pop.segment_id,
+            COUNT(*),
+            SUM(COALESCE(arr_d.arr, 0)),
+            SUM(a.cost_to_serve),
+            SUM(CASE WHEN a.cost_to_serve IS NOT NULL THEN COALESCE(arr_d.arr, 0) ELSE 0 END),
+            COUNT(a.acquisition_cost),
+            SUM(a.acquisition_cost),
+            SUM(CASE WHEN a.acquisition_cost IS NOT NULL THEN COALESCE(arr_d.arr, 0) ELSE 0 END),
+            COUNT(a.health_score),
+            SUM(a.health_score)
+        FROM pop
+        JOIN {_q(Account)} a ON a.id = pop.account_id
+        LEFT JOIN arr_d ON arr_d.account_id = pop.account_id
+        GROUP BY pop.segment_id
+    """
+    rows = _fetch(sql, [*pop_params, day, day])
+    return {
+        row[0]: {
+            "accounts": row[1],
+            "arr": _dec(row[2]),
+            "cost_sum": _dec(row[3]),
+            "cost_arr": _dec(row[4]),
+            "cac_count": row[5],
+            "cac_sum": _dec(row[6]),
+            "cac_arr": _dec(row[7]),
+            "health_count": row[8],
+            "health_sum": _dec(row[9]),
+        }
+        for row in rows
+    }
+
+
+def _window_population_sql(
+    trailing: list[int], young: list[int], as_of: date
+) -> tuple[str, list[Any]]:
+    """SQL selecting ``(segment_id, account_id, start_date)``: the window population before
+    the ARR > 0 filter, with the date each account's start ARR is measured on."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if trailing:
+        start = window_start(as_of)
+        at_start_sql, at_start_params = members_sql(trailing, start)
+        parts.append(
+            f"SELECT ms.segment_id, ms.account_id, %s AS start_date FROM ({at_start_sql}) ms"
+        )
+        params += [_d(start), *at_start_params]
+    if young:
+        first_day_sql, first_day_params = connection.ops.datetime_cast_date_sql(
+            "MIN(e.at)", (), timezone.get_current_timezone_name()
+        )
+        parts.append(
+            f"SELECT e.segment_id, e.account_id, {first_day_sql} AS start_date"
+            f" FROM {_q(MembershipEvent)} e"
+            f" WHERE e.segment_id IN ({_in(young)}) AND e.kind = %s AND e.at < %s"
+            " GROUP BY e.segment_id, e.account_id"
+        )
+        params += [
+            *first_day_params,
+            *young,
+            MembershipEventKind.ENTERED.value,
+            _dt(end_of_day(as_of)),
+        ]
+    return " UNION ALL ".join(parts), params
+
+
+def _window_aggregates(
+    trailing: list[int], young: list[int], as_of: date
+) -> dict[int, dict[str, Any]]:
+    """Per segment, over the window population P: its size, Σ ARR at start, Σ ARR on D,
+    Σ min(start, D), how many have no ARR on D, and the renewal counts."""
+    if not trailing and not young:
+        return {}
+    base_sql, base_params = _window_population_sql(trailing, young, as_of)
+    day = _d(as_of)
+    contract = _q(Contract)
+    sql = f"""
+        WITH base AS ({base_sql}),
+        p AS (
+            SELECT base.segment_id, base.account_id, base.start_date, SUM(c.arr) AS start_arr
+            FROM base JOIN {contract} c ON c.account_id = base.account_id
+            WHERE {_counts_on("c", "base.start_date")}
+            GROUP BY base.segment_id, base.account_id, base.start_date
+            HAVING SUM(c.arr) > 0
+        ),
+        arr_d AS (
+            SELECT c.account_id, SUM(c.arr) AS arr FROM {contract} c
+            WHERE c.account_id IN (SELECT account_id FROM p) AND {_counts_on("c", "%s")}
+            GROUP BY c.account_id
+        ),
+        per_account AS (
+            SELECT p.segment_id, p.start_arr, COALESCE(arr_d.arr, 0) AS end_arr
+            FROM p LEFT JOIN arr_d ON arr_d.account_id = p.account_id
+        ),
+        agg AS (
+            SELECT segment_id, COUNT(*) AS size, SUM(start_arr) AS start_arr,
+                SUM(end_arr) AS end_arr,
+                SUM(CASE WHEN end_arr < start_arr THEN end_arr ELSE start_arr END) AS kept_arr,
+                SUM(CASE WHEN end_arr = 0 THEN 1 ELSE 0 END) AS churned
+            FROM per_account GROUP BY segment_id
+        ),
+        renewals AS (
+            SELECT p.segment_id,
+                SUM(CASE WHEN c.status = '{ContractStatus.RENEWED.value}' THEN 1 ELSE 0 END)
+                    AS renewed,
+                COUNT(*) AS decided
+            FROM p JOIN {contract} c ON c.account_id = p.account_id
+            WHERE c.status IN ('{ContractStatus.RENEWED.value}', '{ContractStatus.CHURNED.value}')
+                AND c.end_date > p.start_date AND c.end_date <= %s
+            GROUP BY p.segment_id
+        )
+        SELECT agg.segment_id, agg.size, agg.start_arr, agg.end_arr, agg.kept_arr, agg.churned,
+            renewals.renewed, renewals.decided
+        FROM agg LEFT JOIN renewals ON renewals.segment_id = agg.segment_id
+    """
+    rows = _fetch(sql, [*base_params, day, day, day])
+    return {
+        row[0]: {
+            "size": row[1],
+            "start_arr": _dec(row[2]),
+            "end_arr": _dec(row[3]),
+            "kept_arr": _dec(row[4]),
+            "churned": int(row[5] or 0),
+            "renewed": int(row[6] or 0),
+            "decided": int(row[7] or 0),
+        }
+        for row in rows
+    }
+
+
+# --- growth -----------------------------------------------------------------------------------
+
+
+def segment_growth(
+    *, segment_ids: Sequence[int], as_of: date, days: int = DEFAULT_GROWTH_DAYS
+) -> dict[int, list[GrowthPoint]]:
+    """Per segment, one point per day that has snapshots in ``(as_of - days, as_of]``: the
+    day's last snapshot (a recompute runs every few minutes; a chart needs one a day)."""
+    ids = list(dict.fromkeys(segment_ids))
+    day = TruncDate("computed_at")
+    rows = (
+        SegmentSnapshot.objects.filter(
+            segment_id__in=ids,
+            computed_at__gte=end_of_day(as_of - timedelta(days=days)),
+            computed_at__lt=end_of_day(as_of),
+        )
+        .annotate(
+            day=day,
+            rn=Window(
+                RowNumber(),
+                partition_by=[F("segment_id"), day],
+                order_by=[F("computed_at").desc(), F("id").desc()],
+            ),
+        )
+        .filter(rn=1)
+        .order_by("segment_id", "day")
+        .values_list("segment_id", "day", "member_count", "arr")
+    )
+    growth: dict[int, list[GrowthPoint]] = {pk: [] for pk in ids}
+    for segment_id, snapshot_day, count, arr in rows:
+        growth[segment_id].append(GrowthPoint(day=snapshot_day, member_count=count, arr=_dec(arr)))
+    return growth
+
+
+# --- overlap ----------------------------------------------------------------------------------
+
+
+def _existing_on_sql(as_of: date) -> tuple[str, list[Any]]:
+    """SQL predicate on account ``a``: the account existed on ``as_of`` (the product knew it
+    by the end of that day, or it was a customer by then)."""
+    if as_of >= clock.today():
+        return "1 = 1", []
+    return "(a.created_at < %s OR a.customer_since <= %s)", [
+        _dt(end_of_day(as_of)),
+        _d(as_of),
+    ]
+
+
+def segment_overlap(*, segment_ids: Sequence[int], as_of: date) -> Overlap:
+    """How many accounts each pair of segments shares as of ``as_of``, and how many existing
+    accounts are in none of them, in one statement: each member account gets a bit mask of
+    its segments, and each pair sums the masks holding both bits (no self-join, whose size
+    grows with the square of the segments per account)."""
+    ids = list(dict.fromkeys(segment_ids))
+    pop_sql, pop_params = members_sql(ids or [0], as_of)
+    bit = " ".join(f"WHEN {int(pk)} THEN {1 << i}" for i, pk in enumerate(ids)) or "WHEN 0 THEN 0"
+    pairs = [(i, j) for i in range(len(ids)) for j in range(i, len(ids))]
+    terms = ["COUNT(*)"]
+    for i, j in pairs:
+        both = (1 << i) | (1 << j)
+        terms.append(f"SUM(CASE WHEN (mask & {both}) = {both} THEN 1 ELSE 0 END)")
+    exists_sql, exists_params = _existing_on_sql(as_of)
+    account = _q(Account)
+    sql = f"""
+        WITH pop AS ({pop_sql}),
+        masks AS (
+            SELECT account_id, SUM(CASE segment_id {bit} ELSE 0 END) AS mask
+            FROM pop GROUP BY account_id
+        )
+        SELECT {", ".join(terms)},
+            (SELECT COUNT(*) FROM {account} a WHERE {exists_sql}),
+            (SELECT COUNT(*) FROM {account} a WHERE {exists_sql}
+                AND NOT EXISTS (SELECT 1 FROM masks m WHERE m.account_id = a.id))
+        FROM masks
+    """
+    row = _fetch(sql, [*pop_params, *exists_params, *exists_params])[0]
+    matrix = [[0] * len(ids) for _ in ids]
+    for (i, j), value in zip(pairs, row[1 : 1 + len(pairs)], strict=True):
+        matrix[i][j] = matrix[j][i] = int(value or 0)
+    return Overlap(
+        as_of=as_of,
+        segment_ids=ids,
+        matrix=matrix,
+        in_any=int(row[0] or 0),
+        accounts_total=int(row[-2] or 0),
+        in_none=int(row[-1] or 0),
+    )
+
+
+# --- cohorts ----------------------------------------------------------------------------------
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month ``months`` after ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def cohort_retention(
+    *,
+    as_of: date,
+    months: int = DEFAULT_COHORT_MONTHS,
+    segment_id: int | None = None,
+    plan: str | None = None,
+) -> CohortTable:
+    """Logo and revenue retention of the signup-month cohorts of the last ``months`` months
+    up to ``as_of``, optionally only the members of ``segment_id`` as of ``as_of`` and only
+    accounts on ``plan``. Month k is measured at its last day, or at ``as_of`` for the
+    month that contains it (month to date)."""
+    months = max(1, min(months, MAX_COHORT_MONTHS))
+    last = month_start(as_of)
+    first = add_months(last, -(months - 1))
+    cells: list[tuple[date, date, int, date]] = []
+    for c in range(months):
+        cohort = add_months(first, c)
+        for k in range(months - c):
+            cells.append(
+                (cohort, month_end(cohort), k, min(month_end(add_months(cohort, k)), as_of))
+            )
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(cells))
+    cell_params = [p for cohort, end, k, on in cells for p in (_d(cohort), _d(end), k, _d(on))]
+
+    filters = ["a.customer_since >= %s", "a.customer_since <= %s"]
+    filter_params: list[Any] = [_d(first), _d(as_of)]
+    ctes = ""
+    cte_params: list[Any] = []
+    if plan:
+        filters.append("a.plan = %s")
+        filter_params.append(plan)
+    if segment_id is not None:
+        pop_sql, cte_params = members_sql([segment_id], as_of)
+        ctes = f"pop AS ({pop_sql}),"
+        filters.append("a.id IN (SELECT account_id FROM pop)")
+    sql = f"""
+        WITH {ctes}
+        cells (cohort_start, cohort_end, k, measured_on) AS (VALUES {values}),
+        cohort_accounts AS (
+            SELECT a.id AS account_id, a.customer_since FROM {_q(Account)} a
+            WHERE {" AND ".join(filters)}
+        ),
+        account_cells AS (
+            SELECT ca.account_id, cells.cohort_start, cells.k, cells.measured_on
+            FROM cohort_accounts ca JOIN cells
+                ON ca.customer_since >= cells.cohort_start AND ca.customer_since <= cells.cohort_end
+        ),
+        cell_arr AS (
+            SELECT ac.account_id, ac.cohort_start, ac.k, COALESCE(SUM(c.arr), 0) AS arr
+            FROM account_cells ac LEFT JOIN {_q(Contract)} c
+                ON c.account_id = ac.account_id AND {_counts_on("c", "ac.measured_on")}
+            GROUP BY ac.account_id, ac.cohort_start, ac.k
+        )
+        SELECT cohort_start, k, COUNT(*), SUM(CASE WHEN arr > 0 THEN 1 ELSE 0 END), SUM(arr)
+        FROM cell_arr GROUP BY cohort_start, k ORDER BY cohort_start, k
+    """
+    rows = _fetch(sql, [*cte_params, *cell_params, *filter_params])
+    by_cohort: dict[date, list[tuple[int, int, int, Decimal]]] = {}
+    for cohort_start, k, count, retained, arr in rows:
+        key = cohort_start if isinstance(cohort_start, date) else date.fromisoformat(cohort_start)
+        by_cohort.setdefault(key, []).append((int(k), int(count), int(retained or 0), _dec(arr)))
+    measured = {(cohort, k): on for cohort, _end, k, on in cells}
+    cohorts = []
+    for c in range(months):
+        cohort_month = add_months(first, c)
+        found = sorted(by_cohort.get(cohort_month, []))
+        if not found:
+            cohorts.append(Cohort(month=cohort_month, accounts=0, start_arr=ZERO))
+            continue
+        size = found[0][1]
+        start_arr = found[0][3] if found[0][0] == 0 else ZERO
+        cohort_cells = [
+            CohortCell(
+                months_since=k,
+                measured_on=measured[(cohort_month, k)],
+                accounts_retained=retained,
+                arr=arr.quantize(CENT),
+                logo_retention=_ratio(Decimal(retained), Decimal(size)),
+                revenue_retention=_ratio(arr, start_arr),
+            )
+            for k, _count, retained, arr in found
+        ]
+        cohorts.append(
+            Cohort(
+                month=cohort_month,
+                accounts=size,
+                start_arr=start_arr.quantize(CENT),
+                cells=cohort_cells,
+            )
+        )
+    return CohortTable(
+        as_of=as_of, months=months, segment_id=segment_id, plan=plan or None, cohorts=cohorts
+    )
+
+
+def existing_segment_ids(ids: Iterable[int]) -> set[int]:
+    return set(Segment.objects.filter(pk__in=list(ids)).values_list("pk", flat=True))

@@ -1,0 +1,417 @@
+"""The analytics page (compare, overlap, cohorts) and its CSV downloads.
+
+Read-only for every signed-in user (login is required by the middleware). The numbers come
+from segments.analytics; the SVG from segments.charts; these views only parse the forms
+and shape rows for the templates and the CSV files.
+"""
+
+import csv
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.safestring import SafeString, mark_safe
+
+from cs_platform import clock
+from customers.models import Plan
+
+from . import analytics, charts
+from .models import Segment
+
+# Metrics in the compare table and CSV: (key, label, kind) where kind picks the format.
+COMPARE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("accounts", "Accounts", "int"),
+    ("arr", "ARR", "money"),
+    ("avg_arr", "Avg ARR", "money"),
+    ("nrr", "NRR", "rate"),
+    ("grr", "GRR", "rate"),
+    ("logo_churn_rate", "Logo churn", "rate"),
+    ("renewal_rate", "Renewal rate", "rate"),
+    ("cost_to_serve_ratio", "Cost to serve / ARR", "rate"),
+    ("avg_cac", "Avg CAC", "money"),
+    ("cac_payback_months", "CAC payback (months)", "number"),
+    ("ltv", "LTV", "money"),
+    ("avg_health", "Avg health", "number"),
+)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+def _validate_past(value: date | None) -> None:
+    if value and value > clock.today():
+        raise forms.ValidationError("Pick today or an earlier date.")
+
+
+class CompareForm(forms.Form):
+    segments = forms.ModelMultipleChoiceField(
+        queryset=Segment.objects.order_by("name", "id"),
+        required=False,
+        help_text=f"Up to {analytics.MAX_SEGMENTS}; none picked means every active segment.",
+    )
+    as_of = forms.DateField(required=False, widget=DateInput, validators=[_validate_past])
+
+    def clean_segments(self) -> list[Segment]:
+        chosen = list(self.cleaned_data["segments"])
+        if len(chosen) > analytics.MAX_SEGMENTS:
+            raise forms.ValidationError(f"Pick at most {analytics.MAX_SEGMENTS} segments.")
+        return chosen
+
+
+class OverlapForm(CompareForm):
+    prefix = "overlap"
+
+
+class CohortForm(forms.Form):
+    prefix = "cohort"
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.order_by("name", "id"), required=False, empty_label="All"
+    )
+    plan = forms.ChoiceField(choices=[("", "All"), *Plan.choices], required=False)
+    months = forms.IntegerField(
+        min_value=1,
+        max_value=analytics.MAX_COHORT_MONTHS,
+        required=False,
+        initial=analytics.DEFAULT_COHORT_MONTHS,
+    )
+    as_of = forms.DateField(required=False, widget=DateInput, validators=[_validate_past])
+
+
+def _cleaned(form: forms.Form) -> dict[str, Any]:
+    """The form's valid values (an invalid field falls back to its default)."""
+    form.is_valid()
+    return {k: v for k, v in getattr(form, "cleaned_data", {}).items() if k not in form.errors}
+
+
+def _segments_or_default(chosen: Sequence[Segment] | None) -> list[Segment]:
+    if chosen:
+        return list(chosen)
+    return list(
+        Segment.objects.filter(is_active=True).order_by("name", "id")[: analytics.MAX_SEGMENTS]
+    )
+
+
+def _carry(request: HttpRequest, own_prefix: str | None, own_names: Iterable[str]) -> list[tuple]:
+    """The other sections' parameters, so submitting one section keeps the others."""
+    own = {f"{own_prefix}-{n}" if own_prefix else n for n in own_names}
+    return [(k, v) for k in request.GET for v in request.GET.getlist(k) if k not in own]
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def format_value(value: Any, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return charts.format_percent(value)
+    if kind == "money":
+        return f"${value:,.0f}"
+    if kind == "int":
+        return f"{value:,}"
+    return f"{value:,.2f}"
+
+
+def safe_svg(markup: str) -> SafeString:
+    # charts.* escape every piece of text they draw.
+    return mark_safe(markup)
+
+
+# --- the sections -----------------------------------------------------------------------------
+
+
+def compare_context(segments: list[Segment], as_of: date) -> dict[str, Any]:
+    metrics = analytics.segment_metrics_many(segment_ids=[s.pk for s in segments], as_of=as_of)
+    growth = analytics.segment_growth(segment_ids=[s.pk for s in segments], as_of=as_of)
+    names = [s.name for s in segments]
+    rows = [
+        {
+            "segment": s,
+            "metrics": metrics[s.pk],
+            "cells": [
+                format_value(getattr(metrics[s.pk], key), kind) for key, _l, kind in COMPARE_COLUMNS
+            ],
+        }
+        for s in segments
+    ]
+
+    def series(key: str, label: str) -> charts.BarSeries:
+        return charts.BarSeries(label, [getattr(metrics[s.pk], key) for s in segments])
+
+    return {
+        "as_of": as_of,
+        "columns": [label for _k, label, _kind in COMPARE_COLUMNS],
+        "rows": rows,
+        "since_created": [r for r in rows if r["metrics"].population == "since_created"],
+        "arr_chart": safe_svg(
+            charts.bar_chart(
+                names,
+                [series("arr", "ARR")],
+                title="ARR by segment",
+                value_format=charts.format_money,
+            )
+        ),
+        "retention_chart": safe_svg(
+            charts.bar_chart(
+                names,
+                [series("nrr", "NRR"), series("grr", "GRR")],
+                title="Net and gross revenue retention",
+                value_format=charts.format_percent,
+            )
+        ),
+        "churn_chart": safe_svg(
+            charts.bar_chart(
+                names,
+                [series("logo_churn_rate", "Logo churn"), series("renewal_rate", "Renewal rate")],
+                title="Logo churn and renewal rate",
+                value_format=charts.format_percent,
+            )
+        ),
+        "growth_chart": safe_svg(
+            charts.line_chart(
+                [
+                    charts.LineSeries(s.name, [(p.day, p.member_count) for p in growth[s.pk]])
+                    for s in segments
+                ],
+                title="Members over time (last snapshot of each day)",
+            )
+        ),
+        "growth_table": growth_monthly_table(segments, growth),
+    }
+
+
+def growth_monthly_table(
+    segments: list[Segment], growth: dict[int, list[analytics.GrowthPoint]]
+) -> dict[str, Any]:
+    """The growth chart's numbers, one column per month (its last point): a table a person
+    can read; the CSV has every day."""
+    months: dict[str, dict[int, int]] = {}
+    for s in segments:
+        for point in growth[s.pk]:
+            months.setdefault(point.day.strftime("%Y-%m"), {})[s.pk] = point.member_count
+    ordered = sorted(months)
+    return {
+        "months": ordered,
+        "rows": [
+            {"segment": s, "values": [months[m].get(s.pk) for m in ordered]} for s in segments
+        ],
+    }
+
+
+def overlap_context(segments: list[Segment], as_of: date) -> dict[str, Any]:
+    overlap = analytics.segment_overlap(segment_ids=[s.pk for s in segments], as_of=as_of)
+    names = [s.name for s in segments]
+    return {
+        "as_of": as_of,
+        "overlap": overlap,
+        "rows": [{"segment": s, "values": overlap.matrix[i]} for i, s in enumerate(segments)],
+        "segments": segments,
+        "chart": safe_svg(
+            charts.heatmap(
+                names,
+                [str(i + 1) for i in range(len(segments))],
+                overlap.matrix,
+                title="Accounts in both segments (columns numbered as the rows)",
+                cell_width=52,
+            )
+        ),
+    }
+
+
+def cohort_context(
+    *, as_of: date, months: int, segment: Segment | None, plan: str | None
+) -> dict[str, Any]:
+    table = analytics.cohort_retention(
+        as_of=as_of, months=months, segment_id=segment.pk if segment else None, plan=plan
+    )
+    labels = [c.month.strftime("%Y-%m") for c in table.cohorts]
+    columns = list(range(table.months))
+
+    def grid(attr: str) -> list[list[Any]]:
+        return [
+            [getattr(cell, attr) for cell in c.cells] + [None] * (table.months - len(c.cells))
+            for c in table.cohorts
+        ]
+
+    logo, revenue = grid("logo_retention"), grid("revenue_retention")
+    return {
+        "table": table,
+        "columns": columns,
+        "rows": [
+            {
+                "cohort": c,
+                "label": labels[i],
+                "logo": [format_value(v, "rate") if v is not None else "" for v in logo[i]],
+                "revenue": [format_value(v, "rate") if v is not None else "" for v in revenue[i]],
+            }
+            for i, c in enumerate(table.cohorts)
+        ],
+        "logo_chart": safe_svg(
+            charts.heatmap(
+                labels,
+                [str(k) for k in columns],
+                logo,
+                title="Logo retention by signup month (columns: months since)",
+                value_format=charts.format_percent,
+                max_value=1,
+                cell_width=48,
+            )
+        ),
+        "revenue_chart": safe_svg(
+            charts.heatmap(
+                labels,
+                [str(k) for k in columns],
+                revenue,
+                title="Revenue retention by signup month (columns: months since)",
+                value_format=charts.format_percent,
+                cell_width=48,
+            )
+        ),
+    }
+
+
+def _sections(request: HttpRequest) -> dict[str, Any]:
+    today = clock.today()
+    compare_form = CompareForm(request.GET or None)
+    overlap_form = OverlapForm(request.GET or None)
+    cohort_form = CohortForm(request.GET or None)
+    compare = _cleaned(compare_form) if request.GET else {}
+    overlap = _cleaned(overlap_form) if request.GET else {}
+    cohort = _cleaned(cohort_form) if request.GET else {}
+    return {
+        "compare_form": compare_form,
+        "overlap_form": overlap_form,
+        "cohort_form": cohort_form,
+        "compare_segments": _segments_or_default(compare.get("segments")),
+        "compare_as_of": compare.get("as_of") or today,
+        "overlap_segments": _segments_or_default(overlap.get("segments")),
+        "overlap_as_of": overlap.get("as_of") or today,
+        "cohort_segment": cohort.get("segment"),
+        "cohort_plan": cohort.get("plan") or None,
+        "cohort_months": cohort.get("months") or analytics.DEFAULT_COHORT_MONTHS,
+        "cohort_as_of": cohort.get("as_of") or today,
+    }
+
+
+def analytics_page(request: HttpRequest) -> HttpResponse:
+    s = _sections(request)
+    query = request.GET.urlencode()
+    return render(
+        request,
+        "analytics/index.html",
+        {
+            "nav": "analytics",
+            "query": query,
+            "compare_form": s["compare_form"],
+            "overlap_form": s["overlap_form"],
+            "cohort_form": s["cohort_form"],
+            "compare_carry": _carry(request, None, ("segments", "as_of")),
+            "overlap_carry": _carry(request, "overlap", ("segments", "as_of")),
+            "cohort_carry": _carry(request, "cohort", ("segment", "plan", "months", "as_of")),
+            "compare": compare_context(s["compare_segments"], s["compare_as_of"]),
+            "overlap": overlap_context(s["overlap_segments"], s["overlap_as_of"]),
+            "cohorts": cohort_context(
+                as_of=s["cohort_as_of"],
+                months=s["cohort_months"],
+                segment=s["cohort_segment"],
+                plan=s["cohort_plan"],
+            ),
+        },
+    )
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else _csv_safe(v) for v in row])
+    return response
+
+
+def _csv_safe(value: Any) -> Any:
+    """Spreadsheet apps run cells starting with = + - @ as formulas; quote such names."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
+    s = _sections(request)
+    if kind == "compare":
+        segments, as_of = s["compare_segments"], s["compare_as_of"]
+        metrics = analytics.segment_metrics_many(segment_ids=[x.pk for x in segments], as_of=as_of)
+        keys = [key for key, _l, _k in COMPARE_COLUMNS]
+        extra = ["population", "population_since", "population_size", "ltv_no_churn"]
+        return _csv_response(
+            f"segments-{as_of}.csv",
+            ["segment_id", "segment", "as_of", *keys, *extra],
+            (
+                [x.pk, x.name, as_of]
+                + [metrics[x.pk].as_dict()[k] for k in keys]
+                + [metrics[x.pk].as_dict()[k] for k in extra]
+                for x in segments
+            ),
+        )
+    if kind == "growth":
+        segments, as_of = s["compare_segments"], s["compare_as_of"]
+        growth = analytics.segment_growth(segment_ids=[x.pk for x in segments], as_of=as_of)
+        return _csv_response(
+            f"segment-growth-{as_of}.csv",
+            ["segment_id", "segment", "day", "members", "arr"],
+            ([x.pk, x.name, p.day, p.member_count, p.arr] for x in segments for p in growth[x.pk]),
+        )
+    if kind == "overlap":
+        segments, as_of = s["overlap_segments"], s["overlap_as_of"]
+        overlap = analytics.segment_overlap(segment_ids=[x.pk for x in segments], as_of=as_of)
+        rows = [[x.name, *overlap.matrix[i]] for i, x in enumerate(segments)]
+        rows.append(["(in none of these)", overlap.in_none])
+        rows.append(["(accounts on that date)", overlap.accounts_total])
+        return _csv_response(
+            f"segment-overlap-{as_of}.csv", ["segment", *[x.name for x in segments]], rows
+        )
+    if kind == "cohorts":
+        table = analytics.cohort_retention(
+            as_of=s["cohort_as_of"],
+            months=s["cohort_months"],
+            segment_id=s["cohort_segment"].pk if s["cohort_segment"] else None,
+            plan=s["cohort_plan"],
+        )
+        return _csv_response(
+            f"cohorts-{table.as_of}.csv",
+            [
+                "cohort",
+                "accounts",
+                "start_arr",
+                "months_since",
+                "measured_on",
+                "accounts_retained",
+                "logo_retention",
+                "arr",
+                "revenue_retention",
+            ],
+            (
+                [
+                    c.month.strftime("%Y-%m"),
+                    c.accounts,
+                    c.start_arr,
+                    cell.months_since,
+                    cell.measured_on,
+                    cell.accounts_retained,
+                    cell.logo_retention,
+                    cell.arr,
+                    cell.revenue_retention,
+                ]
+                for c in table.cohorts
+                for cell in c.cells
+            ),
+        )
+    raise Http404("Unknown export.")

@@ -1,0 +1,229 @@
+"""The in-memory evaluator (for explain, preview samples and tests) and the values it reads.
+
+Null semantics (DESIGN 3.3): every comparison with a null value is false, except
+``is_null``; so ``ne`` and ``not_in`` do not match nulls. ``not`` is the plain negation of
+its child's result: a child that is false because of a null makes ``not`` true.
+``all: []`` is true, ``any: []`` is false. Text ``eq``/``in`` are case-sensitive,
+``contains``/``starts_with`` are not. Numbers and money compare exactly (int / Decimal).
+"""
+
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from decimal import Context, Decimal
+
+from .fields import (
+    BOOLEAN,
+    DATE,
+    FIELD_TYPES,
+    INTEGER,
+    NUMBER,
+    TEXT,
+    TRAIT_PREFIX,
+    AttributeSpec,
+    coerce_value,
+)
+from .validation import UNKNOWN, AllNode, AnyNode, Leaf, Node, NotNode, parse_rule
+
+# Derived values (mrr, seat_utilization) are divided with more precision than any rule
+# value can have (15 digits + 6 decimal places), so comparisons with them stay exact.
+_DIVISION = Context(prec=50)
+# Explain shows Decimal actual values as strings; long quotients are shown to 6 places.
+_DISPLAY_PLACES = Decimal("0.000001")
+
+
+def shift_days(day: date, days: int) -> date:
+    """``day`` + ``days``, clamped to the representable dates (so a far offset never
+    overflows; clamping does not change any comparison's result)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
+class _InferredAttributes(Mapping):
+    """Trait types inferred from already-typed values, for callers that evaluate without
+    the attribute definitions (values as built by ``account_rule_values``)."""
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        self.values = values
+
+    def __getitem__(self, key: str) -> AttributeSpec:
+        value = self.values.get(TRAIT_PREFIX + key)
+        if isinstance(value, bool):
+            kind = BOOLEAN
+        elif isinstance(value, int):
+            kind = INTEGER
+        elif isinstance(value, Decimal | float):
+            kind = NUMBER
+        elif isinstance(value, date):
+            kind = DATE
+        elif isinstance(value, str):
+            kind = TEXT
+        else:
+            kind = UNKNOWN
+        return AttributeSpec(key=key, type=kind)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name[len(TRAIT_PREFIX) :] for name in self.values if name.startswith(TRAIT_PREFIX))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _parse(
+    rule: object, values: Mapping[str, object], attributes: Mapping[str, AttributeSpec] | None
+) -> Node:
+    return parse_rule(
+        rule, attributes=attributes if attributes is not None else _InferredAttributes(values)
+    )
+
+
+def _actual(leaf: Leaf, values: Mapping[str, object]) -> object:
+    if leaf.type == UNKNOWN:
+        return values.get(leaf.field)
+    return coerce_value(leaf.type, values.get(leaf.field))
+
+
+def _leaf_matches(leaf: Leaf, actual: object, today: date) -> bool:
+    op, value = leaf.op, leaf.value
+    if op == "is_null":
+        return actual is None
+    if op == "is_not_null":
+        return actual is not None
+    if actual is None or leaf.type == UNKNOWN:
+        return False
+    match op:
+        case "eq":
+            return actual == value
+        case "ne":
+            return actual != value
+        case "in":
+            return actual in value
+        case "not_in":
+            return actual not in value
+        case "gt" | "after":
+            return actual > value
+        case "gte" | "on_or_after":
+            return actual >= value
+        case "lt" | "before":
+            return actual < value
+        case "lte" | "on_or_before":
+            return actual <= value
+        case "between":
+            low, high = value
+            return low <= actual <= high
+        case "contains":
+            return value.lower() in actual.lower()
+        case "starts_with":
+            return actual.lower().startswith(value.lower())
+        case "within_next_days":
+            return today < actual <= shift_days(today, value)
+        case "within_last_days":
+            return shift_days(today, -value) <= actual <= today
+        case "more_than_days_ago":
+            return actual < shift_days(today, -value)
+        case "more_than_days_ahead":
+            return actual > shift_days(today, value)
+    raise AssertionError(f"unhandled operator {op}")  # pragma: no cover
+
+
+def evaluate_node(node: Node, values: Mapping[str, object], today: date) -> bool:
+    """Evaluate an already parsed rule (see ``parse_rule``) against ``values``."""
+    if isinstance(node, Leaf):
+        return _leaf_matches(node, _actual(node, values), today)
+    if isinstance(node, AllNode):
+        return all(evaluate_node(child, values, today) for child in node.children)
+    if isinstance(node, AnyNode):
+        return any(evaluate_node(child, values, today) for child in node.children)
+    return not evaluate_node(node.child, values, today)
+
+
+def evaluate_rule(
+    rule: object,
+    values: Mapping[str, object],
+    *,
+    today: date,
+    attributes: Mapping[str, AttributeSpec] | None = None,
+) -> bool:
+    """Whether an account with these ``values`` (built-in field names and ``traits.KEY``,
+    see ``account_rule_values``) matches ``rule``. Without ``attributes`` the trait types
+    are inferred from the typed values. Raises RuleValidationError for an invalid rule."""
+    return evaluate_node(_parse(rule, values, attributes), values, today)
+
+
+def json_actual(value: object) -> object:
+    """A rule value as JSON: Decimal → string ("120000.00"; at most 6 decimal places
+    shown), date → ISO string, None → null; str, int, bool unchanged."""
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -6:
+            value = value.quantize(_DISPLAY_PLACES, context=_DIVISION)
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _explain(raw: dict, node: Node, values: Mapping[str, object], today: date) -> dict:
+    if isinstance(node, Leaf):
+        actual = _actual(node, values)
+        return {
+            **raw,
+            "matched": _leaf_matches(node, actual, today),
+            "actual": json_actual(actual),
+        }
+    if isinstance(node, NotNode):
+        child = _explain(raw["not"], node.child, values, today)
+        return {"not": child, "matched": not child["matched"]}
+    kind = "all" if isinstance(node, AllNode) else "any"
+    children = [
+        _explain(item, child, values, today)
+        for item, child in zip(raw[kind], node.children, strict=True)
+    ]
+    matched = [child["matched"] for child in children]
+    return {kind: children, "matched": all(matched) if kind == "all" else any(matched)}
+
+
+def explain_rule(
+    rule: object,
+    values: Mapping[str, object],
+    *,
+    today: date,
+    attributes: Mapping[str, AttributeSpec] | None = None,
+) -> dict:
+    """The rule with ``"matched"`` added at every node (children evaluated even when a
+    sibling already decided the result) and each leaf also carrying ``"actual"``, the
+    account's value as JSON (see ``json_actual``)."""
+    node = _parse(rule, values, attributes)
+    return _explain(rule, node, values, today)  # type: ignore[arg-type]
+
+
+def account_rule_values(
+    account: object, *, attributes: Mapping[str, AttributeSpec] | None = None
+) -> dict[str, object]:
+    """The values a rule sees for an account (a customers.models.Account, duck-typed).
+
+    Built-in columns as stored; ``arr`` is the derived column; ``mrr`` = arr / 12 (not
+    rounded); ``csm`` = the owner's username (use ``select_related("owner")`` for many
+    accounts); ``seat_utilization`` = active_users / licensed_seats, None without seats;
+    ``traits.KEY`` for each declared attribute, coerced to its type (a value that does not
+    parse for the declared type is None).
+    """
+    values: dict[str, object] = {}
+    for name, kind in FIELD_TYPES.items():
+        if name in ("mrr", "csm", "seat_utilization"):
+            continue
+        values[name] = coerce_value(kind, getattr(account, name, None))
+    arr = values["arr"]
+    values["mrr"] = _DIVISION.divide(arr, Decimal(12)) if isinstance(arr, Decimal) else None
+    owner = getattr(account, "owner", None) if getattr(account, "owner_id", True) else None
+    values["csm"] = getattr(owner, "username", None) if owner is not None else None
+    seats, active = values["licensed_seats"], values["active_users"]
+    values["seat_utilization"] = (
+        _DIVISION.divide(Decimal(active), Decimal(seats)) if seats and active is not None else None
+    )
+    traits = getattr(account, "traits", None)
+    traits = traits if isinstance(traits, dict) else {}
+    for key, spec in (attributes or {}).items():
+        values[TRAIT_PREFIX + key] = coerce_value(spec.type, traits.get(key))
+    return values

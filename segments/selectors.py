@@ -1,0 +1,377 @@
+"""Reads of the segment engine: lists, members (now and on a past date), events, the
+target set of a version, preview of a draft and explain. These own select_related."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.utils import timezone
+
+from cs_platform import clock
+from customers.models import Account, AttributeDefinition
+
+from .models import (
+    Membership,
+    MembershipEvent,
+    MembershipEventKind,
+    Segment,
+    SegmentKind,
+    SegmentVersion,
+)
+from .rules import (
+    AttributeSpec,
+    account_rule_values,
+    attribute_specs_from_definitions,
+    explain_rule,
+    rank_order_by,
+    rule_queryset,
+)
+
+# The entering / exiting / sample lists of a preview hold at most this many accounts.
+PREVIEW_LIST_LIMIT = 100
+PREVIEW_SAMPLE_SIZE = 20
+
+
+def attribute_specs() -> dict[str, AttributeSpec]:
+    """The declared custom attributes, as the rule engine sees them (one query)."""
+    return attribute_specs_from_definitions(AttributeDefinition.objects.all())
+
+
+# --- segments, versions, members, events -----------------------------------------------------
+
+
+def segment_list() -> QuerySet[Segment]:
+    """Segments with what a list shows (counts and ARR are stored by each recompute)."""
+    return Segment.objects.select_related("current_version", "exclusive_group", "owner")
+
+
+def segment_get(*, segment_id: int) -> Segment:
+    return segment_list().get(pk=segment_id)
+
+
+def segment_versions(*, segment: Segment) -> QuerySet[SegmentVersion]:
+    return SegmentVersion.objects.filter(segment=segment).select_related("created_by")
+
+
+def segment_version_get(*, segment: Segment, number: int) -> SegmentVersion:
+    return segment_versions(segment=segment).get(number=number)
+
+
+def segment_members(*, segment: Segment) -> QuerySet[Account]:
+    """Current members, each annotated with ``entered_at`` (one join, no N+1)."""
+    entered = Membership.objects.filter(segment=segment, account=OuterRef("pk"))
+    return (
+        Account.objects.filter(Exists(entered))
+        .annotate(entered_at=Subquery(entered.values("entered_at")[:1]))
+        .select_related("owner")
+        .order_by("name", "id")
+    )
+
+
+def _end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in the configured time zone."""
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def segment_members_at(*, segment: Segment, day: date) -> QuerySet[Account]:
+    """Accounts that were members of ``segment`` at the end of ``day`` (configured time
+    zone), from the append-only events: an account is a member when its last event up to
+    then (by time, then id) is ``entered``. One set-based query, annotated with
+    ``entered_at`` (the time of that event)."""
+    end = _end_of_day(day)
+    events = MembershipEvent.objects.filter(segment=segment, at__lt=end)
+    later = events.filter(account_id=OuterRef("account_id")).filter(
+        Q(at__gt=OuterRef("at")) | Q(at=OuterRef("at"), id__gt=OuterRef("id"))
+    )
+    last_entered = events.filter(kind=MembershipEventKind.ENTERED).filter(~Exists(later))
+    return (
+        Account.objects.filter(id__in=last_entered.values("account_id"))
+        .annotate(
+            entered_at=Subquery(
+                last_entered.filter(account_id=OuterRef("pk")).values("at")[:1]
+            )
+        )
+        .select_related("owner")
+        .order_by("name", "id")
+    )
+
+
+def account_segments(*, account: Account) -> QuerySet[Segment]:
+    """The segments ``account`` is currently a member of, with ``entered_at``."""
+    membership = Membership.objects.filter(account=account, segment=OuterRef("pk"))
+    return (
+        segment_list()
+        .filter(Exists(membership))
+        .annotate(entered_at=Subquery(membership.values("entered_at")[:1]))
+    )
+
+
+def segment_events(
+    *, segment: Segment, since: datetime | date | None = None
+) -> QuerySet[MembershipEvent]:
+    """Membership events, newest first; ``since`` (a date means its start) is inclusive."""
+    events = MembershipEvent.objects.filter(segment=segment).select_related(
+        "account", "version"
+    )
+    if since is not None:
+        if not isinstance(since, datetime):
+            since = timezone.make_aware(datetime.combine(since, time.min))
+        events = events.filter(at__gte=since)
+    return events.order_by("-at", "-id")
+
+
+def account_events(*, account: Account) -> QuerySet[MembershipEvent]:
+    """An account's membership history across segments, newest first."""
+    return (
+        MembershipEvent.objects.filter(account=account)
+        .select_related("segment", "version")
+        .order_by("-at", "-id")
+    )
+
+
+def segments_review_overdue(*, today: date | None = None) -> QuerySet[Segment]:
+    """Active segments whose periodic review is overdue (never reviewed counts from their
+    creation)."""
+    today = today or clock.today()
+    segments = segment_list().filter(is_active=True)
+    overdue = [
+        s.pk
+        for s in segments.only("id", "last_reviewed_at", "created_at", "review_every_days")
+        if segment_review_due_on(s) < today
+    ]
+    return segment_list().filter(pk__in=overdue)
+
+
+def segment_review_due_on(segment: Segment) -> date:
+    """The date the next review of ``segment`` is due."""
+    last = segment.last_reviewed_at or timezone.localdate(segment.created_at)
+    return last + timedelta(days=segment.review_every_days)
+
+
+# --- the target set of a version --------------------------------------------------------------
+
+
+def _higher_precedence(segment: Segment) -> list[Segment]:
+    """Active dynamic published segments of ``segment``'s exclusive group that win over it
+    (a lower priority number)."""
+    if not segment.exclusive_group_id:
+        return []
+    return list(
+        Segment.objects.filter(
+            exclusive_group_id=segment.exclusive_group_id,
+            priority__lt=segment.priority,
+            is_active=True,
+            kind=SegmentKind.DYNAMIC,
+            current_version__isnull=False,
+        )
+        .exclude(pk=segment.pk)
+        .select_related("current_version")
+        .order_by("priority", "id")
+    )
+
+
+def segment_target_ids(
+    *,
+    segment: Segment,
+    version: SegmentVersion,
+    today: date,
+    attributes: dict[str, AttributeSpec],
+    base: QuerySet | None = None,
+) -> QuerySet:
+    """The ids of the accounts ``version`` admits, as one (unevaluated) query:
+
+    1. the accounts matching the rule;
+    2. minus the accounts claimed by a segment of the same exclusive group with a lower
+       priority number. An unranked higher segment claims every account its rule matches
+       (so its rule is excluded directly, no nesting); a ranked one claims its own target
+       set (recursively, so only ranked segments nest);
+    3. then, when ranked, the top ``rank_limit`` by ``rank_by`` (descending, nulls last,
+       ties by account id ascending).
+
+    The exclusion reads the other segments' *current rules*, not their stored membership,
+    so the result does not depend on the order in which the group's segments recompute.
+
+    ``base`` limits the result to some accounts (a partial recompute); it also limits
+    unranked exclusions (an account's claim depends only on that account) but not the
+    target set of a ranked segment (its top N depends on every account).
+    """
+    targets = rule_queryset(version.rule, today=today, attributes=attributes, base=base)
+    for higher in _higher_precedence(segment):
+        higher_version = higher.current_version
+        if higher_version.rank_by:
+            claimed = segment_target_ids(
+                segment=higher, version=higher_version, today=today, attributes=attributes
+            )
+        else:
+            claimed = rule_queryset(
+                higher_version.rule, today=today, attributes=attributes, base=base
+            ).values("id")
+        targets = targets.exclude(id__in=claimed)
+    if version.rank_by and version.rank_limit:
+        if base is not None:
+            raise ValueError("a ranked segment's target set cannot be limited to some accounts")
+        ordering = rank_order_by(version.rank_by, attributes=attributes)
+        return targets.order_by(*ordering).values("id")[: version.rank_limit]
+    return targets.order_by().values("id")
+
+
+# --- preview and explain ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    count: int
+    arr: Decimal
+    entering_count: int
+    exiting_count: int
+    sample: list[Account]
+    entering: list[Account]
+    exiting: list[Account]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "arr": self.arr,
+            "entering_count": self.entering_count,
+            "exiting_count": self.exiting_count,
+            "sample": self.sample,
+            "entering": self.entering,
+            "exiting": self.exiting,
+        }
+
+
+def version_preview(
+    *,
+    version: SegmentVersion,
+    sample_size: int = PREVIEW_SAMPLE_SIZE,
+    today: date | None = None,
+) -> Preview:
+    """What ``version`` would hold now, and the diff against the segment's stored (current)
+    membership. Counts and ARR are computed in SQL; the three lists are limited to
+    ``PREVIEW_LIST_LIMIT`` accounts (entering/exiting by name, the sample in rank order
+    for a ranked version, else by name)."""
+    segment = version.segment
+    sample_size = max(0, min(sample_size, PREVIEW_LIST_LIMIT))
+    target_ids = segment_target_ids(
+        segment=segment,
+        version=version,
+        today=today or clock.today(),
+        attributes=attribute_specs(),
+    )
+    members = Account.objects.filter(id__in=target_ids)
+    totals = members.aggregate(count=Count("id"), arr=Sum("arr"))
+    current = Membership.objects.filter(segment=segment).values("account_id")
+    entering = members.exclude(id__in=current)
+    exiting = Account.objects.filter(id__in=current).exclude(id__in=target_ids)
+    if version.rank_by and version.rank_limit:
+        sample_order = rank_order_by(version.rank_by, attributes=attribute_specs())
+    else:
+        sample_order = ["name", "id"]
+    listed = Account.objects.select_related("owner")
+    return Preview(
+        count=totals["count"] or 0,
+        arr=totals["arr"] or Decimal("0"),
+        entering_count=entering.count(),
+        exiting_count=exiting.count(),
+        sample=list(listed.filter(id__in=target_ids).order_by(*sample_order)[:sample_size]),
+        entering=list(
+            listed.filter(id__in=entering.values("id")).order_by("name", "id")[
+                :PREVIEW_LIST_LIMIT
+            ]
+        ),
+        exiting=list(
+            listed.filter(id__in=exiting.values("id")).order_by("name", "id")[
+                :PREVIEW_LIST_LIMIT
+            ]
+        ),
+    )
+
+
+def account_explain(
+    *, account: Account, version: SegmentVersion, today: date | None = None
+) -> dict[str, Any]:
+    """Why ``account`` is (not) matched by ``version``: ``{"segment", "version", "account",
+    "matched", "explanation", "member", ...}``.
+
+    ``matched`` is the rule's result alone and ``explanation`` the rule tree with
+    ``matched`` on every node and ``actual`` on the leaves (DESIGN 3, explain). Beyond the
+    rule: ``member`` says whether the account is a stored member of the segment now;
+    ``admitted`` whether the version would admit it now once ranking and the exclusive
+    group apply (computed in SQL); ``ranking`` and ``exclusive_group`` are present when
+    they apply and say which of them keeps a matched account out.
+    """
+    today = today or clock.today()
+    segment = version.segment
+    attributes = attribute_specs()
+    if account.owner_id and "owner" not in account._state.fields_cache:
+        account = Account.objects.select_related("owner").get(pk=account.pk)
+    explanation = explain_rule(
+        version.rule, account_rule_values(account, attributes=attributes), today=today
+    )
+    matched = bool(explanation["matched"])
+    result: dict[str, Any] = {
+        "segment": segment.pk,
+        "version": version.number,
+        "account": account.pk,
+        "matched": matched,
+        "explanation": explanation,
+        "member": Membership.objects.filter(segment=segment, account=account).exists(),
+    }
+    if segment.kind == SegmentKind.STATIC:
+        result["admitted"] = result["member"]
+        result["note"] = "Static segment: members are picked by hand; the rule is not used."
+        return result
+    targets = segment_target_ids(
+        segment=segment, version=version, today=today, attributes=attributes
+    )
+    admitted = Account.objects.filter(pk=account.pk, id__in=targets).exists()
+    result["admitted"] = admitted
+    claimed_by = None
+    if matched and segment.exclusive_group_id:
+        for higher in _higher_precedence(segment):
+            higher_targets = segment_target_ids(
+                segment=higher,
+                version=higher.current_version,
+                today=today,
+                attributes=attributes,
+            )
+            if Account.objects.filter(pk=account.pk, id__in=higher_targets).exists():
+                claimed_by = {"id": higher.pk, "name": higher.name, "priority": higher.priority}
+                break
+        result["exclusive_group"] = {
+            "group": segment.exclusive_group.name,
+            "priority": segment.priority,
+            "claimed_by": claimed_by,
+        }
+    if version.rank_by and version.rank_limit:
+        result["ranking"] = {
+            "rank_by": version.rank_by,
+            "rank_limit": version.rank_limit,
+            "in_top": admitted,
+            "excluded_by_rank": matched and claimed_by is None and not admitted,
+        }
+    return result
+
+
+def accounts_by_ids(ids: Iterable[int]) -> QuerySet[Account]:
+    return Account.objects.filter(id__in=list(ids)).select_related("owner")
+
+
+def segment_member_count(*, segment: Segment) -> dict[str, Any]:
+    """Count and total ARR of the stored membership (one aggregate query)."""
+    totals = Membership.objects.filter(segment=segment).aggregate(
+        count=Count("id"), arr=Sum("account__arr")
+    )
+    return {"count": totals["count"] or 0, "arr": totals["arr"] or Decimal("0")}
+

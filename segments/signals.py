@@ -1,0 +1,21 @@
+"""Domain events of the segment engine; other apps (playbooks) listen, segments never
+imports them.
+
+``memberships_changed`` is sent after the commit of every write that recorded membership
+events (a recompute that changed something, a hand edit of a static segment), with:
+
+- ``segment_id``: int
+- ``event_ids``: list[int], the ids of the new MembershipEvents, ascending; ``None`` when
+  the write recorded more than ``segments.services.SIGNAL_EVENT_IDS_LIMIT`` events (a
+  first recompute of a large segment), so a million ids are never held in memory.
+- ``event_id_range``: (first, last), always set: the new events are exactly the events of
+  ``segment_id`` with ``first <= id <= last`` (writes to one segment are serialized), so a
+  receiver can page through them when ``event_ids`` is None.
+- ``event_count``: int.
+
+Receivers must only enqueue work.
+"""
+
+from django.dispatch import Signal
+
+memberships_changed = Signal()

@@ -1,0 +1,176 @@
+"""The analytics page, its CSV downloads and the segment-detail partial."""
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from datetime import date
+
+import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
+from django.urls import reverse
+
+from customers.tests.factories import AccountFactory
+from segments.tests.analytics_fixtures import contract, enterprise_fixture, member, segment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_segments(today):
+    ent = enterprise_fixture()["segment"]
+    smb = segment("SMB <b>&", date(2024, 1, 1))
+    acct = AccountFactory(customer_since=date(2026, 5, 3))
+    contract(acct, date(2026, 5, 3), date(2027, 5, 2), 900)
+    member(smb, acct, date(2026, 5, 3))
+    return ent, smb
+
+
+def test_page_renders_compare_overlap_and_cohorts_for_a_manager(client, manager, two_segments):
+    # Given a manager and two segments
+    ent, smb = two_segments
+    client.force_login(manager)
+
+    # When the page is opened with no parameters (all active segments, today)
+    response = client.get(reverse("analytics"))
+
+    # Then each section renders with its charts (valid SVG) and tables
+    assert response.status_code == 200
+    html = response.content.decode()
+    for marker in ('id="compare-table"', 'id="overlap-table"', 'id="cohort-table"'):
+        assert marker in html
+    assert "SMB &lt;b&gt;&amp;" in html and "SMB <b>&" not in html
+    svgs = [chunk.split("</svg>")[0] + "</svg>" for chunk in html.split("<svg")[1:]]
+    assert len(svgs) >= 7
+    for svg in svgs:
+        ET.fromstring("<svg" + svg)
+    compare = response.context["compare"]
+    assert [r["segment"] for r in compare["rows"]] == [ent, smb]
+    assert compare["rows"][0]["cells"][:2] == ["7", "$1,220"]
+    assert response.context["overlap"]["overlap"].in_none == 9 - 8
+
+
+def test_csms_see_the_same_read_only_page(client, csm, two_segments):
+    client.force_login(csm)
+    response = client.get(reverse("analytics"))
+    assert response.status_code == 200
+    assert b'<form method="post"' not in response.content.split(b"</header>")[1]
+
+
+def test_page_with_past_dates_and_filters(client, manager, two_segments):
+    # Given
+    ent, smb = two_segments
+    client.force_login(manager)
+
+    # When each section gets its own parameters
+    response = client.get(
+        reverse("analytics"),
+        {
+            "segments": [ent.pk],
+            "as_of": "2026-04-01",
+            "overlap-segments": [ent.pk, smb.pk],
+            "overlap-as_of": "2026-06-01",
+            "cohort-plan": "pro",
+            "cohort-months": "6",
+            "cohort-as_of": "2026-10-31",
+        },
+    )
+
+    # Then
+    assert response.status_code == 200
+    compare = response.context["compare"]
+    assert compare["as_of"] == date(2026, 4, 1)
+    assert [r["metrics"].accounts for r in compare["rows"]] == [8]
+    overlap = response.context["overlap"]["overlap"]
+    assert overlap.as_of == date(2026, 6, 1) and overlap.matrix == [[7, 0], [0, 1]]
+    cohorts = response.context["cohorts"]["table"]
+    assert cohorts.months == 6 and cohorts.plan == "pro"
+    assert [c.accounts for c in cohorts.cohorts] == [1, 0, 0, 0, 0, 0]  # May..Oct 2026: one in May
+    # and the other sections' parameters are carried in each form
+    assert ("overlap-as_of", "2026-06-01") in response.context["compare_carry"]
+
+
+def test_bad_parameters_show_errors_not_500(client, manager, two_segments):
+    client.force_login(manager)
+    response = client.get(
+        reverse("analytics"),
+        {"as_of": "2099-01-01", "segments": ["x"], "cohort-months": "999", "cohort-plan": "no"},
+    )
+    assert response.status_code == 200
+    assert response.context["compare"]["as_of"] == date(2026, 11, 22)
+    assert "Pick today or an earlier date." in response.content.decode()
+
+
+def _csv(response) -> list[list[str]]:
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_csv_downloads(client, csm, two_segments):
+    # Given
+    ent, smb = two_segments
+    client.force_login(csm)
+
+    # When / Then: compare
+    rows = _csv(client.get(reverse("analytics-csv", args=["compare"]), {"segments": [ent.pk]}))
+    header, values = rows[0], dict(zip(rows[0], rows[1], strict=True))
+    assert header[:3] == ["segment_id", "segment", "as_of"]
+    assert (values["accounts"], values["nrr"], values["population"]) == (
+        "7",
+        "0.6887",
+        "trailing_12_months",
+    )
+    # overlap, with the accounts in none
+    rows = _csv(client.get(reverse("analytics-csv", args=["overlap"])))
+    assert rows[0] == ["segment", "Enterprise", "SMB <b>&"]
+    assert rows[1] == ["Enterprise", "7", "0"]
+    assert rows[-2] == ["(in none of these)", "1"]
+    # cohorts and growth have headers even when empty
+    assert _csv(client.get(reverse("analytics-csv", args=["cohorts"])))[0][0] == "cohort"
+    assert _csv(client.get(reverse("analytics-csv", args=["growth"])))[0][2] == "day"
+    assert client.get("/analytics/export/nope.csv").status_code == 404
+
+
+def test_csv_neutralises_formula_like_names(client, csm, today):
+    seg = segment("=HYPERLINK()", date(2024, 1, 1))
+    client.force_login(csm)
+    rows = _csv(client.get(reverse("analytics-csv", args=["compare"]), {"segments": [seg.pk]}))
+    assert rows[1][1] == "'=HYPERLINK()"
+
+
+def test_segment_metrics_tag_renders_the_partial(csm, two_segments):
+    # Given a page request with ?as_of=
+    ent, _smb = two_segments
+    request = RequestFactory().get("/segments/1/", {"as_of": "2026-04-01"})
+    request.user = csm
+
+    # When the tag is used as the segment detail page does
+    html = Template("{% load analytics_tags %}{% segment_metrics segment %}").render(
+        Context({"segment": ent, "request": request})
+    )
+
+    # Then it shows that date's metrics
+    assert 'id="segment-analytics"' in html
+    assert "As of 2026-04-01" in html
+    assert "39.1%" in html  # NRR as of 2026-04-01
+    assert "<svg" in html
+
+
+def test_page_queries_do_not_grow_with_segments(client, manager, today):
+    # Given two segments, then five
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(manager)
+    counts = []
+    for total in (2, 5):
+        for n in range(total - len(counts and range(2))):
+            seg = segment(f"Seg {total}-{n}", date(2024, 1, 1))
+            member(seg, AccountFactory(), date(2026, 1, 1))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("analytics")).status_code == 200
+        counts.append(len(queries))
+
+    # Then the page costs the same number of statements
+    assert counts[0] == counts[1]

@@ -1,0 +1,396 @@
+"""HTML pages for segments: the list, a segment's members, versions and their diff, the
+growth chart, a draft's preview, explain for one account, and (managers) new versions,
+publish and "recompute now" with a live status line.
+
+Reads go through segments.selectors, writes through segments.services (the same ones the
+admin and the API use); this module only shapes their results for the templates.
+"""
+
+import difflib
+import json
+import re
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cs_platform import clock
+from customers import selectors as customer_selectors
+from customers.models import Account
+from customers.roles import is_manager
+
+from . import charts, selectors, services
+from .models import Segment, SegmentVersion
+
+MEMBERS_PER_PAGE = 50
+GROWTH_DAYS = 90
+EVENTS_SHOWN = 20
+
+# How an operator reads in a sentence (presentation only; the rule engine owns semantics).
+OPERATOR_LABELS = {
+    "eq": "=",
+    "ne": "≠",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "in": "is one of",
+    "not_in": "is not one of",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "between": "is between",
+    "is_null": "is empty",
+    "is_not_null": "is not empty",
+    "before": "is before",
+    "after": "is after",
+    "on_or_before": "is on or before",
+    "on_or_after": "is on or after",
+    "within_next_days": "is within the next (days)",
+    "within_last_days": "is within the last (days)",
+    "more_than_days_ago": "is more than (days) ago",
+    "more_than_days_ahead": "is more than (days) ahead",
+}
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _require_manager(request: HttpRequest, what: str) -> None:
+    if not is_manager(request.user):
+        raise PermissionDenied(f"Only managers can {what}.")
+
+
+def _segment_or_404(segment_id: int) -> Segment:
+    try:
+        return selectors.segment_get(segment_id=segment_id)
+    except Segment.DoesNotExist:
+        raise Http404("No such segment.") from None
+
+
+def _version_or_404(segment: Segment, number: int) -> SegmentVersion:
+    try:
+        return selectors.segment_version_get(segment=segment, number=number)
+    except SegmentVersion.DoesNotExist:
+        raise Http404("No such version.") from None
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value)
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def rule_tree(node: dict) -> dict:
+    """A rule (or explain) node shaped for templates: ``kind`` (all/any/not/leaf), the
+    children, and for leaves readable operator and values. ``matched``/``actual`` are kept
+    when the node came from explain."""
+    shaped: dict[str, Any] = {"matched": node.get("matched")}
+    for kind in ("all", "any"):
+        if kind in node:
+            shaped.update(kind=kind, children=[rule_tree(child) for child in node[kind]])
+            return shaped
+    if "not" in node:
+        shaped.update(kind="not", children=[rule_tree(node["not"])])
+        return shaped
+    op = node.get("op", "")
+    shaped.update(
+        kind="leaf",
+        field=node.get("field", ""),
+        op=OPERATOR_LABELS.get(op, op),
+        value=_value_text(node["value"]) if "value" in node else "",
+        has_actual="actual" in node,
+        actual=_value_text(node.get("actual")),
+    )
+    return shaped
+
+
+def _version_text(version: SegmentVersion) -> list[str]:
+    lines = json.dumps(version.rule, indent=2, ensure_ascii=False).splitlines()
+    if version.rank_by:
+        lines.append(f"rank: top {version.rank_limit} by {version.rank_by}")
+    return lines
+
+
+def version_diff(old: SegmentVersion, new: SegmentVersion) -> list[tuple[str, str]]:
+    """A line diff of two versions' rules (and ranking): ``(tone, line)`` pairs, tone one
+    of ``add``, ``del``, ``ctx``."""
+    lines = difflib.unified_diff(
+        _version_text(old),
+        _version_text(new),
+        fromfile=f"v{old.number}",
+        tofile=f"v{new.number}",
+        lineterm="",
+        n=3,
+    )
+    shaped = []
+    for line in lines:
+        if line.startswith(("+++", "---")):
+            shaped.append(("ctx", line))
+        elif line.startswith("+"):
+            shaped.append(("add", line))
+        elif line.startswith("-"):
+            shaped.append(("del", line))
+        else:
+            shaped.append(("ctx", line))
+    return shaped
+
+
+def _growth(segment: Segment) -> dict[str, Any]:
+    points = _growth_points(segment)
+    members = charts.LineSeries("Members", [(p.day, p.member_count) for p in points])
+    arr = charts.LineSeries("ARR", [(p.day, p.arr) for p in points])
+    return {
+        "points": points,
+        "members_svg": mark_safe(  # noqa: S308 (charts escapes every text it writes)
+            charts.line_chart([members], title=f"{segment.name}: members", height=220)
+        ),
+        "arr_svg": mark_safe(  # noqa: S308
+            charts.line_chart(
+                [arr], title=f"{segment.name}: ARR", value_format=charts.format_money, height=220
+            )
+        ),
+    }
+
+
+def _growth_points(segment: Segment) -> list:
+    """One point a day (the day's last snapshot) over the last GROWTH_DAYS days."""
+    from .analytics import segment_growth
+
+    return segment_growth(segment_ids=[segment.id], as_of=clock.today(), days=GROWTH_DAYS)[
+        segment.id
+    ]
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+@require_GET
+def segment_list_view(request: HttpRequest) -> HttpResponse:
+    today = clock.today()
+    show = request.GET.get("show", "active")
+    segments = selectors.segment_list().order_by("name", "id")
+    if show == "active":
+        segments = segments.filter(is_active=True)
+    rows = []
+    for segment in segments:
+        due = selectors.segment_review_due_on(segment)
+        rows.append({"segment": segment, "review_due": due, "review_overdue": due < today})
+    return render(
+        request,
+        "segments/segment_list.html",
+        {"nav": "segments", "rows": rows, "show": show, "today": today},
+    )
+
+
+@require_GET
+def segment_detail_view(request: HttpRequest, segment_id: int) -> HttpResponse:
+    segment = _segment_or_404(segment_id)
+    versions = list(selectors.segment_versions(segment=segment).order_by("-number"))
+    members = Paginator(selectors.segment_members(segment=segment), MEMBERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    diff = None
+    by_number = {v.number: v for v in versions}
+    old_n, new_n = request.GET.get("from", ""), request.GET.get("to", "")
+    if old_n.isdigit() and new_n.isdigit():
+        old, new = by_number.get(int(old_n)), by_number.get(int(new_n))
+        if old and new:
+            diff = {"old": old, "new": new, "lines": version_diff(old, new)}
+    elif len(versions) >= 2:
+        diff = {
+            "old": versions[1],
+            "new": versions[0],
+            "lines": version_diff(versions[1], versions[0]),
+        }
+    current = segment.current_version
+    context = {
+        "nav": "segments",
+        "segment": segment,
+        "current": current,
+        "current_rule": rule_tree(current.rule) if current else None,
+        "versions": versions,
+        "drafts": [v for v in versions if not v.is_published],
+        "members": members,
+        "member_rows": list(members.object_list),
+        "events": list(selectors.segment_events(segment=segment)[:EVENTS_SHOWN]),
+        "diff": diff,
+        "growth": _growth(segment),
+        "review_due": selectors.segment_review_due_on(segment),
+        "today": clock.today(),
+    }
+    if _is_htmx(request) and request.GET.get("part") == "members":
+        return render(request, "segments/_members.html", context)
+    return render(request, "segments/segment_detail.html", context)
+
+
+@require_GET
+def version_detail_view(request: HttpRequest, segment_id: int, number: int) -> HttpResponse:
+    """One version: its rule, and for a draft the preview against the current version."""
+    segment = _segment_or_404(segment_id)
+    version = _version_or_404(segment, number)
+    preview = None if version.is_published else selectors.version_preview(version=version)
+    current = segment.current_version
+    context = {
+        "nav": "segments",
+        "segment": segment,
+        "version": version,
+        "rule": rule_tree(version.rule),
+        "preview": preview,
+        "diff": version_diff(current, version) if current and current.pk != version.pk else None,
+        "current": current,
+    }
+    return render(request, "segments/version_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def version_create_view(request: HttpRequest, segment_id: int) -> HttpResponse:
+    """Managers: a new draft version from a rule JSON; errors name the rule path."""
+    _require_manager(request, "create segment versions")
+    segment = _segment_or_404(segment_id)
+    current = segment.current_version
+    data = {
+        "rule": json.dumps(current.rule, indent=2) if current else '{"all": []}',
+        "rank_by": current.rank_by if current else "",
+        "rank_limit": current.rank_limit if current and current.rank_limit else "",
+        "note": "",
+    }
+    errors: list[dict[str, str]] = []
+    status = 200
+    if request.method == "POST":
+        data = {key: request.POST.get(key, "").strip() for key in data}
+        try:
+            rule = json.loads(data["rule"] or "null")
+        except json.JSONDecodeError as error:
+            rule = None
+            errors.append(
+                {"path": "rule", "message": f"not valid JSON (line {error.lineno}): {error.msg}"}
+            )
+        rank_limit: int | None = None
+        if data["rank_limit"]:
+            if data["rank_limit"].isdigit():
+                rank_limit = int(data["rank_limit"])
+            else:
+                errors.append({"path": "rank_limit", "message": "expected a whole number"})
+        if not errors:
+            try:
+                version = services.version_create_draft(
+                    segment=segment,
+                    rule=rule,
+                    rank_by=data["rank_by"],
+                    rank_limit=rank_limit,
+                    note=data["note"],
+                    created_by=request.user,
+                )
+            except ValidationError as error:
+                errors.extend(_validation_errors(error))
+            else:
+                messages.success(request, f"Draft v{version.number} saved. Review its preview.")
+                return redirect("segment-version", segment.id, version.number)
+        status = 400
+    context = {"nav": "segments", "segment": segment, "data": data, "errors": errors}
+    return render(request, "segments/version_form.html", context, status=status)
+
+
+RULE_PATH = re.compile(r"^(?P<path>[A-Za-z_][\w.]*(?:\[\d+\][\w.]*)*): (?P<message>.+)$", re.S)
+
+
+def _validation_errors(error: ValidationError) -> list[dict[str, str]]:
+    """``[{"path", "message"}]`` from the service's errors; rule errors arrive as
+    ``"all[2].value: expected a number, got \"abc\""`` and keep their rule path."""
+    if not hasattr(error, "message_dict"):
+        return [{"path": "", "message": message} for message in error.messages]
+    shaped = []
+    for field, field_messages in error.message_dict.items():
+        for message in field_messages:
+            match = RULE_PATH.match(message) if field == "rule" else None
+            if match:
+                shaped.append({"path": match["path"], "message": match["message"]})
+            else:
+                shaped.append({"path": "" if field == "__all__" else field, "message": message})
+    return shaped
+
+
+@require_POST
+def version_publish_view(request: HttpRequest, segment_id: int, number: int) -> HttpResponse:
+    """Managers: publish a draft (the service makes it current and queues the recompute)."""
+    _require_manager(request, "publish segment versions")
+    segment = _segment_or_404(segment_id)
+    version = _version_or_404(segment, number)
+    started = timezone.now()
+    try:
+        services.version_publish(version=version)
+    except ValidationError as error:
+        messages.error(request, f"Could not publish v{number}: {'; '.join(error.messages)}")
+        return redirect("segment-version", segment.id, number)
+    messages.success(request, f"v{number} is now the current version; recomputing members.")
+    return redirect(
+        reverse("segment-detail", args=[segment.id]) + f"?recompute={started.isoformat()}"
+    )
+
+
+@require_POST
+def segment_recompute_view(request: HttpRequest, segment_id: int) -> HttpResponse:
+    """Managers: "recompute now"; answers with a status line that polls until done."""
+    _require_manager(request, "recompute segments")
+    segment = _segment_or_404(segment_id)
+    started = timezone.now()
+    services.segment_request_recompute(segment=segment)
+    context = {"segment": segment, "started": started.isoformat(), "done": False}
+    if _is_htmx(request):
+        return render(request, "segments/_recompute_status.html", context)
+    messages.info(request, "Recompute queued.")
+    return redirect(
+        reverse("segment-detail", args=[segment.id]) + f"?recompute={started.isoformat()}"
+    )
+
+
+@require_GET
+def segment_recompute_status_view(request: HttpRequest, segment_id: int) -> HttpResponse:
+    """Whether the segment was computed after ``?started=`` (polled by the status line)."""
+    segment = _segment_or_404(segment_id)
+    started = parse_datetime(request.GET.get("started", "") or "")
+    if started is None:
+        return JsonResponse({"error": "started: expected an ISO date-time."}, status=400)
+    done = segment.last_computed_at is not None and segment.last_computed_at >= started
+    context = {"segment": segment, "started": started.isoformat(), "done": done}
+    return render(request, "segments/_recompute_status.html", context)
+
+
+@require_GET
+def segment_explain_view(request: HttpRequest, segment_id: int, account_id: int) -> HttpResponse:
+    """Why an account is (or is not) in the segment: each clause ✓/✗ with the actual
+    value, for the current version (``?version=N`` for another)."""
+    segment = _segment_or_404(segment_id)
+    try:
+        account = customer_selectors.account_get(account_id=account_id)
+    except Account.DoesNotExist:
+        raise Http404("No such account.") from None
+    number = request.GET.get("version", "")
+    version = _version_or_404(segment, int(number)) if number.isdigit() else None
+    version = version or segment.current_version
+    explain = None
+    if version is not None:
+        explain = selectors.account_explain(account=account, version=version)
+    context = {
+        "nav": "segments",
+        "segment": segment,
+        "account": account,
+        "version": version,
+        "explain": explain,
+        "tree": rule_tree(explain["explanation"]) if explain else None,
+    }
+    template = "segments/_explain.html" if _is_htmx(request) else "segments/explain.html"
+    return render(request, template, context)

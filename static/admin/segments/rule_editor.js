@@ -1,0 +1,263 @@
+/* A small query builder for segment rules (DESIGN section 3), in plain JS with no build.
+ * It edits the JSON in the textarea it enhances: every change re-writes the textarea, and
+ * typing valid JSON in the textarea re-draws the builder. The server validates on save. */
+(function () {
+  "use strict";
+
+  var NUMERIC = ["integer", "number", "money"];
+  var NO_VALUE = ["is_null", "is_not_null"];
+  var DAY_OPS = ["within_next_days", "within_last_days", "more_than_days_ago", "more_than_days_ahead"];
+  var OP_TEXT = {
+    eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤", "in": "in", not_in: "not in",
+    contains: "contains", starts_with: "starts with", between: "between", before: "before",
+    after: "after", on_or_before: "on or before", on_or_after: "on or after",
+    within_next_days: "within the next N days", within_last_days: "within the last N days",
+    more_than_days_ago: "more than N days ago", more_than_days_ahead: "more than N days ahead",
+    is_null: "is empty", is_not_null: "is set"
+  };
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") { node.textContent = attrs[key]; }
+      else if (key.slice(0, 2) === "on") { node.addEventListener(key.slice(2), attrs[key]); }
+      else { node.setAttribute(key, attrs[key]); }
+    });
+    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
+    return node;
+  }
+
+  function select(options, value, onchange) {
+    var s = el("select", { onchange: function () { onchange(s.value); } });
+    options.forEach(function (o) {
+      var opt = el("option", { value: o[0], text: o[1] });
+      if (String(o[0]) === String(value)) { opt.selected = true; }
+      s.appendChild(opt);
+    });
+    return s;
+  }
+
+  function valueText(v) {
+    if (Array.isArray(v)) { return "[" + v.map(valueText).join(", ") + "]"; }
+    return String(v);
+  }
+
+  function ruleText(rule, top) {
+    if (!rule || typeof rule !== "object") { return String(rule); }
+    var key = "all" in rule ? "all" : ("any" in rule ? "any" : null);
+    if (key) {
+      var kids = rule[key] || [];
+      if (!kids.length) { return key === "all" ? "every account" : "no account"; }
+      var text = kids.map(function (k) { return ruleText(k, false); }).join(key === "all" ? " AND " : " OR ");
+      return top || kids.length === 1 ? text : "(" + text + ")";
+    }
+    if ("not" in rule) { return "NOT " + ruleText(rule.not, false); }
+    if (NO_VALUE.indexOf(rule.op) >= 0) { return rule.field + " " + OP_TEXT[rule.op]; }
+    if (rule.op === "between" && Array.isArray(rule.value)) {
+      return rule.field + " between " + valueText(rule.value[0]) + " and " + valueText(rule.value[1]);
+    }
+    return rule.field + " " + (OP_TEXT[rule.op] || rule.op) + " " + valueText(rule.value);
+  }
+
+  function Editor(textarea, schema) {
+    this.textarea = textarea;
+    this.schema = schema;
+    this.root = el("div", { "class": "rule-builder" });
+    this.readable = el("p", { "class": "rule-readable" });
+    var self = this;
+    var toggle = el("button", {
+      type: "button", "class": "button rule-json-toggle", text: "Edit as JSON",
+      onclick: function () {
+        var hidden = textarea.style.display === "none";
+        textarea.style.display = hidden ? "" : "none";
+        toggle.textContent = hidden ? "Hide JSON" : "Edit as JSON";
+      }
+    });
+    textarea.parentNode.insertBefore(this.root, textarea);
+    textarea.parentNode.insertBefore(this.readable, textarea);
+    textarea.parentNode.insertBefore(toggle, textarea);
+    textarea.style.display = "none";
+    textarea.addEventListener("input", function () {
+      try { self.rule = JSON.parse(textarea.value); self.draw(false); } catch (e) { /* keep */ }
+    });
+    try { this.rule = JSON.parse(textarea.value || "{\"all\": []}"); } catch (e) {
+      this.rule = null;
+      textarea.style.display = "";  // not JSON: let the person fix it by hand
+    }
+    this.draw(false);
+  }
+
+  Editor.prototype.fieldType = function (name) {
+    return this.schema.fields[name] || null;
+  };
+
+  Editor.prototype.changed = function () { this.draw(true); };
+
+  Editor.prototype.draw = function (write) {
+    if (write) { this.textarea.value = JSON.stringify(this.rule, null, 2); }
+    this.root.innerHTML = "";
+    if (this.rule === null) {
+      this.readable.textContent = "The rule is not valid JSON; edit it below.";
+      return;
+    }
+    var self = this;
+    this.root.appendChild(this.node(this.rule, function (replacement) { self.rule = replacement; }, true));
+    this.readable.textContent = "Reads: " + ruleText(this.rule, true);
+  };
+
+  Editor.prototype.node = function (node, replace, isRoot) {
+    var self = this;
+    if (node && typeof node === "object" && ("all" in node || "any" in node)) {
+      return this.group(node, replace, isRoot);
+    }
+    if (node && typeof node === "object" && "not" in node) {
+      var box = el("div", { "class": "rule-not" }, [
+        el("span", { "class": "rule-tag", text: "NOT" }),
+        el("button", { type: "button", "class": "button", text: "remove NOT",
+          onclick: function () { replace(node.not); self.changed(); } })
+      ]);
+      box.appendChild(this.node(node.not, function (r) { node.not = r; }, false));
+      return box;
+    }
+    return this.leaf(node, replace, isRoot);
+  };
+
+  Editor.prototype.group = function (node, replace, isRoot) {
+    var self = this;
+    var key = "all" in node ? "all" : "any";
+    var children = Array.isArray(node[key]) ? node[key] : [];
+    var box = el("div", { "class": "rule-group" });
+    var header = el("div", { "class": "rule-group-header" }, [
+      select([["all", "ALL of (AND)"], ["any", "ANY of (OR)"]], key, function (value) {
+        var kids = node[key]; delete node[key]; node[value] = kids; self.changed();
+      }),
+      el("button", { type: "button", "class": "button", text: "+ condition", onclick: function () {
+        children.push({ field: "arr", op: "gte", value: 0 }); node[key] = children; self.changed();
+      } }),
+      el("button", { type: "button", "class": "button", text: "+ group", onclick: function () {
+        children.push({ any: [] }); node[key] = children; self.changed();
+      } }),
+      el("button", { type: "button", "class": "button", text: "NOT", onclick: function () {
+        replace({ not: node }); self.changed();
+      } })
+    ]);
+    if (!isRoot) {
+      header.appendChild(el("button", { type: "button", "class": "button rule-remove", text: "✕",
+        onclick: function () { replace(undefined); self.changed(); } }));
+    }
+    box.appendChild(header);
+    children.forEach(function (child, index) {
+      box.appendChild(self.node(child, function (r) {
+        if (r === undefined) { children.splice(index, 1); } else { children[index] = r; }
+      }, false));
+    });
+    if (!children.length) {
+      box.appendChild(el("p", { "class": "help", text: key === "all" ? "Empty: matches every account." : "Empty: matches no account." }));
+    }
+    return box;
+  };
+
+  Editor.prototype.leaf = function (node, replace, isRoot) {
+    var self = this;
+    if (!node || typeof node !== "object") { node = { field: "arr", op: "gte", value: 0 }; replace(node); }
+    var type = this.fieldType(node.field);
+    var fields = Object.keys(this.schema.fields).map(function (f) { return [f, f + " (" + self.schema.fields[f] + ")"]; });
+    if (!type) { fields.unshift([node.field, String(node.field) + " (unknown)"]); }
+    var ops = (this.schema.operators[type] || [node.op]).map(function (op) { return [op, OP_TEXT[op] || op]; });
+    var row = el("div", { "class": "rule-leaf" }, [
+      select(fields, node.field, function (value) {
+        node.field = value;
+        var newType = self.fieldType(value);
+        if ((self.schema.operators[newType] || []).indexOf(node.op) < 0) { node.op = self.schema.operators[newType][0]; }
+        if (NO_VALUE.indexOf(node.op) >= 0) { delete node.value; }
+        self.changed();
+      }),
+      select(ops, node.op, function (value) {
+        node.op = value;
+        if (NO_VALUE.indexOf(value) >= 0) { delete node.value; }
+        else if (value === "between") { node.value = [null, null]; }
+        else if (value === "in" || value === "not_in") { node.value = []; }
+        else if (DAY_OPS.indexOf(value) >= 0) { node.value = 30; }
+        self.changed();
+      })
+    ]);
+    var input = this.valueInput(node, type);
+    if (input) { row.appendChild(input); }
+    row.appendChild(el("button", { type: "button", "class": "button", text: "NOT", onclick: function () {
+      replace({ not: node }); self.changed();
+    } }));
+    if (!isRoot) {
+      row.appendChild(el("button", { type: "button", "class": "button rule-remove", text: "✕",
+        onclick: function () { replace(undefined); self.changed(); } }));
+    } else {
+      row.appendChild(el("button", { type: "button", "class": "button", text: "wrap in group",
+        onclick: function () { replace({ all: [node] }); self.changed(); } }));
+    }
+    return row;
+  };
+
+  Editor.prototype.parse = function (text, type) {
+    text = String(text).trim();
+    if (NUMERIC.indexOf(type) >= 0 && text !== "" && !isNaN(Number(text))) { return Number(text); }
+    return text;
+  };
+
+  Editor.prototype.valueInput = function (node, type) {
+    var self = this;
+    if (NO_VALUE.indexOf(node.op) >= 0) { return null; }
+    var inputType = type === "date" && DAY_OPS.indexOf(node.op) < 0 ? "date" :
+      (NUMERIC.indexOf(type) >= 0 || DAY_OPS.indexOf(node.op) >= 0 ? "text" : "text");
+    if (type === "boolean") {
+      return select([["true", "true"], ["false", "false"]], String(node.value), function (v) {
+        node.value = v === "true"; self.changed();
+      });
+    }
+    var choices = this.schema.choices[node.field];
+    if (choices && (node.op === "eq" || node.op === "ne")) {
+      return select([["", "—"]].concat(choices.map(function (c) { return [c, c]; })), node.value, function (v) {
+        node.value = v; self.changed();
+      });
+    }
+    if (node.op === "between") {
+      var pair = Array.isArray(node.value) ? node.value : [null, null];
+      var wrap = el("span");
+      [0, 1].forEach(function (i) {
+        var inp = el("input", { type: inputType, value: pair[i] === null || pair[i] === undefined ? "" : pair[i], size: "12",
+          onchange: function () { pair[i] = self.parse(inp.value, type); node.value = pair; self.changed(); } });
+        wrap.appendChild(inp);
+        if (i === 0) { wrap.appendChild(document.createTextNode(" and ")); }
+      });
+      return wrap;
+    }
+    if (node.op === "in" || node.op === "not_in") {
+      var list = Array.isArray(node.value) ? node.value : [];
+      var inp = el("input", { type: "text", size: "40", value: list.join(", "),
+        placeholder: choices ? choices.join(", ") : "comma-separated values",
+        onchange: function () {
+          node.value = inp.value.split(",").map(function (v) { return self.parse(v, type); }).filter(function (v) { return v !== ""; });
+          self.changed();
+        } });
+      return inp;
+    }
+    var single = el("input", { type: inputType, size: "16",
+      value: node.value === null || node.value === undefined ? "" : node.value,
+      onchange: function () {
+        node.value = DAY_OPS.indexOf(node.op) >= 0 ? self.parse(single.value, "integer") : self.parse(single.value, type);
+        self.changed();
+      } });
+    return single;
+  };
+
+  function init() {
+    var areas = document.querySelectorAll("textarea[data-rule-editor]");
+    Array.prototype.forEach.call(areas, function (area) {
+      if (area.dataset.ruleEditorReady) { return; }
+      area.dataset.ruleEditorReady = "1";
+      var schema = JSON.parse(document.getElementById(area.dataset.ruleEditor).textContent);
+      new Editor(area, schema);
+    });
+  }
+
+  window.csRuleText = ruleText;
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+})();
