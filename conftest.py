@@ -1,6 +1,7 @@
 """Project-wide fixtures: users in their roles, a pinned "today", and a real Celery worker
 process on the real broker for integration tests."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -57,6 +58,36 @@ def today(settings) -> date:
     pinned = date(2026, 11, 22)
     settings.CS_TODAY = pinned
     return pinned
+
+
+# The data migrations whose rows tests expect (default renewal windows, beat schedules).
+DATA_MIGRATIONS = (
+    ("playbooks.migrations.0002_default_windows", "create_windows"),
+    ("playbooks.migrations.0003_schedules", "create_schedules"),
+    ("playbooks.migrations.0006_review_reminder_schedule", "create_schedule"),
+    ("segments.migrations.0003_recompute_schedule", "create_schedules"),
+)
+
+
+@pytest.fixture(autouse=True)
+def _data_migration_rows(request: pytest.FixtureRequest) -> None:
+    """Tests that use ``transactional_db`` (live server, real worker) flush every table
+    afterwards, data-migration rows included (post_migrate re-creates only the groups).
+    Put back the default renewal windows and beat schedules, so that every test starts
+    from what a migrated database holds, whatever ran before it."""
+    uses_db = {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    if not uses_db and not request.node.get_closest_marker("django_db"):
+        return
+    request.getfixturevalue("transactional_db" if uses_db - {"db"} else "db")
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    from playbooks.models import RenewalWindow
+
+    if RenewalWindow.objects.exists() and PeriodicTask.objects.exists():
+        return
+    for module, function in DATA_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)
 
 
 def _user_in(group_name: str, username: str, **extra):

@@ -68,6 +68,7 @@ class AccountFilterForm(forms.Form):
         csm_choices: list[str],
         **kwargs,
     ) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["segment"].choices = [("", "Any segment"), *segment_choices]
         self.fields["csm"].choices = [
@@ -99,6 +100,10 @@ class NoteForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"].strip()

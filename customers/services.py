@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DecimalField, F, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
@@ -244,6 +244,26 @@ def accounts_rederive_owner(
         )
         _notify_changed(ids)
     return ids
+
+
+@transaction.atomic
+def accounts_rederive_batch(
+    *,
+    account_ids: Iterable[int] | None = None,
+    id_range: tuple[int, int] | None = None,
+    dry_run: bool = False,
+) -> tuple[list[int], list[int]]:
+    """One bounded step of a full re-derive (``customers_rederive``, the sweep task): both
+    ``accounts_rederive`` and ``accounts_rederive_owner`` in one transaction. Returns the
+    ids whose arr/renewal_date drifted and those whose owner drifted."""
+    if connection.vendor == "postgresql":
+        # The correlated subqueries look expensive to the planner, which then spends
+        # longer JIT-compiling the batch than running it.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+    money = accounts_rederive(account_ids=account_ids, id_range=id_range, dry_run=dry_run)
+    owner = accounts_rederive_owner(account_ids=account_ids, id_range=id_range, dry_run=dry_run)
+    return money, owner
 
 
 @transaction.atomic

@@ -1,12 +1,11 @@
 """Celery entry points of the customers app: thin, by id, idempotent."""
 
-from django.db import transaction
 from django.db.models import Max, Min
 
 from cs_platform.tasks import cs_task
 
 from .models import Account
-from .services import accounts_rederive, accounts_rederive_owner
+from .services import accounts_rederive_batch
 
 # Accounts re-derived per transaction when no ids are given (a full sweep).
 REDERIVE_BATCH_IDS = 20_000
@@ -20,16 +19,12 @@ def accounts_rederive_task(account_ids: list[int] | None = None) -> int:
     if account_ids is not None:
         for start in range(0, len(account_ids), REDERIVE_BATCH_IDS):
             batch = account_ids[start : start + REDERIVE_BATCH_IDS]
-            with transaction.atomic():
-                repaired.update(accounts_rederive(account_ids=batch))
-                repaired.update(accounts_rederive_owner(account_ids=batch))
+            repaired.update(*accounts_rederive_batch(account_ids=batch))
         return len(repaired)
     bounds = Account.objects.aggregate(low=Min("id"), high=Max("id"))
     if bounds["low"] is None:
         return 0
     for low in range(bounds["low"], bounds["high"] + 1, REDERIVE_BATCH_IDS):
         id_range = (low, low + REDERIVE_BATCH_IDS - 1)
-        with transaction.atomic():
-            repaired.update(accounts_rederive(id_range=id_range))
-            repaired.update(accounts_rederive_owner(id_range=id_range))
+        repaired.update(*accounts_rederive_batch(id_range=id_range))
     return len(repaired)

@@ -37,6 +37,7 @@ from cs_platform import clock
 from playbooks import selectors as playbook_selectors
 from playbooks import services as playbook_services
 from playbooks.models import Task, TaskStatus, TaskStatusChange
+from playbooks.views import renewals_by_window
 from segments import selectors as segment_selectors
 from segments.models import Membership, Segment
 
@@ -50,11 +51,27 @@ User = get_user_model()
 ACCOUNTS_PER_PAGE = 50
 # My book shows this many accounts (soonest renewals first) and links to the full list.
 BOOK_ACCOUNTS_SHOWN = 25
-# Tasks shown per bucket (overdue, today, this week) on my book.
-BOOK_TASKS_SHOWN = 50
+# Tasks shown per bucket (overdue, today, this week) on my book; the tasks page has all.
+BOOK_TASKS_SHOWN = 10
 # CSV export reads the filtered accounts in chunks of this many rows (one extra query per
 # chunk for their segments), so memory stays flat whatever the size of the export.
 CSV_CHUNK = 2000
+# Sortable columns that are never null: sorted without NULLS LAST, so an index serves them.
+NOT_NULL_SORT_COLUMNS = frozenset({"name", "arr"})
+# The accounts list reads only what it shows (narrow rows sort faster).
+LIST_COLUMNS = (
+    "id",
+    "name",
+    "domain",
+    "plan",
+    "region",
+    "lifecycle_stage",
+    "arr",
+    "health_score",
+    "renewal_date",
+    "owner_id",
+    "owner__username",
+)
 # Timeline entries per page; each source reads at most this many rows per page.
 TIMELINE_PAGE = 40
 
@@ -112,18 +129,28 @@ def _book_stats(user: Any, today: date) -> dict[str, Any]:
     )
 
 
-def _task_buckets(viewer: Any, user: Any, today: date) -> dict[str, list[tuple[Task, bool]]]:
-    """UI read: the user's open tasks due this week or earlier, split overdue / today /
-    this week (one query)."""
-    buckets: dict[str, list[tuple[Task, bool]]] = {"overdue": [], "today": [], "week": []}
-    tasks = playbook_selectors.task_list(assignee=user, status=TaskStatus.OPEN).filter(
-        due_date__lte=today + timedelta(days=7)
+def _task_buckets(viewer: Any, user: Any, today: date) -> dict[str, dict[str, Any]]:
+    """UI read: the user's open tasks overdue, due today and due this week: each bucket's
+    count (one aggregate query) and its first BOOK_TASKS_SHOWN tasks (one query each),
+    with whether ``viewer`` may change them."""
+    week_end = today + timedelta(days=7)
+    buckets = {
+        "overdue": Q(due_date__lt=today),
+        "today": Q(due_date=today),
+        "week": Q(due_date__gt=today, due_date__lte=week_end),
+    }
+    tasks = playbook_selectors.task_list(assignee=user, status=TaskStatus.OPEN)
+    counts = tasks.order_by().aggregate(
+        **{key: Count("id", filter=condition) for key, condition in buckets.items()}
     )
-    for task in tasks[: 3 * BOOK_TASKS_SHOWN]:
-        key = "overdue" if task.due_date < today else "today" if task.due_date == today else "week"
-        if len(buckets[key]) < BOOK_TASKS_SHOWN:
-            buckets[key].append((task, playbook_services.task_can_change(viewer, task)))
-    return buckets
+    result = {}
+    for key, condition in buckets.items():
+        rows = list(tasks.filter(condition)[:BOOK_TASKS_SHOWN])
+        result[key] = {
+            "count": counts[key],
+            "rows": [(task, playbook_services.task_can_change(viewer, task)) for task in rows],
+        }
+    return result
 
 
 def _team_overview(today: date) -> list[Any]:
@@ -180,8 +207,6 @@ def _team_overview(today: date) -> list[Any]:
 def home(request: HttpRequest) -> HttpResponse:
     """My book: my accounts, my tasks due, my renewals by window. Managers get the team
     overview and a CSM picker (``?csm=username``) to look at anyone's book."""
-    from playbooks.views import renewals_by_window  # the playbooks pages own renewal reads
-
     manager = is_manager(request.user)
     subject = request.user
     picked = request.GET.get("csm", "").strip()
@@ -201,7 +226,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "stats": _book_stats(subject, today),
         "account_rows": _with_segments(accounts),
         "tasks": _task_buckets(request.user, subject, today),
-        "renewals": renewals_by_window(csm=subject),
+        # A manager's home shows the whole team's renewals; a book shows its own.
+        "renewals": renewals_by_window(csm=None if manager and not picked else subject),
         "is_manager_view": manager,
     }
     if manager:
@@ -254,17 +280,23 @@ def _filtered_accounts(form: AccountFilterForm) -> QuerySet[Account]:
         )
     sort = filters.get("sort") or "name"
     column = ACCOUNT_SORTS[sort.lstrip("-")][1]
-    order = (
-        F(column).desc(nulls_last=True) if sort.startswith("-") else F(column).asc(nulls_last=True)
-    )
-    return accounts.order_by(order, "id")
+    descending = sort.startswith("-")
+    if column in NOT_NULL_SORT_COLUMNS:
+        # A plain ORDER BY lets PostgreSQL walk the column's index (no full sort).
+        order = F(column).desc() if descending else F(column).asc()
+    else:
+        # Unknown values last in both directions (ASC NULLS LAST is also index order).
+        order = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+    return accounts.order_by(order, "-id" if descending else "id")
 
 
 @require_GET
 def account_list_view(request: HttpRequest) -> HttpResponse:
     form = _account_filter_form(request)
     accounts = _filtered_accounts(form)
-    page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(accounts.only(*LIST_COLUMNS), ACCOUNTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     rows = list(page.object_list)
     context = {
         "nav": "accounts",

@@ -88,7 +88,10 @@ class _Statements:
         """Open renewal tasks still held by the entry's previous owner follow the account's
         new owner. Runs before the entries are updated, since it reads their old ``csm``; a
         task a manager handed to someone else is left alone."""
+        # The scope on both sides lets the planner use the contract indexes of both tables.
         scope_sql, scope_params = self.in_scope("e.contract_id")
+        task_scope_sql, task_scope_params = self.in_scope(f"{self.T}.contract_id")
+        scope_sql, scope_params = scope_sql + task_scope_sql, scope_params + task_scope_params
         sql = (
             f"UPDATE {self.T} SET assignee_id = a.owner_id, updated_at = %s "
             f"FROM {self.E} e JOIN {self.A} a ON a.id = e.account_id "
@@ -100,44 +103,49 @@ class _Statements:
         params = [self.now, TaskSource.RENEWAL, TaskStatus.OPEN, TaskStatus.SNOOZED]
         return sql, params + scope_params
 
-    def delete_stale(self, windows: list[RenewalWindow]) -> list[tuple[str, list[Any]]]:
+    def windows_table(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+        """A derived table ``(id, last_day)`` of the active windows: a contract is inside
+        window ``id`` when today <= end_date <= last_day."""
+        date_sql = "CAST(%s AS date)" if self.pg else "%s"
+        if not windows:
+            if self.pg:
+                return (
+                    "(SELECT CAST(NULL AS bigint) AS id, CAST(NULL AS date) AS last_day "
+                    "WHERE 1 = 0)",
+                    [],
+                )
+            return "(SELECT NULL AS id, NULL AS last_day WHERE 1 = 0)", []
+        rows = " UNION ALL ".join(f"SELECT %s AS id, {date_sql} AS last_day" for _ in windows)
+        params: list[Any] = []
+        for window in windows:
+            params += [window.id, self.today + timedelta(days=window.days)]
+        return f"({rows})", params
+
+    def delete_stale(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
         """Entries whose contract is no longer active, left its window, or whose window was
         switched off; overdue entries whose contract is no longer overdue."""
+        outer_sql, outer_params = self.in_scope(f"{self.E}.contract_id")
         scope_sql, scope_params = self.in_scope("e.contract_id")
-        active = ContractStatus.ACTIVE
-        statements = []
-        for window in windows:
-            last = self.today + timedelta(days=window.days)
-            statements.append(
-                (
-                    f"DELETE FROM {self.E} WHERE id IN (SELECT e.id FROM {self.E} e "
-                    f"JOIN {self.C} c ON c.id = e.contract_id WHERE e.window_id = %s"
-                    f"{scope_sql} AND (c.status <> %s OR c.end_date < %s OR c.end_date > %s))",
-                    [window.id, *scope_params, active, self.today, last],
-                )
-            )
-        active_ids = [w.id for w in windows] or [0]
-        placeholders = ", ".join(["%s"] * len(active_ids))
-        statements.append(
-            (
-                f"DELETE FROM {self.E} WHERE window_id IS NOT NULL "
-                f"AND window_id NOT IN ({placeholders})",
-                active_ids,
-            )
+        contract_sql, contract_params = self.in_scope("c.id")
+        scope_sql, scope_params = scope_sql + contract_sql, scope_params + contract_params
+        windows_sql, windows_params = self.windows_table(windows)
+        sql = (
+            f"DELETE FROM {self.E} WHERE 1 = 1{outer_sql} AND id IN (SELECT e.id FROM {self.E} e "
+            f"JOIN {self.C} c ON c.id = e.contract_id "
+            f"LEFT JOIN {windows_sql} w ON w.id = e.window_id "
+            f"WHERE (c.status <> %s "
+            f"OR (e.window_id IS NULL AND c.end_date >= %s) "
+            f"OR (e.window_id IS NOT NULL AND (w.id IS NULL OR c.end_date < %s "
+            f"OR c.end_date > w.last_day))){scope_sql})"
         )
-        statements.append(
-            (
-                f"DELETE FROM {self.E} WHERE id IN (SELECT e.id FROM {self.E} e "
-                f"JOIN {self.C} c ON c.id = e.contract_id WHERE e.window_id IS NULL"
-                f"{scope_sql} AND (c.status <> %s OR c.end_date >= %s))",
-                [*scope_params, active, self.today],
-            )
-        )
-        return statements
+        params = [*outer_params, *windows_params, ContractStatus.ACTIVE, self.today, self.today]
+        return sql, [*params, *scope_params]
 
     def update_changed(self) -> tuple[str, list[Any]]:
         """Entries whose owner, ARR or renewal date no longer match the contract/account."""
         scope_sql, scope_params = self.in_scope("c.id")
+        entry_sql, entry_params = self.in_scope(f"{self.E}.contract_id")
+        scope_sql, scope_params = scope_sql + entry_sql, scope_params + entry_params
         sql = (
             f"UPDATE {self.E} SET csm_id = a.owner_id, arr = c.arr, renewal_date = c.end_date, "
             f"account_id = c.account_id, computed_at = %s "
@@ -148,22 +156,28 @@ class _Statements:
         )
         return sql, [self.now, *scope_params]
 
-    def insert_window_entries(self, window: RenewalWindow) -> tuple[str, list[Any]]:
-        """Active contracts inside T-N (0 <= end_date - today <= N) without an entry."""
+    def insert_window_entries(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+        """Active contracts inside T-N (0 <= end_date - today <= N) without an entry, for
+        every active window at once.
+
+        Existing entries are skipped by ON CONFLICT DO NOTHING (one unique-index probe per
+        candidate), not by a NOT EXISTS anti-join: on a freshly emptied table the planner
+        would pick a nested loop over a sequential scan of the table being filled, which
+        turns a first build quadratic."""
         scope_sql, scope_params = self.in_scope("c.id")
+        windows_sql, windows_params = self.windows_table(windows)
+        widest = self.today + timedelta(days=max(w.days for w in windows))
         sql = (
             f"INSERT INTO {self.E} "
             f"(contract_id, account_id, window_id, csm_id, arr, renewal_date, overdue, computed_at) "
-            f"SELECT c.id, c.account_id, %s, a.owner_id, c.arr, c.end_date, %s, %s "
-            f"FROM {self.C} c JOIN {self.A} a ON a.id = c.account_id "
+            f"SELECT c.id, c.account_id, w.id, a.owner_id, c.arr, c.end_date, %s, %s "
+            f"FROM {self.C} c JOIN {windows_sql} w ON c.end_date <= w.last_day "
+            f"JOIN {self.A} a ON a.id = c.account_id "
             f"WHERE c.status = %s AND c.end_date >= %s AND c.end_date <= %s{scope_sql} "
-            f"AND NOT EXISTS (SELECT 1 FROM {self.E} e "
-            f"WHERE e.contract_id = c.id AND e.window_id = %s) "
             f"ON CONFLICT DO NOTHING"
         )
-        last = self.today + timedelta(days=window.days)
-        params = [window.id, False, self.now, ContractStatus.ACTIVE, self.today, last]
-        return sql, [*params, *scope_params, window.id]
+        params = [False, self.now, *windows_params, ContractStatus.ACTIVE, self.today, widest]
+        return sql, [*params, *scope_params]
 
     def insert_overdue_entries(self) -> tuple[str, list[Any]]:
         """Active contracts whose end_date has passed, without an overdue entry."""
@@ -174,16 +188,17 @@ class _Statements:
             f"SELECT c.id, c.account_id, NULL, a.owner_id, c.arr, c.end_date, %s, %s "
             f"FROM {self.C} c JOIN {self.A} a ON a.id = c.account_id "
             f"WHERE c.status = %s AND c.end_date < %s{scope_sql} "
-            f"AND NOT EXISTS (SELECT 1 FROM {self.E} e "
-            f"WHERE e.contract_id = c.id AND e.window_id IS NULL) "
             f"ON CONFLICT DO NOTHING"
         )
         return sql, [True, self.now, ContractStatus.ACTIVE, self.today, *scope_params]
 
     def insert_tasks(self) -> tuple[str, list[Any]]:
-        """One renewal task per (contract, window) entry that never had one. The partial
-        unique index plus ON CONFLICT DO NOTHING make it exactly once, whatever runs
-        concurrently; NOT EXISTS keeps a done or cancelled task from being recreated."""
+        """One renewal task per (contract, window), for the entries this build wrote
+        (``computed_at`` = its timestamp; entries and tasks commit together, so no entry
+        is left without its task). The partial unique index on renewal tasks' (contract,
+        window), whatever their status, plus ON CONFLICT DO NOTHING make it exactly once
+        under reruns and concurrent builds, and keep a done or cancelled task from being
+        created again."""
         scope_sql, scope_params = self.in_scope("e.contract_id")
         due = self.today + timedelta(days=RENEWAL_TASK_DUE_IN_DAYS)
         nl = "%s"  # newline, as a parameter: portable across vendors
@@ -210,9 +225,7 @@ class _Statements:
             f"%s, %s, e.contract_id, e.window_id, %s, %s "
             f"FROM {self.E} e JOIN {self.A} a ON a.id = e.account_id "
             f"JOIN {self.W} w ON w.id = e.window_id JOIN {self.C} c ON c.id = e.contract_id "
-            f"WHERE e.window_id IS NOT NULL{scope_sql} "
-            f"AND NOT EXISTS (SELECT 1 FROM {self.T} t WHERE t.source = %s "
-            f"AND t.contract_id = e.contract_id AND t.window_id = e.window_id) "
+            f"WHERE e.window_id IS NOT NULL AND e.computed_at = %s{scope_sql} "
             f"ON CONFLICT DO NOTHING"
         )
         params = [
@@ -228,8 +241,8 @@ class _Statements:
             TaskSource.RENEWAL,
             self.now,
             self.now,
+            self.now,
             *scope_params,
-            TaskSource.RENEWAL,
         ]
         return sql, params
 
@@ -249,12 +262,11 @@ def run_statements(*, today: date, now: datetime, scope: list[int] | None) -> Re
             return rows
 
         counts.tasks_reassigned = execute("reassign tasks", statements.reassign_tasks())
-        for statement in statements.delete_stale(windows):
-            counts.deleted += execute("delete stale entries", statement)
+        counts.deleted = execute("delete stale entries", statements.delete_stale(windows))
         counts.updated = execute("update changed entries", statements.update_changed())
-        for window in windows:
+        if windows:
             counts.inserted += execute(
-                f"insert T-{window.days} entries", statements.insert_window_entries(window)
+                "insert window entries", statements.insert_window_entries(windows)
             )
         counts.inserted += execute("insert overdue entries", statements.insert_overdue_entries())
         counts.tasks_created = execute("insert renewal tasks", statements.insert_tasks())

@@ -443,6 +443,8 @@ def playbook_create(*, steps: list[dict] | None = None, by: Any = None, **data: 
     cleaned = playbook_steps_validate(steps or [])
     playbook.save()
     playbook_set_steps(playbook=playbook, steps_data=cleaned)
+    if playbook.is_active:
+        playbooks_request_processing(segment_id=playbook.segment_id)
     return playbook
 
 
@@ -548,7 +550,9 @@ def _process_event_batch(playbook: Playbook, today: date) -> tuple[list[Playbook
         if playbook.trigger == PlaybookTrigger.ON_ENTER
         else (MembershipEventKind.EXITED, MembershipEventKind.ENTERED)
     )
-    has_run = PlaybookRun.objects.filter(playbook=playbook, membership_event=OuterRef("pk"))
+    has_run = PlaybookRun.objects.filter(  # (playbook, account, event): the unique index
+        playbook=playbook, account_id=OuterRef("account_id"), membership_event=OuterRef("pk")
+    )
     events = MembershipEvent.objects.filter(
         segment_id=playbook.segment_id, kind=kind, at__gte=playbook.activated_at
     ).filter(~Exists(has_run))

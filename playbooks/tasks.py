@@ -50,3 +50,8 @@ def run_execute_task(self, run_id: int) -> None:
     retry_in = services.playbook_run_execute(run_id=run_id)
     if retry_in is not None:
         raise self.retry(countdown=retry_in)
+
+
+# Registers playbooks.segment_review_reminders in every worker (autodiscovery imports only
+# this module).
+from . import review_tasks  # noqa: E402, F401

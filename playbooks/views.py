@@ -6,9 +6,10 @@ Writes go through playbooks.services; who may change a task is asked of
 selector offers yet; each is one bounded, set-based query.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -42,8 +43,6 @@ User = get_user_model()
 
 ROWS_PER_PAGE = 50
 RUNS_PER_PAGE = 50
-# Snooze choices offered next to each task (days from today).
-SNOOZE_DAYS = (1, 3, 7, 14)
 ALL = "__all__"
 # My book lists this many of the next renewals under the window table.
 UPCOMING_RENEWALS_SHOWN = 8
@@ -51,6 +50,17 @@ UPCOMING_RENEWALS_SHOWN = 8
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def _started_param(request: HttpRequest, name: str = "started") -> datetime | None:
+    """``?started=`` as an aware datetime (a "+" decoded as a space is tolerated)."""
+    try:
+        started = parse_datetime(request.GET.get(name, "").replace(" ", "+"))
+    except ValueError:
+        return None
+    if started is not None and timezone.is_naive(started):
+        started = timezone.make_aware(started)
+    return started
 
 
 def _csm_usernames() -> list[str]:
@@ -109,8 +119,9 @@ def renewals_by_window(*, csm: Any | None) -> dict[str, Any]:
 
 
 def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry], dict]:
-    """The queue filtered by ?window= (days, ``overdue`` or ``tightest``), ?csm= and ?q=,
-    each entry with its renewal task's id and status."""
+    """The queue filtered by ?window= (days, ``overdue`` or ``tightest``), ?csm=, ?q= and
+    ?task= (the renewal task's status, or ``none``), each entry with its renewal task's id
+    and status."""
     csm, csm_value = _picked_user(request, "csm")
     window = request.GET.get("window", "")
     entries = selectors.renewal_queue_list(
@@ -131,7 +142,12 @@ def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry],
         task_id=Subquery(renewal_task.values("id")[:1]),
         task_status=Subquery(renewal_task.values("status")[:1]),
     )
-    filters = {"csm": csm_value, "window": window, "q": request.GET.get("q", "")}
+    task = request.GET.get("task", "")
+    if task == "none":
+        entries = entries.filter(task_id__isnull=True)
+    elif task in TaskStatus.values:
+        entries = entries.filter(task_status=task)
+    filters = {"csm": csm_value, "window": window, "q": request.GET.get("q", ""), "task": task}
     return entries, filters
 
 
@@ -150,9 +166,12 @@ def renewal_queue_view(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "windows": list(selectors.renewal_window_list()),
         "csm_choices": _csm_usernames(),
+        "task_statuses": TaskStatus.choices,
         "today": clock.today(),
         "last_build": selectors.renewal_queue_last_build(),
     }
+    if started := _started_param(request, "rebuild_started"):
+        context["rebuild_started"] = started.isoformat()
     template = "playbooks/_renewal_results.html" if _is_htmx(request) else None
     return render(request, template or "playbooks/renewal_queue.html", context)
 
@@ -168,13 +187,15 @@ def renewal_rebuild_view(request: HttpRequest) -> HttpResponse:
     if _is_htmx(request):
         return render(request, "playbooks/_rebuild_status.html", context)
     messages.info(request, "Renewal queue rebuild started.")
-    return redirect(reverse("renewal-queue") + f"?rebuild_started={started.isoformat()}")
+    return redirect(
+        reverse("renewal-queue") + "?" + urlencode({"rebuild_started": started.isoformat()})
+    )
 
 
 @require_GET
 def renewal_rebuild_status_view(request: HttpRequest) -> HttpResponse:
     """Whether a rebuild started at ``?started=`` has finished (polled by htmx)."""
-    started = parse_datetime(request.GET.get("started", "") or "")
+    started = _started_param(request)
     if started is None:
         return JsonResponse({"error": "started: expected an ISO date-time."}, status=400)
     build = (

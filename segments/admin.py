@@ -57,7 +57,9 @@ class RuleEditorWidget(forms.Textarea):
 
     def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
         schema_id = f"rule-schema-{name}"
-        textarea = super().render(name, value, {**(attrs or {}), "data-rule-editor": schema_id}, renderer)
+        textarea = super().render(
+            name, value, {**(attrs or {}), "data-rule-editor": schema_id}, renderer
+        )
         return textarea + json_script(_rule_schema(), schema_id)
 
 
@@ -205,15 +207,32 @@ class SegmentAdmin(admin.ModelAdmin):
         if obj is None:
             return [
                 (None, {"fields": ("name", "slug", "description", "kind", "owner", "is_active")}),
-                ("Rule (version 1)", {"fields": ("rule", "rank_by", "rank_limit", "note", "publish")}),
-                ("Review and exclusivity", {"fields": ("review_every_days", "exclusive_group", "priority")}),
+                (
+                    "Rule (version 1)",
+                    {"fields": ("rule", "rank_by", "rank_limit", "note", "publish")},
+                ),
+                (
+                    "Review and exclusivity",
+                    {"fields": ("review_every_days", "exclusive_group", "priority")},
+                ),
             ]
         return [
             (None, {"fields": ("name", "slug", "description", "owner", "is_active")}),
-            ("Membership", {"fields": ("current_version_link", "member_count", "arr", "last_computed_at")}),
-            ("Review and exclusivity", {
-                "fields": ("review_every_days", "last_reviewed_at", "exclusive_group", "priority")
-            }),
+            (
+                "Membership",
+                {"fields": ("current_version_link", "member_count", "arr", "last_computed_at")},
+            ),
+            (
+                "Review and exclusivity",
+                {
+                    "fields": (
+                        "review_every_days",
+                        "last_reviewed_at",
+                        "exclusive_group",
+                        "priority",
+                    )
+                },
+            ),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
@@ -222,7 +241,9 @@ class SegmentAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any) -> tuple:
         return self.inlines if obj else ()
 
-    def save_model(self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool
+    ) -> None:
         data = form.cleaned_data
         if change:
             services.segment_update(
@@ -250,7 +271,9 @@ class SegmentAdmin(admin.ModelAdmin):
         obj.__dict__.update({k: v for k, v in created.__dict__.items() if k != "_state"})
         obj._state.adding = False
 
-    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ) -> None:
         # The versions inline is read-only; nothing else is related.
         return None
 
@@ -272,8 +295,13 @@ class SegmentAdmin(admin.ModelAdmin):
         url = reverse("admin:segments_segmentversion_change", args=[version.pk])
         text = rule_text(version.rule)
         ranking = ranking_text(version.rank_by, version.rank_limit)
-        return format_html('<a href="{}">v{}</a>: {}{}', url, version.number, text,
-                           f" — {ranking}" if ranking else "")
+        return format_html(
+            '<a href="{}">v{}</a>: {}{}',
+            url,
+            version.number,
+            text,
+            f" — {ranking}" if ranking else "",
+        )
 
     @admin.display(description="review")
     def review_status(self, segment: Segment) -> str:
@@ -324,21 +352,48 @@ class VersionForm(DefinitionFormMixin, forms.ModelForm):
 @admin.register(SegmentVersion)
 class SegmentVersionAdmin(admin.ModelAdmin):
     form = VersionForm
-    list_display = ("__str__", "segment", "number", "readable_rule", "ranking", "status",
-                    "created_at", "published_at")
+    list_display = (
+        "__str__",
+        "segment",
+        "number",
+        "readable_rule",
+        "ranking",
+        "status",
+        "created_at",
+        "published_at",
+    )
     list_filter = ("segment",)
     list_select_related = ("segment", "created_by")
     actions = None
-    published_readonly = ("segment", "number", "readable_rule", "rule", "rank_by", "rank_limit",
-                          "note", "created_by", "created_at", "published_at")
+    published_readonly = (
+        "segment",
+        "number",
+        "readable_rule",
+        "rule",
+        "rank_by",
+        "rank_limit",
+        "note",
+        "created_by",
+        "created_at",
+        "published_at",
+    )
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         if obj is None:
             return ("segment", "rule", "rank_by", "rank_limit", "note")
         if obj.is_published:
             return self.published_readonly
-        return ("segment", "number", "readable_rule", "rule", "rank_by", "rank_limit", "note",
-                "created_by", "created_at")
+        return (
+            "segment",
+            "number",
+            "readable_rule",
+            "rule",
+            "rank_by",
+            "rank_limit",
+            "note",
+            "created_by",
+            "created_at",
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         if obj is None:
@@ -360,14 +415,18 @@ class SegmentVersionAdmin(admin.ModelAdmin):
         initial = super().get_changeform_initial_data(request)
         segment_id = request.GET.get("segment")
         if segment_id and segment_id.isdigit():
-            segment = Segment.objects.select_related("current_version").filter(pk=segment_id).first()
+            segment = (
+                Segment.objects.select_related("current_version").filter(pk=segment_id).first()
+            )
             if segment is not None:
                 base = segment.current_version or segment.versions.order_by("-number").first()
                 if base is not None:
                     initial.update(rule=base.rule, rank_by=base.rank_by, rank_limit=base.rank_limit)
         return initial
 
-    def save_model(self, request: HttpRequest, obj: SegmentVersion, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: SegmentVersion, form: forms.ModelForm, change: bool
+    ) -> None:
         data = form.cleaned_data
         definition = {
             "rule": data["rule"],
@@ -401,12 +460,19 @@ class SegmentVersionAdmin(admin.ModelAdmin):
     def get_urls(self) -> list:
         view = self.admin_site.admin_view
         return [
-            path("<int:version_id>/preview/", view(self.preview_view),
-                 name="segments_segmentversion_preview"),
-            path("<int:version_id>/publish/", view(self.publish_view),
-                 name="segments_segmentversion_publish"),
-            path("<int:version_id>/diff/", view(self.diff_view),
-                 name="segments_segmentversion_diff"),
+            path(
+                "<int:version_id>/preview/",
+                view(self.preview_view),
+                name="segments_segmentversion_preview",
+            ),
+            path(
+                "<int:version_id>/publish/",
+                view(self.publish_view),
+                name="segments_segmentversion_publish",
+            ),
+            path(
+                "<int:version_id>/diff/", view(self.diff_view), name="segments_segmentversion_diff"
+            ),
             *super().get_urls(),
         ]
 

@@ -23,14 +23,18 @@ Vocabulary (see docs/metrics.md):
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, connections, transaction
 from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
@@ -39,6 +43,8 @@ from cs_platform import clock
 from customers.models import Account, Contract, ContractStatus
 
 from .models import Membership, MembershipEvent, MembershipEventKind, Segment, SegmentSnapshot
+
+T = TypeVar("T")
 
 WINDOW_DAYS = 365
 # The compare table, the growth chart and the overlap matrix stay readable (and the overlap
@@ -220,27 +226,65 @@ def _counts_on(alias: str, day_sql: str) -> str:
 
 def members_sql(segment_ids: Sequence[int], as_of: date) -> tuple[str, list[Any]]:
     """SQL selecting ``(segment_id, account_id)`` for the members of ``segment_ids`` at the end
-    of ``as_of``: the accounts whose last MembershipEvent up to then is ``entered``. For
-    today (and later) the current Membership rows say the same thing more cheaply."""
+    of ``as_of``: the accounts whose last MembershipEvent up to then (by ``at``, then id) is
+    ``entered``. For today (and later) the current Membership rows say the same thing more
+    cheaply."""
     if as_of >= clock.today():
         return (
             f"SELECT m.segment_id, m.account_id FROM {_q(Membership)} m"
             f" WHERE m.segment_id IN ({_in(segment_ids)})",
             list(segment_ids),
         )
+    # "The last event is entered" as a grouped comparison rather than a window function: a
+    # hash aggregate instead of a sort of every event. Ties in ``at`` go to the higher id.
+    entered_at = f"MAX(CASE WHEN e.kind = '{MembershipEventKind.ENTERED.value}' THEN e.at END)"
+    exited_at = f"MAX(CASE WHEN e.kind = '{MembershipEventKind.EXITED.value}' THEN e.at END)"
+    entered_id = f"MAX(CASE WHEN e.kind = '{MembershipEventKind.ENTERED.value}' THEN e.id END)"
+    exited_id = f"MAX(CASE WHEN e.kind = '{MembershipEventKind.EXITED.value}' THEN e.id END)"
     sql = (
-        "SELECT le.segment_id, le.account_id FROM ("
-        " SELECT e.segment_id, e.account_id, e.kind, ROW_NUMBER() OVER ("
-        "  PARTITION BY e.segment_id, e.account_id ORDER BY e.at DESC, e.id DESC) AS rn"
-        f" FROM {_q(MembershipEvent)} e"
+        f"SELECT e.segment_id, e.account_id FROM {_q(MembershipEvent)} e"
         f" WHERE e.segment_id IN ({_in(segment_ids)}) AND e.at < %s"
-        f") le WHERE le.rn = 1 AND le.kind = '{MembershipEventKind.ENTERED.value}'"
+        " GROUP BY e.segment_id, e.account_id"
+        f" HAVING {exited_at} IS NULL OR {entered_at} > {exited_at}"
+        f" OR ({entered_at} = {exited_at} AND {entered_id} > {exited_id})"
     )
     return sql, [*segment_ids, _dt(end_of_day(as_of))]
 
 
+def run_concurrently(calls: dict[str, Callable[[], T]]) -> dict[str, T]:
+    """Run independent read-only selectors at once, each on its own database connection,
+    when that is safe: on PostgreSQL and outside a transaction (another connection would
+    not see the caller's uncommitted rows, e.g. in a test). Otherwise one after another.
+
+    The analytics page's statements each read a few hundred thousand rows; side by side,
+    the page waits for the slowest instead of their sum."""
+    if len(calls) < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return {name: call() for name, call in calls.items()}
+
+    def run(call: Callable[[], T]) -> T:
+        try:
+            return call()
+        finally:
+            connections.close_all()  # this worker thread's own connection
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = {name: pool.submit(run, call) for name, call in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    # These statements read a few hundred thousand rows in well under a second, but their
+    # estimated cost is high enough for PostgreSQL to JIT-compile them, which alone took
+    # 0.8 s per statement at 100k accounts (bench/analytics.py). SET LOCAL needs a
+    # transaction; it ends with it.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        # Hash aggregates of a few hundred thousand rows spill to disk with the default 4 MB.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -270,8 +314,8 @@ def segment_metrics(*, segment_id: int, as_of: date) -> SegmentMetrics:
 
 
 def segment_metrics_many(*, segment_ids: Sequence[int], as_of: date) -> dict[int, SegmentMetrics]:
-    """The metrics of every segment in ``segment_ids`` (existing ids) as of ``as_of``, in three
-    statements whatever their number."""
+    """The metrics of every segment in ``segment_ids`` (existing ids) as of ``as_of``, in at
+    most four statements whatever their number."""
     ids = list(dict.fromkeys(segment_ids))
     if not ids:
         return {}
@@ -281,8 +325,15 @@ def segment_metrics_many(*, segment_ids: Sequence[int], as_of: date) -> dict[int
     young = [pk for pk in ids if began[pk] > start]
     trailing = [pk for pk in ids if began[pk] <= start]
 
-    current = _population_aggregates(ids, as_of)
-    window = _window_aggregates(trailing, young, as_of)
+    parts = run_concurrently(
+        {
+            "current": lambda: _population_aggregates(ids, as_of),
+            "trailing": lambda: _fetch(*_window_trailing_sql(trailing, as_of)) if trailing else [],
+            "young": lambda: _fetch(*_window_young_sql(young, as_of)) if young else [],
+        }
+    )
+    current = parts["current"]
+    window = _window_rows(parts["trailing"] + parts["young"])
 
     result: dict[int, SegmentMetrics] = {}
     for pk in ids:
@@ -344,7 +395,7 @@ def _population_aggregates(ids: list[int], as_of: date) -> dict[int, dict[str, A
         WITH pop AS ({pop_sql}),
         arr_d AS (
             SELECT c.account_id, SUM(c.arr) AS arr FROM {_q(Contract)} c
-            WHERE c.account_id IN (SELECT account_id FROM pop) AND {_counts_on("c", "%s")}
+            WHERE {_counts_on("c", "%s")}
             GROUP BY c.account_id
         )
         SELECT pop.segment_id,
@@ -379,51 +430,77 @@ def _population_aggregates(ids: list[int], as_of: date) -> dict[int, dict[str, A
     }
 
 
-def _window_population_sql(
-    trailing: list[int], young: list[int], as_of: date
-) -> tuple[str, list[Any]]:
-    """SQL selecting ``(segment_id, account_id, start_date)``: the window population before
-    the ARR > 0 filter, with the date each account's start ARR is measured on."""
-    parts: list[str] = []
-    params: list[Any] = []
-    if trailing:
-        start = window_start(as_of)
-        at_start_sql, at_start_params = members_sql(trailing, start)
-        parts.append(
-            f"SELECT ms.segment_id, ms.account_id, %s AS start_date FROM ({at_start_sql}) ms"
-        )
-        params += [_d(start), *at_start_params]
-    if young:
-        first_day_sql, first_day_params = connection.ops.datetime_cast_date_sql(
-            "MIN(e.at)", (), timezone.get_current_timezone_name()
-        )
-        parts.append(
-            f"SELECT e.segment_id, e.account_id, {first_day_sql} AS start_date"
-            f" FROM {_q(MembershipEvent)} e"
-            f" WHERE e.segment_id IN ({_in(young)}) AND e.kind = %s AND e.at < %s"
-            " GROUP BY e.segment_id, e.account_id"
-        )
-        params += [
-            *first_day_params,
-            *young,
-            MembershipEventKind.ENTERED.value,
-            _dt(end_of_day(as_of)),
-        ]
-    return " UNION ALL ".join(parts), params
+_WINDOW_SELECT = """
+    SELECT per_account.segment_id, COUNT(*), SUM(per_account.start_arr),
+        SUM(per_account.end_arr),
+        SUM(CASE WHEN per_account.end_arr < per_account.start_arr
+            THEN per_account.end_arr ELSE per_account.start_arr END),
+        SUM(CASE WHEN per_account.end_arr = 0 THEN 1 ELSE 0 END),
+        SUM(per_account.renewed), SUM(per_account.decided)
+    FROM per_account GROUP BY per_account.segment_id
+"""
 
 
-def _window_aggregates(
-    trailing: list[int], young: list[int], as_of: date
-) -> dict[int, dict[str, Any]]:
-    """Per segment, over the window population P: its size, Σ ARR at start, Σ ARR on D,
-    Σ min(start, D), how many have no ARR on D, and the renewal counts."""
-    if not trailing and not young:
-        return {}
-    base_sql, base_params = _window_population_sql(trailing, young, as_of)
-    day = _d(as_of)
+def _renewed_sql() -> str:
+    return f"CASE WHEN c.status = '{ContractStatus.RENEWED.value}' THEN 1 ELSE 0 END"
+
+
+def _decided_sql() -> str:
+    return f"c.status IN ('{ContractStatus.RENEWED.value}', '{ContractStatus.CHURNED.value}')"
+
+
+def _window_trailing_sql(ids: list[int], as_of: date) -> tuple[str, list[Any]]:
+    """Window aggregates of segments older than the window: every account is measured from
+    S, so ARR on S, ARR on D and the renewals are computed once per account and joined
+    with the (segment, account) pairs of the members at S."""
+    start = window_start(as_of)
+    at_start_sql, at_start_params = members_sql(ids, start)
     contract = _q(Contract)
     sql = f"""
-        WITH base AS ({base_sql}),
+        WITH at_start AS ({at_start_sql}),
+        arr_s AS (
+            SELECT c.account_id, SUM(c.arr) AS arr FROM {contract} c
+            WHERE {_counts_on("c", "%s")} GROUP BY c.account_id
+        ),
+        arr_d AS (
+            SELECT c.account_id, SUM(c.arr) AS arr FROM {contract} c
+            WHERE {_counts_on("c", "%s")} GROUP BY c.account_id
+        ),
+        ren AS (
+            SELECT c.account_id, SUM({_renewed_sql()}) AS renewed, COUNT(*) AS decided
+            FROM {contract} c
+            WHERE {_decided_sql()} AND c.end_date > %s AND c.end_date <= %s
+            GROUP BY c.account_id
+        ),
+        per_account AS (
+            SELECT at_start.segment_id, arr_s.arr AS start_arr,
+                COALESCE(arr_d.arr, 0) AS end_arr,
+                COALESCE(ren.renewed, 0) AS renewed, COALESCE(ren.decided, 0) AS decided
+            FROM at_start
+            JOIN arr_s ON arr_s.account_id = at_start.account_id AND arr_s.arr > 0
+            LEFT JOIN arr_d ON arr_d.account_id = at_start.account_id
+            LEFT JOIN ren ON ren.account_id = at_start.account_id
+        )
+        {_WINDOW_SELECT}
+    """
+    s, d = _d(start), _d(as_of)
+    return sql, [*at_start_params, s, s, d, d, s, d]
+
+
+def _window_young_sql(ids: list[int], as_of: date) -> tuple[str, list[Any]]:
+    """Window aggregates of segments younger than the window: every account that entered
+    by the end of D, measured from the day it first entered (so per (segment, account))."""
+    first_day_sql, first_day_params = connection.ops.datetime_cast_date_sql(
+        "MIN(e.at)", (), timezone.get_current_timezone_name()
+    )
+    contract = _q(Contract)
+    sql = f"""
+        WITH base AS (
+            SELECT e.segment_id, e.account_id, {first_day_sql} AS start_date
+            FROM {_q(MembershipEvent)} e
+            WHERE e.segment_id IN ({_in(ids)}) AND e.kind = %s AND e.at < %s
+            GROUP BY e.segment_id, e.account_id
+        ),
         p AS (
             SELECT base.segment_id, base.account_id, base.start_date, SUM(c.arr) AS start_arr
             FROM base JOIN {contract} c ON c.account_id = base.account_id
@@ -433,35 +510,40 @@ def _window_aggregates(
         ),
         arr_d AS (
             SELECT c.account_id, SUM(c.arr) AS arr FROM {contract} c
-            WHERE c.account_id IN (SELECT account_id FROM p) AND {_counts_on("c", "%s")}
-            GROUP BY c.account_id
+            WHERE {_counts_on("c", "%s")} GROUP BY c.account_id
         ),
-        per_account AS (
-            SELECT p.segment_id, p.start_arr, COALESCE(arr_d.arr, 0) AS end_arr
-            FROM p LEFT JOIN arr_d ON arr_d.account_id = p.account_id
-        ),
-        agg AS (
-            SELECT segment_id, COUNT(*) AS size, SUM(start_arr) AS start_arr,
-                SUM(end_arr) AS end_arr,
-                SUM(CASE WHEN end_arr < start_arr THEN end_arr ELSE start_arr END) AS kept_arr,
-                SUM(CASE WHEN end_arr = 0 THEN 1 ELSE 0 END) AS churned
-            FROM per_account GROUP BY segment_id
-        ),
-        renewals AS (
-            SELECT p.segment_id,
-                SUM(CASE WHEN c.status = '{ContractStatus.RENEWED.value}' THEN 1 ELSE 0 END)
-                    AS renewed,
+        ren AS (
+            SELECT p.segment_id, p.account_id, SUM({_renewed_sql()}) AS renewed,
                 COUNT(*) AS decided
             FROM p JOIN {contract} c ON c.account_id = p.account_id
-            WHERE c.status IN ('{ContractStatus.RENEWED.value}', '{ContractStatus.CHURNED.value}')
-                AND c.end_date > p.start_date AND c.end_date <= %s
-            GROUP BY p.segment_id
+            WHERE {_decided_sql()} AND c.end_date > p.start_date AND c.end_date <= %s
+            GROUP BY p.segment_id, p.account_id
+        ),
+        per_account AS (
+            SELECT p.segment_id, p.start_arr, COALESCE(arr_d.arr, 0) AS end_arr,
+                COALESCE(ren.renewed, 0) AS renewed, COALESCE(ren.decided, 0) AS decided
+            FROM p
+            LEFT JOIN arr_d ON arr_d.account_id = p.account_id
+            LEFT JOIN ren ON ren.segment_id = p.segment_id AND ren.account_id = p.account_id
         )
-        SELECT agg.segment_id, agg.size, agg.start_arr, agg.end_arr, agg.kept_arr, agg.churned,
-            renewals.renewed, renewals.decided
-        FROM agg LEFT JOIN renewals ON renewals.segment_id = agg.segment_id
+        {_WINDOW_SELECT}
     """
-    rows = _fetch(sql, [*base_params, day, day, day])
+    d = _d(as_of)
+    params = [
+        *first_day_params,
+        *ids,
+        MembershipEventKind.ENTERED.value,
+        _dt(end_of_day(as_of)),
+        d,
+        d,
+        d,
+    ]
+    return sql, params
+
+
+def _window_rows(rows: list[tuple]) -> dict[int, dict[str, Any]]:
+    """Per segment, over the window population P: its size, Σ start ARR, Σ ARR on D,
+    Σ min(start, D), how many have no ARR on D, and the renewal counts."""
     return {
         row[0]: {
             "size": row[1],
@@ -533,10 +615,11 @@ def segment_overlap(*, segment_ids: Sequence[int], as_of: date) -> Overlap:
     pop_sql, pop_params = members_sql(ids or [0], as_of)
     bit = " ".join(f"WHEN {int(pk)} THEN {1 << i}" for i, pk in enumerate(ids)) or "WHEN 0 THEN 0"
     pairs = [(i, j) for i in range(len(ids)) for j in range(i, len(ids))]
-    terms = ["COUNT(*)"]
+    # Summed over the distinct combinations of segments (far fewer than accounts).
+    terms = ["SUM(n)"]
     for i, j in pairs:
         both = (1 << i) | (1 << j)
-        terms.append(f"SUM(CASE WHEN (mask & {both}) = {both} THEN 1 ELSE 0 END)")
+        terms.append(f"SUM(CASE WHEN (mask & {both}) = {both} THEN n ELSE 0 END)")
     exists_sql, exists_params = _existing_on_sql(as_of)
     account = _q(Account)
     sql = f"""
@@ -544,12 +627,13 @@ def segment_overlap(*, segment_ids: Sequence[int], as_of: date) -> Overlap:
         masks AS (
             SELECT account_id, SUM(CASE segment_id {bit} ELSE 0 END) AS mask
             FROM pop GROUP BY account_id
-        )
+        ),
+        combos AS (SELECT mask, COUNT(*) AS n FROM masks GROUP BY mask)
         SELECT {", ".join(terms)},
             (SELECT COUNT(*) FROM {account} a WHERE {exists_sql}),
             (SELECT COUNT(*) FROM {account} a WHERE {exists_sql}
                 AND NOT EXISTS (SELECT 1 FROM masks m WHERE m.account_id = a.id))
-        FROM masks
+        FROM combos
     """
     row = _fetch(sql, [*pop_params, *exists_params, *exists_params])[0]
     matrix = [[0] * len(ids) for _ in ids]
@@ -617,26 +701,38 @@ def cohort_retention(
         pop_sql, cte_params = members_sql([segment_id], as_of)
         ctes = f"pop AS ({pop_sql}),"
         filters.append("a.id IN (SELECT account_id FROM pop)")
+    # Each account is placed in its cohort by a range join with the months (one index range
+    # scan per month); the cells then join the cohort accounts on equality (a hash join).
     sql = f"""
         WITH {ctes}
         cells (cohort_start, cohort_end, k, measured_on) AS (VALUES {values}),
         cohort_accounts AS (
-            SELECT a.id AS account_id, a.customer_since FROM {_q(Account)} a
+            SELECT a.id AS account_id, cells.cohort_start FROM {_q(Account)} a
+            JOIN cells ON cells.k = 0 AND a.customer_since >= cells.cohort_start
+                AND a.customer_since <= cells.cohort_end
             WHERE {" AND ".join(filters)}
         ),
-        account_cells AS (
-            SELECT ca.account_id, cells.cohort_start, cells.k, cells.measured_on
-            FROM cohort_accounts ca JOIN cells
-                ON ca.customer_since >= cells.cohort_start AND ca.customer_since <= cells.cohort_end
+        sizes AS (
+            SELECT cohort_start, COUNT(*) AS accounts FROM cohort_accounts GROUP BY cohort_start
         ),
-        cell_arr AS (
-            SELECT ac.account_id, ac.cohort_start, ac.k, COALESCE(SUM(c.arr), 0) AS arr
-            FROM account_cells ac LEFT JOIN {_q(Contract)} c
-                ON c.account_id = ac.account_id AND {_counts_on("c", "ac.measured_on")}
-            GROUP BY ac.account_id, ac.cohort_start, ac.k
+        counted AS (
+            SELECT cells.cohort_start, cells.k, c.account_id, c.arr
+            FROM cohort_accounts ca
+            JOIN cells ON cells.cohort_start = ca.cohort_start
+            JOIN {_q(Contract)} c
+                ON c.account_id = ca.account_id AND {_counts_on("c", "cells.measured_on")}
+        ),
+        per_cell AS (
+            SELECT cohort_start, k, SUM(arr) AS arr,
+                COUNT(DISTINCT CASE WHEN arr > 0 THEN account_id END) AS retained
+            FROM counted GROUP BY cohort_start, k
         )
-        SELECT cohort_start, k, COUNT(*), SUM(CASE WHEN arr > 0 THEN 1 ELSE 0 END), SUM(arr)
-        FROM cell_arr GROUP BY cohort_start, k ORDER BY cohort_start, k
+        SELECT cells.cohort_start, cells.k, sizes.accounts, COALESCE(per_cell.retained, 0),
+            COALESCE(per_cell.arr, 0)
+        FROM cells
+        JOIN sizes ON sizes.cohort_start = cells.cohort_start
+        LEFT JOIN per_cell ON per_cell.cohort_start = cells.cohort_start AND per_cell.k = cells.k
+        ORDER BY cells.cohort_start, cells.k
     """
     rows = _fetch(sql, [*cte_params, *cell_params, *filter_params])
     by_cohort: dict[date, list[tuple[int, int, int, Decimal]]] = {}
@@ -675,6 +771,40 @@ def cohort_retention(
     return CohortTable(
         as_of=as_of, months=months, segment_id=segment_id, plan=plan or None, cohorts=cohorts
     )
+
+
+# --- caching for the analytics page ---------------------------------------------------------
+
+DEFAULT_CACHE_SECONDS = 300
+
+
+def _data_stamp() -> str:
+    """Changes whenever membership history or a snapshot is written (two primary-key
+    lookups). Contract and account edits are not in it: the time limit bounds those."""
+    row = _fetch(
+        f"SELECT (SELECT MAX(id) FROM {_q(MembershipEvent)}),"
+        f" (SELECT MAX(id) FROM {_q(SegmentSnapshot)}), (SELECT COUNT(*) FROM {_q(Segment)})",
+        [],
+    )[0]
+    return ":".join(str(v) for v in row)
+
+
+def cached(selector: Callable[..., T], **kwargs: Any) -> T:
+    """``selector(**kwargs)``, kept in Django's cache for ``CS_ANALYTICS_CACHE_SECONDS``
+    (default 300; 0 turns it off) and until membership or snapshots change. The analytics
+    page uses it, so a manager paging through sections does not recompute every figure;
+    the API and the segment page compute live."""
+    seconds = int(getattr(settings, "CS_ANALYTICS_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+    if seconds <= 0:
+        return selector(**kwargs)
+    identity = repr((selector.__module__, selector.__qualname__, sorted(kwargs.items())))
+    digest = hashlib.sha256(f"{identity}|{_data_stamp()}".encode()).hexdigest()
+    key = f"cs:analytics:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = selector(**kwargs)
+        cache.set(key, value, seconds)
+    return value
 
 
 def existing_segment_ids(ids: Iterable[int]) -> set[int]:

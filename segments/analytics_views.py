@@ -125,8 +125,12 @@ def safe_svg(markup: str) -> SafeString:
 
 
 def compare_context(segments: list[Segment], as_of: date) -> dict[str, Any]:
-    metrics = analytics.segment_metrics_many(segment_ids=[s.pk for s in segments], as_of=as_of)
-    growth = analytics.segment_growth(segment_ids=[s.pk for s in segments], as_of=as_of)
+    metrics = analytics.cached(
+        analytics.segment_metrics_many, segment_ids=[s.pk for s in segments], as_of=as_of
+    )
+    growth = analytics.cached(
+        analytics.segment_growth, segment_ids=[s.pk for s in segments], as_of=as_of
+    )
     names = [s.name for s in segments]
     rows = [
         {
@@ -203,7 +207,9 @@ def growth_monthly_table(
 
 
 def overlap_context(segments: list[Segment], as_of: date) -> dict[str, Any]:
-    overlap = analytics.segment_overlap(segment_ids=[s.pk for s in segments], as_of=as_of)
+    overlap = analytics.cached(
+        analytics.segment_overlap, segment_ids=[s.pk for s in segments], as_of=as_of
+    )
     names = [s.name for s in segments]
     return {
         "as_of": as_of,
@@ -225,8 +231,12 @@ def overlap_context(segments: list[Segment], as_of: date) -> dict[str, Any]:
 def cohort_context(
     *, as_of: date, months: int, segment: Segment | None, plan: str | None
 ) -> dict[str, Any]:
-    table = analytics.cohort_retention(
-        as_of=as_of, months=months, segment_id=segment.pk if segment else None, plan=plan
+    table = analytics.cached(
+        analytics.cohort_retention,
+        as_of=as_of,
+        months=months,
+        segment_id=segment.pk if segment else None,
+        plan=plan,
     )
     labels = [c.month.strftime("%Y-%m") for c in table.cohorts]
     columns = list(range(table.months))
@@ -312,13 +322,17 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
             "compare_carry": _carry(request, None, ("segments", "as_of")),
             "overlap_carry": _carry(request, "overlap", ("segments", "as_of")),
             "cohort_carry": _carry(request, "cohort", ("segment", "plan", "months", "as_of")),
-            "compare": compare_context(s["compare_segments"], s["compare_as_of"]),
-            "overlap": overlap_context(s["overlap_segments"], s["overlap_as_of"]),
-            "cohorts": cohort_context(
-                as_of=s["cohort_as_of"],
-                months=s["cohort_months"],
-                segment=s["cohort_segment"],
-                plan=s["cohort_plan"],
+            **analytics.run_concurrently(
+                {
+                    "compare": lambda: compare_context(s["compare_segments"], s["compare_as_of"]),
+                    "overlap": lambda: overlap_context(s["overlap_segments"], s["overlap_as_of"]),
+                    "cohorts": lambda: cohort_context(
+                        as_of=s["cohort_as_of"],
+                        months=s["cohort_months"],
+                        segment=s["cohort_segment"],
+                        plan=s["cohort_plan"],
+                    ),
+                }
             ),
         },
     )
@@ -348,7 +362,9 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
     s = _sections(request)
     if kind == "compare":
         segments, as_of = s["compare_segments"], s["compare_as_of"]
-        metrics = analytics.segment_metrics_many(segment_ids=[x.pk for x in segments], as_of=as_of)
+        metrics = analytics.cached(
+            analytics.segment_metrics_many, segment_ids=[x.pk for x in segments], as_of=as_of
+        )
         keys = [key for key, _l, _k in COMPARE_COLUMNS]
         extra = ["population", "population_since", "population_size", "ltv_no_churn"]
         return _csv_response(
@@ -363,7 +379,9 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
         )
     if kind == "growth":
         segments, as_of = s["compare_segments"], s["compare_as_of"]
-        growth = analytics.segment_growth(segment_ids=[x.pk for x in segments], as_of=as_of)
+        growth = analytics.cached(
+            analytics.segment_growth, segment_ids=[x.pk for x in segments], as_of=as_of
+        )
         return _csv_response(
             f"segment-growth-{as_of}.csv",
             ["segment_id", "segment", "day", "members", "arr"],
@@ -371,7 +389,9 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
         )
     if kind == "overlap":
         segments, as_of = s["overlap_segments"], s["overlap_as_of"]
-        overlap = analytics.segment_overlap(segment_ids=[x.pk for x in segments], as_of=as_of)
+        overlap = analytics.cached(
+            analytics.segment_overlap, segment_ids=[x.pk for x in segments], as_of=as_of
+        )
         rows = [[x.name, *overlap.matrix[i]] for i, x in enumerate(segments)]
         rows.append(["(in none of these)", overlap.in_none])
         rows.append(["(accounts on that date)", overlap.accounts_total])
@@ -379,7 +399,8 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
             f"segment-overlap-{as_of}.csv", ["segment", *[x.name for x in segments]], rows
         )
     if kind == "cohorts":
-        table = analytics.cohort_retention(
+        table = analytics.cached(
+            analytics.cohort_retention,
             as_of=s["cohort_as_of"],
             months=s["cohort_months"],
             segment_id=s["cohort_segment"].pk if s["cohort_segment"] else None,

@@ -65,8 +65,11 @@ def format_percent(value: Number) -> str:
     return f"{float(value) * 100:.1f}%"
 
 
-def _text(x: float, y: float, content: str, **attrs: str) -> str:
+def _text(x: float, y: float, content: str, *, fill: str | None = None, **attrs: str) -> str:
     extra = "".join(f" {k.replace('_', '-')}={quoteattr(v)}" for k, v in attrs.items())
+    if fill:
+        # A style, not a fill attribute: a page's CSS for "svg text" would beat an attribute.
+        extra += f' style="fill:{fill}"'
     return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(content)}</text>'
 
 
@@ -150,7 +153,8 @@ def line_chart(
     ticks = sorted({first, first + span // 2, last}) if last > first else [first]
     for ordinal in ticks:
         day = date.fromordinal(ordinal)
-        body.append(_text(x_of(day), height - 10, day.isoformat(), text_anchor="middle", fill=AXIS))
+        anchor = "start" if ordinal == first else "end" if ordinal == last else "middle"
+        body.append(_text(x_of(day), height - 10, day.isoformat(), text_anchor=anchor, fill=AXIS))
     body.append(f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="{AXIS}"/>')
     for i, s in enumerate(series):
         if not s.points:
@@ -218,6 +222,10 @@ def bar_chart(
     return _svg(title, width, height, body)
 
 
+def _short(label: str, limit: int = 30) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
 def _shade(fraction: float) -> str:
     """White to the palette's blue."""
     fraction = min(max(fraction, 0.0), 1.0)
@@ -241,7 +249,8 @@ def heatmap(
         return _empty(title, 480, 120)
     known = [float(v) for row in values for v in row if v is not None]
     top_value = float(max_value) if max_value is not None else max(known, default=1.0) or 1.0
-    left, top, cell_height = 110, 24, 24
+    longest = max(len(_short(label)) for label in row_labels)
+    left, top, cell_height = min(max(60, 7 * longest + 16), 240), 24, 24
     width = left + cell_width * len(column_labels) + 10
     height = top + cell_height * len(row_labels) + 10
     body: list[str] = []
@@ -250,7 +259,7 @@ def heatmap(
         body.append(_text(x, top - 8, label, text_anchor="middle", fill=AXIS))
     for i, label in enumerate(row_labels):
         y = top + i * cell_height
-        body.append(_text(left - 8, y + cell_height / 2 + 4, label, text_anchor="end"))
+        body.append(_text(left - 8, y + cell_height / 2 + 4, _short(label), text_anchor="end"))
         for j in range(len(column_labels)):
             value = values[i][j] if j < len(values[i]) else None
             x = left + j * cell_width

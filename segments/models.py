@@ -108,8 +108,14 @@ class SegmentVersion(models.Model):
 
 
 class Membership(models.Model):
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    # No single-column FK indexes: (segment, account) is covered by the unique constraint
+    # and account by the index below; every index costs each recompute's bulk INSERT.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     entered_at = models.DateTimeField()
     version = models.ForeignKey(
         SegmentVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -133,8 +139,13 @@ class MembershipEventKind(models.TextChoices):
 class MembershipEvent(models.Model):
     """Append-only history of membership: never updated, never deleted by the product."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="events")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="segment_events")
+    # FK columns are covered by the composite indexes below (same leading column).
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="segment_events", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=MembershipEventKind.choices)
     at = models.DateTimeField()
     version = models.ForeignKey(

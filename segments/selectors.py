@@ -98,9 +98,7 @@ def segment_members_at(*, segment: Segment, day: date) -> QuerySet[Account]:
     return (
         Account.objects.filter(id__in=last_entered.values("account_id"))
         .annotate(
-            entered_at=Subquery(
-                last_entered.filter(account_id=OuterRef("pk")).values("at")[:1]
-            )
+            entered_at=Subquery(last_entered.filter(account_id=OuterRef("pk")).values("at")[:1])
         )
         .select_related("owner")
         .order_by("name", "id")
@@ -121,9 +119,7 @@ def segment_events(
     *, segment: Segment, since: datetime | date | None = None
 ) -> QuerySet[MembershipEvent]:
     """Membership events, newest first; ``since`` (a date means its start) is inclusive."""
-    events = MembershipEvent.objects.filter(segment=segment).select_related(
-        "account", "version"
-    )
+    events = MembershipEvent.objects.filter(segment=segment).select_related("account", "version")
     if since is not None:
         if not isinstance(since, datetime):
             since = timezone.make_aware(datetime.combine(since, time.min))
@@ -162,7 +158,7 @@ def segment_review_due_on(segment: Segment) -> date:
 # --- the target set of a version --------------------------------------------------------------
 
 
-def _higher_precedence(segment: Segment) -> list[Segment]:
+def segment_higher_precedence(segment: Segment) -> list[Segment]:
     """Active dynamic published segments of ``segment``'s exclusive group that win over it
     (a lower priority number)."""
     if not segment.exclusive_group_id:
@@ -207,7 +203,7 @@ def segment_target_ids(
     target set of a ranked segment (its top N depends on every account).
     """
     targets = rule_queryset(version.rule, today=today, attributes=attributes, base=base)
-    for higher in _higher_precedence(segment):
+    for higher in segment_higher_precedence(segment):
         higher_version = higher.current_version
         if higher_version.rank_by:
             claimed = segment_target_ids(
@@ -286,14 +282,10 @@ def version_preview(
         exiting_count=exiting.count(),
         sample=list(listed.filter(id__in=target_ids).order_by(*sample_order)[:sample_size]),
         entering=list(
-            listed.filter(id__in=entering.values("id")).order_by("name", "id")[
-                :PREVIEW_LIST_LIMIT
-            ]
+            listed.filter(id__in=entering.values("id")).order_by("name", "id")[:PREVIEW_LIST_LIMIT]
         ),
         exiting=list(
-            listed.filter(id__in=exiting.values("id")).order_by("name", "id")[
-                :PREVIEW_LIST_LIMIT
-            ]
+            listed.filter(id__in=exiting.values("id")).order_by("name", "id")[:PREVIEW_LIST_LIMIT]
         ),
     )
 
@@ -339,7 +331,7 @@ def account_explain(
     result["admitted"] = admitted
     claimed_by = None
     if matched and segment.exclusive_group_id:
-        for higher in _higher_precedence(segment):
+        for higher in segment_higher_precedence(segment):
             higher_targets = segment_target_ids(
                 segment=higher,
                 version=higher.current_version,
@@ -374,4 +366,3 @@ def segment_member_count(*, segment: Segment) -> dict[str, Any]:
         count=Count("id"), arr=Sum("account__arr")
     )
     return {"count": totals["count"] or 0, "arr": totals["arr"] or Decimal("0")}
-

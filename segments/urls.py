@@ -12,6 +12,11 @@ urlpatterns = [
         "<int:segment_id>/versions/<int:number>/", views.version_detail_view, name="segment-version"
     ),
     path(
+        "<int:segment_id>/versions/validate/",
+        views.version_validate_view,
+        name="segment-version-validate",
+    ),
+    path(
         "<int:segment_id>/versions/<int:number>/publish/",
         views.version_publish_view,
         name="segment-version-publish",

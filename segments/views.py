@@ -9,7 +9,9 @@ admin and the API use); this module only shapes their results for the templates.
 import difflib
 import json
 import re
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -62,6 +64,17 @@ OPERATOR_LABELS = {
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def _started_param(request: HttpRequest, name: str = "started") -> datetime | None:
+    """``?started=`` as an aware datetime (a "+" decoded as a space is tolerated)."""
+    try:
+        started = parse_datetime(request.GET.get(name, "").replace(" ", "+"))
+    except ValueError:
+        return None
+    if started is not None and timezone.is_naive(started):
+        started = timezone.make_aware(started)
+    return started
 
 
 def _require_manager(request: HttpRequest, what: str) -> None:
@@ -117,8 +130,26 @@ def rule_tree(node: dict) -> dict:
     return shaped
 
 
+LEAF_KEY_ORDER = {"field": 0, "op": 1, "value": 2}
+
+
+def _readable_order(node: Any) -> Any:
+    """The rule with each leaf's keys as people write them (field, op, value): JSONB
+    storage reorders keys, which would make diffs noisy."""
+    if isinstance(node, dict):
+        keys = sorted(node, key=lambda key: (LEAF_KEY_ORDER.get(key, 3), key))
+        return {key: _readable_order(node[key]) for key in keys}
+    if isinstance(node, list):
+        return [_readable_order(item) for item in node]
+    return node
+
+
+def rule_json(rule: Any) -> str:
+    return json.dumps(_readable_order(rule), indent=2, ensure_ascii=False)
+
+
 def _version_text(version: SegmentVersion) -> list[str]:
-    lines = json.dumps(version.rule, indent=2, ensure_ascii=False).splitlines()
+    lines = rule_json(version.rule).splitlines()
     if version.rank_by:
         lines.append(f"rank: top {version.rank_limit} by {version.rank_by}")
     return lines
@@ -172,6 +203,16 @@ def _growth_points(segment: Segment) -> list:
     return segment_growth(segment_ids=[segment.id], as_of=clock.today(), days=GROWTH_DAYS)[
         segment.id
     ]
+
+
+def _analytics_available() -> bool:
+    """The analytics section (templates/analytics/, segments.templatetags.analytics_tags)
+    is another page's part; the detail page shows it when it is installed."""
+    try:
+        import segments.templatetags.analytics_tags  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -231,6 +272,13 @@ def segment_detail_view(request: HttpRequest, segment_id: int) -> HttpResponse:
         "review_due": selectors.segment_review_due_on(segment),
         "today": clock.today(),
     }
+    if started := _started_param(request, "recompute"):
+        context["recompute_started"] = started.isoformat()
+        context["recompute_done"] = bool(
+            segment.last_computed_at and segment.last_computed_at >= started
+        )
+    if _analytics_available():
+        context["analytics_partial"] = "segments/_analytics.html"
     if _is_htmx(request) and request.GET.get("part") == "members":
         return render(request, "segments/_members.html", context)
     return render(request, "segments/segment_detail.html", context)
@@ -248,11 +296,33 @@ def version_detail_view(request: HttpRequest, segment_id: int, number: int) -> H
         "segment": segment,
         "version": version,
         "rule": rule_tree(version.rule),
+        "rule_json": rule_json(version.rule),
         "preview": preview,
         "diff": version_diff(current, version) if current and current.pk != version.pk else None,
         "current": current,
     }
     return render(request, "segments/version_detail.html", context)
+
+
+VERSION_FORM_FIELDS = ("rule", "rank_by", "rank_limit", "note")
+
+
+def _parse_definition(data: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The posted rule JSON and ranking as values for the services, or the problems with
+    their syntax (the rule's meaning is validated by the service)."""
+    errors: list[dict[str, str]] = []
+    parsed: dict[str, Any] = {"rule": None, "rank_by": data["rank_by"], "rank_limit": None}
+    try:
+        parsed["rule"] = json.loads(data["rule"] or "null")
+    except json.JSONDecodeError as error:
+        message = f"not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
+        errors.append({"path": "rule", "message": message})
+    if data["rank_limit"]:
+        if data["rank_limit"].isdigit():
+            parsed["rank_limit"] = int(data["rank_limit"])
+        else:
+            errors.append({"path": "rank_limit", "message": "expected a whole number"})
+    return parsed, errors
 
 
 @require_http_methods(["GET", "POST"])
@@ -262,7 +332,7 @@ def version_create_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     segment = _segment_or_404(segment_id)
     current = segment.current_version
     data = {
-        "rule": json.dumps(current.rule, indent=2) if current else '{"all": []}',
+        "rule": rule_json(current.rule) if current else '{"all": []}',
         "rank_by": current.rank_by if current else "",
         "rank_limit": current.rank_limit if current and current.rank_limit else "",
         "note": "",
@@ -270,29 +340,12 @@ def version_create_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     errors: list[dict[str, str]] = []
     status = 200
     if request.method == "POST":
-        data = {key: request.POST.get(key, "").strip() for key in data}
-        try:
-            rule = json.loads(data["rule"] or "null")
-        except json.JSONDecodeError as error:
-            rule = None
-            errors.append(
-                {"path": "rule", "message": f"not valid JSON (line {error.lineno}): {error.msg}"}
-            )
-        rank_limit: int | None = None
-        if data["rank_limit"]:
-            if data["rank_limit"].isdigit():
-                rank_limit = int(data["rank_limit"])
-            else:
-                errors.append({"path": "rank_limit", "message": "expected a whole number"})
+        data = {key: request.POST.get(key, "").strip() for key in VERSION_FORM_FIELDS}
+        parsed, errors = _parse_definition(data)
         if not errors:
             try:
                 version = services.version_create_draft(
-                    segment=segment,
-                    rule=rule,
-                    rank_by=data["rank_by"],
-                    rank_limit=rank_limit,
-                    note=data["note"],
-                    created_by=request.user,
+                    segment=segment, note=data["note"], created_by=request.user, **parsed
                 )
             except ValidationError as error:
                 errors.extend(_validation_errors(error))
@@ -302,6 +355,24 @@ def version_create_view(request: HttpRequest, segment_id: int) -> HttpResponse:
         status = 400
     context = {"nav": "segments", "segment": segment, "data": data, "errors": errors}
     return render(request, "segments/version_form.html", context, status=status)
+
+
+@require_POST
+def version_validate_view(request: HttpRequest, segment_id: int) -> HttpResponse:
+    """Managers: check a rule while it is typed (htmx); stores nothing."""
+    _require_manager(request, "create segment versions")
+    segment = _segment_or_404(segment_id)
+    data = {key: request.POST.get(key, "").strip() for key in VERSION_FORM_FIELDS}
+    parsed, errors = _parse_definition(data)
+    if not errors:
+        try:
+            services.definition_validate(**parsed)
+        except ValidationError as error:
+            errors.extend(_validation_errors(error))
+    context = {"segment": segment, "errors": errors, "checked": True}
+    if not errors:
+        context["tree"] = rule_tree(parsed["rule"])
+    return render(request, "segments/_rule_check.html", context)
 
 
 RULE_PATH = re.compile(r"^(?P<path>[A-Za-z_][\w.]*(?:\[\d+\][\w.]*)*): (?P<message>.+)$", re.S)
@@ -337,7 +408,9 @@ def version_publish_view(request: HttpRequest, segment_id: int, number: int) -> 
         return redirect("segment-version", segment.id, number)
     messages.success(request, f"v{number} is now the current version; recomputing members.")
     return redirect(
-        reverse("segment-detail", args=[segment.id]) + f"?recompute={started.isoformat()}"
+        reverse("segment-detail", args=[segment.id])
+        + "?"
+        + urlencode({"recompute": started.isoformat()})
     )
 
 
@@ -353,7 +426,9 @@ def segment_recompute_view(request: HttpRequest, segment_id: int) -> HttpRespons
         return render(request, "segments/_recompute_status.html", context)
     messages.info(request, "Recompute queued.")
     return redirect(
-        reverse("segment-detail", args=[segment.id]) + f"?recompute={started.isoformat()}"
+        reverse("segment-detail", args=[segment.id])
+        + "?"
+        + urlencode({"recompute": started.isoformat()})
     )
 
 
@@ -361,7 +436,7 @@ def segment_recompute_view(request: HttpRequest, segment_id: int) -> HttpRespons
 def segment_recompute_status_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     """Whether the segment was computed after ``?started=`` (polled by the status line)."""
     segment = _segment_or_404(segment_id)
-    started = parse_datetime(request.GET.get("started", "") or "")
+    started = _started_param(request)
     if started is None:
         return JsonResponse({"error": "started: expected an ISO date-time."}, status=400)
     done = segment.last_computed_at is not None and segment.last_computed_at >= started

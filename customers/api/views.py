@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cs_platform.api.parsers import BulkJSONParser
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
 from customers import selectors, services
 from customers.imports import accounts_bulk_upsert
@@ -117,14 +118,14 @@ class AccountViewSet(
         responses={
             200: BulkResultSerializer,
             400: OpenApiResponse(
-                BulkResultSerializer,
-                description="atomic=true and some row is invalid (nothing written), or the "
-                "request itself is malformed ({field: [messages]}).",
+                description="With atomic=true and an invalid row: the same body as a 200, "
+                "with created and updated 0 (nothing was written). A malformed request: "
+                "{field: [messages]}."
             ),
         },
         summary="Upsert up to 10,000 accounts by external_id (managers)",
     )
-    @action(detail=False, methods=["post"], url_path="bulk")
+    @action(detail=False, methods=["post"], url_path="bulk", parser_classes=[BulkJSONParser])
     def bulk(self, request: Request) -> Response:
         serializer = AccountBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

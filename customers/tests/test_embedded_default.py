@@ -106,6 +106,8 @@ def test_embedded_default_boots_serves_a_page_and_runs_a_task(tmp_path):
                 break
             time.sleep(0.3)
         assert stored_arr(database, account_id) == arr, (tmp_path / "worker.log").read_text()
+        # The broker kept its files under the var directory, not in the working directory
+        assert (var_dir / "celery" / "control").is_dir()
     finally:
         worker.terminate()
         try:

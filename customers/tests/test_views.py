@@ -82,6 +82,9 @@ def test_manager_home_shows_team_overview_and_picks_a_csm(client, manager, csm, 
     assert team["csm"].n_accounts == 5
     assert team["other_csm"].n_accounts == 3
     assert team["other_csm"].n_overdue >= 1
+    # the team's renewals: csm's two T-90 contracts and other_csm's three
+    by_window = {w["days"]: w["contracts"] for w in response.context["renewals"]["windows"]}
+    assert by_window == {90: 5, 120: 1}
     # When the manager picks a CSM, they see that CSM's book
     response = client.get(reverse("home"), {"csm": "other_csm"})
     body = response.content.decode()

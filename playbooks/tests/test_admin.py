@@ -12,7 +12,7 @@ from playbooks import services
 from playbooks.models import Playbook, Task, TaskStatus
 from playbooks.tests.factories import MembershipFactory, PlaybookFactory, SegmentFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_windows")]
 
 
 @pytest.fixture

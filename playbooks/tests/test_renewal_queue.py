@@ -13,7 +13,7 @@ from customers.tests.factories import AccountFactory, ContractFactory, UserFacto
 from playbooks import selectors, services
 from playbooks.models import RenewalQueueEntry, RenewalWindow, Task, TaskSource
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_windows")]
 
 
 def entries() -> set[tuple[int, int | None]]:
@@ -296,3 +296,64 @@ def test_delta_build_uses_a_bounded_number_of_queries(today):
     # Then it is a fixed set of statements (reads of the previous build and the windows,
     # the scope, ~10 diff statements, the build row), whatever the number of contracts
     assert len(queries) <= 25
+
+
+def expected_entries(today: date) -> set[tuple[int, int | None, int | None]]:
+    """The queue by its definition, computed in Python: (contract, window days, owner)."""
+    from customers.models import Contract
+
+    windows = list(RenewalWindow.objects.filter(is_active=True).values_list("days", flat=True))
+    wanted = set()
+    for contract in Contract.objects.filter(status=ContractStatus.ACTIVE).select_related("account"):
+        left = (contract.end_date - today).days
+        owner = contract.account.owner_id
+        if left < 0:
+            wanted.add((contract.id, None, owner))
+        wanted.update((contract.id, days, owner) for days in windows if 0 <= left <= days)
+    return wanted
+
+
+def test_successive_deltas_match_the_definition(today):
+    """A random walk of days and changes: after every (delta) build the queue equals the
+    definition, and every (contract, window) entry has exactly one renewal task."""
+    import random
+
+    rng = random.Random(20261122)
+    users = [UserFactory(username=f"u{i}") for i in range(3)]
+    accounts = [AccountFactory(owner=rng.choice([None, *users])) for _ in range(12)]
+    contracts = [
+        contract_ending(today, rng.randint(-5, 135), account=rng.choice(accounts))
+        for _ in range(40)
+    ]
+    day = today
+    services.renewal_queue_rebuild(today=day)
+    for _ in range(12):
+        for _ in range(rng.randint(0, 4)):
+            change = rng.random()
+            contract = rng.choice(contracts)
+            if change < 0.3:
+                account = rng.choice(accounts)
+                owner = rng.choice([None, *users])
+                if owner is None:
+                    customer_services.csm_unassign(account=account)
+                else:
+                    customer_services.csm_assign(account=account, user=owner)
+            elif change < 0.5:
+                status = rng.choice(list(ContractStatus.values))
+                customer_services.contract_update(contract=contract, data={"status": status})
+            elif change < 0.8:
+                end = day + timedelta(days=rng.randint(-3, 140))
+                customer_services.contract_update(
+                    contract=contract, data={"end_date": max(end, contract.start_date)}
+                )
+            else:
+                contracts.append(contract_ending(day, rng.randint(0, 130), account=accounts[0]))
+        day += timedelta(days=rng.randint(0, 3))
+        services.renewal_queue_rebuild(today=day)
+        actual = set(RenewalQueueEntry.objects.values_list("contract_id", "window__days", "csm_id"))
+        assert actual == expected_entries(day), day
+        in_windows = RenewalQueueEntry.objects.filter(window__isnull=False)
+        assert all(
+            Task.objects.filter(contract_id=e.contract_id, window_id=e.window_id).count() == 1
+            for e in in_windows
+        )

@@ -106,3 +106,15 @@ def test_celery_task_is_thin_and_idempotent(manager, settings):
         "already_flagged": 1,
         "skipped_empty": [],
     }
+
+
+def test_review_reminders_are_registered_in_the_worker_and_scheduled_daily(db):
+    from django_celery_beat.models import PeriodicTask
+
+    import playbooks.tasks  # noqa: F401 (what the worker's autodiscovery imports)
+    from cs_platform.celery import app
+
+    assert "playbooks.segment_review_reminders" in app.tasks
+    schedule = PeriodicTask.objects.get(task="playbooks.segment_review_reminders")
+    assert schedule.enabled
+    assert (schedule.crontab.hour, schedule.crontab.minute) == ("2", "30")

@@ -116,6 +116,7 @@ def test_task_create_refuses_bad_input_naming_the_field(acme):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("default_windows")
 def test_database_allows_one_renewal_task_per_contract_and_window(acme):
     # Given a renewal task for a contract and window
     contract = ContractFactory(account=acme)
@@ -142,7 +143,10 @@ def test_database_allows_one_renewal_task_per_contract_and_window(acme):
 def test_two_concurrent_rebuilds_create_each_renewal_task_once(settings):
     if connection.vendor != "postgresql":
         pytest.skip("concurrency needs PostgreSQL")
-    # Given 200 contracts inside the windows
+    # Given 200 contracts inside the windows (transactional tests start without the
+    # default windows of the data migration)
+    for days in (120, 90):
+        RenewalWindow.objects.get_or_create(days=days, defaults={"name": f"T-{days}"})
     today = settings.CS_TODAY = date(2026, 11, 22)
     owner = UserFactory(username="owner")
     for i in range(200):

@@ -61,6 +61,16 @@ def test_renewal_queue_filters_by_window_and_tightest(client, csm, world):
     assert all(e.task_status == TaskStatus.OPEN for e in tightest)
 
 
+def test_renewal_queue_filters_by_task_status(client, csm, world):
+    task = Task.objects.get(contract__account=world.accounts[0], window__days=90)
+    services.task_complete(task=task, by=csm)
+    client.force_login(csm)
+    done = client.get(reverse("renewal-queue"), {"task": "done"}).context["entries"]
+    assert [(e.account.name, e.window.days) for e in done] == [("Acme 000", 90)]
+    still_open = client.get(reverse("renewal-queue"), {"task": "open"}).context["entries"]
+    assert len(still_open) == 4
+
+
 def test_renewal_queue_htmx_filter_returns_the_fragment(client, csm, world):
     client.force_login(csm)
     response = client.get(
@@ -248,3 +258,23 @@ def test_task_rows_have_accessible_action_labels(client, csm, world):
     assert 'aria-label="Mark done: Call the champion"' in body
     assert f'<label class="sr-only" for="snooze-{world.csm_task.id}">' in body
     assert Task.objects.filter(assignee__username="csm").exists()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"window": "99999999999999999999999"},
+        {"window": "-1", "csm": "nobody-at-all"},
+        {"page": "x", "task": "nope", "q": "x" * 500},
+    ],
+)
+def test_renewal_queue_odd_input_is_not_a_500(client, csm, world, params):
+    client.force_login(csm)
+    response = client.get(reverse("renewal-queue"), params)
+    assert response.status_code in (200, 404)
+
+
+def test_task_list_odd_input_is_not_a_500(client, csm, world):
+    client.force_login(csm)
+    for params in ({"window": "99999999999999999999999"}, {"status": "x", "due": "y"}):
+        assert client.get(reverse("task-list"), params).status_code == 200

@@ -1,6 +1,6 @@
 """Analytics endpoints (DESIGN section 6; definitions in docs/metrics.md).
 
-Mounted by cs_platform.api.urls (``path("", include("segments.api.analytics"))``):
+Mounted by cs_platform.api.urls under /api/ (``path("", include("segments.api.analytics"))``):
 
 * GET ``segments/<id>/metrics/?as_of=YYYY-MM-DD`` → SegmentMetricsView
 * GET ``analytics/overlap/?segments=1,2,3&as_of=`` → SegmentOverlapView
@@ -285,17 +285,12 @@ class CohortRetentionView(APIView):
         return Response(CohortTableSerializer(cohort_payload(table)).data)
 
 
-urlpatterns = [
-    path(
-        "segments/<int:segment_id>/metrics/",
-        SegmentMetricsView.as_view(),
-        name="api-segment-metrics",
-    ),
-    path("analytics/overlap/", SegmentOverlapView.as_view(), name="api-analytics-overlap"),
-    path("analytics/cohorts/", CohortRetentionView.as_view(), name="api-analytics-cohorts"),
-]
-
-# The callables cs_platform.api.urls mounts.
 segment_metrics_view = SegmentMetricsView.as_view()
 overlap_view = SegmentOverlapView.as_view()
 cohorts_view = CohortRetentionView.as_view()
+
+urlpatterns = [
+    path("segments/<int:segment_id>/metrics/", segment_metrics_view, name="api-segment-metrics"),
+    path("analytics/overlap/", overlap_view, name="api-analytics-overlap"),
+    path("analytics/cohorts/", cohorts_view, name="api-analytics-cohorts"),
+]

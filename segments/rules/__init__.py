@@ -7,7 +7,6 @@ from .compiler import (
     compile_rule,
     rank_order_by,
     rule_queryset,
-    trait_alias,
 )
 from .evaluator import (
     account_rule_values,
@@ -66,7 +65,6 @@ __all__ = [
     "rank_field_type",
     "rank_order_by",
     "rule_queryset",
-    "trait_alias",
     "validate_rank",
     "validate_rule",
 ]

@@ -6,16 +6,16 @@ operators become SQL, and values are always bound as parameters.
 
 Null semantics: SQL comparisons with NULL are NULL, and ``NOT NULL`` is NULL, which would
 make ``not`` drop accounts it should keep. So every leaf compiles to a condition that is
-never NULL: ``<value is present> AND <comparison>``; its negation is then exact. The same
-holds for the trait expressions, which yield NULL for absent or malformed values (the
-predicates of ``fields.coerce_value``), never an SQL error.
+never NULL, and its negation is then exact: ``col IS NOT NULL AND col op v`` for columns
+(index-friendly), ``COALESCE(expr op v, FALSE)`` for traits (the JSON value is extracted
+and checked once per leaf). Trait expressions yield NULL for absent or malformed values
+(the predicates of ``fields.coerce_value``), never an SQL error.
 
 Exactness: ``mrr op v`` compiles to ``arr op v*12`` and ``seat_utilization op v`` to
 ``active_users * den op licensed_seats * num`` (v = num/den), so no division is rounded.
 On PostgreSQL every comparison is exact; SQLite compares non-integers as doubles.
 """
 
-import hashlib
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -35,13 +35,18 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Cast, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
+    IContains,
+    In,
+    IsNull,
+    IStartsWith,
     LessThan,
     LessThanOrEqual,
+    Range,
 )
 
 from .evaluator import shift_days
@@ -185,34 +190,50 @@ class TraitValue(Expression):
         return f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END", [*p]
 
 
-def trait_alias(key: str, kind: str) -> str:
-    """A stable, safe annotation name for a trait expression (keys may hold ``-``/``__``)."""
-    digest = hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:12]
-    return f"rule_trait_{kind}_{digest}"
-
-
 CSM_ALIAS = "rule_csm"
 
-_COMPARISON_LOOKUPS = {
-    "eq": "exact",
-    "gt": "gt",
-    "gte": "gte",
-    "lt": "lt",
-    "lte": "lte",
-    "after": "gt",
-    "on_or_after": "gte",
-    "before": "lt",
-    "on_or_before": "lte",
-    "contains": "icontains",
-    "starts_with": "istartswith",
+# Rule operator → (primitive lookup, whether the leaf is the negation of that lookup).
+_PRIMITIVES = {
+    "eq": ("exact", False),
+    "ne": ("exact", True),
+    "in": ("in", False),
+    "not_in": ("in", True),
+    "gt": ("gt", False),
+    "gte": ("gte", False),
+    "lt": ("lt", False),
+    "lte": ("lte", False),
+    "after": ("gt", False),
+    "on_or_after": ("gte", False),
+    "before": ("lt", False),
+    "on_or_before": ("lte", False),
+    "between": ("range", False),
+    "contains": ("icontains", False),
+    "starts_with": ("istartswith", False),
+    "within_next_days": ("range", False),
+    "within_last_days": ("range", False),
+    "more_than_days_ago": ("lt", False),
+    "more_than_days_ahead": ("gt", False),
+}
+
+_LOOKUP_CLASSES = {
+    "exact": Exact,
+    "in": In,
+    "gt": GreaterThan,
+    "gte": GreaterThanOrEqual,
+    "lt": LessThan,
+    "lte": LessThanOrEqual,
+    "range": Range,
+    "icontains": IContains,
+    "istartswith": IStartsWith,
 }
 
 
-class _Target:
-    """A field readable by a lookup path (a column or an alias), values scaled by
-    ``scale`` (mrr: arr compared with value × 12)."""
+class _Column:
+    """A field read through a lookup path (a column, or the csm alias); values scaled by
+    ``scale`` (mrr: arr compared with value × 12). Leaves are ``present AND lookup``, which
+    keeps the column's indexes usable."""
 
-    def __init__(self, lookup: str, scale: int = 1, kind: str = TEXT) -> None:
+    def __init__(self, lookup: str, *, scale: int = 1, kind: str = TEXT) -> None:
         self.lookup = lookup
         self.scale = scale
         self.kind = kind
@@ -232,19 +253,39 @@ class _Target:
             return Value(value)
         return value
 
-    def compare(self, lookup: str, value: object) -> Q:
-        if lookup == "in":
-            return Q(**{f"{self.lookup}__in": [self._rhs(item) for item in value]})  # type: ignore[attr-defined]
-        return Q(**{f"{self.lookup}__{lookup}": self._rhs(value)})
+    def compare(self, lookup: str, value: object, negated: bool) -> Q:
+        if lookup in ("in", "range"):
+            rhs: object = [self._rhs(item) for item in value]  # type: ignore[attr-defined]
+        else:
+            rhs = self._rhs(value)
+        condition = Q(**{f"{self.lookup}__{lookup}": rhs})
+        return self.present() & (~condition if negated else condition)
 
 
-_LOOKUP_CLASSES = {
-    "exact": Exact,
-    "gt": GreaterThan,
-    "gte": GreaterThanOrEqual,
-    "lt": LessThan,
-    "lte": LessThanOrEqual,
-}
+class _Trait:
+    """A typed trait expression. Each leaf reads it once: ``COALESCE(expr op v, FALSE)``
+    (or ``NOT COALESCE(expr op v, TRUE)`` for ne/not_in), which is never NULL; extracting
+    and checking a JSON value costs far more per row than a column comparison."""
+
+    def __init__(self, key: str, kind: str) -> None:
+        self.key = key
+        self.kind = kind
+
+    def expression(self) -> TraitValue:
+        return TraitValue(self.key, self.kind)
+
+    def present(self) -> Q:
+        return Q(IsNull(self.expression(), False))
+
+    def null(self) -> Q:
+        return Q(IsNull(self.expression(), True))
+
+    def compare(self, lookup: str, value: object, negated: bool) -> Q:
+        rhs = list(value) if lookup in ("in", "range") else value  # type: ignore[call-overload]
+        condition = _LOOKUP_CLASSES[lookup](self.expression(), rhs)
+        if negated:
+            return ~Q(Coalesce(condition, Value(True)))
+        return Q(Coalesce(condition, Value(False)))
 
 
 class _SeatUtilization:
@@ -257,38 +298,44 @@ class _SeatUtilization:
     def null(self) -> Q:
         return Q(licensed_seats__isnull=True) | Q(licensed_seats=0) | Q(active_users__isnull=True)
 
-    def compare(self, lookup: str, value: object) -> Q:
-        if lookup == "in":
-            result = FALSE
-            for item in value:  # type: ignore[attr-defined]
-                result = result | self.compare("exact", item)
-            return result
+    def _cross(self, lookup: str, value: object) -> Q:
         num, den = Decimal(value).as_integer_ratio()  # type: ignore[arg-type]
         lhs = F("active_users") * Value(Decimal(den), output_field=DecimalField())
         rhs = F("licensed_seats") * Value(Decimal(num), output_field=DecimalField())
         return Q(_LOOKUP_CLASSES[lookup](lhs, rhs))
 
+    def compare(self, lookup: str, value: object, negated: bool) -> Q:
+        if lookup == "in":
+            condition = FALSE
+            for index, item in enumerate(value):  # type: ignore[attr-defined]
+                exact = self._cross("exact", item)
+                condition = exact if index == 0 else condition | exact
+        elif lookup == "range":
+            low, high = value  # type: ignore[misc]
+            condition = self._cross("gte", low) & self._cross("lte", high)
+        else:
+            condition = self._cross(lookup, value)
+        return self.present() & (~condition if negated else condition)
+
 
 class _Compiler:
-    def __init__(self, today: date, attributes: Mapping[str, AttributeSpec] | None) -> None:
+    def __init__(self, today: date) -> None:
         self.today = today
-        self.attributes = attributes or {}
         self.annotations: dict[str, Expression] = {}
 
-    def target(self, leaf: Leaf) -> _Target | _SeatUtilization:
+    def target(self, leaf: Leaf) -> _Column | _Trait | _SeatUtilization:
         key = trait_key(leaf.field)
         if key is not None:
-            alias = trait_alias(key, leaf.type)
-            self.annotations[alias] = TraitValue(key, leaf.type)
-            return _Target(alias, kind=leaf.type)
+            return _Trait(key, leaf.type)
         if leaf.field == "mrr":
-            return _Target("arr", scale=12, kind=MONEY)
+            return _Column("arr", scale=12, kind=MONEY)
         if leaf.field == "seat_utilization":
             return _SeatUtilization()
         if leaf.field == "csm":
+            # An alias keeps the LEFT OUTER JOIN to the owner whatever the rule's shape.
             self.annotations[CSM_ALIAS] = F("owner__username")
-            return _Target(CSM_ALIAS)
-        return _Target(leaf.field, kind=FIELD_TYPES[leaf.field])
+            return _Column(CSM_ALIAS)
+        return _Column(leaf.field, kind=FIELD_TYPES[leaf.field])
 
     def node(self, node: Node) -> Q:
         if isinstance(node, Leaf):
@@ -305,46 +352,33 @@ class _Compiler:
             result = self.node(child) if index == 0 else result | self.node(child)
         return result
 
+    def operand(self, leaf: Leaf) -> object:
+        """The value of the primitive lookup; relative dates become absolute ones."""
+        today, value = self.today, leaf.value
+        match leaf.op:
+            case "within_next_days":
+                return (today, shift_days(today, value))  # type: ignore[arg-type]
+            case "within_last_days":
+                return (shift_days(today, -value), today)  # type: ignore[operator]
+            case "more_than_days_ago":
+                return shift_days(today, -value)  # type: ignore[operator]
+            case "more_than_days_ahead":
+                return shift_days(today, value)  # type: ignore[arg-type]
+        return value
+
     def leaf(self, leaf: Leaf) -> Q:
         target = self.target(leaf)
-        op, value = leaf.op, leaf.value
-        if op == "is_null":
+        if leaf.op == "is_null":
             return target.null()
-        if op == "is_not_null":
+        if leaf.op == "is_not_null":
             return target.present()
-        today = self.today
-        match op:
-            case "ne":
-                condition = ~target.compare("exact", value)
-            case "in":
-                condition = target.compare("in", value)
-            case "not_in":
-                condition = ~target.compare("in", value)
-            case "between":
-                low, high = value  # type: ignore[misc]
-                condition = target.compare("gte", low) & target.compare("lte", high)
-            case "within_next_days":
-                condition = target.compare("gte", today) & target.compare(
-                    "lte",
-                    shift_days(today, value),  # type: ignore[arg-type]
-                )
-            case "within_last_days":
-                condition = target.compare(
-                    "gte",
-                    shift_days(today, -value),  # type: ignore[operator]
-                ) & target.compare("lte", today)
-            case "more_than_days_ago":
-                condition = target.compare("lt", shift_days(today, -value))  # type: ignore[operator]
-            case "more_than_days_ahead":
-                condition = target.compare("gt", shift_days(today, value))  # type: ignore[arg-type]
-            case _:
-                condition = target.compare(_COMPARISON_LOOKUPS[op], value)
-        return target.present() & condition
+        lookup, negated = _PRIMITIVES[leaf.op]
+        return target.compare(lookup, self.operand(leaf), negated)
 
 
 def compile_node(node: Node, *, today: date) -> tuple[dict[str, Expression], Q]:
     """Compile an already parsed rule (see ``parse_rule``)."""
-    compiler = _Compiler(today, None)
+    compiler = _Compiler(today)
     condition = compiler.node(node)
     return compiler.annotations, condition
 

@@ -117,7 +117,7 @@ def _leaf_matches(leaf: Leaf, actual: object, today: date) -> bool:
         case "starts_with":
             return actual.lower().startswith(value.lower())
         case "within_next_days":
-            return today < actual <= shift_days(today, value)
+            return today <= actual <= shift_days(today, value)
         case "within_last_days":
             return shift_days(today, -value) <= actual <= today
         case "more_than_days_ago":

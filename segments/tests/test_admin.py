@@ -18,7 +18,9 @@ def admin_client_manager(client, manager):
     return client
 
 
-def test_segment_pages_render_for_a_manager(admin_client_manager, today, django_assert_max_num_queries):
+def test_segment_pages_render_for_a_manager(
+    admin_client_manager, today, django_assert_max_num_queries
+):
     segment = published("Big", ARR_100K)
     for n in range(3):
         published(f"Other {n}", {"all": []})
@@ -37,7 +39,9 @@ def test_segment_pages_render_for_a_manager(admin_client_manager, today, django_
     assert b"rule_editor.js" in add.content
 
 
-def test_add_segment_with_invalid_rule_shows_the_path_and_stores_nothing(admin_client_manager, today):
+def test_add_segment_with_invalid_rule_shows_the_path_and_stores_nothing(
+    admin_client_manager, today
+):
     response = admin_client_manager.post(
         reverse("admin:segments_segment_add"),
         {
@@ -91,8 +95,13 @@ def test_draft_preview_publish_and_diff_in_the_admin(admin_client_manager, manag
     recompute(segment)
     add = admin_client_manager.post(
         reverse("admin:segments_segmentversion_add"),
-        {"segment": segment.pk, "rule": '{"field": "arr", "op": "gte", "value": 50000}',
-         "rank_by": "", "rank_limit": "", "note": "wider"},
+        {
+            "segment": segment.pk,
+            "rule": '{"field": "arr", "op": "gte", "value": 50000}',
+            "rank_by": "",
+            "rank_limit": "",
+            "note": "wider",
+        },
     )
     assert add.status_code == 302, add.content.decode()[:2000]
     draft = SegmentVersion.objects.get(segment=segment, number=2)
@@ -148,7 +157,13 @@ def test_draft_edit_with_invalid_rule_shows_error_inline(admin_client_manager, t
     draft = services.version_create_draft(segment=segment, rule=ARR_100K)
     url = reverse("admin:segments_segmentversion_change", args=[draft.pk])
     response = admin_client_manager.post(
-        url, {"rule": '{"field": "plan", "op": "gte", "value": 1}', "rank_by": "", "rank_limit": "", "note": ""}
+        url,
+        {
+            "rule": '{"field": "plan", "op": "gte", "value": 1}',
+            "rank_by": "",
+            "rank_limit": "",
+            "note": "",
+        },
     )
     assert response.status_code == 200
     assert "rule" in response.context["adminform"].form.errors
@@ -156,7 +171,9 @@ def test_draft_edit_with_invalid_rule_shows_error_inline(admin_client_manager, t
     assert draft.rule == ARR_100K
 
 
-def test_recompute_now_action_and_button(admin_client_manager, today, django_capture_on_commit_callbacks):
+def test_recompute_now_action_and_button(
+    admin_client_manager, today, django_capture_on_commit_callbacks
+):
     segment = published("Big", ARR_100K)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client_manager.post(

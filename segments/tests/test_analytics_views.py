@@ -4,6 +4,7 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
@@ -11,9 +12,16 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from customers.tests.factories import AccountFactory
+from segments.models import Segment
 from segments.tests.analytics_fixtures import contract, enterprise_fixture, member, segment
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_analytics_cache(settings):
+    """Every test computes live unless it turns the page cache on itself."""
+    settings.CS_ANALYTICS_CACHE_SECONDS = 0
 
 
 @pytest.fixture
@@ -158,19 +166,85 @@ def test_segment_metrics_tag_renders_the_partial(csm, two_segments):
 
 
 def test_page_queries_do_not_grow_with_segments(client, manager, today):
-    # Given two segments, then five
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     client.force_login(manager)
-    counts = []
-    for total in (2, 5):
-        for n in range(total - len(counts and range(2))):
-            seg = segment(f"Seg {total}-{n}", date(2024, 1, 1))
+
+    def add_segments(count: int) -> None:
+        for _ in range(count):
+            seg = segment(f"Seg {Segment.objects.count()}", date(2024, 1, 1))
             member(seg, AccountFactory(), date(2026, 1, 1))
+
+    def page_queries() -> int:
         with CaptureQueriesContext(connection) as queries:
             assert client.get(reverse("analytics")).status_code == 200
-        counts.append(len(queries))
+        return len(queries)
+
+    # Given two segments, then five
+    add_segments(2)
+    with_two = page_queries()
+    add_segments(3)
 
     # Then the page costs the same number of statements
-    assert counts[0] == counts[1]
+    assert page_queries() == with_two
+
+
+def test_page_cache_serves_repeat_views_until_membership_changes(client, manager, settings, today):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Given the cache on, and one segment with one member
+    settings.CS_ANALYTICS_CACHE_SECONDS = 300
+    cache.clear()
+    seg = segment("Cached", date(2024, 1, 1))
+    member(seg, AccountFactory(), date(2026, 1, 1))
+    client.force_login(manager)
+    first = client.get(reverse("analytics"))
+
+    # When the page is viewed again, then it reads from the cache
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(reverse("analytics"))
+    assert again.context["compare"]["rows"][0]["metrics"].accounts == 1
+    assert not any("GROUP BY" in q["sql"] for q in queries)
+
+    # When a member enters, then the next view recomputes
+    member(seg, AccountFactory(), date(2026, 2, 1))
+    after = client.get(reverse("analytics"))
+    assert after.context["compare"]["rows"][0]["metrics"].accounts == 2
+    assert first.status_code == again.status_code == 200
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sections_computed_side_by_side_match_the_sequential_result(client, manager, settings):
+    # Given committed data on PostgreSQL (the only backend where sections run concurrently)
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("sections run concurrently only on PostgreSQL")
+    settings.CS_TODAY = date(2026, 11, 22)
+    settings.CS_ANALYTICS_CACHE_SECONDS = 0
+    ent = enterprise_fixture()["segment"]
+    client.force_login(manager)
+
+    # When the page is rendered outside a transaction (concurrently)
+    assert not connection.in_atomic_block
+    response = client.get(reverse("analytics"))
+
+    # Then the figures are those of the sequential computation
+    assert response.status_code == 200
+    row = response.context["compare"]["rows"][0]
+    assert row["segment"] == ent
+    assert (row["metrics"].accounts, row["metrics"].nrr) == (7, Decimal("0.6887"))
+    assert response.context["overlap"]["overlap"].matrix == [[7]]
+
+
+def test_page_renders_with_no_segments_at_all(client, csm, today):
+    AccountFactory()
+    client.force_login(csm)
+    response = client.get(reverse("analytics"))
+    assert response.status_code == 200
+    assert response.context["overlap"]["overlap"].in_none == 1
+    assert "No segments." in response.content.decode()

@@ -156,6 +156,14 @@ FIELDS = {
     "renewal_date": "date",
     "last_seen_at": "date",
     "has_champion": "boolean",
+    "business_model": "choice",
+    "lifecycle_stage": "choice",
+    "active_users": "integer",
+    "open_tickets": "integer",
+    "acquisition_cost": "money",
+    "customer_since": "date",
+    "churned_on": "date",
+    "referenceable": "boolean",
     **{f"traits.{key}": spec.type for key, spec in ATTRIBUTES.items()},
 }
 

@@ -275,14 +275,14 @@ def test_a_rule_is_one_query(accounts):
 
 def test_compile_rule_returns_expressions_and_a_q_that_compose(accounts):
     # Given the compiled parts of a rule
-    annotations, condition = compile_rule(
-        leaf("traits.tier", "gte", 1), today=TODAY, attributes=ATTRIBUTES
-    )
+    rule = {"all": [leaf("csm", "eq", "alice"), leaf("traits.tier", "gte", 1)]}
+    annotations, condition = compile_rule(rule, today=TODAY, attributes=ATTRIBUTES)
     assert isinstance(condition, Q)
-    assert len(annotations) == 1
+    assert list(annotations) == ["rule_csm"]
     # When composed by hand with another filter, then both apply
     queryset = Account.objects.alias(**annotations).filter(condition, region="NA")
     assert list(queryset.values_list("external_id", flat=True)) == ["acme"]
+    assert not Account.objects.alias(**annotations).filter(condition, region="EMEA").exists()
     # And rule_queryset narrows a given base
     base = Account.objects.filter(region="EMEA")
     assert not rule_queryset(
@@ -366,3 +366,15 @@ def test_rank_by_must_be_rankable(accounts):
         with pytest.raises(RuleValidationError) as caught:
             rank_order_by(rank_by, attributes=ATTRIBUTES)
         assert caught.value.errors[0].path == "rank_by"
+
+
+def test_account_values_for_many_accounts_take_one_query(accounts):
+    # Given accounts loaded with their owner, when their rule values are built,
+    # then no query is made per account
+    with CaptureQueriesContext(connection) as queries:
+        values = [
+            account_rule_values(account, attributes=ATTRIBUTES)
+            for account in Account.objects.select_related("owner")
+        ]
+    assert len(queries) == 1
+    assert {value["csm"] for value in values} == {"alice", None}

@@ -414,3 +414,37 @@ def test_an_invalid_rule_is_refused_by_the_evaluator():
         evaluate_rule({"field": "arr", "op": "gte", "value": "x"}, {}, today=TODAY)
     with pytest.raises(RuleValidationError):
         explain_rule({"field": "nope", "op": "eq", "value": 1}, {}, today=TODAY)
+
+
+def test_explain_output_is_json_serializable():
+    import json
+
+    values = account_rule_values(
+        SimpleNamespace(
+            arr=Decimal("1200.00"),
+            renewal_date=date(2027, 1, 1),
+            traits={"score": 1.5, "since": "2024-02-29", "vip": True},
+        ),
+        attributes=ATTRIBUTES,
+    )
+    rule = {
+        "all": [
+            leaf("mrr", "gte", 100),
+            leaf("renewal_date", "within_next_days", 60),
+            leaf("traits.score", "between", [1, 2]),
+            leaf("traits.since", "before", "2025-01-01"),
+            leaf("traits.vip", "eq", True),
+            leaf("traits.tier", "is_null"),
+        ]
+    }
+    explained = explain_rule(rule, values, today=TODAY, attributes=ATTRIBUTES)
+    assert explained["matched"] is True
+    assert [child["actual"] for child in explained["all"]] == [
+        "100.00",
+        "2027-01-01",
+        "1.5",
+        "2024-02-29",
+        True,
+        None,
+    ]
+    assert json.loads(json.dumps(explained)) == explained

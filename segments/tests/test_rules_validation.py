@@ -6,6 +6,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segments.rules import (
     CHOICES,
@@ -347,7 +349,7 @@ def test_boundary_values_are_accepted():
 
 
 def test_choices_come_from_the_model_enums():
-    from customers.models import Industry, LifecycleStage, Plan, Region
+    from customers.models import Industry, LifecycleStage, Plan
 
     assert CHOICES["plan"] == tuple(Plan.values)
     assert CHOICES["region"] == ("NA", "EMEA", "APAC", "LATAM")
@@ -422,3 +424,45 @@ def test_validate_rank(rank_by, rank_limit, expected):
     with pytest.raises(RuleValidationError) as caught:
         validate_rank(rank_by, rank_limit, ATTRIBUTES)
     assert [str(error) for error in caught.value.errors] == expected
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["all", "any", "not", "field", "op", "value", "arr", "plan", "traits.tier"])
+    | st.sampled_from(["eq", "in", "between", "within_next_days", "2026-01-01", "pro"])
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["all", "any", "not", "field", "op", "value", "x"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule=json_values)
+def test_arbitrary_input_is_either_valid_or_refused_with_paths(rule):
+    # Given any JSON-like input, when validated, then it is accepted (and evaluates) or
+    # refused with a RuleValidationError whose every error is a RuleError, never a crash
+    try:
+        validate_rule(rule, attributes=ATTRIBUTES)
+    except RuleValidationError as error:
+        assert error.errors
+        assert all(isinstance(item, RuleError) for item in error.errors)
+        assert str(error)
+    else:
+        from datetime import date
+
+        from segments.rules import evaluate_rule
+
+        assert evaluate_rule(rule, {}, today=date(2026, 11, 22), attributes=ATTRIBUTES) in (
+            True,
+            False,
+        )

@@ -40,6 +40,9 @@ def test_segment_list_shows_counts_arr_and_review(client, csm, world):
 
 
 def test_segment_detail_shows_members_rule_growth_and_events(client, csm, world):
+    # the world's recomputes ran at the real time; the chart ends on the pinned "today"
+    noon = timezone.make_aware(timezone.datetime(*world.today.timetuple()[:3], 12))
+    SegmentSnapshot.objects.filter(segment=world.segment).update(computed_at=noon)
     client.force_login(csm)
     response = client.get(reverse("segment-detail", args=[world.segment.id]))
     body = response.content.decode()
@@ -49,6 +52,8 @@ def test_segment_detail_shows_members_rule_growth_and_events(client, csm, world)
     assert "plan" in body and "enterprise" in body  # the rule, readable
     assert "entered" in body
     assert "Recompute now" not in body  # CSMs don't get manager actions
+    if "analytics_partial" in response.context:  # the analytics section, when installed
+        assert 'id="segment-analytics"' in body
 
 
 def test_segment_detail_query_count_does_not_grow_with_members(
@@ -216,3 +221,16 @@ def test_missing_segment_or_version_is_404(client, csm, world):
     client.force_login(csm)
     assert client.get(reverse("segment-detail", args=[999999])).status_code == 404
     assert client.get(reverse("segment-version", args=[world.segment.id, 99])).status_code == 404
+
+
+def test_rule_check_while_typing(client, manager, csm, world):
+    url = reverse("segment-version-validate", args=[world.segment.id])
+    client.force_login(manager)
+    bad = client.post(url, {"rule": '{"any": [{"field": "nope", "op": "eq", "value": 1}]}'})
+    assert bad.status_code == 200
+    assert b"any[0].field" in bad.content and b"This rule has problems" in bad.content
+    good = client.post(url, {"rule": '{"not": {"field": "region", "op": "eq", "value": "NA"}}'})
+    assert b"Valid rule" in good.content and b"region" in good.content
+    assert SegmentVersion.objects.filter(segment=world.segment).count() == 1
+    client.force_login(csm)
+    assert client.post(url, {"rule": "{}"}).status_code == 403

@@ -1,11 +1,10 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.db.models import Max, Min
 
 from customers.models import Account
-from customers.services import accounts_rederive, accounts_rederive_owner
+from customers.services import accounts_rederive_batch
 
 # Accounts checked per statement: each batch runs two correlated-subquery scans over at
 # most this many ids (index range scans on accounts, contracts and assignments), which
@@ -39,9 +38,11 @@ class Command(BaseCommand):
         if bounds["low"] is not None:
             for low in range(bounds["low"], bounds["high"] + 1, batch_size):
                 id_range = (low, low + batch_size - 1)
-                with transaction.atomic():
-                    money += accounts_rederive(id_range=id_range, dry_run=not fix)
-                    owner += accounts_rederive_owner(id_range=id_range, dry_run=not fix)
+                batch_money, batch_owner = accounts_rederive_batch(
+                    id_range=id_range, dry_run=not fix
+                )
+                money += batch_money
+                owner += batch_owner
         drifted = len(set(money) | set(owner))
         verb = "repaired" if fix else "found"
         self.stdout.write(

@@ -1,3 +1,4 @@
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,12 +10,13 @@ MAX_ACCOUNTS = 10_000_000
 
 
 def _accounts_count(value: str) -> int:
+    # argparse turns ArgumentTypeError into "argument --accounts: …" and a non-zero exit.
     try:
         number = int(value)
     except ValueError:
-        raise CommandError(f"--accounts: expected a whole number, got {value!r}") from None
+        raise ArgumentTypeError(f"expected a whole number, got {value!r}") from None
     if not 0 <= number <= MAX_ACCOUNTS:
-        raise CommandError(f"--accounts: must be between 0 and {MAX_ACCOUNTS:,}, got {number}")
+        raise ArgumentTypeError(f"must be between 0 and {MAX_ACCOUNTS:,}, got {number}")
     return number
 
 

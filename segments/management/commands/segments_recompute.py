@@ -36,9 +36,7 @@ class Command(BaseCommand):
             wanted = options["segments"]
             ids = [int(v) for v in wanted if v.isdigit()]
             slugs = [v for v in wanted if not v.isdigit()]
-            segments = Segment.objects.filter(pk__in=ids) | Segment.objects.filter(
-                slug__in=slugs
-            )
+            segments = Segment.objects.filter(pk__in=ids) | Segment.objects.filter(slug__in=slugs)
             if segments.count() != len(wanted):
                 raise CommandError("segments: some ids or slugs do not exist")
         for segment in segments.order_by("priority", "pk"):

@@ -1,0 +1,124 @@
+"""Benchmark: POST /api/accounts/bulk/ with 10,000 accounts (create, then update) on
+PostgreSQL. Target: each request in 5 s or less.
+
+Uses a scratch database (default ``cs_bench_bulk``, created and migrated if missing; never
+the application's database):
+
+    .venv/bin/python bench/bulk_upsert.py [--rows 10000] [--db cs_bench_bulk]
+        [--host 127.0.0.1] [--port 5432] [--user postgres]
+
+It prints the time of each request, measured around the whole request (JSON parsing,
+validation, the upsert statements and the commit) through Django's test client.
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--db", default="cs_bench_bulk")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="5432")
+    parser.add_argument("--user", default="postgres")
+    args = parser.parse_args()
+    if args.db in ("cs_platform", "postgres"):
+        parser.error("use a scratch database, not the application's")
+
+    import psycopg
+
+    with psycopg.connect(
+        host=args.host, port=args.port, user=args.user, dbname="postgres", autocommit=True
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.db]).fetchone():
+            conn.execute(f'CREATE DATABASE "{args.db}"')
+
+    os.environ["DATABASE_URL"] = f"postgres://{args.user}@{args.host}:{args.port}/{args.db}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.test")
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    from customers.models import Account
+
+    settings.ALLOWED_HOSTS = ["*"]
+    call_command("migrate", verbosity=0)
+    Account.objects.filter(external_id__startswith="bench-").delete()
+    manager, _ = User.objects.get_or_create(
+        username="bench-manager", defaults={"is_superuser": True}
+    )
+    client = APIClient()
+    client.force_authenticate(manager)
+
+    rng = random.Random(1)
+    plans = ["free", "starter", "pro", "enterprise"]
+    regions = ["NA", "EMEA", "APAC", "LATAM"]
+
+    def rows(version: int) -> list[dict]:
+        return [
+            {
+                "external_id": f"bench-{n:06d}",
+                "name": f"Bench account {n} v{version}",
+                "domain": f"bench{n}.example.com",
+                "industry": "software",
+                "region": rng.choice(regions),
+                "country": "US",
+                "employees": rng.randint(1, 50_000),
+                "business_model": "B2B",
+                "plan": rng.choice(plans),
+                "lifecycle_stage": "adopting",
+                "customer_since": "2024-03-01",
+                "has_champion": rng.random() < 0.5,
+                "health_score": rng.randint(0, 100),
+                "last_seen_at": "2026-11-01",
+                "active_users": rng.randint(0, 500),
+                "licensed_seats": 500,
+                "open_tickets": rng.randint(0, 9),
+                "cost_to_serve": f"{rng.randint(100, 99_999)}.50",
+                "acquisition_cost": "1200.00",
+            }
+            for n in range(args.rows)
+        ]
+
+    for label, version in (("create", 1), ("update", 2)):
+        body = json.dumps({"accounts": rows(version), "atomic": False})
+        start = time.perf_counter()
+        response = client.post("/api/accounts/bulk/", body, content_type="application/json")
+        elapsed = time.perf_counter() - start
+        if response.status_code >= 400 and "json" not in response["Content-Type"]:
+            sys.exit(f"{label}: HTTP {response.status_code} {response.content[:300]!r}")
+        result = response.json()
+        print(
+            f"{label}: {args.rows} accounts in {elapsed:.2f} s "
+            f"(HTTP {response.status_code}, created {result['created']}, "
+            f"updated {result['updated']}, errors {len(result['errors'])}, "
+            f"body {len(body) / 1e6:.1f} MB)"
+        )
+    # A partial update: only the plan of every account.
+    body = json.dumps(
+        {"accounts": [{"external_id": f"bench-{n:06d}", "plan": "pro"} for n in range(args.rows)]}
+    )
+    start = time.perf_counter()
+    response = client.post("/api/accounts/bulk/", body, content_type="application/json")
+    print(
+        f"partial update (plan only): {args.rows} accounts in "
+        f"{time.perf_counter() - start:.2f} s (HTTP {response.status_code})"
+    )
+
+
+if __name__ == "__main__":
+    main()

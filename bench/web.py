@@ -1,0 +1,366 @@
+"""Benchmark the CSM web UI: 20 concurrent users against gunicorn on 100k accounts.
+
+    .venv/bin/python bench/web.py [--accounts 100000] [--users 20] [--requests 3000]
+        [--duration 90] [--think 1.0] [--workers 4] [--reuse]
+
+Builds a scratch PostgreSQL database (default ``cs_bench_web``; ``--database-url`` or
+``BENCH_DATABASE_URL`` to change; ``cs_platform`` is refused): drops and re-creates it,
+migrates, seeds ``seed_demo(accounts=N, seed=1)``, publishes a few segments (recomputed
+in-process) and builds the renewal queue. ``--reuse`` keeps an already seeded database.
+
+Then it starts gunicorn on 127.0.0.1 and runs ``--users`` threads, each logged in as a
+demo CSM, cycling through my book, the accounts list (random page and sort), an account
+detail and the renewal queue, with a random think time of 0.5–1.5 × ``--think`` seconds
+between requests (``--think 0`` is a closed loop: it measures saturation, not a user's
+wait). The run stops after ``--requests`` requests or ``--duration`` seconds, whichever
+comes first, and prints p50 / p95 / max per page. Target: p95 ≤ 150 ms.
+"""
+
+import argparse
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cs_bench_web"
+TARGET_P95_MS = 150
+PAGES = ("my book", "accounts list", "account detail", "renewal queue")
+SEGMENTS = (
+    ("Enterprise", {"all": [{"field": "plan", "op": "eq", "value": "enterprise"}]}),
+    ("High ARR", {"all": [{"field": "arr", "op": "gte", "value": 50000}]}),
+    ("At risk", {"any": [{"field": "health_score", "op": "lt", "value": 40}]}),
+    ("EMEA mid-market", {"all": [{"field": "region", "op": "eq", "value": "EMEA"}]}),
+    ("Renewing soon", {"all": [{"field": "renewal_date", "op": "within_next_days", "value": 120}]}),
+)
+
+
+def _setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def prepare_database(url: str, accounts: int, reuse: bool) -> None:
+    import dj_database_url
+    import psycopg
+
+    db = dj_database_url.parse(url)
+    name = db["NAME"]
+    if name in PROTECTED_DATABASES:
+        sys.exit(f"refusing to use database {name!r}: give a scratch database")
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not (reuse and exists):
+            print(f"Creating scratch database {name}...", flush=True)
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+    _setup_django(url)
+    from django.core.management import call_command
+
+    from cs_platform.celery import app
+    from customers.demo import seed_demo
+    from customers.models import Account
+    from playbooks import services as playbook_services
+    from segments import services as segment_services
+    from segments.models import Segment
+
+    call_command("migrate", verbosity=0)
+    if reuse and Account.objects.count() >= accounts:
+        print(f"Reusing {Account.objects.count():,} seeded accounts.", flush=True)
+        _analyze()
+        return
+    started = time.perf_counter()
+    seed_demo(accounts=accounts, seed=1)
+    print(f"Seeded {accounts:,} accounts in {time.perf_counter() - started:.1f} s", flush=True)
+    # The recompute queued by each publish runs in this process (no worker, no broker).
+    app.conf.task_always_eager = True
+    started = time.perf_counter()
+    for name, rule in SEGMENTS:
+        if not Segment.objects.filter(name=name).exists():
+            segment_services.segment_create(name=name, rule=rule, publish=True)
+    playbook_services.renewal_queue_rebuild(full=True)
+    print(
+        f"{len(SEGMENTS)} segments recomputed and renewal queue built in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    _analyze()
+
+
+def _analyze() -> None:
+    """Fresh planner statistics, as autovacuum would have them on a live database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+ACCESS_LOG = ROOT / "var" / "bench-web-access.log"
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "cs_platform.settings.local",
+        "DJANGO_DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    ACCESS_LOG.parent.mkdir(exist_ok=True)
+    ACCESS_LOG.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "cs_platform.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            # Server-side time per request (ms), to tell it apart from the client's view.
+            "--access-logfile",
+            str(ACCESS_LOG),
+            "--access-logformat",
+            "%(m)s %(U)s %(q)s %(s)s %(M)s",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, base
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    sys.exit("gunicorn did not start in 30 s")
+
+
+def log_in(session, base: str, username: str, password: str) -> None:
+    page = session.get(f"{base}/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        f"{base}/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{base}/accounts/login/"},
+    )
+    if "/accounts/login/" in response.url:
+        raise RuntimeError(f"login failed for {username}")
+
+
+class Run:
+    def __init__(self, max_requests: int) -> None:
+        self.lock = threading.Lock()
+        self.remaining = max_requests
+        self.deadline = 0.0
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+
+    def start(self, duration: float) -> None:
+        self.deadline = time.monotonic() + duration
+
+    def take(self) -> bool:
+        with self.lock:
+            if self.remaining <= 0 or time.monotonic() > self.deadline:
+                return False
+            self.remaining -= 1
+            return True
+
+    def record(self, page: str, seconds: float, ok: bool) -> None:
+        with self.lock:
+            self.latencies[page].append(seconds)
+            if not ok:
+                self.errors[page] += 1
+
+
+def user(
+    run: Run,
+    ready: threading.Barrier,
+    base: str,
+    username: str,
+    password: str,
+    ids: list[int],
+    think: float,
+    index: int,
+) -> None:
+    import requests
+
+    rng = random.Random(index)
+    session = requests.Session()
+    try:
+        log_in(session, base, username, password)
+    finally:
+        # Logins (deliberately slow password hashing) are not measured: start together.
+        ready.wait()
+    sorts = ["name", "-arr", "renewal", "-health", "csm"]
+    step = rng.randrange(len(PAGES))
+    while run.take():
+        page = PAGES[step % len(PAGES)]
+        step += 1
+        if page == "my book":
+            path = "/"
+        elif page == "accounts list":
+            path = f"/accounts/?page={rng.randint(1, 200)}&sort={rng.choice(sorts)}"
+        elif page == "account detail":
+            path = f"/accounts/{rng.choice(ids)}/"
+        else:
+            path = "/renewals/"
+        started = time.perf_counter()
+        try:
+            response = session.get(base + path, timeout=30)
+            ok = response.status_code == 200
+        except requests.RequestException:
+            ok = False
+        run.record(page, time.perf_counter() - started, ok)
+        if think:
+            time.sleep(think * rng.uniform(0.5, 1.5))
+
+
+def page_of(method: str, path: str, query: str) -> str | None:
+    if method != "GET":
+        return None
+    if path == "/":
+        return "my book"
+    if path == "/accounts/" and query:
+        return "accounts list"
+    if re.fullmatch(r"/accounts/\d+/", path):
+        return "account detail"
+    if path == "/renewals/":
+        return "renewal queue"
+    return None
+
+
+def server_times(measured_from: int) -> dict[str, list[float]]:
+    """Per page, the server's own time (seconds) for the requests logged after
+    ``measured_from`` bytes of the access log (the logins come before)."""
+    times: dict[str, list[float]] = defaultdict(list)
+    with ACCESS_LOG.open() as log:
+        log.seek(measured_from)
+        for line in log:
+            parts = line.split()
+            if len(parts) == 5:
+                method, path, query, _status, millis = parts
+            elif len(parts) == 4:
+                (method, path, _status, millis), query = parts, ""
+            else:
+                continue
+            if page := page_of(method, path, query if query != "-" else ""):
+                times[page].append(float(millis) / 1000)
+    return times
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--duration", type=float, default=90.0)
+    parser.add_argument("--think", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    args = parser.parse_args()
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        parser.error("--database-url must point to a scratch PostgreSQL database")
+
+    prepare_database(args.database_url, args.accounts, args.reuse)
+    from customers.demo import DEMO_PASSWORD, demo_logins
+    from customers.models import Account
+
+    csms = [login.username for login in demo_logins() if login.role == "CSM"]
+    ids = list(Account.objects.order_by("?").values_list("id", flat=True)[:2000])
+    from django.db import connections
+
+    connections.close_all()
+
+    process, base = start_server(args.database_url, args.workers)
+    try:
+        run = Run(args.requests)
+        # The clock starts when every user is logged in (set before anyone is released).
+        ready = threading.Barrier(args.users + 1, action=lambda: run.start(args.duration))
+        threads = [
+            threading.Thread(
+                target=user,
+                args=(run, ready, base, csms[i % len(csms)], DEMO_PASSWORD, ids, args.think, i),
+                daemon=True,
+            )
+            for i in range(args.users)
+        ]
+        for thread in threads:
+            thread.start()
+        ready.wait()
+        started = time.perf_counter()
+        measured_from = ACCESS_LOG.stat().st_size
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    total = sum(len(v) for v in run.latencies.values())
+    print(
+        f"\n{args.users} users, {total:,} requests in {elapsed:.1f} s "
+        f"({total / elapsed:.1f} req/s), think time {args.think:g} s, "
+        f"gunicorn {args.workers} sync workers, {args.accounts:,} accounts"
+    )
+    time.sleep(0.5)  # let the workers flush their access log lines
+    server = server_times(measured_from)
+    print(
+        f"{'page':<16}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
+        f"   server-side {'p50':>6}{'p95':>7}"
+    )
+    worst = 0.0
+    for page in PAGES:
+        values = run.latencies.get(page, [])
+        if not values:
+            continue
+        p50, p95 = statistics.median(values) * 1000, percentile(values, 95) * 1000
+        worst = max(worst, p95)
+        own = server.get(page) or [0.0]
+        print(
+            f"{page:<16}{len(values):>9}{run.errors.get(page, 0):>8}"
+            f"{p50:>9.1f}{p95:>9.1f}{max(values) * 1000:>9.1f}"
+            f"   {'':>11}{statistics.median(own) * 1000:>6.1f}{percentile(own, 95) * 1000:>7.1f}"
+        )
+    verdict = "meets" if worst <= TARGET_P95_MS else "misses"
+    print(f"worst p95 (client) {worst:.1f} ms: {verdict} the {TARGET_P95_MS} ms target")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
