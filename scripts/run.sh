@@ -14,6 +14,7 @@ export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-cs_platform.settings.loc
 
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo --accounts "${DEMO_ACCOUNTS:-2000}" --seed 1 --if-empty
+.venv/bin/python manage.py seed_demo_workspace
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -70,6 +70,8 @@ def test_embedded_default_boots_serves_a_page_and_runs_a_task(tmp_path):
     run(["manage.py", "migrate", "--noinput"], env)
     seeded = run(["manage.py", "seed_demo", "--accounts", "50", "--seed", "1"], env)
     assert "Seeded 50 accounts" in seeded and "csm1" in seeded
+    workspace = run(["manage.py", "seed_demo_workspace"], env)
+    assert "segment 'Top 50 by ARR': 50 members" in workspace
     database = var_dir / "db.sqlite3"
     assert database.exists()
     # Then a demo user can log in and see the home page, and a task can be queued

@@ -1,0 +1,174 @@
+"""The demo workspace on top of the demo accounts: segments a CS team would define, their
+memberships, two playbooks and the renewal queue, so a new user sees a working product.
+
+Everything goes through the same services as the UI, the admin and the API. The
+recomputes and the renewal queue build run in-process, so the pages have content as soon
+as the command returns; the playbook runs are queued for the worker like any others.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from customers.models import Account
+from customers.roles import MANAGERS
+from segments import services as segment_services
+from segments.models import ExclusiveGroup, Segment, SegmentKind
+
+from . import services
+from .models import PlaybookActivation, PlaybookTrigger
+
+# (name, rule, extra segment_create arguments); tiers share an exclusive group.
+TIERS = (
+    ("Enterprise tier", {"field": "arr", "op": "gte", "value": 100000}),
+    ("Mid-market tier", {"field": "arr", "op": "gte", "value": 20000}),
+    ("SMB tier", {"field": "arr", "op": "gt", "value": 0}),
+)
+SEGMENTS: tuple[tuple[str, dict, dict[str, Any]], ...] = (
+    (
+        "Renewing in 120 days",
+        {"field": "renewal_date", "op": "within_next_days", "value": 120},
+        {"description": "Active contracts ending within 120 days.", "review_every_days": 30},
+    ),
+    (
+        "At risk",
+        {
+            "any": [
+                {"field": "health_score", "op": "lt", "value": 40},
+                {"field": "lifecycle_stage", "op": "eq", "value": "at_risk"},
+            ]
+        },
+        {"description": "Low health or flagged at risk.", "review_every_days": 14},
+    ),
+    (
+        "Low seat utilization",
+        {
+            "all": [
+                {"field": "licensed_seats", "op": "gte", "value": 10},
+                {"field": "seat_utilization", "op": "lt", "value": 0.5},
+            ]
+        },
+        {"description": "Fewer than half of 10+ licensed seats in use."},
+    ),
+    (
+        "EMEA enterprise plan",
+        {
+            "all": [
+                {"field": "region", "op": "eq", "value": "EMEA"},
+                {"field": "plan", "op": "eq", "value": "enterprise"},
+            ]
+        },
+        {},
+    ),
+    (
+        "Top 50 by ARR",
+        {"all": []},
+        {"rank_by": "arr", "rank_limit": 50, "description": "The 50 largest accounts."},
+    ),
+)
+STATIC_SEGMENT = "Strategic accounts (hand-picked)"
+
+
+@dataclass
+class DemoWorkspace:
+    created: bool = False
+    segments: dict[str, int] = field(default_factory=dict)  # name -> member count
+    playbooks: list[str] = field(default_factory=list)
+    queue_entries: int = 0
+    renewal_tasks: int = 0
+
+
+def seed_demo_workspace() -> DemoWorkspace:
+    """Create the demo segments and playbooks once (nothing happens when any segment
+    exists), recompute them and build the renewal queue."""
+    result = DemoWorkspace()
+    if Segment.objects.exists() or not Account.objects.exists():
+        return result
+    owner = get_user_model().objects.filter(groups__name=MANAGERS).order_by("username").first()
+    with transaction.atomic():
+        segments = _segments_create(owner)
+        result.playbooks = _playbooks_create(segments, owner)
+    for segment in Segment.objects.order_by("exclusive_group_id", "priority", "pk"):
+        run = segment_services.segment_recompute(segment_id=segment.pk)
+        result.segments[segment.name] = run.member_count or 0
+    # The recomputes' membership events start the playbooks (their runs go to the worker).
+    services.playbooks_process_events()
+    build = services.renewal_queue_rebuild(full=True)
+    result.created = True
+    result.queue_entries = build.inserted
+    result.renewal_tasks = build.tasks_created
+    return result
+
+
+def _segments_create(owner: Any) -> dict[str, Segment]:
+    created: dict[str, Segment] = {}
+    group = ExclusiveGroup.objects.create(
+        name="Revenue tier", description="Every paying account in exactly one tier."
+    )
+    for priority, (name, rule) in enumerate(TIERS, start=1):
+        created[name] = segment_services.segment_create(
+            name=name,
+            rule=rule,
+            publish=True,
+            owner=owner,
+            created_by=owner,
+            exclusive_group=group,
+            priority=priority,
+            note="Demo tier",
+        )
+    for name, rule, extra in SEGMENTS:
+        created[name] = segment_services.segment_create(
+            name=name, rule=rule, publish=True, owner=owner, created_by=owner, **extra
+        )
+    strategic = segment_services.segment_create(
+        name=STATIC_SEGMENT, kind=SegmentKind.STATIC, publish=True, owner=owner, created_by=owner
+    )
+    largest = Account.objects.order_by("-arr", "pk").values_list("pk", flat=True)[:10]
+    segment_services.static_segment_members_add(segment=strategic, account_ids=list(largest))
+    created[STATIC_SEGMENT] = strategic
+    return created
+
+
+def _playbooks_create(segments: dict[str, Segment], owner: Any) -> list[str]:
+    at_risk = services.playbook_create(
+        name="Save at-risk accounts",
+        description="Call the champion within three days of an account turning at risk.",
+        segment=segments["At risk"],
+        trigger=PlaybookTrigger.ON_ENTER,
+        is_active=True,
+        stable_days=0,
+        on_activation=PlaybookActivation.RUN_FOR_CURRENT_MEMBERS,
+        steps=[
+            {
+                "kind": "create_task",
+                "config": {
+                    "title": "Call {{ account.name }}: account at risk",
+                    "description": (
+                        "Health score {{ account.health_score }}, ARR {{ account.arr }}, "
+                        "renews {{ account.renewal_date }}. Agree a recovery plan."
+                    ),
+                    "due_in_days": 3,
+                },
+            },
+        ],
+        by=owner,
+    )
+    recovered = services.playbook_create(
+        name="Recovered from risk",
+        description="Thank the champion when an account leaves the at-risk segment.",
+        segment=segments["At risk"],
+        trigger=PlaybookTrigger.ON_EXIT,
+        is_active=True,
+        stable_days=7,
+        on_activation=PlaybookActivation.ONLY_NEW_ENTRIES,
+        steps=[
+            {
+                "kind": "create_task",
+                "config": {"title": "Recovery check-in: {{ account.name }}", "due_in_days": 7},
+            }
+        ],
+        by=owner,
+    )
+    return [at_risk.name, recovered.name]

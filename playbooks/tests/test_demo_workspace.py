@@ -1,0 +1,62 @@
+"""The demo workspace: segments with members, exclusive tiers, playbooks that fire, the
+renewal queue, and nothing done twice."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from customers.demo import seed_demo
+from playbooks.demo import seed_demo_workspace
+from playbooks.models import Playbook, PlaybookRun, RenewalQueueEntry, Task
+from segments.models import Membership, Segment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_workspace_creates_recomputed_segments_playbooks_and_the_queue(today):
+    seed_demo(accounts=300, seed=3)
+
+    result = seed_demo_workspace()
+
+    assert result.created
+    assert Segment.objects.count() == len(result.segments) == 9
+    for segment in Segment.objects.all():
+        assert segment.current_version_id is not None
+        members = Membership.objects.filter(segment=segment).count()
+        assert members == segment.member_count == result.segments[segment.name]
+    assert result.segments["Top 50 by ARR"] == 50
+    assert result.segments["Strategic accounts (hand-picked)"] == 10
+    # the tiers are exclusive: no account in two of them
+    in_tiers = (
+        Membership.objects.filter(segment__exclusive_group__name="Revenue tier")
+        .values("account_id")
+        .annotate(n=Count("segment"))
+    )
+    assert in_tiers.exists() and not in_tiers.filter(n__gt=1).exists()
+    # the at-risk playbook runs for the current members; the queue has its renewal tasks
+    save = Playbook.objects.get(name="Save at-risk accounts")
+    assert PlaybookRun.objects.filter(playbook=save).count() == result.segments["At risk"] > 0
+    assert RenewalQueueEntry.objects.count() == result.queue_entries > 0
+    assert Task.objects.filter(source="renewal").count() == result.renewal_tasks > 0
+
+
+def test_workspace_is_created_once(today):
+    seed_demo(accounts=100, seed=3)
+    assert seed_demo_workspace().created
+    counts = (Segment.objects.count(), Playbook.objects.count(), Membership.objects.count())
+
+    again = seed_demo_workspace()
+
+    assert not again.created
+    assert counts == (Segment.objects.count(), Playbook.objects.count(), Membership.objects.count())
+
+
+def test_command_needs_accounts_and_reports(capsys, today):
+    with pytest.raises(CommandError, match="seed_demo"):
+        call_command("seed_demo_workspace")
+    assert not Segment.objects.exists()
+
+    seed_demo(accounts=100, seed=3)
+    call_command("seed_demo_workspace")
+    out = capsys.readouterr().out
+    assert "segment 'At risk'" in out and "Renewal queue:" in out
