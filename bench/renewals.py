@@ -45,6 +45,27 @@ def _connect_admin(url: str):  # noqa: ANN202 (psycopg imported lazily)
     )
 
 
+def _timed_build(**kwargs):  # noqa: ANN003, ANN202 (Django imported lazily)
+    """Run one rebuild; returns (build, seconds, timings). The rebuild's transaction is
+    wrapped in an outer one so that its commit (where the deferred foreign key checks of
+    every inserted row run) is timed on its own line, as is the rest of the time spent
+    outside the timed statements (the build's own reads and its build row)."""
+    from django.db import transaction
+
+    from playbooks.services import renewal_queue_rebuild
+
+    timings: list = []
+    started = time.perf_counter()
+    with transaction.atomic():
+        build = renewal_queue_rebuild(timings=timings, **kwargs)
+        committing = time.perf_counter()
+    finished = time.perf_counter()
+    in_statements = sum(seconds for _, seconds, _ in timings)
+    timings.append(("other (reads, build row)", committing - started - in_statements, 0))
+    timings.append(("commit (deferred checks)", finished - committing, 0))
+    return build, finished - started, timings
+
+
 def _report(title: str, seconds: float, build, timings: list) -> None:  # noqa: ANN001
     print(
         f"\n{title}: {seconds * 1000:,.0f} ms  ({'full' if build.full else 'delta'}; "
@@ -90,7 +111,6 @@ def main() -> int:
     from customers.demo import seed_demo
     from customers.models import Account, Contract, ContractStatus
     from playbooks.models import RenewalQueueBuild, RenewalQueueEntry, Task
-    from playbooks.services import renewal_queue_rebuild
 
     call_command("migrate", verbosity=0)
     if not args.reuse:
@@ -112,24 +132,16 @@ def main() -> int:
     active = Contract.objects.filter(status=ContractStatus.ACTIVE).count()
     print(f"{contracts:,} contracts ({active:,} active), {Account.objects.count():,} accounts")
 
-    timings: list = []
-    started = time.perf_counter()
-    build = renewal_queue_rebuild(today=TODAY, full=True, timings=timings)
-    _report("1. first full build (entries + tasks)", time.perf_counter() - started, build, timings)
-    full_seconds = time.perf_counter() - started
-    entry_seconds = sum(s for label, s, _ in timings if "task" not in label)
+    build, full_seconds, timings = _timed_build(today=TODAY, full=True)
+    _report("1. first full build (entries + tasks)", full_seconds, build, timings)
+    commit_seconds = timings[-1][1]
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
 
-    timings = []
-    started = time.perf_counter()
-    build = renewal_queue_rebuild(today=TODAY, full=True, timings=timings)
-    _report("2. full re-diff, nothing to do", time.perf_counter() - started, build, timings)
+    build, seconds, timings = _timed_build(today=TODAY, full=True)
+    _report("2. full re-diff, nothing to do", seconds, build, timings)
 
-    timings = []
-    started = time.perf_counter()
-    build = renewal_queue_rebuild(today=TODAY + timedelta(days=1), timings=timings)
-    delta_seconds = time.perf_counter() - started
+    build, delta_seconds, timings = _timed_build(today=TODAY + timedelta(days=1))
     _report("3. next day's rebuild (daily delta)", delta_seconds, build, timings)
 
     # A day of work: 1,000 owner changes and 500 renewals through the services.
@@ -155,17 +167,14 @@ def main() -> int:
             customer_services.contract_renew(
                 contract=contract, end_date=contract.end_date + timedelta(days=365)
             )
-    timings = []
-    started = time.perf_counter()
-    build = renewal_queue_rebuild(today=TODAY + timedelta(days=2), timings=timings)
-    busy_seconds = time.perf_counter() - started
+    build, busy_seconds, timings = _timed_build(today=TODAY + timedelta(days=2))
     _report("4. day after, with 1,000 owner changes and 500 renewals", busy_seconds, build, timings)
 
     print(
         f"\nSummary: {contracts:,} contracts; queue entries "
         f"{RenewalQueueEntry.objects.count():,}; renewal tasks {Task.objects.count():,}\n"
-        f"  first full build  {full_seconds:7.2f} s (entries {entry_seconds:.2f} s, "
-        f"tasks {full_seconds - entry_seconds:.2f} s)   target <= 3 s\n"
+        f"  first full build  {full_seconds:7.2f} s (of which commit {commit_seconds:.2f} s)"
+        f"   target <= 3 s\n"
         f"  daily delta       {delta_seconds * 1000:7.0f} ms   target <= 100 ms\n"
         f"  busy-day delta    {busy_seconds * 1000:7.0f} ms"
     )

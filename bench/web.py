@@ -1,7 +1,7 @@
 """Benchmark the CSM web UI: 20 concurrent users against gunicorn on 100k accounts.
 
     .venv/bin/python bench/web.py [--accounts 100000] [--users 20] [--requests 3000]
-        [--duration 90] [--think 1.0] [--workers 4] [--reuse]
+        [--duration 90] [--think 1.0] [--workers 2×CPUs] [--reuse]
 
 Builds a scratch PostgreSQL database (default ``cs_bench_web``; ``--database-url`` or
 ``BENCH_DATABASE_URL`` to change; ``cs_platform`` is refused): drops and re-creates it,
@@ -14,6 +14,14 @@ detail and the renewal queue, with a random think time of 0.5–1.5 × ``--think
 between requests (``--think 0`` is a closed loop: it measures saturation, not a user's
 wait). The run stops after ``--requests`` requests or ``--duration`` seconds, whichever
 comes first, and prints p50 / p95 / max per page. Target: p95 ≤ 150 ms.
+
+Server: gunicorn sync workers, 2 per CPU (4 on 2 cores), one thread each. A request is
+CPU-bound Python plus PostgreSQL time on the same host: while one worker waits for its
+queries another runs, so one worker per core would leave the CPUs idle, and more than
+two per core only adds context switches and memory (and PostgreSQL backends) on a box
+that also runs the database. Threads (gthread) would not help: the GIL serialises the
+Python part of each request. gunicorn's own rule of thumb, 2 × cores + 1, assumes a host
+that runs nothing but the web workers.
 """
 
 import argparse
@@ -286,7 +294,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--duration", type=float, default=90.0)
     parser.add_argument("--think", type=float, default=1.0)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     args = parser.parse_args()

@@ -72,6 +72,8 @@ LIST_COLUMNS = (
     "owner_id",
     "owner__username",
 )
+# My book's accounts table reads only what it shows.
+BOOK_COLUMNS = ("id", "name", "arr", "health_score", "renewal_date", "owner__id")
 # Timeline entries per page; each source reads at most this many rows per page.
 TIMELINE_PAGE = 40
 
@@ -139,7 +141,7 @@ def _task_buckets(viewer: Any, user: Any, today: date) -> dict[str, dict[str, An
         "today": Q(due_date=today),
         "week": Q(due_date__gt=today, due_date__lte=week_end),
     }
-    tasks = playbook_selectors.task_list(assignee=user, status=TaskStatus.OPEN)
+    tasks = playbook_selectors.task_rows(assignee=user, status=TaskStatus.OPEN)
     counts = tasks.order_by().aggregate(
         **{key: Count("id", filter=condition) for key, condition in buckets.items()}
     )
@@ -214,9 +216,9 @@ def home(request: HttpRequest) -> HttpResponse:
         subject = get_object_or_404(User, username=picked)
     today = clock.today()
     accounts = list(
-        selectors.csm_book(user=subject).order_by(
-            F("renewal_date").asc(nulls_last=True), "name", "id"
-        )[:BOOK_ACCOUNTS_SHOWN]
+        selectors.csm_book(user=subject)
+        .only(*BOOK_COLUMNS)
+        .order_by(F("renewal_date").asc(nulls_last=True), "name", "id")[:BOOK_ACCOUNTS_SHOWN]
     )
     context = {
         "nav": "home",
@@ -252,7 +254,7 @@ def _account_filter_form(request: HttpRequest) -> AccountFilterForm:
 
 
 def _filtered_accounts(form: AccountFilterForm) -> QuerySet[Account]:
-    """The accounts the form's valid filters select, in the requested order (ties by id)."""
+    """The accounts the form's valid filters select (unordered: see ``_sort``)."""
     filters = form.filters()
     accounts = selectors.account_list()
     if text := filters.get("q"):
@@ -278,9 +280,17 @@ def _filtered_accounts(form: AccountFilterForm) -> QuerySet[Account]:
         accounts = accounts.filter(
             renewal_date__range=(today, today + timedelta(days=int(renewal)))
         )
-    sort = filters.get("sort") or "name"
-    column = ACCOUNT_SORTS[sort.lstrip("-")][1]
-    descending = sort.startswith("-")
+    return accounts
+
+
+def _sort(form: AccountFilterForm) -> tuple[str, bool]:
+    """The requested sort column (an ORM path) and whether it is descending."""
+    sort = form.filters().get("sort") or "name"
+    return ACCOUNT_SORTS[sort.lstrip("-")][1], sort.startswith("-")
+
+
+def _ordered(accounts: QuerySet[Account], column: str, descending: bool) -> QuerySet[Account]:
+    """``accounts`` in the requested order (ties by id), as one queryset (for the export)."""
     if column in NOT_NULL_SORT_COLUMNS:
         # A plain ORDER BY lets PostgreSQL walk the column's index (no full sort).
         order = F(column).desc() if descending else F(column).asc()
@@ -293,10 +303,11 @@ def _filtered_accounts(form: AccountFilterForm) -> QuerySet[Account]:
 @require_GET
 def account_list_view(request: HttpRequest) -> HttpResponse:
     form = _account_filter_form(request)
-    accounts = _filtered_accounts(form)
-    page = Paginator(accounts.only(*LIST_COLUMNS), ACCOUNTS_PER_PAGE).get_page(
-        request.GET.get("page")
+    column, descending = _sort(form)
+    accounts = selectors.AccountPages(
+        _filtered_accounts(form).only(*LIST_COLUMNS), column=column, descending=descending
     )
+    page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     context = {
         "nav": "accounts",
@@ -367,7 +378,8 @@ def _csv_chunk(chunk: list[tuple]) -> Iterator[list]:
 @require_GET
 def account_export_view(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered accounts list as CSV, streamed (memory does not grow with the rows)."""
-    accounts = _filtered_accounts(_account_filter_form(request))
+    form = _account_filter_form(request)
+    accounts = _ordered(_filtered_accounts(form), *_sort(form))
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
@@ -509,7 +521,7 @@ def account_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
         .filter(is_active=True)
         .order_by("name", "id")
     )
-    tasks = playbook_selectors.task_list(account_id=account.id).filter(
+    tasks = playbook_selectors.task_rows(account_id=account.id).filter(
         status__in=[TaskStatus.OPEN, TaskStatus.SNOOZED]
     )
     can_work = can_work_account(request.user, account)

@@ -39,16 +39,22 @@ class RenewalQueueEntry(models.Model):
     left are not stored, so a new day does not rewrite every row: ``days_left`` is derived
     from ``renewal_date`` and today (``selectors.renewal_queue_list`` annotates it in SQL).
 
-    The table is derived data, rebuilt from contracts and accounts: only ``contract`` is a
-    database foreign key. ``account``, ``window`` and ``csm`` have no database constraint
-    (Django still cascades / nulls them on delete), which saves three per-row trigger
-    checks on every insert of a full build.
+    The table is derived data, rebuilt from contracts and accounts, so none of its foreign
+    keys is a database constraint (Django still cascades / nulls them on delete): each one
+    costs a deferred per-row trigger check at commit (a query, and for ``contract`` a row
+    lock) on every insert, one to two seconds of a million-contract first build. Entries
+    left behind by a raw delete of their contract are removed by the next full diff (at
+    least weekly), which drops entries whose contract is gone.
     """
 
     # Single-column FK indexes are left out where a composite index below starts with the
     # column: fewer indexes keep the full build of a million-contract queue fast.
     contract = models.ForeignKey(
-        Contract, on_delete=models.CASCADE, related_name="renewal_entries", db_index=False
+        Contract,
+        on_delete=models.CASCADE,
+        related_name="renewal_entries",
+        db_index=False,
+        db_constraint=False,
     )
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="renewal_entries", db_constraint=False
@@ -182,8 +188,16 @@ class Task(models.Model):
     snoozed_until = models.DateField(null=True, blank=True)
     source = models.CharField(max_length=20, choices=TaskSource.choices, default=TaskSource.MANUAL)
     # Renewal tasks: the contract and window they were created for (one task per pair).
+    # Only the renewal queue rebuild sets them, from rows it reads in the same statement;
+    # they are not database constraints (Django still nulls them on delete) because the
+    # deferred per-row checks cost one to two seconds of a first build's 175k tasks.
     contract = models.ForeignKey(
-        Contract, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+        Contract,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        db_constraint=False,
     )
     window = models.ForeignKey(
         RenewalWindow,
@@ -192,13 +206,20 @@ class Task(models.Model):
         blank=True,
         related_name="tasks",
         db_index=False,
+        db_constraint=False,
     )
+    # Partial index (Meta): most tasks have no run, and a bulk renewal insert then skips it.
     playbook_run = models.ForeignKey(
-        "PlaybookRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+        "PlaybookRun",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        db_index=False,
     )
     # A generic exactly-once key (e.g. "review:{segment_id}:{period}"): creating a task with
-    # a key that exists returns the existing task instead.
-    dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # a key that exists returns the existing task instead. Unique among non-null keys (Meta).
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -224,11 +245,23 @@ class Task(models.Model):
                 condition=~Q(status="snoozed") | Q(snoozed_until__isnull=False),
                 name="task_snoozed_has_until",
             ),
+            # Partial (a unique=True field would index every NULL, twice with the LIKE
+            # index): renewal and manual tasks have no key, and skip it on insert.
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=Q(dedupe_key__isnull=False),
+                name="task_unique_dedupe_key",
+            ),
         ]
         indexes = [
             models.Index(fields=["assignee", "status", "due_date"], name="task_assignee_idx"),
             models.Index(fields=["account", "status"], name="task_account_idx"),
             models.Index(fields=["source", "status"], name="task_source_idx"),
+            models.Index(
+                fields=["playbook_run"],
+                condition=Q(playbook_run__isnull=False),
+                name="task_playbook_run_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,7 +4,10 @@ Each statement handles every affected row at once (INSERT ... SELECT, UPDATE ...
 DELETE ... WHERE id IN (SELECT ...)); nothing loops over rows in Python. Loops here run over
 the renewal windows (a handful). ``scope`` is either None (every contract: the full diff)
 or a list of contract ids (the delta: only contracts that changed or crossed a window
-boundary since the previous build). Written for PostgreSQL and SQLite (3.35+).
+boundary since the previous build); ``changed``, the part of the scope whose contract or
+account row changed, is all that the owner and entry updates need to look at. Written for
+PostgreSQL and SQLite (3.35+); on PostgreSQL the entries and their tasks are inserted by one
+statement (a data-modifying CTE, which SQLite lacks).
 """
 
 import json
@@ -22,6 +25,19 @@ from .models import RenewalQueueEntry, RenewalWindow, Task, TaskSource, TaskStat
 # Renewal tasks are due two weeks after the contract enters the window (or on the renewal
 # date, when that comes first).
 RENEWAL_TASK_DUE_IN_DAYS = 14
+
+# PostgreSQL settings for the rest of the build's transaction (set_config(..., true) is SET
+# LOCAL). JIT would compile the high-cost statements of a full diff (tens of milliseconds or
+# more) and saves nothing on these simple scans and joins. work_mem keeps the hashes and
+# sorts of a full build (about 200k contracts and their accounts) in memory instead of temp
+# files. The commit does not wait for its WAL (~300 MB on a first build) to be flushed to
+# disk: a server crash within a fraction of a second after it can lose the whole build,
+# never part of it, and nothing that depends on it (a later synchronous commit, e.g. a CSM
+# completing one of its tasks, flushes it too); the next rebuild redoes it.
+PG_SETTINGS = (
+    "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true), "
+    "set_config('synchronous_commit', 'off', true)"
+)
 
 
 def _table(model: type) -> str:
@@ -43,10 +59,13 @@ class RebuildCounts:
 class _Statements:
     """Builds vendor-specific SQL for one rebuild (one ``today``, one ``now``)."""
 
-    def __init__(self, *, today: date, now: datetime, scope: list[int] | None) -> None:
+    def __init__(
+        self, *, today: date, now: datetime, scope: list[int] | None, changed: list[int] | None
+    ) -> None:
         self.today = today
         self.now = now
         self.scope = scope
+        self.changed = scope if changed is None else changed
         self.pg = connection.vendor == "postgresql"
         self.E = _table(RenewalQueueEntry)
         self.C = _table(Contract)
@@ -56,13 +75,15 @@ class _Statements:
 
     # --- vendor helpers ---------------------------------------------------------------------
 
-    def in_scope(self, column: str) -> tuple[str, list[Any]]:
-        """`AND column IN scope` (empty when the scope is everything)."""
-        if self.scope is None:
+    def in_scope(self, column: str, *, changed: bool = False) -> tuple[str, list[Any]]:
+        """`AND column IN scope` (or the changed part of it; empty when the scope is
+        everything)."""
+        ids = self.changed if changed else self.scope
+        if ids is None:
             return "", []
         if self.pg:
-            return f" AND {column} = ANY(%s)", [self.scope]
-        return f" AND {column} IN (SELECT value FROM json_each(%s))", [json.dumps(self.scope)]
+            return f" AND {column} = ANY(%s)", [ids]
+        return f" AND {column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
 
     def money_text(self, sql: str) -> str:
         """Whole dollars with thousands separators: 120000.00 -> '120,000'."""
@@ -89,8 +110,8 @@ class _Statements:
         new owner. Runs before the entries are updated, since it reads their old ``csm``; a
         task a manager handed to someone else is left alone."""
         # The scope on both sides lets the planner use the contract indexes of both tables.
-        scope_sql, scope_params = self.in_scope("e.contract_id")
-        task_scope_sql, task_scope_params = self.in_scope(f"{self.T}.contract_id")
+        scope_sql, scope_params = self.in_scope("e.contract_id", changed=True)
+        task_scope_sql, task_scope_params = self.in_scope(f"{self.T}.contract_id", changed=True)
         scope_sql, scope_params = scope_sql + task_scope_sql, scope_params + task_scope_params
         sql = (
             f"UPDATE {self.T} SET assignee_id = a.owner_id, updated_at = %s "
@@ -103,48 +124,55 @@ class _Statements:
         params = [self.now, TaskSource.RENEWAL, TaskStatus.OPEN, TaskStatus.SNOOZED]
         return sql, params + scope_params
 
-    def windows_table(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
-        """A derived table ``(id, last_day)`` of the active windows: a contract is inside
-        window ``id`` when today <= end_date <= last_day."""
-        date_sql = "CAST(%s AS date)" if self.pg else "%s"
-        if not windows:
-            if self.pg:
-                return (
-                    "(SELECT CAST(NULL AS bigint) AS id, CAST(NULL AS date) AS last_day "
-                    "WHERE 1 = 0)",
-                    [],
-                )
-            return "(SELECT NULL AS id, NULL AS last_day WHERE 1 = 0)", []
-        rows = " UNION ALL ".join(f"SELECT %s AS id, {date_sql} AS last_day" for _ in windows)
-        params: list[Any] = []
-        for window in windows:
-            params += [window.id, self.today + timedelta(days=window.days)]
-        return f"({rows})", params
+    def windows_table(
+        self, windows: list[RenewalWindow], *, overdue: bool = False
+    ) -> tuple[str, list[Any]]:
+        """A derived table ``(id, first_day, last_day, label)`` of the active windows: a
+        contract is inside window ``id`` when first_day (today) <= end_date <= last_day.
+        With ``overdue``, one more row with a NULL id stands for the overdue entries
+        (end_date before today, no lower bound)."""
+        rows: list[tuple[int | None, date, date, str]] = [
+            (w.id, self.today, self.today + timedelta(days=w.days), str(w)) for w in windows
+        ]
+        if overdue:
+            rows.append((None, date.min, self.today - timedelta(days=1), ""))
+        if self.pg:  # typed, so that a NULL id alone is still a bigint
+            row_sql = (
+                "SELECT CAST(%s AS bigint) AS id, CAST(%s AS date) AS first_day, "
+                "CAST(%s AS date) AS last_day, CAST(%s AS text) AS label"
+            )
+        else:
+            row_sql = "SELECT %s AS id, %s AS first_day, %s AS last_day, %s AS label"
+        if not rows:
+            return f"({row_sql} WHERE 1 = 0)", [None, None, None, None]
+        return f"({' UNION ALL '.join(row_sql for _ in rows)})", [v for row in rows for v in row]
 
     def delete_stale(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
-        """Entries whose contract is no longer active, left its window, or whose window was
-        switched off; overdue entries whose contract is no longer overdue."""
+        """Entries whose contract is gone (the entries' contract is not a database foreign
+        key), is no longer active, left its window, or whose window was switched off;
+        overdue entries whose contract is no longer overdue."""
+        # The scope on every table lets the planner probe the contracts by id instead of
+        # hashing all of them (the contracts' one goes in the outer join's condition).
         outer_sql, outer_params = self.in_scope(f"{self.E}.contract_id")
-        scope_sql, scope_params = self.in_scope("e.contract_id")
         contract_sql, contract_params = self.in_scope("c.id")
-        scope_sql, scope_params = scope_sql + contract_sql, scope_params + contract_params
+        scope_sql, scope_params = self.in_scope("e.contract_id")
         windows_sql, windows_params = self.windows_table(windows)
         sql = (
             f"DELETE FROM {self.E} WHERE 1 = 1{outer_sql} AND id IN (SELECT e.id FROM {self.E} e "
-            f"JOIN {self.C} c ON c.id = e.contract_id "
+            f"LEFT JOIN {self.C} c ON c.id = e.contract_id{contract_sql} "
             f"LEFT JOIN {windows_sql} w ON w.id = e.window_id "
-            f"WHERE (c.status <> %s "
+            f"WHERE (c.id IS NULL OR c.status <> %s "
             f"OR (e.window_id IS NULL AND c.end_date >= %s) "
             f"OR (e.window_id IS NOT NULL AND (w.id IS NULL OR c.end_date < %s "
             f"OR c.end_date > w.last_day))){scope_sql})"
         )
-        params = [*outer_params, *windows_params, ContractStatus.ACTIVE, self.today, self.today]
-        return sql, [*params, *scope_params]
+        params = [*outer_params, *contract_params, *windows_params, ContractStatus.ACTIVE]
+        return sql, [*params, self.today, self.today, *scope_params]
 
     def update_changed(self) -> tuple[str, list[Any]]:
         """Entries whose owner, ARR or renewal date no longer match the contract/account."""
-        scope_sql, scope_params = self.in_scope("c.id")
-        entry_sql, entry_params = self.in_scope(f"{self.E}.contract_id")
+        scope_sql, scope_params = self.in_scope("c.id", changed=True)
+        entry_sql, entry_params = self.in_scope(f"{self.E}.contract_id", changed=True)
         scope_sql, scope_params = scope_sql + entry_sql, scope_params + entry_params
         sql = (
             f"UPDATE {self.E} SET csm_id = a.owner_id, arr = c.arr, renewal_date = c.end_date, "
@@ -156,102 +184,128 @@ class _Statements:
         )
         return sql, [self.now, *scope_params]
 
-    def insert_window_entries(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
-        """Active contracts inside T-N (0 <= end_date - today <= N) without an entry, for
-        every active window at once.
+    def entry_source(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+        """Every entry the queue should hold for the scope, as a SELECT: active contracts
+        inside each active window (window_id set) or past their end_date (window_id NULL),
+        with the account and window fields the task text needs. One range scan of the
+        contracts' (status, end_date) index and one join to the accounts serve both kinds."""
+        scope_sql, scope_params = self.in_scope("c.id")
+        windows_sql, windows_params = self.windows_table(windows, overdue=True)
+        last_day = self.today + timedelta(days=max((w.days for w in windows), default=-1))
+        sql = (
+            f"SELECT c.id AS contract_id, c.account_id, w.id AS window_id, "
+            f"a.owner_id AS csm_id, c.arr, c.end_date AS renewal_date, c.auto_renew, "
+            f"a.name AS account_name, a.health_score, a.open_tickets, w.label AS window_label "
+            f"FROM {self.C} c JOIN {windows_sql} w "
+            f"ON c.end_date >= w.first_day AND c.end_date <= w.last_day "
+            f"JOIN {self.A} a ON a.id = c.account_id "
+            f"WHERE c.status = %s AND c.end_date <= %s{scope_sql}"
+        )
+        return sql, [*windows_params, ContractStatus.ACTIVE, last_day, *scope_params]
+
+    def insert_entries(self, source: str) -> tuple[str, list[Any]]:
+        """Entries of ``source`` (rows aliased ``s``) that do not exist yet.
 
         Existing entries are skipped by ON CONFLICT DO NOTHING (one unique-index probe per
         candidate), not by a NOT EXISTS anti-join: on a freshly emptied table the planner
         would pick a nested loop over a sequential scan of the table being filled, which
-        turns a first build quadratic."""
-        scope_sql, scope_params = self.in_scope("c.id")
-        windows_sql, windows_params = self.windows_table(windows)
-        widest = self.today + timedelta(days=max(w.days for w in windows))
+        turns a first build quadratic. ``WHERE 1 = 1`` keeps SQLite from reading the ON of
+        ON CONFLICT as a join condition."""
         sql = (
             f"INSERT INTO {self.E} "
             f"(contract_id, account_id, window_id, csm_id, arr, renewal_date, overdue, computed_at) "
-            f"SELECT c.id, c.account_id, w.id, a.owner_id, c.arr, c.end_date, %s, %s "
-            f"FROM {self.C} c JOIN {windows_sql} w ON c.end_date <= w.last_day "
-            f"JOIN {self.A} a ON a.id = c.account_id "
-            f"WHERE c.status = %s AND c.end_date >= %s AND c.end_date <= %s{scope_sql} "
-            f"ON CONFLICT DO NOTHING"
+            f"SELECT s.contract_id, s.account_id, s.window_id, s.csm_id, s.arr, s.renewal_date, "
+            f"s.window_id IS NULL, %s FROM {source} WHERE 1 = 1 ON CONFLICT DO NOTHING"
         )
-        params = [False, self.now, *windows_params, ContractStatus.ACTIVE, self.today, widest]
-        return sql, [*params, *scope_params]
+        return sql, [self.now]
 
-    def insert_overdue_entries(self) -> tuple[str, list[Any]]:
-        """Active contracts whose end_date has passed, without an overdue entry."""
-        scope_sql, scope_params = self.in_scope("c.id")
-        sql = (
-            f"INSERT INTO {self.E} "
-            f"(contract_id, account_id, window_id, csm_id, arr, renewal_date, overdue, computed_at) "
-            f"SELECT c.id, c.account_id, NULL, a.owner_id, c.arr, c.end_date, %s, %s "
-            f"FROM {self.C} c JOIN {self.A} a ON a.id = c.account_id "
-            f"WHERE c.status = %s AND c.end_date < %s{scope_sql} "
-            f"ON CONFLICT DO NOTHING"
-        )
-        return sql, [True, self.now, ContractStatus.ACTIVE, self.today, *scope_params]
-
-    def insert_tasks(self) -> tuple[str, list[Any]]:
-        """One renewal task per (contract, window), for the entries this build wrote
-        (``computed_at`` = its timestamp; entries and tasks commit together, so no entry
-        is left without its task). The partial unique index on renewal tasks' (contract,
-        window), whatever their status, plus ON CONFLICT DO NOTHING make it exactly once
-        under reruns and concurrent builds, and keep a done or cancelled task from being
-        created again."""
-        scope_sql, scope_params = self.in_scope("e.contract_id")
+    def insert_tasks(self, source: str) -> tuple[str, list[Any]]:
+        """One renewal task per (contract, window) row of ``source`` (rows aliased ``s``,
+        columns as in ``entry_source``; overdue rows are skipped). The partial unique index
+        on renewal tasks' (contract, window), whatever their status, plus ON CONFLICT DO
+        NOTHING make it exactly once under reruns and concurrent builds, and keep a done or
+        cancelled task from being created again."""
         due = self.today + timedelta(days=RENEWAL_TASK_DUE_IN_DAYS)
         nl = "%s"  # newline, as a parameter: portable across vendors
-        money = self.money_text("e.arr")
-        renews = self.date_text("e.renewal_date")
+        money = self.money_text("s.arr")
+        renews = self.date_text("s.renewal_date")
         title = (
-            f"'Renewal prep: ' || a.name || ', renews ' || {renews} || ', $' || {money} || ' ARR'"
+            f"'Renewal prep: ' || s.account_name || ', renews ' || {renews} || ', $' || {money} "
+            f"|| ' ARR'"
         )
         description = (
-            f"'Account: ' || a.name || {nl} "
+            f"'Account: ' || s.account_name || {nl} "
             f"|| 'Renewal date: ' || {renews} || ' (' || "
-            f"{self.int_text(self.days_until('e.renewal_date'))} || ' days left, window ' "
-            f"|| COALESCE(NULLIF(w.name, ''), 'T-' || {self.int_text('w.days')}) || ')' || {nl} "
+            f"{self.int_text(self.days_until('s.renewal_date'))} || ' days left, window ' "
+            f"|| s.window_label || ')' || {nl} "
             f"|| 'ARR: $' || {money} || {nl} "
-            f"|| 'Health score: ' || COALESCE({self.int_text('a.health_score')}, 'unknown') "
-            f"|| {nl} || 'Open tickets: ' || {self.int_text('a.open_tickets')} || {nl} "
-            f"|| 'Auto-renew: ' || CASE WHEN c.auto_renew THEN 'yes' ELSE 'no' END"
+            f"|| 'Health score: ' || COALESCE({self.int_text('s.health_score')}, 'unknown') "
+            f"|| {nl} || 'Open tickets: ' || {self.int_text('s.open_tickets')} || {nl} "
+            f"|| 'Auto-renew: ' || CASE WHEN s.auto_renew THEN 'yes' ELSE 'no' END"
         )
         sql = (
             f"INSERT INTO {self.T} (account_id, assignee_id, title, description, due_date, "
             f"status, source, contract_id, window_id, created_at, updated_at) "
-            f"SELECT e.account_id, e.csm_id, {title}, {description}, "
-            f"CASE WHEN e.renewal_date < %s THEN e.renewal_date ELSE %s END, "
-            f"%s, %s, e.contract_id, e.window_id, %s, %s "
-            f"FROM {self.E} e JOIN {self.A} a ON a.id = e.account_id "
-            f"JOIN {self.W} w ON w.id = e.window_id JOIN {self.C} c ON c.id = e.contract_id "
-            f"WHERE e.window_id IS NOT NULL AND e.computed_at = %s{scope_sql} "
-            f"ON CONFLICT DO NOTHING"
+            f"SELECT s.account_id, s.csm_id, {title}, {description}, "
+            f"CASE WHEN s.renewal_date < %s THEN s.renewal_date ELSE %s END, "
+            f"%s, %s, s.contract_id, s.window_id, %s, %s "
+            f"FROM {source} WHERE s.window_id IS NOT NULL ON CONFLICT DO NOTHING"
         )
         params = [
-            "\n",  # title has no parameters; description's in order of appearance:
-            self.today,
-            "\n",
-            "\n",
-            "\n",
-            "\n",
-            due,
-            due,
-            TaskStatus.OPEN,
-            TaskSource.RENEWAL,
-            self.now,
-            self.now,
-            self.now,
-            *scope_params,
+            # title has no parameters; description's in order of appearance:
+            *("\n", self.today, "\n", "\n", "\n", "\n"),
+            *(due, due, TaskStatus.OPEN, TaskSource.RENEWAL, self.now, self.now),
         ]
         return sql, params
 
+    def insert_entries_and_tasks(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+        """PostgreSQL: the missing entries and their tasks in one statement, returning
+        (entries inserted, tasks created). The contracts and accounts are read once: the
+        task insert takes the rows the entry insert RETURNs (exactly the entries this build
+        created, not those a concurrent build created first), joined back to ``wanted``
+        for the account fields, instead of re-reading the entries just written."""
+        source_sql, source_params = self.entry_source(windows)
+        entries_sql, entries_params = self.insert_entries("wanted s")
+        tasks_sql, tasks_params = self.insert_tasks(
+            "new_entries n JOIN wanted s "
+            "ON s.contract_id = n.contract_id AND s.window_id = n.window_id"
+        )
+        # MATERIALIZED: ``wanted`` is read twice and must be computed once.
+        sql = (
+            f"WITH wanted AS MATERIALIZED ({source_sql}), "
+            f"new_entries AS ({entries_sql} RETURNING contract_id, window_id), "
+            f"new_tasks AS ({tasks_sql} RETURNING 1) "
+            f"SELECT (SELECT count(*) FROM new_entries), (SELECT count(*) FROM new_tasks)"
+        )
+        return sql, [*source_params, *entries_params, *tasks_params]
 
-def run_statements(*, today: date, now: datetime, scope: list[int] | None) -> RebuildCounts:
-    """Apply the diff for ``scope`` in the caller's transaction; returns the row counts."""
+    def written_entries(self) -> tuple[str, list[Any]]:
+        """SQLite: the entries this build wrote (``computed_at`` = its timestamp: inserted
+        or updated), shaped like ``entry_source``, for ``insert_tasks``."""
+        scope_sql, scope_params = self.in_scope("e.contract_id")
+        sql = (
+            f"(SELECT e.contract_id, e.account_id, e.window_id, e.csm_id, e.arr, "
+            f"e.renewal_date, c.auto_renew, a.name AS account_name, a.health_score, "
+            f"a.open_tickets, COALESCE(NULLIF(w.name, ''), 'T-' || w.days) AS window_label "
+            f"FROM {self.E} e JOIN {self.A} a ON a.id = e.account_id "
+            f"JOIN {self.W} w ON w.id = e.window_id JOIN {self.C} c ON c.id = e.contract_id "
+            f"WHERE e.computed_at = %s{scope_sql}) s"
+        )
+        return sql, [self.now, *scope_params]
+
+
+def run_statements(
+    *, today: date, now: datetime, scope: list[int] | None, changed: list[int] | None = None
+) -> RebuildCounts:
+    """Apply the diff for ``scope`` in the caller's transaction; returns the row counts.
+    ``changed`` (None: all of ``scope``) is the part of the scope whose contract or account
+    changed; only it can need reassigned tasks or updated entries. Statements with nothing
+    in scope are not sent."""
     windows = list(RenewalWindow.objects.filter(is_active=True).order_by("-days"))
-    statements = _Statements(today=today, now=now, scope=scope)
+    statements = _Statements(today=today, now=now, scope=scope, changed=changed)
     counts = RebuildCounts(scope_size=None if scope is None else len(scope))
+    if scope == []:
+        return counts
     with connection.cursor() as cursor:
 
         def execute(label: str, statement: tuple[str, list[Any]]) -> int:
@@ -261,13 +315,27 @@ def run_statements(*, today: date, now: datetime, scope: list[int] | None) -> Re
             counts.timings.append((label, time.perf_counter() - started, rows))
             return rows
 
-        counts.tasks_reassigned = execute("reassign tasks", statements.reassign_tasks())
+        if statements.pg:
+            cursor.execute(PG_SETTINGS)
+        if statements.changed != []:
+            # Before the entries are updated: it reads their previous owner.
+            counts.tasks_reassigned = execute("reassign tasks", statements.reassign_tasks())
         counts.deleted = execute("delete stale entries", statements.delete_stale(windows))
-        counts.updated = execute("update changed entries", statements.update_changed())
-        if windows:
-            counts.inserted += execute(
-                "insert window entries", statements.insert_window_entries(windows)
+        if statements.changed != []:
+            counts.updated = execute("update changed entries", statements.update_changed())
+        if statements.pg:
+            execute("insert entries and tasks", statements.insert_entries_and_tasks(windows))
+            counts.inserted, counts.tasks_created = cursor.fetchone()
+            counts.timings[-1] = (*counts.timings[-1][:2], counts.inserted + counts.tasks_created)
+        else:
+            source_sql, source_params = statements.entry_source(windows)
+            entries_sql, entries_params = statements.insert_entries(f"({source_sql}) s")
+            counts.inserted = execute(
+                "insert entries", (entries_sql, entries_params + source_params)
             )
-        counts.inserted += execute("insert overdue entries", statements.insert_overdue_entries())
-        counts.tasks_created = execute("insert renewal tasks", statements.insert_tasks())
+            written_sql, written_params = statements.written_entries()
+            tasks_sql, tasks_params = statements.insert_tasks(written_sql)
+            counts.tasks_created = execute(
+                "insert tasks", (tasks_sql, tasks_params + written_params)
+            )
     return counts

@@ -71,28 +71,33 @@ def _window_signature() -> str:
     return ",".join(str(d) for d in days.values_list("days", flat=True))
 
 
-def _delta_scope(*, since: datetime, last_day: date, today: date) -> list[int]:
-    """Contracts the queue must re-diff: changed since ``since`` (contract or account row,
-    e.g. status, ARR, owner), or crossing a window boundary between ``last_day`` and
-    ``today`` (index range scans on (status, end_date))."""
-    ids: set[int] = set(Contract.objects.filter(updated_at__gte=since).values_list("id", flat=True))
+def _delta_scope(*, since: datetime, last_day: date, today: date) -> tuple[list[int], list[int]]:
+    """Contracts the queue must re-diff, as (changed, crossing): changed since ``since``
+    (contract or account row, e.g. status, ARR, owner; index range scans on updated_at),
+    and unchanged ones crossing a window boundary between ``last_day`` and ``today``
+    (index range scans on (status, end_date)). Only the changed ones can have entries or
+    tasks out of date; the crossing ones only enter or leave entries."""
+    changed: set[int] = set(
+        Contract.objects.filter(updated_at__gte=since).values_list("id", flat=True)
+    )
     changed_accounts = Account.objects.filter(updated_at__gte=since).values("id")
-    ids.update(
+    changed.update(
         Contract.objects.filter(account_id__in=changed_accounts).values_list("id", flat=True)
     )
+    crossing: set[int] = set()
     if today > last_day:
-        crossing = Q(end_date__gte=last_day, end_date__lt=today)  # became overdue
+        boundaries = Q(end_date__gte=last_day, end_date__lt=today)  # became overdue
         for days in RenewalWindow.objects.filter(is_active=True).values_list("days", flat=True):
-            crossing |= Q(
+            boundaries |= Q(
                 end_date__gt=last_day + timedelta(days=days),
                 end_date__lte=today + timedelta(days=days),
             )
-        ids.update(
-            Contract.objects.filter(crossing, status=ContractStatus.ACTIVE).values_list(
+        crossing.update(
+            Contract.objects.filter(boundaries, status=ContractStatus.ACTIVE).values_list(
                 "id", flat=True
             )
         )
-    return sorted(ids)
+    return sorted(changed), sorted(crossing - changed)
 
 
 @transaction.atomic
@@ -108,7 +113,8 @@ def renewal_queue_rebuild(
     window) entry, exactly once (partial unique index + ON CONFLICT DO NOTHING).
 
     By default only a delta is diffed: contracts changed since the previous build, and
-    contracts that crossed a window boundary since the previous build's day. A full diff
+    contracts that crossed a window boundary since the previous build's day (only the
+    changed ones are looked at for owner, ARR and renewal date updates). A full diff
     runs when asked (``full=True``), on the first build, when the active windows changed,
     when ``today`` is before the previous build's day, or when the last full diff is more
     than RENEWAL_FULL_EVERY_DAYS old. Safe to run twice or concurrently. ``timings``, if
@@ -120,6 +126,7 @@ def renewal_queue_rebuild(
     previous = RenewalQueueBuild.objects.order_by("-started_at", "-id").first()
     last_full = RenewalQueueBuild.objects.filter(full=True).order_by("-started_at", "-id").first()
     scope: list[int] | None = None
+    changed: list[int] | None = None
     scope_started = time_module.perf_counter()
     if (
         not full
@@ -129,15 +136,16 @@ def renewal_queue_rebuild(
         and previous.built_for <= today
         and (today - last_full.built_for).days < RENEWAL_FULL_EVERY_DAYS
     ):
-        scope = _delta_scope(
+        changed, crossing = _delta_scope(
             since=previous.started_at - RENEWAL_DELTA_MARGIN,
             last_day=previous.built_for,
             today=today,
         )
+        scope = sorted(changed + crossing)
         if len(scope) > RENEWAL_DELTA_MAX_SCOPE:
-            scope = None
+            scope = changed = None
     scope_seconds = time_module.perf_counter() - scope_started
-    counts = renewal_queue.run_statements(today=today, now=started_at, scope=scope)
+    counts = renewal_queue.run_statements(today=today, now=started_at, scope=scope, changed=changed)
     if timings is not None:
         timings.append(("find delta scope", scope_seconds, len(scope or [])))
         timings.extend(counts.timings)

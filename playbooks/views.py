@@ -87,21 +87,22 @@ def _picked_user(request: HttpRequest, param: str) -> tuple[Any | None, str]:
 
 def renewals_by_window(*, csm: Any | None) -> dict[str, Any]:
     """The renewal queue of ``csm`` (everyone when None) grouped by window, each contract
-    under its tightest window, plus overdue renewals: counts and ARR at stake (two
-    aggregate queries) and the next few renewals (one query)."""
+    under its tightest window, plus overdue renewals: counts and ARR at stake (one
+    aggregate query) and the next few renewals (one query)."""
     today = clock.today()
-    tightest = selectors.renewal_queue_list(today=today, csm=csm, tightest_only=True)
-    windows = list(
-        tightest.filter(overdue=False)
-        .order_by()
-        .values("window__days", "window__name")
+    tightest = selectors.renewal_queue_rows(today=today, csm=csm, tightest_only=True)
+    # Overdue entries have no window, so nothing is tighter: the tightest-only queue keeps
+    # them all, and they form their own group here.
+    groups = list(
+        tightest.order_by()
+        .values("overdue", "window__days", "window__name")
         .annotate(contracts=Count("id"), arr=Sum("arr"))
         .order_by("-window__days")
     )
-    overdue = (
-        selectors.renewal_queue_list(today=today, csm=csm, overdue=True)
-        .order_by()
-        .aggregate(contracts=Count("id"), arr=Coalesce(Sum("arr"), Decimal("0")))
+    windows = [g for g in groups if not g["overdue"]]
+    overdue = next(
+        ({"contracts": g["contracts"], "arr": g["arr"]} for g in groups if g["overdue"]),
+        {"contracts": 0, "arr": Decimal("0")},
     )
     return {
         "windows": [
@@ -124,7 +125,7 @@ def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry],
     and status."""
     csm, csm_value = _picked_user(request, "csm")
     window = request.GET.get("window", "")
-    entries = selectors.renewal_queue_list(
+    entries = selectors.renewal_queue_rows(
         today=clock.today(),
         csm=csm,
         window_days=int(window) if window.isdigit() else None,

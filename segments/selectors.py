@@ -15,7 +15,9 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Window,
 )
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from cs_platform import clock
@@ -220,6 +222,27 @@ def segment_target_ids(
         ordering = rank_order_by(version.rank_by, attributes=attributes)
         return targets.order_by(*ordering).values("id")[: version.rank_limit]
     return targets.order_by().values("id")
+
+
+def segment_ranked_top_among(
+    *,
+    version: SegmentVersion,
+    today: date,
+    attributes: dict[str, AttributeSpec],
+    candidates: QuerySet,
+) -> tuple[QuerySet, QuerySet]:
+    """For a ranked ``version``: its top ``rank_limit`` among ``candidates`` only (a
+    values("id") query), and every matching candidate with its 1-based position in rank
+    order (a values("id", "position") query)."""
+    ordering = rank_order_by(version.rank_by, attributes=attributes)
+    matching = rule_queryset(version.rule, today=today, attributes=attributes, base=candidates)
+    top = matching.order_by(*ordering).values("id")[: version.rank_limit]
+    positions = (
+        matching.annotate(position=Window(RowNumber(), order_by=ordering))
+        .order_by()
+        .values("id", "position")
+    )
+    return top, positions
 
 
 # --- preview and explain ------------------------------------------------------------------------

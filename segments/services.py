@@ -2,10 +2,11 @@
 set-based recompute of memberships (full, per changed accounts, and the sweep).
 
 Recompute in short (see ``segment_recompute``): the target set is one SQL query built by
-the rule compiler (``selectors.segment_target_ids``); the diff against the stored
-membership goes into a per-connection temporary table in one INSERT ... SELECT, and only
-when it is not empty are the events inserted, the leavers deleted and the newcomers
-inserted, each with one set-based statement. No account is loaded into Python.
+the rule compiler (``selectors.segment_target_ids``). On PostgreSQL the diff against the
+stored membership and its writes (events, leavers deleted, newcomers inserted) are one
+statement of data-modifying CTEs; elsewhere the diff goes into a per-connection temporary
+table and, only when it is not empty, is written with one set-based statement each. No
+account is loaded into Python.
 """
 
 import json
@@ -39,7 +40,12 @@ from .models import (
     SegmentVersion,
 )
 from .rules import AttributeSpec, RuleValidationError, compile_rule, validate_rank, validate_rule
-from .selectors import attribute_specs, segment_higher_precedence, segment_target_ids
+from .selectors import (
+    attribute_specs,
+    segment_higher_precedence,
+    segment_ranked_top_among,
+    segment_target_ids,
+)
 from .signals import memberships_changed
 
 logger = logging.getLogger(__name__)
@@ -544,7 +550,12 @@ def _recompute_locked(
     """The body of a recompute; runs inside the caller's transaction. ``partial`` means
     "only the accounts in the batch table"."""
     try:
-        segment = _lock_segment(segment_id)
+        # The lock and the current version in one query (only the segment row is locked).
+        segment = (
+            Segment.objects.select_for_update(of=("self",))
+            .select_related("current_version")
+            .get(pk=segment_id)
+        )
     except Segment.DoesNotExist:
         return RecomputeResult(segment_id, version_id, "missing")
     if version_id is not None and segment.current_version_id != version_id:
@@ -553,7 +564,7 @@ def _recompute_locked(
         return RecomputeResult(segment_id, None, "no_version")
     if not segment.is_active:
         return RecomputeResult(segment_id, segment.current_version_id, "inactive")
-    version = SegmentVersion.objects.get(pk=segment.current_version_id)
+    version = segment.current_version
     now = timezone.now()
     result = RecomputeResult(segment_id, version.pk, "done")
     if segment.kind == SegmentKind.STATIC:
@@ -585,18 +596,16 @@ def _recompute_locked(
         )
     elif result.changed:
         _count_adjust({segment.pk: result.entered - result.exited})
-    if result.changed:
-        _signal_events(segment.pk, now, result.entered + result.exited)
-        if segment.exclusive_group_id and ranked:
-            # Lower-precedence segments exclude this one's top N (not its rule), so the
-            # accounts that moved in or out of the top N change what they may claim.
-            _enqueue_recompute_segments(
-                Segment.objects.filter(
-                    exclusive_group_id=segment.exclusive_group_id,
-                    priority__gt=segment.priority,
-                    is_active=True,
-                ).values_list("pk", flat=True)
-            )
+    if result.changed and segment.exclusive_group_id and ranked:
+        # Lower-precedence segments exclude this one's top N (not its rule), so the
+        # accounts that moved in or out of the top N change what they may claim.
+        _enqueue_recompute_segments(
+            Segment.objects.filter(
+                exclusive_group_id=segment.exclusive_group_id,
+                priority__gt=segment.priority,
+                is_active=True,
+            ).values_list("pk", flat=True)
+        )
     return result
 
 
@@ -611,62 +620,40 @@ def _membership_diff_apply(
     *, segment_id: int, version_id: int, targets: Any, partial: bool, now: datetime
 ) -> tuple[tuple[int, int], tuple[int, Decimal] | None]:
     """Apply the difference between ``targets`` (a values("id") queryset) and the stored
-    membership of the segment; returns ((entered, exited), totals).
+    membership of the segment; returns ((entered, exited), totals) and sends
+    ``memberships_changed`` after commit when events were written.
+
+    PostgreSQL: one statement (``_membership_diff_write_postgresql``). Elsewhere:
 
     1. ``INSERT INTO diff WITH t AS (<target query>) SELECT <t minus members, entering>
-       UNION ALL <members minus t, exiting>``: the target query runs once (a CTE used
-       twice is materialized). On PostgreSQL the same statement also returns the target
-       set's count and ARR (``totals``: the membership after this run), so a full run
-       needs no second pass over the memberships; elsewhere ``totals`` is None.
+       UNION ALL <members minus t, exiting>`` into a temporary table;
     2. only if the diff is not empty: one INSERT ... SELECT of the events, one DELETE of
-       the leavers, one INSERT ... SELECT of the newcomers.
+       the leavers, one INSERT ... SELECT of the newcomers; ``totals`` is None.
 
     With ``partial`` both sides are limited to the accounts in the batch table.
     """
-    members = Membership._meta.db_table
-    only_batch_members = (
-        f" AND m.account_id IN (SELECT account_id FROM {BATCH_TABLE})" if partial else ""
-    )
-    params_tail = [True, segment_id, False, segment_id]
-    totals: tuple[int, Decimal] | None = None
+    if _is_postgresql():
+        return _membership_diff_write_postgresql(
+            segment_id=segment_id, version_id=version_id, targets=targets, partial=partial, now=now
+        )
     with connection.cursor() as cursor:
         _temp_tables_ensure(cursor)
         cursor.execute(f"DELETE FROM {DIFF_TABLE}")
-        diff_select = (
-            f"SELECT t.id, %s FROM t WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {members} m WHERE m.segment_id = %s AND m.account_id = t.id) "
-            f"UNION ALL "
-            f"SELECT m.account_id, %s FROM {members} m WHERE m.segment_id = %s"
-            f"{only_batch_members} AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = m.account_id)"
+        target_sql, target_params = targets.query.sql_with_params()
+        cursor.execute(
+            f"WITH t(id) AS ({target_sql}) "
+            f"INSERT INTO {DIFF_TABLE} (account_id, entering) {_diff_select(partial)}",
+            [*target_params, True, segment_id, False, segment_id],
         )
-        if _is_postgresql() and not partial:
-            target_sql, target_params = targets.values("id", "arr").query.sql_with_params()
-            cursor.execute(
-                f"WITH t(id, arr) AS MATERIALIZED ({target_sql}), "
-                f"d AS (INSERT INTO {DIFF_TABLE} (account_id, entering) {diff_select} "
-                f"RETURNING entering) "
-                f"SELECT (SELECT COUNT(*) FROM t), (SELECT COALESCE(SUM(arr), 0) FROM t), "
-                f"(SELECT COUNT(*) FROM d WHERE entering), (SELECT COUNT(*) FROM d)",
-                [*target_params, *params_tail],
-            )
-            count, arr, entered, total = cursor.fetchone()
-            totals = (int(count), Decimal(arr))
-        else:
-            target_sql, target_params = targets.query.sql_with_params()
-            cursor.execute(
-                f"WITH t(id) AS ({target_sql}) "
-                f"INSERT INTO {DIFF_TABLE} (account_id, entering) {diff_select}",
-                [*target_params, *params_tail],
-            )
-            if not cursor.rowcount:
-                return (0, 0), totals
-            cursor.execute(
-                f"SELECT COALESCE(SUM(CASE WHEN entering THEN 1 ELSE 0 END), 0), COUNT(*) "
-                f"FROM {DIFF_TABLE}"
-            )
-            entered, total = cursor.fetchone()
+        if not cursor.rowcount:
+            return (0, 0), None
+        cursor.execute(
+            f"SELECT COALESCE(SUM(CASE WHEN entering THEN 1 ELSE 0 END), 0), COUNT(*) "
+            f"FROM {DIFF_TABLE}"
+        )
+        entered, total = cursor.fetchone()
         if not total:
-            return (0, 0), totals
+            return (0, 0), None
         entered, exited = int(entered), int(total - entered)
         _diff_apply(
             cursor,
@@ -679,7 +666,92 @@ def _membership_diff_apply(
             exited=exited,
             entered=entered,
         )
-    return (entered, exited), totals
+    _signal_events(segment_id, now, entered + exited)
+    return (entered, exited), None
+
+
+def _diff_select(partial: bool) -> str:
+    """The diff between the target set ``t(id)`` and the stored membership of one
+    segment, as (account_id, entering) rows; parameters: True, segment id, False, segment
+    id. With ``partial`` the stored side is limited to the batch table's accounts."""
+    members = Membership._meta.db_table
+    only_batch_members = (
+        f" AND m.account_id IN (SELECT account_id FROM {BATCH_TABLE})" if partial else ""
+    )
+    return (
+        f"SELECT t.id, %s FROM t WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {members} m WHERE m.segment_id = %s AND m.account_id = t.id) "
+        f"UNION ALL "
+        f"SELECT m.account_id, %s FROM {members} m WHERE m.segment_id = %s"
+        f"{only_batch_members} AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = m.account_id)"
+    )
+
+
+def _membership_diff_write_postgresql(
+    *, segment_id: int, version_id: int, targets: Any, partial: bool, now: datetime
+) -> tuple[tuple[int, int], tuple[int, Decimal] | None]:
+    """The diff and its writes in one statement (PostgreSQL's data-modifying CTEs):
+
+    ``t`` runs the target query once (with each account's ARR); ``d`` is the diff, one
+    FULL JOIN of ``t`` with the segment's stored members (each side read once; with
+    ``partial`` only the members in the batch table), then the events of ``d`` are inserted, the leavers deleted and the
+    newcomers inserted, and the statement returns the target set's count and ARR
+    (``totals``, the membership after this run: no second pass over the memberships),
+    the diff's counts, and the new events' id range (plus their ids when few).
+
+    Every part reads the snapshot taken before the statement, so the DELETE and the
+    INSERT of memberships touch disjoint (segment, account) pairs. When ``d`` is empty
+    (a no-change run) the three writes write no row. One round trip, and no temporary
+    table: the diff is never written out and read back.
+    """
+    members = Membership._meta.db_table
+    events = MembershipEvent._meta.db_table
+    target_sql, target_params = targets.values("id", "arr").query.sql_with_params()
+    only_batch = f" AND m.account_id IN (SELECT account_id FROM {BATCH_TABLE})" if partial else ""
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        # JIT compiling the long expressions of compiled rules costs 0.1-2 s per
+        # statement, far more than running them; off for this transaction only.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            f"WITH t(id, arr) AS MATERIALIZED ({target_sql}), "
+            f"d(account_id, entering) AS MATERIALIZED ("
+            f"SELECT COALESCE(t.id, m.account_id), m.account_id IS NULL FROM t FULL JOIN "
+            f"(SELECT m.account_id FROM {members} m WHERE m.segment_id = %s{only_batch}) m "
+            f"ON m.account_id = t.id WHERE t.id IS NULL OR m.account_id IS NULL), "
+            f"ev AS (INSERT INTO {events} (segment_id, account_id, kind, at, version_id) "
+            f"SELECT %s, d.account_id, CASE WHEN d.entering THEN %s ELSE %s END, %s, %s "
+            f"FROM d RETURNING id), "
+            f"gone AS (DELETE FROM {members} m USING d WHERE m.segment_id = %s "
+            f"AND m.account_id = d.account_id AND NOT d.entering), "
+            f"new AS (INSERT INTO {members} (segment_id, account_id, entered_at, version_id) "
+            f"SELECT %s, d.account_id, %s, %s FROM d WHERE d.entering) "
+            f"SELECT tt.n, tt.arr, dd.entered, dd.total, ee.first, ee.last, "
+            f"(SELECT ARRAY_AGG(id ORDER BY id) FROM (SELECT id FROM ev LIMIT %s) few) "
+            f"FROM (SELECT COUNT(*) AS n, COALESCE(SUM(arr), 0) AS arr FROM t) tt, "
+            f"(SELECT COUNT(*) FILTER (WHERE entering) AS entered, COUNT(*) AS total FROM d) dd, "
+            f"(SELECT MIN(id) AS first, MAX(id) AS last FROM ev) ee",
+            [
+                *target_params,
+                segment_id,
+                segment_id,
+                MembershipEventKind.ENTERED.value,
+                MembershipEventKind.EXITED.value,
+                at,
+                version_id,
+                segment_id,
+                segment_id,
+                at,
+                version_id,
+                SIGNAL_EVENT_IDS_LIMIT + 1,
+            ],
+        )
+        count, arr, entered, total, first, last, few_ids = cursor.fetchone()
+    entered, exited = int(entered), int(total - entered)
+    if total:
+        event_ids = sorted(few_ids) if total <= SIGNAL_EVENT_IDS_LIMIT else None
+        _signal_send(segment_id, event_ids, (first, last), total)
+    return (entered, exited), (int(count), Decimal(arr))
 
 
 def _diff_apply(
@@ -788,13 +860,18 @@ def _signal_events(segment_id: int, at: datetime, count: int) -> None:
         event_ids = None
         bounds = new_events.order_by().values_list("id", flat=True)
         first, last = bounds.order_by("id").first(), bounds.order_by("-id").first()
+    _signal_send(segment_id, event_ids, (first, last), count)
 
+
+def _signal_send(
+    segment_id: int, event_ids: list[int] | None, id_range: tuple[int, int], count: int
+) -> None:
     def send() -> None:
         memberships_changed.send(
             sender=Segment,
             segment_id=segment_id,
             event_ids=event_ids,
-            event_id_range=(first, last),
+            event_id_range=id_range,
             event_count=count,
         )
 
@@ -817,14 +894,19 @@ def segments_evaluate_changed_accounts(
     ``SELECT ... FOR UPDATE SKIP LOCKED`` (so concurrent sweeps share the work and a
     write to a locked account waits and re-flags it after commit), re-evaluates only
     them against each unranked segment (partial recompute), and clears their flags.
-    Ranked segments cannot be evaluated per account (a change anywhere can move the top
-    N), so they get one full recompute per sweep run, after the batches. Exclusive groups
-    need nothing special: exclusion reads the other segments' current rules.
+    A ranked segment's top N can move with any account, so a batch recomputes it among
+    the batch and its stored members only, and keeps that result when it provably is the
+    real top N (``_ranked_batch_apply``); otherwise (or in an exclusive group) the segment
+    gets one full recompute per sweep run, after the batches. Exclusive groups need
+    nothing else: exclusion reads the other segments' current rules.
     """
     today = today or clock.today()
     result = SweepResult()
+    needs_full: set[int] = set()
     for _ in range(max_batches):
-        taken, entered, exited = _evaluate_changed_batch(batch_size=batch_size, today=today)
+        taken, entered, exited = _evaluate_changed_batch(
+            batch_size=batch_size, today=today, needs_full=needs_full
+        )
         if not taken:
             break
         result.batches += 1
@@ -834,10 +916,7 @@ def segments_evaluate_changed_accounts(
     else:
         result.remaining = Account.objects.filter(needs_segment_eval=True).exists()
     if result.accounts:
-        ranked = Segment.objects.filter(
-            is_active=True, kind=SegmentKind.DYNAMIC, current_version__isnull=False
-        ).exclude(current_version__rank_by="")
-        for segment_id in ranked.order_by("pk").values_list("pk", flat=True):
+        for segment_id in sorted(needs_full):
             run = segment_recompute(segment_id=segment_id, today=today)
             result.ranked_recomputed.append(segment_id)
             result.entered += run.entered
@@ -846,7 +925,11 @@ def segments_evaluate_changed_accounts(
 
 
 @transaction.atomic
-def _evaluate_changed_batch(*, batch_size: int, today: date) -> tuple[int, int, int]:
+def _evaluate_changed_batch(
+    *, batch_size: int, today: date, needs_full: set[int]
+) -> tuple[int, int, int]:
+    """One sweep batch (one transaction); adds to ``needs_full`` the ranked segments it
+    could not update from the batch alone."""
     accounts = Account._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if _is_postgresql() else ""
     with connection.cursor() as cursor:
@@ -869,23 +952,90 @@ def _evaluate_changed_batch(*, batch_size: int, today: date) -> tuple[int, int, 
             is_active=True,
             kind=SegmentKind.DYNAMIC,
             current_version__isnull=False,
-            current_version__rank_by="",
         )
         .select_related("current_version")
         .order_by("pk")
     )
-    if not segments:
-        _flags_clear(accounts)
-        return taken, 0, 0
-    changes = _batch_diff_apply(segments=segments, today=today, attributes=attribute_specs())
-    _flags_clear(accounts)
+    attributes = attribute_specs()
+    unranked = [s for s in segments if not s.current_version.rank_by]
+    changes = (
+        _batch_diff_apply(segments=unranked, today=today, attributes=attributes) if unranked else {}
+    )
     now = changes.pop("at", None)
-    _count_adjust({sid: entered - exited for sid, (entered, exited) in changes.items()})
     for segment_id, (entered, exited) in changes.items():
         _signal_events(segment_id, now, entered + exited)
+    for segment in segments:
+        if segment.current_version.rank_by:
+            ranked_change = _ranked_batch_apply(segment=segment, today=today, attributes=attributes)
+            if ranked_change is None:
+                needs_full.add(segment.pk)
+            elif any(ranked_change):
+                changes[segment.pk] = ranked_change
+    _flags_clear(accounts)
+    _count_adjust({sid: entered - exited for sid, (entered, exited) in changes.items()})
     entered = sum(e for e, _ in changes.values())
     exited = sum(x for _, x in changes.values())
     return taken, entered, exited
+
+
+def _ranked_batch_apply(
+    *, segment: Segment, today: date, attributes: dict[str, AttributeSpec]
+) -> tuple[int, int] | None:
+    """Bring a ranked segment up to date after the batch's accounts changed without a
+    full scan; returns (entered, exited), or None when that cannot be proven right (the
+    caller then recomputes the segment in full).
+
+    Only the batch's accounts changed, so every other account keeps its rank key, and
+    each one that is not a stored member ranked below every stored member (they were the
+    top N). Rank the candidates (batch + stored members) alone, and let W be the lowest
+    ranked stored member outside the batch: every non-candidate still ranks below W. So
+    the candidates' top N is the real top N when W's position is N or more (all N rank
+    at or above W), or when fewer than N accounts were stored (they were every matching
+    account, and the others still do not match). Segments of an exclusive group (the
+    top N of other segments decides what they may hold) and never-computed ones are
+    left to the full recompute.
+
+    Like every partial run, this trusts the stored membership to be up to date apart
+    from the flagged accounts (the periodic full recompute restores it otherwise).
+    """
+    version = segment.current_version
+    if segment.exclusive_group_id or segment.last_computed_at is None or not version.rank_limit:
+        return None
+    members = Membership._meta.db_table
+    stored = Membership.objects.filter(segment_id=segment.pk).count()
+    if stored > version.rank_limit:
+        return None  # stored under a larger limit: not a top N of this version
+    candidates = Account.objects.filter(
+        # The LIMIT changes nothing (``stored`` rows at most) but tells the planner how
+        # few they are, so the candidates are looked up by id rather than the rule's
+        # whole match (e.g. every enterprise account) scanned and filtered.
+        id__in=RawSQL(  # noqa: S611 (constant tables, bound values)
+            f"SELECT account_id FROM {BATCH_TABLE} UNION ALL SELECT account_id FROM "
+            f"(SELECT account_id FROM {members} WHERE segment_id = %s LIMIT %s) stored",
+            [segment.pk, max(stored, 1)],
+        )
+    )
+    try:
+        top, positions = segment_ranked_top_among(
+            version=version, today=today, attributes=attributes, candidates=candidates
+        )
+    except RuleValidationError:
+        return None
+    positions_sql, positions_params = positions.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT %s < %s OR (SELECT MAX(r.position) FROM ({positions_sql}) r "
+            f"WHERE r.id IN (SELECT account_id FROM {members} WHERE segment_id = %s) "
+            f"AND r.id NOT IN (SELECT account_id FROM {BATCH_TABLE})) >= %s",
+            [stored, version.rank_limit, *positions_params, segment.pk, version.rank_limit],
+        )
+        (exact,) = cursor.fetchone()
+    if not exact:
+        return None
+    changed, _ = _membership_diff_apply(
+        segment_id=segment.pk, version_id=version.pk, targets=top, partial=False, now=timezone.now()
+    )
+    return changed
 
 
 def _flags_clear(accounts_table: str) -> None:

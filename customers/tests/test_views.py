@@ -154,6 +154,47 @@ def test_accounts_pagination(client, csm, other_csm, manager, today):
     assert "Next" in first.content.decode()
 
 
+@pytest.mark.parametrize(
+    "sort", ["csm", "-csm", "-health", "health", "-renewal", "renewal", "-plan", "name", "-arr"]
+)
+def test_accounts_pages_follow_the_single_query_order(
+    client, csm, other_csm, manager, today, monkeypatch, sort
+):
+    # Given accounts of two CSMs and unassigned ones, some with no health score or no
+    # renewal date, and pages of 4 so pages span the parts a sort is read in
+    from customers import views
+    from customers.forms import ACCOUNT_SORTS
+    from customers.models import Account
+
+    for n in range(7):
+        make_account(n=n, owner=csm, today=today, renews_in_days=10 + n % 3)
+    for n in range(5):
+        make_account(n=n, owner=other_csm, today=today, prefix="Globex")
+    for n in range(4):
+        make_account(n=n, owner=None, today=today, prefix="Initech")
+    Account.objects.filter(name__in=["Acme 001", "Globex 002", "Initech 003"]).update(
+        health_score=None, renewal_date=None
+    )
+    monkeypatch.setattr(views, "ACCOUNTS_PER_PAGE", 4)
+    client.force_login(manager)
+    column = ACCOUNT_SORTS[sort.lstrip("-")][1]
+    expected = [a.id for a in views._ordered(Account.objects.all(), column, sort.startswith("-"))]
+
+    # When every page is read
+    seen, counts = [], set()
+    for number in range(1, 5):
+        url = reverse("account-list") + f"?sort={sort}&page={number}"
+        counts.add(queries_for(client, url))
+        response = client.get(url)
+        seen += [account.id for account, _ in response.context["account_rows"]]
+        assert response.context["page"].paginator.count == 16
+
+    # Then the pages hold the order of one ORDER BY (unknown values last both ways), and
+    # each page costs the same number of queries
+    assert seen == expected
+    assert len(counts) == 1
+
+
 def test_accounts_list_htmx_returns_the_results_fragment(client, csm, world):
     client.force_login(csm)
     response = client.get(reverse("account-list"), {"q": "Globex"}, HTTP_HX_REQUEST="true")

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from customers import services as customer_services
 from customers.models import ContractStatus
@@ -357,3 +358,45 @@ def test_successive_deltas_match_the_definition(today):
             Task.objects.filter(contract_id=e.contract_id, window_id=e.window_id).count() == 1
             for e in in_windows
         )
+
+
+def test_entries_of_a_contract_deleted_behind_djangos_back_leave_on_the_next_full_diff(today):
+    # Given queue entries whose contract row is then deleted by raw SQL (entries, and
+    # renewal tasks' contract, carry no database foreign key, so nothing cascades)
+    gone = contract_ending(today, 30)
+    kept = contract_ending(today, 100)
+    services.renewal_queue_rebuild(today=today)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM customers_contract WHERE id = %s", [gone.id])
+
+    # When the weekly full diff runs
+    build = services.renewal_queue_rebuild(today=today, full=True)
+
+    # Then the orphaned entries are gone and the others are untouched
+    assert build.deleted == 2
+    assert entries() == {(kept.id, 120)}
+
+
+def test_a_quiet_days_delta_diffs_only_the_contracts_crossing_a_boundary(today):
+    # Given a built queue and no contract or account changed since (the rows were last
+    # written yesterday)
+    from customers.models import Account, Contract
+
+    inside = contract_ending(today, 50)
+    entering = contract_ending(today, 121)
+    yesterday = timezone.now() - timedelta(days=1)
+    Contract.objects.update(updated_at=yesterday)
+    Account.objects.update(updated_at=yesterday)
+    services.renewal_queue_rebuild(today=today)
+
+    # When the next day's delta runs
+    with CaptureQueriesContext(connection) as queries:
+        build = services.renewal_queue_rebuild(today=today + timedelta(days=1))
+
+    # Then the contract entering T-120 gets its entry and task, and no statement looks
+    # for owner or ARR changes (nothing changed)
+    assert not build.full and (build.inserted, build.updated, build.deleted) == (1, 0, 0)
+    assert (entering.id, 120) in entries() and (inside.id, 90) in entries()
+    assert Task.objects.filter(contract=entering).count() == 1
+    diff_statements = [q["sql"] for q in queries if "renewalqueueentry" in q["sql"].lower()]
+    assert not any(sql.lstrip().upper().startswith("UPDATE") for sql in diff_statements)

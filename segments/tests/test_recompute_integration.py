@@ -34,7 +34,7 @@ def test_two_concurrent_recomputes_of_one_segment_are_serialized(settings):
 
     def hold_after_diff(execute, sql, params, many, context):
         outcome = execute(sql, params, many, context)
-        if "INSERT INTO segments_recompute_diff" in sql:
+        if "INSERT INTO segments_membershipevent" in sql:  # the diff and its writes
             first_diffed.set()
             time.sleep(HOLD_SECONDS)  # keep the first transaction open, lock held
         return outcome

@@ -61,10 +61,11 @@ def test_sweep_with_nothing_flagged_writes_nothing(today, django_assert_max_num_
     assert result.accounts == 0
 
 
-def test_sweep_recomputes_ranked_segments_in_full(today):
-    # given a top-1 segment, and an unflagged member overtaken by a flagged account
-    first, challenger = account(arr=300000), account(arr=200000)
-    top = published("Top 1", ARR_100K, rank_by="arr", rank_limit=1)
+def test_sweep_updates_a_ranked_segment_from_the_batch_when_provably_exact(today):
+    # given a top-2 segment, and a flagged account overtaking its unflagged members
+    first, second = account(arr=300000), account(arr=250000)
+    challenger = account(arr=200000)
+    top = published("Top 2", ARR_100K, rank_by="arr", rank_limit=2)
     recompute(top)
     Account.objects.filter(pk=challenger.pk).update(arr=Decimal("900000"))
     flag(challenger)
@@ -72,10 +73,30 @@ def test_sweep_recomputes_ranked_segments_in_full(today):
     # when the sweep runs
     result = services.segments_evaluate_changed_accounts()
 
-    # then the ranked segment was recomputed in full: the challenger replaced the leader
+    # then the challenger replaced the second without a full recompute (the lowest
+    # unflagged member is still in the top 2 among batch + members, so it is exact)
+    assert result.ranked_recomputed == []
+    assert (result.entered, result.exited) == (1, 1)
+    assert member_ids(top) == {challenger.pk, first.pk}
+    assert second.pk not in member_ids(top)
+    top.refresh_from_db()
+    assert top.member_count == 2
+
+
+def test_sweep_recomputes_a_ranked_segment_in_full_when_a_member_drops(today):
+    # given a top-1 segment whose flagged leader falls below an unflagged non-member
+    leader, runner_up = account(arr=300000), account(arr=200000)
+    top = published("Top 1", ARR_100K, rank_by="arr", rank_limit=1)
+    recompute(top)
+    Account.objects.filter(pk=leader.pk).update(arr=Decimal("150000"))
+    flag(leader)
+
+    # when the sweep runs
+    result = services.segments_evaluate_changed_accounts()
+
+    # then the batch alone cannot tell who is next: a full recompute finds the runner-up
     assert result.ranked_recomputed == [top.pk]
-    assert member_ids(top) == {challenger.pk}
-    assert first.pk not in member_ids(top)
+    assert member_ids(top) == {runner_up.pk}
 
 
 def test_account_service_change_flags_and_sweep_moves_membership(today):
