@@ -66,6 +66,7 @@ DATA_MIGRATIONS = (
     ("playbooks.migrations.0003_schedules", "create_schedules"),
     ("playbooks.migrations.0006_review_reminder_schedule", "create_schedule"),
     ("segments.migrations.0003_recompute_schedule", "create_schedules"),
+    ("segments.migrations.0005_analytics_warm_schedule", "create_schedule"),
 )
 
 

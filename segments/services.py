@@ -694,8 +694,9 @@ def _membership_diff_write_postgresql(
 
     ``t`` runs the target query once (with each account's ARR); ``d`` is the diff, one
     FULL JOIN of ``t`` with the segment's stored members (each side read once; with
-    ``partial`` only the members in the batch table), then the events of ``d`` are inserted, the leavers deleted and the
-    newcomers inserted, and the statement returns the target set's count and ARR
+    ``partial`` only the members in the batch table); then the events of ``d`` are
+    inserted, the leavers deleted and the newcomers inserted, and the statement returns
+    the target set's count and ARR
     (``totals``, the membership after this run: no second pass over the memberships),
     the diff's counts, and the new events' id range (plus their ids when few).
 

@@ -47,6 +47,15 @@ def segments_evaluate_changed_task() -> dict:
     }
 
 
+@cs_task(name="segments.analytics_warm")
+def analytics_warm_task() -> None:
+    """The schedule's job: keep the analytics page's figures in the shared cache (a cache
+    hit when nothing changed since the last run)."""
+    from .analytics_views import analytics_page_warm
+
+    analytics_page_warm()
+
+
 def evaluate_changed_enqueue_debounced() -> bool:
     """Enqueue the sweep with a short countdown unless one is already pending."""
     delay = services.evaluate_changed_debounce_seconds()

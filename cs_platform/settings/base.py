@@ -103,6 +103,23 @@ LOGOUT_REDIRECT_URL = "login"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cs-platform@localhost")
 
+# --- Cache ------------------------------------------------------------------------------
+# Shared by every process (web workers, Celery workers): the analytics figures the
+# scheduled job computes, the debounce of the changed-accounts sweep. Redis with
+# CACHE_URL (e.g. redis://host:6379/1); otherwise files under var/ (no server needed).
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # --- Celery -----------------------------------------------------------------------------
 # With no CELERY_BROKER_URL the embedded default is kombu's filesystem transport: no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

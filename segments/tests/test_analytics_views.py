@@ -248,3 +248,30 @@ def test_page_renders_with_no_segments_at_all(client, csm, today):
     assert response.status_code == 200
     assert response.context["overlap"]["overlap"].in_none == 1
     assert "No segments." in response.content.decode()
+
+
+def test_scheduled_warm_up_puts_the_page_figures_in_the_cache(client, manager, settings, today):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_celery_beat.models import PeriodicTask
+
+    from segments.tasks import analytics_warm_task
+
+    # Given the cache on, empty, and a segment with one member
+    settings.CS_ANALYTICS_CACHE_SECONDS = 300
+    cache.clear()
+    seg = segment("Warm", date(2024, 1, 1))
+    member(seg, AccountFactory(), date(2026, 1, 1))
+
+    # When the scheduled job runs (every 5 minutes), then the first view of the page
+    # computes nothing: its figures come from the cache
+    assert PeriodicTask.objects.get(task="segments.analytics_warm").interval.every == 5
+    analytics_warm_task.run()
+    client.force_login(manager)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("analytics"))
+    assert page.status_code == 200
+    assert page.context["compare"]["rows"][0]["metrics"].accounts == 1
+    assert not any("GROUP BY" in q["sql"] for q in queries)
+    cache.clear()
