@@ -60,6 +60,19 @@ def today(settings) -> date:
     return pinned
 
 
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Every browser test drives Debian's Chromium (../shared/TOOLING.md)."""
+    from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": CHROMIUM_ARGS,
+        "headless": True,
+    }
+
+
 # The data migrations whose rows tests expect (default renewal windows, beat schedules).
 DATA_MIGRATIONS = (
     ("playbooks.migrations.0002_default_windows", "create_windows"),

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from cs_platform import clock
+from cs_platform.htmx import is_htmx
 from playbooks import selectors as playbook_selectors
 from playbooks import services as playbook_services
 from playbooks.models import Task, TaskStatus, TaskStatusChange
@@ -84,10 +85,6 @@ TIMELINE_PAGE = 40
 def can_work_account(user: Any, account: Account) -> bool:
     """CSMs change only their own book (notes, touchpoints, tasks); managers everything."""
     return is_manager(user) or (account.owner_id is not None and account.owner_id == user.pk)
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 # --- UI reads ----------------------------------------------------------------------------
@@ -317,7 +314,7 @@ def account_list_view(request: HttpRequest) -> HttpResponse:
         "sort": (form.cleaned_data.get("sort") if form.is_bound else "") or "name",
         "sort_columns": {key: label for key, (label, _) in ACCOUNT_SORTS.items()},
     }
-    template = "customers/_account_results.html" if _is_htmx(request) else None
+    template = "customers/_account_results.html" if is_htmx(request) else None
     return render(request, template or "customers/account_list.html", context)
 
 
@@ -583,7 +580,7 @@ def note_create_view(request: HttpRequest, account_id: int) -> HttpResponse:
     if form.errors:
         context = {"account": account, "note_form": form, "can_work": True}
         return render(request, "customers/_note_form.html", context, status=400)
-    if _is_htmx(request):
+    if is_htmx(request):
         context = {"account": account, "note_form": NoteForm(), "can_work": True, "saved": True}
         response = render(request, "customers/_note_form.html", context)
         response["HX-Trigger"] = "timelineChanged"

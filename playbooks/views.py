@@ -6,7 +6,7 @@ Writes go through playbooks.services; who may change a task is asked of
 selector offers yet; each is one bounded, set-based query.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -21,11 +21,11 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from cs_platform import clock
+from cs_platform.htmx import is_htmx, started_param
 from customers.roles import CSMS, is_manager
 
 from . import selectors, services
@@ -46,21 +46,6 @@ RUNS_PER_PAGE = 50
 ALL = "__all__"
 # My book lists this many of the next renewals under the window table.
 UPCOMING_RENEWALS_SHOWN = 8
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _started_param(request: HttpRequest, name: str = "started") -> datetime | None:
-    """``?started=`` as an aware datetime (a "+" decoded as a space is tolerated)."""
-    try:
-        started = parse_datetime(request.GET.get(name, "").replace(" ", "+"))
-    except ValueError:
-        return None
-    if started is not None and timezone.is_naive(started):
-        started = timezone.make_aware(started)
-    return started
 
 
 def _csm_usernames() -> list[str]:
@@ -171,9 +156,9 @@ def renewal_queue_view(request: HttpRequest) -> HttpResponse:
         "today": clock.today(),
         "last_build": selectors.renewal_queue_last_build(),
     }
-    if started := _started_param(request, "rebuild_started"):
+    if started := started_param(request, "rebuild_started"):
         context["rebuild_started"] = started.isoformat()
-    template = "playbooks/_renewal_results.html" if _is_htmx(request) else None
+    template = "playbooks/_renewal_results.html" if is_htmx(request) else None
     return render(request, template or "playbooks/renewal_queue.html", context)
 
 
@@ -185,7 +170,7 @@ def renewal_rebuild_view(request: HttpRequest) -> HttpResponse:
     started = timezone.now()
     renewal_queue_rebuild_task.delay_on_commit()
     context = {"started": started.isoformat(), "done": False}
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "playbooks/_rebuild_status.html", context)
     messages.info(request, "Renewal queue rebuild started.")
     return redirect(
@@ -196,7 +181,7 @@ def renewal_rebuild_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def renewal_rebuild_status_view(request: HttpRequest) -> HttpResponse:
     """Whether a rebuild started at ``?started=`` has finished (polled by htmx)."""
-    started = _started_param(request)
+    started = started_param(request)
     if started is None:
         return JsonResponse({"error": "started: expected an ISO date-time."}, status=400)
     build = (
@@ -256,7 +241,7 @@ def task_list_view(request: HttpRequest) -> HttpResponse:
         "csm_choices": _csm_usernames(),
         "today": today,
     }
-    template = "playbooks/_task_results.html" if _is_htmx(request) else None
+    template = "playbooks/_task_results.html" if is_htmx(request) else None
     return render(request, template or "playbooks/task_list.html", context)
 
 
@@ -271,7 +256,7 @@ def _changeable_task(request: HttpRequest, task_id: int) -> Task:
 
 
 def _after_task_change(request: HttpRequest, task: Task, message: str) -> HttpResponse:
-    if _is_htmx(request):
+    if is_htmx(request):
         task.refresh_from_db()
         context = {"task": task, "can_change": True, "today": clock.today(), "flash": message}
         context["show_account"] = request.POST.get("show_account", "1") == "1"
@@ -286,7 +271,7 @@ def _after_task_change(request: HttpRequest, task: Task, message: str) -> HttpRe
 
 def _task_error(request: HttpRequest, task: Task, error: ValidationError) -> HttpResponse:
     text = "; ".join(error.messages)
-    if _is_htmx(request):
+    if is_htmx(request):
         context = {"task": task, "can_change": True, "today": clock.today(), "error": text}
         context["show_account"] = request.POST.get("show_account", "1") == "1"
         context["show_assignee"] = request.POST.get("show_assignee", "0") == "1"

@@ -365,7 +365,7 @@ class SegmentVersionAdmin(admin.ModelAdmin):
     list_filter = ("segment",)
     list_select_related = ("segment", "created_by")
     actions = None
-    published_readonly = (
+    draft_fields = (
         "segment",
         "number",
         "readable_rule",
@@ -375,25 +375,15 @@ class SegmentVersionAdmin(admin.ModelAdmin):
         "note",
         "created_by",
         "created_at",
-        "published_at",
     )
+    published_readonly = (*draft_fields, "published_at")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         if obj is None:
             return ("segment", "rule", "rank_by", "rank_limit", "note")
         if obj.is_published:
             return self.published_readonly
-        return (
-            "segment",
-            "number",
-            "readable_rule",
-            "rule",
-            "rank_by",
-            "rank_limit",
-            "note",
-            "created_by",
-            "created_at",
-        )
+        return self.draft_fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         if obj is None:

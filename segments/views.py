@@ -9,7 +9,6 @@ admin and the API use); this module only shapes their results for the templates.
 import difflib
 import json
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,11 +19,11 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cs_platform import clock
+from cs_platform.htmx import is_htmx, started_param
 from customers import selectors as customer_selectors
 from customers.models import Account
 from customers.roles import is_manager
@@ -60,21 +59,6 @@ OPERATOR_LABELS = {
     "more_than_days_ago": "is more than (days) ago",
     "more_than_days_ahead": "is more than (days) ahead",
 }
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _started_param(request: HttpRequest, name: str = "started") -> datetime | None:
-    """``?started=`` as an aware datetime (a "+" decoded as a space is tolerated)."""
-    try:
-        started = parse_datetime(request.GET.get(name, "").replace(" ", "+"))
-    except ValueError:
-        return None
-    if started is not None and timezone.is_naive(started):
-        started = timezone.make_aware(started)
-    return started
 
 
 def _require_manager(request: HttpRequest, what: str) -> None:
@@ -272,14 +256,14 @@ def segment_detail_view(request: HttpRequest, segment_id: int) -> HttpResponse:
         "review_due": selectors.segment_review_due_on(segment),
         "today": clock.today(),
     }
-    if started := _started_param(request, "recompute"):
+    if started := started_param(request, "recompute"):
         context["recompute_started"] = started.isoformat()
         context["recompute_done"] = bool(
             segment.last_computed_at and segment.last_computed_at >= started
         )
     if _analytics_available():
         context["analytics_partial"] = "segments/_analytics.html"
-    if _is_htmx(request) and request.GET.get("part") == "members":
+    if is_htmx(request) and request.GET.get("part") == "members":
         return render(request, "segments/_members.html", context)
     return render(request, "segments/segment_detail.html", context)
 
@@ -422,7 +406,7 @@ def segment_recompute_view(request: HttpRequest, segment_id: int) -> HttpRespons
     started = timezone.now()
     services.segment_request_recompute(segment=segment)
     context = {"segment": segment, "started": started.isoformat(), "done": False}
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "segments/_recompute_status.html", context)
     messages.info(request, "Recompute queued.")
     return redirect(
@@ -436,7 +420,7 @@ def segment_recompute_view(request: HttpRequest, segment_id: int) -> HttpRespons
 def segment_recompute_status_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     """Whether the segment was computed after ``?started=`` (polled by the status line)."""
     segment = _segment_or_404(segment_id)
-    started = _started_param(request)
+    started = started_param(request)
     if started is None:
         return JsonResponse({"error": "started: expected an ISO date-time."}, status=400)
     done = segment.last_computed_at is not None and segment.last_computed_at >= started
@@ -467,5 +451,5 @@ def segment_explain_view(request: HttpRequest, segment_id: int, account_id: int)
         "explain": explain,
         "tree": rule_tree(explain["explanation"]) if explain else None,
     }
-    template = "segments/_explain.html" if _is_htmx(request) else "segments/explain.html"
+    template = "segments/_explain.html" if is_htmx(request) else "segments/explain.html"
     return render(request, template, context)

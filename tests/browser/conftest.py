@@ -1,33 +1,10 @@
 """Playwright drives Debian's Chromium (never a downloaded browser): see ../shared/TOOLING.md."""
 
-import os
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
-NO_CHROMIUM = "needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": CHROMIUM_ARGS,
-        "headless": True,
-    }
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from customers.tests.ui_world import build_world
 from playbooks.models import TaskStatus
 from segments.models import Membership
 
-from .conftest import HAVE_CHROMIUM, NO_CHROMIUM
+from .chromium import HAVE_CHROMIUM, NO_CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not HAVE_CHROMIUM, reason=NO_CHROMIUM)]
 

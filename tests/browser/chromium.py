@@ -1,0 +1,17 @@
+"""Debian's Chromium, driven by Playwright (never a downloaded browser): see
+../shared/TOOLING.md."""
+
+import os
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+NO_CHROMIUM = "needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)"
