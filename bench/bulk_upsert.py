@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--port", default="5432")
     parser.add_argument("--user", default="postgres")
     args = parser.parse_args()
-    if args.db in ("cs_platform", "postgres"):
+    if args.db in PROTECTED_DATABASES:
         parser.error("use a scratch database, not the application's")
 
     import psycopg

@@ -580,9 +580,9 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
         f"{len(sweep.ranked_recomputed)} ranked segments recomputed in full) "
         f"traced peak {sweep_phase.traced_peak_mb:.1f} MB"
     )
-    check = measure(lambda: [services.segment_recompute(segment_id=segments[i].pk) for i in order])[
-        1
-    ]
+    _, check = measure(
+        lambda: [services.segment_recompute(segment_id=segments[i].pk) for i in order]
+    )
     drift = sum(r.entered + r.exited for r in check)
     print(f"check: a full recompute after the sweep changed {drift} memberships (expect 0)")
     print(f"peak RSS of this worker process so far: {rss_mb():.0f} MB")

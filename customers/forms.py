@@ -68,7 +68,6 @@ class AccountFilterForm(forms.Form):
         csm_choices: list[str],
         **kwargs,
     ) -> None:
-        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["segment"].choices = [("", "Any segment"), *segment_choices]
         self.fields["csm"].choices = [

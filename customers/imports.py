@@ -28,7 +28,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    ProhibitNullCharactersValidator,
+)
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -96,22 +101,31 @@ class _FieldRule:
     kind: str
     max_length: int | None
     choices: frozenset[str] | None
-    null: bool
     blank: bool
     low: int | None
     high: int | None
 
 
+# The validators the fast path checks itself (or that a type check already covers); a
+# field with any other validator always goes through ``clean``.
+_FAST_VALIDATORS = (
+    MinValueValidator,
+    MaxValueValidator,
+    MaxLengthValidator,
+    ProhibitNullCharactersValidator,
+)
+
+
 def _field_rule(model_field: models.Field) -> _FieldRule:
     lows = [v.limit_value for v in model_field.validators if isinstance(v, MinValueValidator)]
     highs = [v.limit_value for v in model_field.validators if isinstance(v, MaxValueValidator)]
-    if isinstance(model_field, models.BooleanField):
-        kind = "boolean"
+    if not all(isinstance(v, _FAST_VALIDATORS) for v in model_field.validators):
+        kind = "other"
     elif isinstance(model_field, models.CharField):
         kind = "text"
     elif isinstance(model_field, models.IntegerField):
         kind = "integer"
-    elif isinstance(model_field, models.DateField):
+    elif type(model_field) is models.DateField:  # not DateTimeField, its subclass
         kind = "date"
     else:
         kind = "other"
@@ -121,7 +135,6 @@ def _field_rule(model_field: models.Field) -> _FieldRule:
         choices=frozenset(str(c) for c, _ in model_field.flatchoices)
         if model_field.choices
         else None,
-        null=model_field.null,
         blank=model_field.blank,
         low=max(lows) if lows else None,
         high=min(highs) if highs else None,

@@ -38,7 +38,6 @@ from cs_platform.htmx import is_htmx
 from playbooks import selectors as playbook_selectors
 from playbooks import services as playbook_services
 from playbooks.models import Task, TaskStatus, TaskStatusChange
-from playbooks.views import renewals_by_window
 from segments import selectors as segment_selectors
 from segments.models import Membership, Segment
 
@@ -57,8 +56,6 @@ BOOK_TASKS_SHOWN = 10
 # CSV export reads the filtered accounts in chunks of this many rows (one extra query per
 # chunk for their segments), so memory stays flat whatever the size of the export.
 CSV_CHUNK = 2000
-# Sortable columns that are never null: sorted without NULLS LAST, so an index serves them.
-NOT_NULL_SORT_COLUMNS = frozenset({"name", "arr"})
 # The accounts list reads only what it shows (narrow rows sort faster).
 LIST_COLUMNS = (
     "id",
@@ -226,7 +223,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "account_rows": _with_segments(accounts),
         "tasks": _task_buckets(request.user, subject, today),
         # A manager's home shows the whole team's renewals; a book shows its own.
-        "renewals": renewals_by_window(csm=None if manager and not picked else subject),
+        "renewals": playbook_selectors.renewals_by_window(
+            csm=None if manager and not picked else subject
+        ),
         "is_manager_view": manager,
     }
     if manager:
@@ -284,17 +283,6 @@ def _sort(form: AccountFilterForm) -> tuple[str, bool]:
     """The requested sort column (an ORM path) and whether it is descending."""
     sort = form.filters().get("sort") or "name"
     return ACCOUNT_SORTS[sort.lstrip("-")][1], sort.startswith("-")
-
-
-def _ordered(accounts: QuerySet[Account], column: str, descending: bool) -> QuerySet[Account]:
-    """``accounts`` in the requested order (ties by id), as one queryset (for the export)."""
-    if column in NOT_NULL_SORT_COLUMNS:
-        # A plain ORDER BY lets PostgreSQL walk the column's index (no full sort).
-        order = F(column).desc() if descending else F(column).asc()
-    else:
-        # Unknown values last in both directions (ASC NULLS LAST is also index order).
-        order = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
-    return accounts.order_by(order, "-id" if descending else "id")
 
 
 @require_GET
@@ -376,7 +364,10 @@ def _csv_chunk(chunk: list[tuple]) -> Iterator[list]:
 def account_export_view(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered accounts list as CSV, streamed (memory does not grow with the rows)."""
     form = _account_filter_form(request)
-    accounts = _ordered(_filtered_accounts(form), *_sort(form))
+    column, descending = _sort(form)
+    accounts = selectors.accounts_ordered(
+        _filtered_accounts(form), column=column, descending=descending
+    )
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:

@@ -1,15 +1,18 @@
 """Reads of the playbooks app; these own the select_related / prefetch_related."""
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    Count,
     Exists,
     Expression,
     IntegerField,
     OuterRef,
     Prefetch,
     QuerySet,
+    Sum,
     Value,
 )
 
@@ -135,6 +138,43 @@ def renewal_queue_rows(**filters: Any) -> QuerySet[RenewalQueueEntry]:
         .select_related("account", "window", "csm")
         .only(*RENEWAL_ROW_FIELDS)
     )
+
+
+# My book lists this many of the next renewals under the window table.
+UPCOMING_RENEWALS_SHOWN = 8
+
+
+def renewals_by_window(*, csm: Any | None, today: date | None = None) -> dict[str, Any]:
+    """The renewal queue of ``csm`` (everyone when None) grouped by window, each contract
+    under its tightest window, plus overdue renewals: counts and ARR at stake (one
+    aggregate query) and the next few renewals (one query)."""
+    tightest = renewal_queue_rows(today=today, csm=csm, tightest_only=True)
+    # Overdue entries have no window, so nothing is tighter: the tightest-only queue keeps
+    # them all, and they form their own group here.
+    groups = list(
+        tightest.order_by()
+        .values("overdue", "window__days", "window__name")
+        .annotate(contracts=Count("id"), arr=Sum("arr"))
+        .order_by("-window__days")
+    )
+    windows = [g for g in groups if not g["overdue"]]
+    overdue = next(
+        ({"contracts": g["contracts"], "arr": g["arr"]} for g in groups if g["overdue"]),
+        {"contracts": 0, "arr": Decimal("0")},
+    )
+    return {
+        "windows": [
+            {
+                "days": w["window__days"],
+                "name": w["window__name"] or f"T-{w['window__days']}",
+                "contracts": w["contracts"],
+                "arr": w["arr"],
+            }
+            for w in windows
+        ],
+        "overdue": overdue,
+        "upcoming": list(tightest.filter(overdue=False)[:UPCOMING_RENEWALS_SHOWN]),
+    }
 
 
 def renewal_queue_last_build() -> RenewalQueueBuild | None:

@@ -4,7 +4,9 @@ from datetime import date
 
 from cs_platform.tasks import cs_task
 
-from . import services
+# review_tasks: registers playbooks.segment_review_reminders in every worker (autodiscovery
+# imports only this module).
+from . import review_tasks, services  # noqa: F401
 
 # Webhook retries are bounded by the step's max_attempts; this is the outer bound.
 RUN_MAX_RETRIES = 20
@@ -50,8 +52,3 @@ def run_execute_task(self, run_id: int) -> None:
     retry_in = services.playbook_run_execute(run_id=run_id)
     if retry_in is not None:
         raise self.retry(countdown=retry_in)
-
-
-# Registers playbooks.segment_review_reminders in every worker (autodiscovery imports only
-# this module).
-from . import review_tasks  # noqa: E402, F401

@@ -44,8 +44,6 @@ User = get_user_model()
 ROWS_PER_PAGE = 50
 RUNS_PER_PAGE = 50
 ALL = "__all__"
-# My book lists this many of the next renewals under the window table.
-UPCOMING_RENEWALS_SHOWN = 8
 
 
 def _csm_usernames() -> list[str]:
@@ -68,40 +66,6 @@ def _picked_user(request: HttpRequest, param: str) -> tuple[Any | None, str]:
 
 
 # --- renewals ----------------------------------------------------------------------------
-
-
-def renewals_by_window(*, csm: Any | None) -> dict[str, Any]:
-    """The renewal queue of ``csm`` (everyone when None) grouped by window, each contract
-    under its tightest window, plus overdue renewals: counts and ARR at stake (one
-    aggregate query) and the next few renewals (one query)."""
-    today = clock.today()
-    tightest = selectors.renewal_queue_rows(today=today, csm=csm, tightest_only=True)
-    # Overdue entries have no window, so nothing is tighter: the tightest-only queue keeps
-    # them all, and they form their own group here.
-    groups = list(
-        tightest.order_by()
-        .values("overdue", "window__days", "window__name")
-        .annotate(contracts=Count("id"), arr=Sum("arr"))
-        .order_by("-window__days")
-    )
-    windows = [g for g in groups if not g["overdue"]]
-    overdue = next(
-        ({"contracts": g["contracts"], "arr": g["arr"]} for g in groups if g["overdue"]),
-        {"contracts": 0, "arr": Decimal("0")},
-    )
-    return {
-        "windows": [
-            {
-                "days": w["window__days"],
-                "name": w["window__name"] or f"T-{w['window__days']}",
-                "contracts": w["contracts"],
-                "arr": w["arr"],
-            }
-            for w in windows
-        ],
-        "overdue": overdue,
-        "upcoming": list(tightest.filter(overdue=False)[:UPCOMING_RENEWALS_SHOWN]),
-    }
 
 
 def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry], dict]:
@@ -209,7 +173,7 @@ def task_list_view(request: HttpRequest) -> HttpResponse:
     due = request.GET.get("due", "")
     window = request.GET.get("window", "")
     today = clock.today()
-    tasks = selectors.task_list(
+    tasks = selectors.task_rows(
         assignee=assignee,
         status=status if status in TaskStatus.values else None,
         source=source if source in TaskSource.values else None,

@@ -776,8 +776,9 @@ DEFAULT_CACHE_SECONDS = 300
 
 
 def _data_stamp() -> str:
-    """Changes whenever membership history or a snapshot is written (two primary-key
-    lookups). Contract and account edits are not in it: the time limit bounds those."""
+    """Changes whenever membership history or a snapshot is written, or a segment is
+    created or deleted (two index lookups and a count). Contract and account edits are not
+    in it: the time limit bounds those."""
     row = _fetch(
         f"SELECT (SELECT MAX(id) FROM {_q(MembershipEvent)}),"
         f" (SELECT MAX(id) FROM {_q(SegmentSnapshot)}), (SELECT COUNT(*) FROM {_q(Segment)})",

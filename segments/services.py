@@ -221,8 +221,13 @@ def segment_mark_reviewed(*, segment: Segment, reviewed_on: date | None = None) 
 
 def _lock_segment(segment_id: int) -> Segment:
     """Lock the segment row (PostgreSQL: SELECT ... FOR UPDATE; SQLite runs write
-    transactions one at a time anyway), serializing version numbering and recomputes."""
-    return Segment.objects.select_for_update().get(pk=segment_id)
+    transactions one at a time anyway), serializing version numbering and recomputes.
+    The current version comes in the same query, unlocked."""
+    return (
+        Segment.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .get(pk=segment_id)
+    )
 
 
 @transaction.atomic
@@ -550,12 +555,7 @@ def _recompute_locked(
     """The body of a recompute; runs inside the caller's transaction. ``partial`` means
     "only the accounts in the batch table"."""
     try:
-        # The lock and the current version in one query (only the segment row is locked).
-        segment = (
-            Segment.objects.select_for_update(of=("self",))
-            .select_related("current_version")
-            .get(pk=segment_id)
-        )
+        segment = _lock_segment(segment_id)
     except Segment.DoesNotExist:
         return RecomputeResult(segment_id, version_id, "missing")
     if version_id is not None and segment.current_version_id != version_id:
@@ -962,9 +962,6 @@ def _evaluate_changed_batch(
     changes = (
         _batch_diff_apply(segments=unranked, today=today, attributes=attributes) if unranked else {}
     )
-    now = changes.pop("at", None)
-    for segment_id, (entered, exited) in changes.items():
-        _signal_events(segment_id, now, entered + exited)
     for segment in segments:
         if segment.current_version.rank_by:
             ranked_change = _ranked_batch_apply(segment=segment, today=today, attributes=attributes)
@@ -1050,7 +1047,7 @@ def _flags_clear(accounts_table: str) -> None:
 
 def _batch_diff_apply(
     *, segments: list[Segment], today: date, attributes: dict[str, AttributeSpec]
-) -> dict:
+) -> dict[int, tuple[int, int]]:
     """Re-evaluate the batch's accounts against many unranked segments in one pass.
 
     One statement reads each batch account once and evaluates every segment's rule as a
@@ -1059,8 +1056,8 @@ def _batch_diff_apply(
     segments (or, for a ranked one, its whole top N as a subquery). The wanted
     (segment, account) pairs are compared with the stored memberships of the batch's
     accounts, the diff goes to a temporary table, and ``_diff_apply`` writes it for all
-    segments at once. Returns ``{segment_id: (entered, exited)}`` for segments that
-    changed, plus ``"at"``: the events' time.
+    segments at once, and ``memberships_changed`` is sent after commit for each segment
+    that changed. Returns ``{segment_id: (entered, exited)}`` for those segments.
     """
     aliases: dict[str, Any] = {}
     flags: dict[str, Any] = {}
@@ -1139,7 +1136,7 @@ def _batch_diff_apply(
             f"SELECT segment_id, SUM(CASE WHEN entering THEN 1 ELSE 0 END), COUNT(*) "
             f"FROM {SWEEP_DIFF_TABLE} GROUP BY segment_id"
         )
-        changes: dict = {
+        changes = {
             int(sid): (int(entered), int(total - entered))
             for sid, entered, total in cursor.fetchall()
         }
@@ -1155,7 +1152,8 @@ def _batch_diff_apply(
             exited=sum(x for _, x in changes.values()),
             entered=sum(e for e, _ in changes.values()),
         )
-    changes["at"] = now
+    for segment_id, (entered, exited) in changes.items():
+        _signal_events(segment_id, now, entered + exited)
     return changes
 
 

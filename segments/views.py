@@ -9,6 +9,7 @@ admin and the API use); this module only shapes their results for the templates.
 import difflib
 import json
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -189,14 +190,9 @@ def _growth_points(segment: Segment) -> list:
     ]
 
 
-def _analytics_available() -> bool:
-    """The analytics section (templates/analytics/, segments.templatetags.analytics_tags)
-    is another page's part; the detail page shows it when it is installed."""
-    try:
-        import segments.templatetags.analytics_tags  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _computed_since(segment: Segment, started: datetime) -> bool:
+    """The segment was recomputed at or after ``started`` (a queued recompute has run)."""
+    return segment.last_computed_at is not None and segment.last_computed_at >= started
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -258,11 +254,8 @@ def segment_detail_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     }
     if started := started_param(request, "recompute"):
         context["recompute_started"] = started.isoformat()
-        context["recompute_done"] = bool(
-            segment.last_computed_at and segment.last_computed_at >= started
-        )
-    if _analytics_available():
-        context["analytics_partial"] = "segments/_analytics.html"
+        context["recompute_done"] = _computed_since(segment, started)
+    context["analytics_partial"] = "segments/_analytics.html"
     if is_htmx(request) and request.GET.get("part") == "members":
         return render(request, "segments/_members.html", context)
     return render(request, "segments/segment_detail.html", context)
@@ -423,8 +416,11 @@ def segment_recompute_status_view(request: HttpRequest, segment_id: int) -> Http
     started = started_param(request)
     if started is None:
         return JsonResponse({"error": "started: expected an ISO date-time."}, status=400)
-    done = segment.last_computed_at is not None and segment.last_computed_at >= started
-    context = {"segment": segment, "started": started.isoformat(), "done": done}
+    context = {
+        "segment": segment,
+        "started": started.isoformat(),
+        "done": _computed_since(segment, started),
+    }
     return render(request, "segments/_recompute_status.html", context)
 
 

@@ -9,7 +9,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError, ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -41,8 +41,6 @@ def django_validation_detail(exc: DjangoValidationError) -> dict[str, list[str]]
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(detail=django_validation_detail(exc))
-    elif isinstance(exc, RecursionError):  # JSON nested too deep to parse
-        exc = ParseError("The JSON body is nested too deeply.")
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
     elif isinstance(exc, IntegrityError):

@@ -162,7 +162,7 @@ def test_accounts_pages_follow_the_single_query_order(
 ):
     # Given accounts of two CSMs and unassigned ones, some with no health score or no
     # renewal date, and pages of 4 so pages span the parts a sort is read in
-    from customers import views
+    from customers import selectors, views
     from customers.forms import ACCOUNT_SORTS
     from customers.models import Account
 
@@ -178,7 +178,10 @@ def test_accounts_pages_follow_the_single_query_order(
     monkeypatch.setattr(views, "ACCOUNTS_PER_PAGE", 4)
     client.force_login(manager)
     column = ACCOUNT_SORTS[sort.lstrip("-")][1]
-    expected = [a.id for a in views._ordered(Account.objects.all(), column, sort.startswith("-"))]
+    ordered = selectors.accounts_ordered(
+        Account.objects.all(), column=column, descending=sort.startswith("-")
+    )
+    expected = [a.id for a in ordered]
 
     # When every page is read
     seen, counts = [], set()

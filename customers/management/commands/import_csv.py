@@ -1,6 +1,8 @@
 """``manage.py import_csv accounts|contracts FILE [--dry-run]``: the CSV import of the
 admin upload, from the command line."""
 
+import sys
+from contextlib import nullcontext
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -24,17 +26,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["file"]
         try:
-            if path == "-":
-                import sys
-
-                report = csv_import(
-                    kind=options["kind"], file=sys.stdin, dry_run=options["dry_run"]
-                )
-            else:
-                with open(path, newline="", encoding="utf-8-sig") as handle:
-                    report = csv_import(
-                        kind=options["kind"], file=handle, dry_run=options["dry_run"]
-                    )
+            with (
+                nullcontext(sys.stdin)
+                if path == "-"
+                else open(path, newline="", encoding="utf-8-sig")
+            ) as handle:
+                report = csv_import(kind=options["kind"], file=handle, dry_run=options["dry_run"])
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
         for error in report.errors:
