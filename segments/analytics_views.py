@@ -88,11 +88,7 @@ def _cleaned(form: forms.Form) -> dict[str, Any]:
 
 
 def _segments_or_default(chosen: Sequence[Segment] | None) -> list[Segment]:
-    if chosen:
-        return list(chosen)
-    return list(
-        Segment.objects.filter(is_active=True).order_by("name", "id")[: analytics.MAX_SEGMENTS]
-    )
+    return list(chosen) if chosen else analytics.default_segments()
 
 
 def _carry(request: HttpRequest, own_prefix: str | None, own_names: Iterable[str]) -> list[tuple]:
@@ -319,14 +315,6 @@ def _page_sections(s: dict[str, Any]) -> dict[str, Callable[[], Any]]:
             plan=s["cohort_plan"],
         ),
     }
-
-
-def analytics_page_warm() -> None:
-    """Compute the figures of the analytics page as it opens (no query) into the shared
-    cache, through the page's own code, so the keys are the page's. The scheduled job runs
-    it every few minutes: after a recompute the computing happens in a worker, and a
-    manager opening the page gets the figures from the cache."""
-    analytics.run_concurrently(_page_sections(_sections(HttpRequest())))
 
 
 def analytics_page(request: HttpRequest) -> HttpResponse:

@@ -4,7 +4,7 @@ from django.core.cache import cache
 
 from cs_platform.tasks import cs_task
 
-from . import services
+from . import analytics, services
 
 # One pending sweep at a time per cache (see receivers): the key lives for the debounce
 # delay, so a burst of account changes enqueues one sweep; the sweep itself is cheap and
@@ -51,9 +51,7 @@ def segments_evaluate_changed_task() -> dict:
 def analytics_warm_task() -> None:
     """The schedule's job: keep the analytics page's figures in the shared cache (a cache
     hit when nothing changed since the last run)."""
-    from .analytics_views import analytics_page_warm
-
-    analytics_page_warm()
+    analytics.page_defaults_warm()
 
 
 def evaluate_changed_enqueue_debounced() -> bool:
