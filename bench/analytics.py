@@ -19,14 +19,12 @@ second. ``--reuse`` keeps an existing seeded database.
 import argparse
 import os
 import statistics
-import sys
 import time
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import scratch_db
+
 DATABASE = "cs_bench_analytics"
-PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
 TODAY = date(2026, 11, 22)
 PAST = date(2026, 6, 1)
 RUNS = 5
@@ -54,21 +52,6 @@ SEGMENTS = [
     ("At risk (< 40)", "a.health_score < 40", True),
     ("Adopting", "a.lifecycle_stage = 'adopting'", True),
 ]
-
-
-def _connect_admin(url: str):  # noqa: ANN202 (psycopg imported lazily)
-    import dj_database_url
-    import psycopg
-
-    db = dj_database_url.parse(url)
-    return psycopg.connect(
-        dbname="postgres",
-        user=db.get("USER") or "postgres",
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or "127.0.0.1",
-        port=db.get("PORT") or 5432,
-        autocommit=True,
-    )
 
 
 def _write_segments(count: int) -> None:
@@ -161,48 +144,26 @@ def main() -> int:
     if args.accounts <= 0 or not 1 <= args.segments <= 25:
         parser.error("--accounts must be positive and --segments between 1 and 25")
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cs_platform")
-    if not base.startswith(("postgres://", "postgresql://")):
-        parser.error("DATABASE_URL must point to a PostgreSQL server")
-    url = base.rsplit("/", 1)[0] + f"/{DATABASE}"
-    assert DATABASE not in PROTECTED_DATABASES
-    os.environ["DATABASE_URL"] = url
+    url = scratch_db.url_beside_environment(parser, DATABASE)
     os.environ["CS_TODAY"] = TODAY.isoformat()
     os.environ["DJANGO_DEBUG"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
 
-    if not args.reuse:
-        with _connect_admin(base) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{DATABASE}"')
-
-    import django
-    from django.core.management import call_command
-
-    django.setup()
+    scratch_db.prepare(url, fresh=not args.reuse)
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
-    from django.db import connection
     from django.test import Client
     from django.test.utils import override_settings
 
-    from customers.demo import seed_demo
     from customers.models import Account, Contract
     from segments.models import Membership, MembershipEvent, Segment
 
-    call_command("migrate", verbosity=0)
     if not args.reuse:
-        print(f"Seeding {args.accounts:,} demo accounts (seed {args.seed}) ...", flush=True)
-        started = time.perf_counter()
-        seed_demo(accounts=args.accounts, seed=args.seed)
-        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        scratch_db.seed(accounts=args.accounts, seed=args.seed)
     started = time.perf_counter()
     if not (args.reuse and Segment.objects.count() == args.segments):
         _write_segments(args.segments)
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
+        scratch_db.analyze()
     print(
         f"{Account.objects.count():,} accounts, {Contract.objects.count():,} contracts, "
         f"{args.segments} segments: {Membership.objects.count():,} memberships, "

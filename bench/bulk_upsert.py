@@ -17,11 +17,8 @@ import os
 import random
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
+import scratch_db
 
 
 def main() -> None:
@@ -32,32 +29,19 @@ def main() -> None:
     parser.add_argument("--port", default="5432")
     parser.add_argument("--user", default="postgres")
     args = parser.parse_args()
-    if args.db in PROTECTED_DATABASES:
-        parser.error("use a scratch database, not the application's")
+    scratch_db.refuse_protected(parser, args.db)
 
-    import psycopg
-
-    with psycopg.connect(
-        host=args.host, port=args.port, user=args.user, dbname="postgres", autocommit=True
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [args.db]).fetchone():
-            conn.execute(f'CREATE DATABASE "{args.db}"')
-
-    os.environ["DATABASE_URL"] = f"postgres://{args.user}@{args.host}:{args.port}/{args.db}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.test")
+    url = f"postgres://{args.user}@{args.host}:{args.port}/{args.db}"
+    scratch_db.create_missing(url)
     os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-    import django
-
-    django.setup()
+    scratch_db.prepare(url, fresh=False, settings_module="cs_platform.settings.test")
     from django.conf import settings
     from django.contrib.auth.models import User
-    from django.core.management import call_command
     from rest_framework.test import APIClient
 
     from customers.models import Account
 
     settings.ALLOWED_HOSTS = ["*"]
-    call_command("migrate", verbosity=0)
     Account.objects.filter(external_id__startswith="bench-").delete()
     manager, _ = User.objects.get_or_create(
         username="bench-manager", defaults={"is_superuser": True}

@@ -30,11 +30,10 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
+import scratch_db
+
 TODAY = date(2026, 11, 22)
 
 
@@ -324,59 +323,38 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.accounts <= 0:
         parser.error("--accounts: must be a positive number")
-    if args.database in PROTECTED_DATABASES:
-        parser.error(f"--database: refusing to use {args.database!r}; use a scratch database")
+    scratch_db.refuse_protected(parser, args.database)
     return args
 
 
-def django_setup(database: str) -> None:
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}"
-    os.environ["CS_TODAY"] = TODAY.isoformat()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
+def database_url(database: str) -> str:
+    return f"{scratch_db.LOCAL_SERVER}/{database}"
 
-    django.setup()
+
+def django_setup(database: str) -> None:
+    """Django on the (already created) scratch database, migrated."""
+    os.environ["CS_TODAY"] = TODAY.isoformat()
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    scratch_db.prepare(database_url(database), fresh=False)
 
 
 def seed_only(args: argparse.Namespace) -> int:
     django_setup(args.database)
-    from django.core.management import call_command
-
     from customers.demo import seed_demo
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     result = seed_demo(accounts=args.accounts, seed=args.seed)
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+    scratch_db.analyze()
     print(f"  seeded {result.accounts:,} accounts in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def prepare_database(args: argparse.Namespace) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        dbname="postgres", user="postgres", host="127.0.0.1", autocommit=True
-    ) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [args.database]
-        ).fetchone()
-        if args.reuse and exists:
-            with psycopg.connect(dbname=args.database, user="postgres", host="127.0.0.1") as db:
-                try:
-                    count = db.execute("SELECT count(*) FROM customers_account").fetchone()[0]
-                except psycopg.Error:
-                    count = -1
-            if count == args.accounts:
-                print(f"Reusing {args.database} with {count:,} accounts")
-                return
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
+    url = database_url(args.database)
+    if args.reuse and (count := scratch_db.account_count(url)) == args.accounts:
+        print(f"Reusing {args.database} with {count:,} accounts")
+        return
+    scratch_db.recreate(url)
     print(f"Seeding {args.accounts:,} accounts into {args.database} (child process)...")
     subprocess.run(
         [
@@ -431,9 +409,7 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
             "TRUNCATE segments_membershipevent, segments_membership, segments_segmentsnapshot, "
             "segments_segment, segments_segmentversion, segments_exclusivegroup CASCADE"
         )
-        cursor.execute(
-            "UPDATE customers_account SET needs_segment_eval = false WHERE needs_segment_eval"
-        )
+        cursor.execute("DELETE FROM customers_pendingevaluation")
     groups: dict[str, Any] = {}
     segments = []
     for spec in specs:
@@ -565,8 +541,15 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
         cursor.execute(
             "UPDATE customers_account SET arr = round(arr * 1.7 + 20000, 2), "
             "health_score = (coalesce(health_score, 50) + 37) %% 101, "
-            "last_seen_at = %s, needs_segment_eval = true WHERE id = ANY(%s)",
+            "last_seen_at = %s WHERE id = ANY(%s)",
             [TODAY - timedelta(days=rng.randint(0, 120)), changed],
+        )
+        # Marked as customers.services.accounts_mark_changed does, in the same transaction.
+        cursor.execute(
+            "INSERT INTO customers_pendingevaluation (account_id, marked_at) "
+            "SELECT unnest(%s::bigint[]), now() "
+            "ON CONFLICT (account_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
+            [changed],
         )
     before = table_rows()
     sweep_phase, sweep = measure(
@@ -594,9 +577,6 @@ def main() -> int:
         return seed_only(args)
     prepare_database(args)
     django_setup(args.database)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     print(f"worker RSS after Django setup: {rss_mb():.0f} MB")
     specs = segment_specs()
     for count in [int(c) for c in args.segments.split(",") if c]:

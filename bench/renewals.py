@@ -18,31 +18,14 @@ seeded database (skips seeding; the queue tables are emptied first).
 
 import argparse
 import os
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import scratch_db
+
 DATABASE = "cs_bench_renewals"
-PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
 TODAY = date(2026, 11, 22)
 CONTRACTS_PER_ACCOUNT = 1.6  # about what seed_demo writes
-
-
-def _connect_admin(url: str):  # noqa: ANN202 (psycopg imported lazily)
-    import dj_database_url
-    import psycopg
-
-    db = dj_database_url.parse(url)
-    return psycopg.connect(
-        dbname="postgres",
-        user=db.get("USER") or "postgres",
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or "127.0.0.1",
-        port=db.get("PORT") or 5432,
-        autocommit=True,
-    )
 
 
 def _timed_build(**kwargs):  # noqa: ANN003, ANN202 (Django imported lazily)
@@ -85,40 +68,19 @@ def main() -> int:
     if args.contracts <= 0:
         parser.error("--contracts: must be a positive number")
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cs_platform")
-    if not base.startswith(("postgres://", "postgresql://")):
-        parser.error("DATABASE_URL must point to a PostgreSQL server")
-    url = base.rsplit("/", 1)[0] + f"/{DATABASE}"
-    assert DATABASE not in PROTECTED_DATABASES
-    os.environ["DATABASE_URL"] = url
+    url = scratch_db.url_beside_environment(parser, DATABASE)
     os.environ["CS_TODAY"] = TODAY.isoformat()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
 
-    if not args.reuse:
-        with _connect_admin(base) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{DATABASE}"')
-
-    import django
-    from django.core.management import call_command
-
-    django.setup()
+    scratch_db.prepare(url, fresh=not args.reuse)
     from django.db import connection, transaction
 
     from customers import services as customer_services
-    from customers.demo import seed_demo
     from customers.models import Account, Contract, ContractStatus
     from playbooks.models import RenewalQueueBuild, RenewalQueueEntry, Task
 
-    call_command("migrate", verbosity=0)
     if not args.reuse:
-        accounts = int(args.contracts / CONTRACTS_PER_ACCOUNT)
-        print(f"Seeding {accounts:,} demo accounts (seed {args.seed}) ...", flush=True)
-        started = time.perf_counter()
-        seed_demo(accounts=accounts, seed=args.seed)
-        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        scratch_db.seed(accounts=int(args.contracts / CONTRACTS_PER_ACCOUNT), seed=args.seed)
     with connection.cursor() as cursor:
         # The seed ran "yesterday": the delta must not mistake it for today's changes.
         for model in (Account, Contract):
@@ -127,7 +89,7 @@ def main() -> int:
             )
         for model in (Task, RenewalQueueEntry, RenewalQueueBuild):
             cursor.execute(f"TRUNCATE {model._meta.db_table} CASCADE")
-        cursor.execute("VACUUM ANALYZE")
+    scratch_db.analyze()
     contracts = Contract.objects.count()
     active = Contract.objects.filter(status=ContractStatus.ACTIVE).count()
     print(f"{contracts:,} contracts ({active:,} active), {Account.objects.count():,} accounts")
@@ -135,8 +97,7 @@ def main() -> int:
     build, full_seconds, timings = _timed_build(today=TODAY, full=True)
     _report("1. first full build (entries + tasks)", full_seconds, build, timings)
     commit_seconds = timings[-1][1]
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+    scratch_db.analyze()
 
     build, seconds, timings = _timed_build(today=TODAY, full=True)
     _report("2. full re-diff, nothing to do", seconds, build, timings)

@@ -12,10 +12,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
+import scratch_db
 
 
 def main() -> int:
@@ -27,39 +25,16 @@ def main() -> int:
         parser.error("--accounts: must be a positive number")
 
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    if not scratch_db.is_postgres_url(url):
         parser.error("DATABASE_URL must point to a scratch PostgreSQL database")
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
-
-    import dj_database_url
-    import psycopg
-
-    db = dj_database_url.parse(url)
-    name = db["NAME"]
-    if name in PROTECTED_DATABASES:
-        parser.error(f"refusing to drop the database {name!r}; use a scratch database")
-    with psycopg.connect(
-        dbname="postgres",
-        user=db.get("USER") or "postgres",
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or "127.0.0.1",
-        port=db.get("PORT") or 5432,
-        autocommit=True,
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-    import django
-    from django.core.management import call_command
-
-    django.setup()
+    name = scratch_db.database_name(url)
+    scratch_db.refuse_protected(parser, name)
+    print(f"Migrating scratch database {name}...", flush=True)
+    scratch_db.prepare(url, fresh=True)
     from django.db import connection
 
     from customers.demo import seed_demo
 
-    print(f"Migrating scratch database {name}...", flush=True)
-    call_command("migrate", verbosity=0)
     print(f"Seeding {args.accounts:,} accounts (seed {args.seed})...", flush=True)
     started = time.perf_counter()
     result = seed_demo(accounts=args.accounts, seed=args.seed, out=sys.stdout)

@@ -36,11 +36,11 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PROTECTED_DATABASES = {"cs_platform", "postgres", "template0", "template1"}
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cs_bench_web"
+import scratch_db
+
+ROOT = scratch_db.ROOT
+DEFAULT_URL = f"{scratch_db.LOCAL_SERVER}/cs_bench_web"
 TARGET_P95_MS = 150
 PAGES = ("my book", "accounts list", "account detail", "renewal queue")
 SEGMENTS = (
@@ -52,33 +52,11 @@ SEGMENTS = (
 )
 
 
-def _setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings.local")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
 def prepare_database(url: str, accounts: int, reuse: bool) -> None:
-    import dj_database_url
-    import psycopg
-
-    db = dj_database_url.parse(url)
-    name = db["NAME"]
-    if name in PROTECTED_DATABASES:
-        sys.exit(f"refusing to use database {name!r}: give a scratch database")
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not (reuse and exists):
-            print(f"Creating scratch database {name}...", flush=True)
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-    _setup_django(url)
-    from django.core.management import call_command
-
+    fresh = not (reuse and scratch_db.exists(url))
+    if fresh:
+        print(f"Creating scratch database {scratch_db.database_name(url)}...", flush=True)
+    scratch_db.prepare(url, fresh=fresh)
     from cs_platform.celery import app
     from customers.demo import seed_demo
     from customers.models import Account
@@ -86,10 +64,9 @@ def prepare_database(url: str, accounts: int, reuse: bool) -> None:
     from segments import services as segment_services
     from segments.models import Segment
 
-    call_command("migrate", verbosity=0)
     if reuse and Account.objects.count() >= accounts:
         print(f"Reusing {Account.objects.count():,} seeded accounts.", flush=True)
-        _analyze()
+        scratch_db.analyze()
         return
     started = time.perf_counter()
     seed_demo(accounts=accounts, seed=1)
@@ -106,15 +83,7 @@ def prepare_database(url: str, accounts: int, reuse: bool) -> None:
         f"{time.perf_counter() - started:.1f} s",
         flush=True,
     )
-    _analyze()
-
-
-def _analyze() -> None:
-    """Fresh planner statistics, as autovacuum would have them on a live database."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+    scratch_db.analyze()
 
 
 def free_port() -> int:
@@ -298,8 +267,9 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     args = parser.parse_args()
-    if not args.database_url.startswith(("postgres://", "postgresql://")):
+    if not scratch_db.is_postgres_url(args.database_url):
         parser.error("--database-url must point to a scratch PostgreSQL database")
+    scratch_db.refuse_protected(parser, scratch_db.database_name(args.database_url))
 
     prepare_database(args.database_url, args.accounts, args.reuse)
     from customers.demo import DEMO_PASSWORD, demo_logins

@@ -3,20 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from customers.admin_import import csv_import_view
-
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
 urlpatterns = [
-    # Before admin.site.urls, whose catch-all would otherwise claim the path.
-    path(
-        "admin/customers/import/",
-        admin.site.admin_view(csv_import_view),
-        name="admin-customers-import",
-    ),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

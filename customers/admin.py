@@ -1,5 +1,5 @@
 """Admin for the customer domain. Every save goes through customers.services, so the derived
-columns (arr, renewal_date, owner), the segment re-evaluation flag and the
+columns (arr, renewal_date, owner), the segment re-evaluation mark and the
 ``accounts_changed`` signal stay right whatever screen a change comes from."""
 
 import datetime as dt
@@ -12,10 +12,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
 from cs_platform.clock import today as clock_today
 
 from . import services
+from .admin_import import csv_import_view
 from .models import (
     Account,
     AssignmentRole,
@@ -26,6 +28,7 @@ from .models import (
     Note,
 )
 from .roles import CSMS, MANAGERS
+from .selectors import account_ids_pending_evaluation
 
 User = get_user_model()
 
@@ -242,6 +245,13 @@ class AccountAdmin(admin.ModelAdmin):
     inlines = (ContractInline, AssignmentHistoryInline)
     actions = ("assign_owner_action",)
 
+    @admin.display(boolean=True, description="Needs segment evaluation")
+    def needs_segment_eval(self, obj: Account) -> bool:
+        return (
+            obj.pk is not None
+            and account_ids_pending_evaluation().filter(account_id=obj.pk).exists()
+        )
+
     def save_model(
         self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool
     ) -> None:
@@ -255,7 +265,6 @@ class AccountAdmin(admin.ModelAdmin):
             )
             obj.pk = created.pk
             obj.created_at, obj.updated_at = created.created_at, created.updated_at
-            obj.needs_segment_eval = created.needs_segment_eval
             obj._state.adding = False
             obj._state.db = created._state.db
         new_owner = form.cleaned_data.get("assign_owner")
@@ -312,6 +321,21 @@ class AccountAdmin(admin.ModelAdmin):
             "action": "assign_owner_action",
         }
         return TemplateResponse(request, "admin/customers/assign_owner.html", context)
+
+    def get_urls(self) -> list[URLPattern]:
+        # Ahead of the model's own URLs, whose "<path:object_id>/" would claim "import/".
+        opts = self.opts
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name=f"{opts.app_label}_{opts.model_name}_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        return csv_import_view(request, admin_site=self.admin_site)
 
 
 class AssignOwnerForm(forms.Form):

@@ -186,7 +186,6 @@ ACCOUNT_COLUMNS = (
     "arr",
     "renewal_date",
     "owner_id",
-    "needs_segment_eval",
     "created_at",
     "updated_at",
 )
@@ -243,7 +242,8 @@ def seed_demo(*, accounts: int, seed: int, out: TextIO | None = None) -> SeedRes
 
     Demo users and attribute definitions are created or reset; accounts get external ids
     ``demo-<seed>-<n>``, so seeding the same seed twice into one database is refused.
-    Seeded accounts keep ``needs_segment_eval=False``: a full segment recompute covers them.
+    Seeded accounts are not marked for segment re-evaluation: a full segment recompute
+    covers them.
     """
     if accounts < 0:
         raise SeedError("accounts: must be zero or more.")
@@ -480,7 +480,6 @@ class _Generator:
                 arr,
                 renewal_date,
                 owner_id,
-                False,
                 self.now,
                 self.now,
             ]

@@ -41,12 +41,8 @@ def _sort_choices() -> list[tuple[str, str]]:
 class AccountFilterForm(forms.Form):
     """The accounts list's search, filters and sort (all optional, all from ?query)."""
 
-    q = forms.CharField(
-        label="Search",
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"placeholder": "Name or domain", "type": "search"}),
-    )
+    # Rendered by partials/_filter_field.html; account_list.html gives its placeholder.
+    q = forms.CharField(label="Search", required=False, max_length=200)
     segment = forms.TypedChoiceField(label="Segment", required=False, coerce=int, empty_value=None)
     csm = forms.ChoiceField(label="CSM", required=False)
     plan = forms.ChoiceField(

@@ -336,10 +336,10 @@ def accounts_bulk_upsert(
                 result.created = result.updated = 0
             return result
         for fields, group in groups.items():
-            update_fields = [*sorted(fields - {"external_id"}), "needs_segment_eval", "updated_at"]
+            update_fields = [*sorted(fields - {"external_id"}), "updated_at"]
             for batch in _chunks(group, UPSERT_BATCH_SIZE):
                 Account.objects.bulk_create(
-                    [Account(**data, needs_segment_eval=True) for data in batch],
+                    [Account(**data) for data in batch],
                     update_conflicts=True,
                     unique_fields=["external_id"],
                     update_fields=update_fields,
@@ -589,6 +589,13 @@ def _csv_rows(
         yield reader.line_num, row
 
 
+def _read_problem(exc: csv.Error | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        # The text is decoded a block at a time, so the line is where reading stopped.
+        return "The file is not UTF-8 text at or after this line; the rest was not read."
+    return str(exc)
+
+
 def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportReport:
     """Import ``accounts`` or ``contracts`` from CSV through the bulk upsert services.
 
@@ -596,7 +603,8 @@ def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportRepor
     attributes as ``traits.KEY``; contracts: ``account_external_id`` and the contract
     fields). Rows go in chunks of ``MAX_BULK_ROWS``, each chunk one transaction; invalid
     rows are reported by line and skipped. ``dry_run`` validates and counts, writing
-    nothing.
+    nothing. A file that cannot be read on (malformed CSV, text that does not decode) is
+    reported at the line where reading stopped; the chunks before it stay written.
     """
     if kind not in ("accounts", "contracts"):
         raise ValidationError({"kind": ["Expected accounts or contracts."]})
@@ -604,7 +612,12 @@ def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportRepor
     model = Account if kind == "accounts" else Contract
     report = ImportReport(kind=kind, dry_run=dry_run)
     reader = csv.DictReader(file)
-    if not reader.fieldnames:
+    try:
+        fieldnames = reader.fieldnames
+    except (csv.Error, UnicodeDecodeError) as exc:
+        report.errors.append(ImportError_(1, None, "non_field_errors", _read_problem(exc)))
+        return report
+    if not fieldnames:
         report.errors.append(ImportError_(1, None, "non_field_errors", "The file is empty."))
         return report
     allowed = (
@@ -614,7 +627,7 @@ def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportRepor
     )
     unknown = [
         column
-        for column in reader.fieldnames
+        for column in fieldnames
         if column.strip() not in allowed
         and not (kind == "accounts" and column.strip().startswith("traits."))
     ]
@@ -647,7 +660,9 @@ def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportRepor
                 flush()
         if chunk:
             flush()
-    except csv.Error as exc:
-        report.errors.append(ImportError_(reader.line_num, None, "non_field_errors", str(exc)))
+    except (csv.Error, UnicodeDecodeError) as exc:
+        report.errors.append(
+            ImportError_(reader.line_num, None, "non_field_errors", _read_problem(exc))
+        )
     report.errors.sort(key=lambda e: (e.row, e.field))
     return report

@@ -100,10 +100,6 @@ class Account(models.Model):
         related_name="owned_accounts",
     )
 
-    # Set by every write that could change segment membership; the segment engine sweeps
-    # these in bounded batches (debounced recompute of only the changed accounts).
-    needs_segment_eval = models.BooleanField(default=False, editable=False)
-
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -121,9 +117,6 @@ class Account(models.Model):
             models.Index(fields=["last_seen_at"]),
             models.Index(fields=["owner"]),
             models.Index(fields=["name"]),
-            models.Index(
-                fields=["id"], name="account_needs_eval_idx", condition=Q(needs_segment_eval=True)
-            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -153,6 +146,29 @@ class Account(models.Model):
         if not self.licensed_seats:
             return None
         return Decimal(self.active_users) / Decimal(self.licensed_seats)
+
+
+class PendingEvaluation(models.Model):
+    """An account whose segment rule inputs changed since the segment engine last evaluated
+    it: written by every account write that could change segment membership, in the same
+    transaction; the changed-accounts sweep takes these rows in bounded batches and deletes
+    them when it has re-evaluated the accounts.
+
+    A side table rather than a flag on the account row, so marking and sweeping write this
+    narrow table and never rewrite the account row and its many index entries.
+    """
+
+    account = models.OneToOneField(
+        Account,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="pending_evaluation",
+    )
+    # The latest mark (a mark of an account already pending moves it forward).
+    marked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} pending since {self.marked_at}"
 
 
 class ContractStatus(models.TextChoices):

@@ -6,7 +6,7 @@ from functools import reduce
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
-from .models import Account, AssignmentRole, Contract, CSMAssignment
+from .models import Account, AssignmentRole, Contract, CSMAssignment, PendingEvaluation
 
 
 def account_list() -> QuerySet[Account]:
@@ -50,6 +50,11 @@ def assignment_history(*, account: Account) -> QuerySet[CSMAssignment]:
 
 def contract_list() -> QuerySet[Contract]:
     return Contract.objects.select_related("account")
+
+
+def account_ids_pending_evaluation() -> QuerySet:
+    """The ids of the accounts marked for segment re-evaluation and not swept yet."""
+    return PendingEvaluation.objects.order_by("account_id").values_list("account_id", flat=True)
 
 
 # --- the accounts list, a page at a time ------------------------------------------------------

@@ -21,6 +21,7 @@ from .models import (
     ContractStatus,
     CSMAssignment,
     Note,
+    PendingEvaluation,
 )
 from .signals import accounts_changed
 
@@ -51,19 +52,43 @@ ACCOUNT_EDITABLE_FIELDS = (
     "traits",
 )
 CONTRACT_EDITABLE_FIELDS = ("start_date", "end_date", "arr", "status", "auto_renew", "seats")
-
-
-def _notify_changed(account_ids: Iterable[int]) -> None:
-    ids = sorted(set(account_ids))
-    if ids:
-        transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=ids))
+# Accounts marked per INSERT statement (two bound values each): a 10k-account import marks
+# in two statements, and no backend's limit on bound values is reached.
+MARK_BATCH_SIZE = 5_000
 
 
 def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
-    """Flag accounts for segment re-evaluation and announce it after commit."""
-    ids = list(set(account_ids))
-    Account.objects.filter(id__in=ids, needs_segment_eval=False).update(needs_segment_eval=True)
-    _notify_changed(ids)
+    """Mark accounts for segment re-evaluation (a ``PendingEvaluation`` row each) and
+    announce it with ``accounts_changed`` after commit. Call it in the transaction that
+    writes the accounts, so the write and its mark commit together.
+
+    One upsert per ``MARK_BATCH_SIZE`` accounts, in id order: ``INSERT ... ON CONFLICT
+    (account_id) DO UPDATE SET marked_at``. DO UPDATE, not DO NOTHING, because of the
+    sweep (``segments.services.segments_evaluate_changed_accounts``): a sweep batch holds
+    the rows it took locked (``FOR UPDATE``) until it commits, and deletes them then. DO
+    UPDATE waits for that lock, finds the row deleted, and inserts a new one, so an
+    account written while a batch evaluates it (which may have read the old values) is
+    swept again. DO NOTHING would see the locked row, do nothing, and the batch would then
+    delete the only mark. On SQLite every write transaction holds the database lock, so a
+    batch and a writer never overlap at all.
+
+    Lock order: a writer waiting here holds its account row locks, and the batch's
+    membership writes take KEY SHARE locks on the accounts (foreign-key checks). Plain
+    updates (FOR NO KEY UPDATE) do not conflict with those; a writer that locks the
+    account ``FOR UPDATE``, changes ``external_id`` or deletes it marks first.
+    """
+    ids = sorted(set(account_ids))
+    if not ids:
+        return
+    now = timezone.now()
+    PendingEvaluation.objects.bulk_create(
+        [PendingEvaluation(account_id=account_id, marked_at=now) for account_id in ids],
+        batch_size=MARK_BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["account"],
+        update_fields=["marked_at"],
+    )
+    transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=ids))
 
 
 def _reject_unknown(data: dict[str, Any], allowed: Iterable[str]) -> None:
@@ -124,11 +149,10 @@ def account_create(**data: Any) -> Account:
     """Create an account from the fields of DESIGN section 1 (name, external_id required)."""
     _reject_unknown(data, ACCOUNT_EDITABLE_FIELDS)
     account = Account(**data)
-    account.needs_segment_eval = True
     account.full_clean()
     traits_validate(account.traits)
     account.save()
-    _notify_changed([account.id])
+    accounts_mark_changed(account_ids=[account.id])
     return account
 
 
@@ -142,9 +166,9 @@ def account_update(*, account: Account, data: dict[str, Any]) -> Account:
     if "traits" in data:
         traits_validate(account.traits)
     if data:
-        account.needs_segment_eval = True
-        account.save(update_fields=[*data, "needs_segment_eval", "updated_at"])
-        _notify_changed([account.id])
+        # Marked first: the write may change external_id (see accounts_mark_changed).
+        accounts_mark_changed(account_ids=[account.id])
+        account.save(update_fields=[*data, "updated_at"])
     return account
 
 
@@ -197,13 +221,11 @@ def accounts_rederive(
         .values_list("id", flat=True)
     )
     if ids and not dry_run:
-        Account.objects.filter(id__in=ids).update(
-            arr=arr_sum,
-            renewal_date=earliest_end,
-            needs_segment_eval=True,
-            updated_at=timezone.now(),
-        )
-        _notify_changed(ids)
+        with transaction.atomic():
+            Account.objects.filter(id__in=ids).update(
+                arr=arr_sum, renewal_date=earliest_end, updated_at=timezone.now()
+            )
+            accounts_mark_changed(account_ids=ids)
     return ids
 
 
@@ -239,10 +261,11 @@ def accounts_rederive_owner(
         accounts.annotate(derived_owner=current_owner).filter(drift).values_list("id", flat=True)
     )
     if ids and not dry_run:
-        Account.objects.filter(id__in=ids).update(
-            owner=current_owner, needs_segment_eval=True, updated_at=timezone.now()
-        )
-        _notify_changed(ids)
+        with transaction.atomic():
+            Account.objects.filter(id__in=ids).update(
+                owner=current_owner, updated_at=timezone.now()
+            )
+            accounts_mark_changed(account_ids=ids)
     return ids
 
 
@@ -319,12 +342,14 @@ def csm_assign(
 
     For the owner role the previous current owner's assignment is closed first, so the
     history is kept and the database's one-current-owner constraint holds. The account
-    row is locked so two concurrent assignments serialize instead of both closing nothing.
+    row is locked so two concurrent assignments serialize instead of both closing nothing
+    (FOR NO KEY UPDATE: enough for that, and it lets a segment sweep batch that holds the
+    account's mark write its memberships while this waits to mark it again).
     """
     if role not in AssignmentRole.values:
         raise ValidationError({"role": [f"Unknown role {role!r}."]})
     at = at or timezone.now()
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
     current = CSMAssignment.objects.filter(account=account, role=role, ended_at__isnull=True)
     if role == AssignmentRole.OWNER:
         existing = current.first()
@@ -340,9 +365,8 @@ def csm_assign(
     assignment.save()
     if role == AssignmentRole.OWNER:
         account.owner = user
-        account.needs_segment_eval = True
-        account.save(update_fields=["owner", "needs_segment_eval", "updated_at"])
-        _notify_changed([account.id])
+        account.save(update_fields=["owner", "updated_at"])
+        accounts_mark_changed(account_ids=[account.id])
     return assignment
 
 
@@ -356,16 +380,15 @@ def csm_unassign(
 ) -> int:
     """End current assignments of ``role`` (of ``user`` only, if given). Returns how many."""
     at = at or timezone.now()
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
     current = CSMAssignment.objects.filter(account=account, role=role, ended_at__isnull=True)
     if user is not None:
         current = current.filter(user=user)
     ended = current.update(ended_at=at)
     if role == AssignmentRole.OWNER and ended:
         account.owner = None
-        account.needs_segment_eval = True
-        account.save(update_fields=["owner", "needs_segment_eval", "updated_at"])
-        _notify_changed([account.id])
+        account.save(update_fields=["owner", "updated_at"])
+        accounts_mark_changed(account_ids=[account.id])
     return ended
 
 
@@ -411,5 +434,7 @@ def account_delete(*, account: Account) -> None:
     The id is announced with ``accounts_changed`` after commit so segment counts and ARR
     are recomputed; receivers must tolerate ids that no longer exist."""
     account_id = account.id
+    # Marked first (see accounts_mark_changed): this waits for a sweep batch that holds the
+    # account and keeps later batches off it; the delete then cascades to the mark.
+    accounts_mark_changed(account_ids=[account_id])
     account.delete()
-    _notify_changed([account_id])

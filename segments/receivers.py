@@ -11,6 +11,6 @@ from .tasks import evaluate_changed_enqueue_debounced
 
 @receiver(accounts_changed, dispatch_uid="segments_evaluate_changed_accounts")
 def on_accounts_changed(sender: Any, account_ids: list[int] | None = None, **kwargs: Any) -> None:
-    """Account data changed (sent after commit): the accounts are already flagged
-    ``needs_segment_eval``; queue the debounced sweep that re-evaluates them."""
+    """Account data changed (sent after commit): the accounts are already marked for
+    re-evaluation (``PendingEvaluation``); queue the debounced sweep that re-evaluates them."""
     evaluate_changed_enqueue_debounced()

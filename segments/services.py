@@ -27,7 +27,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from cs_platform import clock
-from customers.models import Account
+from customers.models import Account, PendingEvaluation
+from customers.selectors import account_ids_pending_evaluation
 
 from .models import (
     ExclusiveGroup,
@@ -888,13 +889,17 @@ def segments_evaluate_changed_accounts(
     max_batches: int = SWEEP_MAX_BATCHES,
     today: date | None = None,
 ) -> SweepResult:
-    """Re-evaluate the accounts flagged ``needs_segment_eval`` against every active
-    dynamic segment, in batches of ``batch_size`` (at most ``max_batches``).
+    """Re-evaluate the accounts marked for it (``customers.models.PendingEvaluation``)
+    against every active dynamic segment, in batches of ``batch_size`` (at most
+    ``max_batches``).
 
-    Each batch is one transaction: it takes the next flagged accounts with
-    ``SELECT ... FOR UPDATE SKIP LOCKED`` (so concurrent sweeps share the work and a
-    write to a locked account waits and re-flags it after commit), re-evaluates only
-    them against each unranked segment (partial recompute), and clears their flags.
+    Each batch is one transaction: it takes the next marks in account id order with
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` (so concurrent sweeps share the work),
+    re-evaluates only those accounts against each unranked segment (partial recompute),
+    and deletes the marks it took; account rows are neither locked nor written. A write
+    to an account while a batch holds its mark re-marks it: the writer's upsert waits for
+    the batch to commit, then inserts a new mark, so the account is swept again with its
+    new values (see ``customers.services.accounts_mark_changed``).
     A ranked segment's top N can move with any account, so a batch recomputes it among
     the batch and its stored members only, and keeps that result when it provably is the
     real top N (``_ranked_batch_apply``); otherwise (or in an exclusive group) the segment
@@ -915,7 +920,7 @@ def segments_evaluate_changed_accounts(
         result.entered += entered
         result.exited += exited
     else:
-        result.remaining = Account.objects.filter(needs_segment_eval=True).exists()
+        result.remaining = account_ids_pending_evaluation().exists()
     if result.accounts:
         for segment_id in sorted(needs_full):
             run = segment_recompute(segment_id=segment_id, today=today)
@@ -931,15 +936,15 @@ def _evaluate_changed_batch(
 ) -> tuple[int, int, int]:
     """One sweep batch (one transaction); adds to ``needs_full`` the ranked segments it
     could not update from the batch alone."""
-    accounts = Account._meta.db_table
+    pending = PendingEvaluation._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if _is_postgresql() else ""
     with connection.cursor() as cursor:
         _temp_tables_ensure(cursor)
         cursor.execute(f"DELETE FROM {BATCH_TABLE}")
         cursor.execute(
-            f"INSERT INTO {BATCH_TABLE} (account_id) SELECT id FROM {accounts} "
-            f"WHERE needs_segment_eval = %s ORDER BY id LIMIT %s{lock}",
-            [True, batch_size],
+            f"INSERT INTO {BATCH_TABLE} (account_id) SELECT account_id FROM {pending} "
+            f"ORDER BY account_id LIMIT %s{lock}",
+            [batch_size],
         )
         taken = cursor.rowcount
         if not taken:
@@ -969,7 +974,7 @@ def _evaluate_changed_batch(
                 needs_full.add(segment.pk)
             elif any(ranked_change):
                 changes[segment.pk] = ranked_change
-    _flags_clear(accounts)
+    _marks_delete(pending)
     _count_adjust({sid: entered - exited for sid, (entered, exited) in changes.items()})
     entered = sum(e for e, _ in changes.values())
     exited = sum(x for _, x in changes.values())
@@ -994,7 +999,7 @@ def _ranked_batch_apply(
     left to the full recompute.
 
     Like every partial run, this trusts the stored membership to be up to date apart
-    from the flagged accounts (the periodic full recompute restores it otherwise).
+    from the marked accounts (the periodic full recompute restores it otherwise).
     """
     version = segment.current_version
     if segment.exclusive_group_id or segment.last_computed_at is None or not version.rank_limit:
@@ -1036,12 +1041,13 @@ def _ranked_batch_apply(
     return changed
 
 
-def _flags_clear(accounts_table: str) -> None:
+def _marks_delete(pending_table: str) -> None:
+    """Delete the marks the batch took. They are locked since the batch took them, so
+    none was renewed meanwhile: a writer's mark waits for this transaction to commit and
+    then inserts a new one."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {accounts_table} SET needs_segment_eval = %s "
-            f"WHERE id IN (SELECT account_id FROM {BATCH_TABLE})",
-            [False],
+            f"DELETE FROM {pending_table} WHERE account_id IN (SELECT account_id FROM {BATCH_TABLE})"
         )
 
 

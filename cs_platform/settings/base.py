@@ -199,6 +199,9 @@ SPECTACULAR_SETTINGS = {
 # Injectable "today" (ISO date) for demos and tests; unset means the configured zone's date.
 CS_TODAY = os.environ.get("CS_TODAY") or None
 SEGMENT_RECOMPUTE_EVERY_MINUTES = int(os.environ.get("SEGMENT_RECOMPUTE_EVERY_MINUTES", "15"))
+# Largest CSV the admin's import accepts (bytes); a bigger one goes through the
+# import_csv command or is split.
+ACCOUNT_IMPORT_MAX_BYTES = int(os.environ.get("ACCOUNT_IMPORT_MAX_BYTES", str(50 * 2**20)))
 
 LOGGING = {
     "version": 1,

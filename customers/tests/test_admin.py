@@ -9,6 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from customers import services
 from customers.models import Account, AssignmentRole, Contract, CSMAssignment
+from customers.selectors import account_ids_pending_evaluation
 
 from .factories import AccountFactory, CSMFactory
 
@@ -63,7 +64,7 @@ def test_changing_a_contract_in_the_admin_updates_the_account_arr(
     account.refresh_from_db()
     assert account.arr == Decimal("15000.00")
     assert account.renewal_date == date(2027, 3, 31)
-    assert account.needs_segment_eval is True
+    assert account.pk in account_ids_pending_evaluation()
 
 
 def test_changing_a_contract_inline_on_the_account_updates_arr(admin_client, account_with_contract):
@@ -100,7 +101,7 @@ def test_adding_an_account_with_a_contract_in_the_admin(admin_client):
     assert response.status_code == 302
     account = Account.objects.get(external_id="globex")
     assert account.arr == Decimal("50000.00") and account.renewal_date == date(2026, 12, 31)
-    assert account.needs_segment_eval is True
+    assert account.pk in account_ids_pending_evaluation()
 
 
 def test_a_contract_ending_before_it_starts_is_shown_as_a_form_error(admin_client):

@@ -12,6 +12,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from customers import services
 from customers.models import Account, CSMAssignment
+from customers.selectors import account_ids_pending_evaluation
 from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
 
@@ -166,7 +167,7 @@ def test_manager_creates_account(manager):
     )
     assert response.status_code == 201, response.json()
     account = Account.objects.get(external_id="acme-1")
-    assert account.employees == 120 and account.needs_segment_eval
+    assert account.employees == 120 and account.pk in account_ids_pending_evaluation()
     assert response.json()["id"] == account.id
 
 
@@ -234,7 +235,7 @@ def test_patch_changes_only_given_fields_and_ignores_read_only(manager):
     assert response.status_code == 200
     account.refresh_from_db()
     assert (account.plan, account.region, account.arr) == ("enterprise", "NA", Decimal("0"))
-    assert account.needs_segment_eval
+    assert account.pk in account_ids_pending_evaluation()
 
 
 def test_put_is_not_allowed(manager):

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from customers import services
 from customers.imports import MAX_BULK_ROWS, accounts_bulk_upsert
 from customers.models import Account
+from customers.selectors import account_ids_pending_evaluation
 from customers.signals import accounts_changed
 from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
@@ -39,7 +40,8 @@ def test_creates_new_accounts(manager, changed_ids, django_capture_on_commit_cal
     assert response.json() == {"created": 3, "updated": 0, "errors": []}
     accounts = Account.objects.order_by("external_id")
     assert [a.name for a in accounts] == ["Crm 0", "Crm 1", "Crm 2"]
-    assert all(a.needs_segment_eval and a.plan == "pro" for a in accounts)
+    assert all(a.plan == "pro" for a in accounts)
+    assert list(account_ids_pending_evaluation()) == sorted(a.id for a in accounts)
     assert sorted(changed_ids) == sorted(a.id for a in accounts)
 
 
@@ -48,7 +50,6 @@ def test_updates_only_the_fields_a_row_carries(manager):
     account = AccountFactory(
         external_id="crm-1", name="Old", plan="pro", region="EMEA", employees=50
     )
-    Account.objects.filter(pk=account.pk).update(needs_segment_eval=False)
     # When a row carries only the plan, and another row carries the name and employees
     response = api_client(manager).post(
         URL,
@@ -69,7 +70,7 @@ def test_updates_only_the_fields_a_row_carries(manager):
         "EMEA",
         50,
     )
-    assert account.needs_segment_eval
+    assert account.pk in account_ids_pending_evaluation()
     # And the new account got defaults for what its row did not carry
     new = Account.objects.get(external_id="crm-2")
     assert (new.employees, new.plan, new.active_users, new.has_champion) == (10, None, 0, False)

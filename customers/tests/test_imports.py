@@ -7,10 +7,13 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.test import override_settings
+from django.urls import reverse
 
 from customers import services
 from customers.imports import csv_import
 from customers.models import Account, Contract
+from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +88,7 @@ def test_contracts_import_upserts_by_account_and_start_date(db):
     acme.refresh_from_db()
     # The account's derived ARR and renewal date follow the active contract
     assert (acme.arr, acme.renewal_date) == (Decimal("120000.00"), date(2026, 12, 31))
-    assert acme.needs_segment_eval
+    assert acme.pk in account_ids_pending_evaluation()
     # Importing again updates the same contracts
     changed = CONTRACTS_CSV.replace("120000.00", "130000.00")
     again = csv_import(kind="contracts", file=io.StringIO(changed))
@@ -124,16 +127,20 @@ def test_command_unreadable_file(db):
         call_command("import_csv", "accounts", "/nonexistent.csv")
 
 
+def _upload(content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile("a.csv", content, content_type="text/csv")
+
+
 def test_admin_upload_dry_run_then_import(client, manager, tier):
     client.force_login(manager)
+    import_url = reverse("admin:customers_account_import")
     # The account change list links to the upload
-    changelist = client.get("/admin/customers/account/")
-    assert b"/admin/customers/import/" in changelist.content
-    assert client.get("/admin/customers/import/").status_code == 200
+    changelist = client.get(reverse("admin:customers_account_changelist"))
+    assert f'href="{import_url}"'.encode() in changelist.content
+    assert client.get(import_url).status_code == 200
     # A dry run reports per-row errors and writes nothing
-    upload = SimpleUploadedFile("a.csv", ACCOUNTS_CSV.encode(), content_type="text/csv")
     response = client.post(
-        "/admin/customers/import/", {"kind": "accounts", "file": upload, "dry_run": "on"}
+        import_url, {"kind": "accounts", "file": _upload(ACCOUNTS_CSV.encode()), "dry_run": "on"}
     )
     page = response.content.decode()
     assert response.status_code == 200
@@ -141,16 +148,49 @@ def test_admin_upload_dry_run_then_import(client, manager, tier):
     assert page.count('class="import-error"') == 3
     assert not Account.objects.exists()
     # The real run writes the valid rows
-    upload = SimpleUploadedFile("a.csv", ACCOUNTS_CSV.encode(), content_type="text/csv")
-    client.post("/admin/customers/import/", {"kind": "accounts", "file": upload})
+    client.post(import_url, {"kind": "accounts", "file": _upload(ACCOUNTS_CSV.encode())})
     assert Account.objects.count() == 2
+
+
+@override_settings(ACCOUNT_IMPORT_MAX_BYTES=100)
+def test_admin_upload_over_the_size_limit_is_refused(client, manager, tier):
+    # Given a limit of 100 bytes and a clean CSV one byte over it
+    client.force_login(manager)
+    content = b"external_id,name\n" + b"".join(b"z-%02d,Zed\n" % n for n in range(9))
+    content += b"x" * (101 - len(content) - 1) + b"\n"
+    assert len(content) == 101
+    # When it is uploaded for a real run
+    response = client.post(
+        reverse("admin:customers_account_import"),
+        {"kind": "accounts", "file": _upload(content)},
+    )
+    # Then the form names the limit, no import runs and nothing is written
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "101\xa0bytes; the largest file accepted is 100\xa0bytes" in page
+    assert 'id="import-report"' not in page
+    assert not Account.objects.exists()
+
+
+def test_admin_upload_not_utf8_is_reported_and_writes_nothing(client, manager, tier):
+    client.force_login(manager)
+    content = "external_id,name\nz-1,Zoë\n".encode("latin-1")
+    response = client.post(
+        reverse("admin:customers_account_import"),
+        {"kind": "accounts", "file": _upload(content)},
+    )
+    page = response.content.decode()
+    assert "The file is not UTF-8 text" in page
+    assert page.count('class="import-error"') == 1
+    assert not Account.objects.exists()
 
 
 def test_admin_upload_for_managers_only(client, csm, db):
     from django.contrib.auth.models import User
 
+    import_url = reverse("admin:customers_account_import")
     User.objects.filter(pk=csm.pk).update(is_staff=True)
     client.force_login(csm)
-    assert client.get("/admin/customers/import/").status_code == 403
+    assert client.get(import_url).status_code == 403
     client.logout()
-    assert client.get("/admin/customers/import/").status_code == 302  # to the admin login
+    assert client.get(import_url).status_code == 302  # to the admin login

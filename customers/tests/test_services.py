@@ -8,7 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from customers import services
-from customers.models import Account, AssignmentRole, ContractStatus, CSMAssignment
+from customers.models import (
+    Account,
+    AssignmentRole,
+    ContractStatus,
+    CSMAssignment,
+    PendingEvaluation,
+)
+from customers.selectors import account_ids_pending_evaluation
 from customers.signals import accounts_changed
 
 from .factories import AccountFactory, CSMFactory
@@ -225,9 +232,9 @@ def test_accounts_rederive_owner_follows_the_current_owner_assignment():
 def test_accounts_changed_is_sent_on_commit_with_the_account_ids(
     received, django_capture_on_commit_callbacks
 ):
-    # Given an account
+    # Given an account, not marked for segment evaluation
     account = _account()
-    Account.objects.filter(pk=account.pk).update(needs_segment_eval=False)
+    PendingEvaluation.objects.filter(account=account).delete()
     # When a contract is added and the transaction commits
     with django_capture_on_commit_callbacks(execute=True):
         services.contract_create(
@@ -236,7 +243,7 @@ def test_accounts_changed_is_sent_on_commit_with_the_account_ids(
         assert received == []  # nothing before the commit
     # Then the signal carried the account id and the account is marked for re-evaluation
     assert received == [[account.pk]]
-    assert _reloaded(account).needs_segment_eval is True
+    assert account.pk in account_ids_pending_evaluation()
 
 
 def test_accounts_changed_is_not_sent_when_the_transaction_rolls_back(
@@ -266,10 +273,40 @@ def test_accounts_changed_is_not_sent_when_the_transaction_rolls_back(
     ],
     ids=["account_update", "contract_create", "csm_assign"],
 )
-def test_writes_that_change_rule_inputs_set_needs_segment_eval(write):
-    account = AccountFactory(needs_segment_eval=False)
+def test_writes_that_change_rule_inputs_mark_the_account_for_segment_evaluation(write):
+    # Given an account not marked for segment evaluation
+    account = AccountFactory()
+    assert account.pk not in account_ids_pending_evaluation()
+    # When a write changes a rule input, then it is marked
     write(account)
-    assert _reloaded(account).needs_segment_eval is True
+    assert list(account_ids_pending_evaluation()) == [account.pk]
+
+
+def test_marking_an_account_already_marked_moves_its_mark_forward():
+    # Given an account marked a while ago
+    account = AccountFactory()
+    services.accounts_mark_changed(account_ids=[account.pk])
+    PendingEvaluation.objects.filter(account=account).update(
+        marked_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    # When it is marked again (twice in one call, with another account)
+    other = AccountFactory()
+    services.accounts_mark_changed(account_ids=[account.pk, other.pk, account.pk])
+    # Then each account has one mark, and the first one is as recent as the new one
+    marks = dict(PendingEvaluation.objects.values_list("account_id", "marked_at"))
+    assert set(marks) == {account.pk, other.pk}
+    assert marks[account.pk] == marks[other.pk] > datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_deleting_an_account_deletes_its_mark(received, django_capture_on_commit_callbacks):
+    # Given a marked account
+    account = _account()
+    account_id = account.pk
+    # When it is deleted, then its mark goes with it and the deletion is announced
+    with django_capture_on_commit_callbacks(execute=True):
+        services.account_delete(account=account)
+    assert not PendingEvaluation.objects.exists()
+    assert received == [[account_id]]
 
 
 def test_account_update_writes_only_the_given_fields():

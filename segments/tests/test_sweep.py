@@ -1,11 +1,19 @@
-"""The changed-accounts sweep re-evaluates only flagged accounts, in bounded batches,
-and clears their flags."""
+"""The changed-accounts sweep re-evaluates only the accounts marked for it, in bounded
+batches, and deletes their marks."""
 
+import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.db import connection, connections
 
+from customers import services as customer_services
 from customers.models import Account
+from customers.selectors import account_ids_pending_evaluation
+from customers.tests.factories import CSMFactory
 from segments import services
 
 from .engine_fixtures import ARR_100K, account, member_ids, published, recompute
@@ -14,10 +22,10 @@ pytestmark = pytest.mark.django_db
 
 
 def flag(*accounts: Account) -> None:
-    Account.objects.filter(pk__in=[a.pk for a in accounts]).update(needs_segment_eval=True)
+    customer_services.accounts_mark_changed(account_ids=[a.pk for a in accounts])
 
 
-def test_sweep_reevaluates_only_flagged_accounts_and_clears_flags(today):
+def test_sweep_reevaluates_only_flagged_accounts_and_deletes_their_marks(today):
     # given a recomputed segment, then two accounts whose ARR changed: only one is flagged
     flagged, unflagged = account(arr=10), account(arr=10)
     segment = published("Big", ARR_100K)
@@ -31,7 +39,7 @@ def test_sweep_reevaluates_only_flagged_accounts_and_clears_flags(today):
     # then only the flagged account entered, and no account is flagged any more
     assert (result.accounts, result.entered, result.exited) == (1, 1, 0)
     assert member_ids(segment) == {flagged.pk}
-    assert not Account.objects.filter(needs_segment_eval=True).exists()
+    assert not account_ids_pending_evaluation().exists()
 
 
 def test_sweep_works_in_bounded_batches(today):
@@ -46,7 +54,7 @@ def test_sweep_works_in_bounded_batches(today):
     # then four accounts were handled, and the sweep says more remain
     assert (result.accounts, result.batches, result.remaining) == (4, 2, True)
     assert len(member_ids(segment)) == 4
-    assert Account.objects.filter(needs_segment_eval=True).count() == 1
+    assert list(account_ids_pending_evaluation()) == [accounts[-1].pk]
 
     # and the next run finishes the job
     again = services.segments_evaluate_changed_accounts(batch_size=2)
@@ -192,8 +200,8 @@ def test_sweep_agrees_with_a_full_recompute(today):
             arr=Decimal(rng.choice([0, 5000, 60000, 120000, 400000])),
             plan=rng.choice(["free", "pro", "enterprise", None]),
             health_score=rng.choice([None, 20, 55, 90]),
-            needs_segment_eval=True,
         )
+    flag(*accounts)
 
     services.segments_evaluate_changed_accounts(batch_size=15)
 
@@ -221,4 +229,126 @@ def test_a_rule_whose_trait_was_deleted_is_skipped_not_fatal(today):
     services.segments_evaluate_changed_accounts()
     assert member_ids(promoters) == {acc.pk}
     assert member_ids(big) == {acc.pk}
-    assert not Account.objects.filter(needs_segment_eval=True).exists()
+    assert not account_ids_pending_evaluation().exists()
+
+
+# --- writes while a batch holds the accounts (real connections) ----------------------------
+
+HOLD_SECONDS = 1.0
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks: SQLite serializes all writes anyway"
+)
+
+
+def sweep_and_write_concurrently(*, hold_after: str, write: Callable[[], Any]) -> dict[str, Any]:
+    """Run one sweep batch in one thread, holding its transaction open for HOLD_SECONDS
+    after the first statement containing ``hold_after``; meanwhile run ``write`` in
+    another. Returns the sweep's result, how long the write took, and any errors."""
+    results: dict[str, Any] = {"errors": []}
+    held = threading.Event()
+
+    def hold(execute, sql, params, many, context):
+        outcome = execute(sql, params, many, context)
+        if hold_after in sql and not held.is_set():
+            held.set()
+            time.sleep(HOLD_SECONDS)
+        return outcome
+
+    def sweep() -> None:
+        try:
+            with connections["default"].execute_wrapper(hold):
+                results["sweep"] = services.segments_evaluate_changed_accounts(max_batches=1)
+        except Exception as exc:  # noqa: BLE001 (reported by the assertions)
+            results["errors"].append(exc)
+        finally:
+            held.set()
+            connections.close_all()
+
+    def writer() -> None:
+        try:
+            held.wait(10)
+            started = time.monotonic()
+            write()
+            results["write_seconds"] = time.monotonic() - started
+        except Exception as exc:  # noqa: BLE001
+            results["errors"].append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sweep), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+@postgresql_only
+def test_a_write_after_the_batch_read_the_account_marks_it_again(today):
+    # given a starter account marked for evaluation, and a segment of enterprise accounts
+    acc = account(plan="starter")
+    segment = published("Enterprise", {"field": "plan", "op": "eq", "value": "enterprise"})
+    recompute(segment)
+    flag(acc)
+
+    # when the account becomes enterprise after a sweep batch evaluated it as starter
+    # (the batch has not committed yet)
+    results = sweep_and_write_concurrently(
+        hold_after=f"INSERT INTO {services.SWEEP_DIFF_TABLE}",
+        write=lambda: customer_services.account_update(
+            account=Account.objects.get(pk=acc.pk), data={"plan": "enterprise"}
+        ),
+    )
+
+    # then the write waited for the batch, which saw the old plan and deleted its mark,
+    # and the write marked the account again
+    assert results["errors"] == []
+    assert results["sweep"].accounts == 1 and member_ids(segment) == set()
+    assert list(account_ids_pending_evaluation()) == [acc.pk]
+    assert results["write_seconds"] >= HOLD_SECONDS * 0.5
+
+    # and the next sweep puts it in the segment
+    again = services.segments_evaluate_changed_accounts()
+    assert again.accounts == 1
+    assert member_ids(segment) == {acc.pk}
+    assert not account_ids_pending_evaluation().exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@postgresql_only
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda acc, csm: customer_services.csm_assign(account=acc, user=csm),
+        lambda acc, csm: customer_services.account_update(
+            account=acc, data={"external_id": "renamed"}
+        ),
+        lambda acc, csm: customer_services.account_delete(account=acc),
+    ],
+    ids=["owner_change", "external_id_change", "delete"],
+)
+def test_a_write_that_locks_the_account_while_a_batch_holds_it_waits_without_deadlock(today, write):
+    # given a marked account that the sweep will put in a segment
+    acc = account(arr=500000)
+    csm = CSMFactory()
+    segment = published("Big", ARR_100K)
+    flag(acc)
+
+    # when, right after a sweep batch took it, a write locks the account row in a way
+    # that conflicts with the key-share lock the batch's new membership takes on it
+    results = sweep_and_write_concurrently(
+        hold_after=f"INSERT INTO {services.BATCH_TABLE}",
+        write=lambda: write(Account.objects.get(pk=acc.pk), csm),
+    )
+
+    # then neither waited for the other forever (no deadlock error): the batch wrote the
+    # membership, and the write waited for its commit
+    assert results["errors"] == []
+    assert (results["sweep"].accounts, results["sweep"].entered) == (1, 1)
+    assert results["write_seconds"] >= HOLD_SECONDS * 0.5
+    # and the account, unless deleted, is marked again and keeps its membership
+    remaining = set(Account.objects.filter(pk=acc.pk).values_list("pk", flat=True))
+    assert set(account_ids_pending_evaluation()) == remaining
+    assert member_ids(segment) == remaining

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from cs_platform.celery import app
+from customers import services as customer_services
 from customers.models import Account
 from customers.signals import accounts_changed
 from segments import tasks
@@ -63,11 +64,11 @@ def test_recompute_task_with_stale_version_writes_nothing(today, eager_tasks):
 
 
 def test_burst_of_account_changes_enqueues_one_sweep(today, eager_tasks, settings):
-    # given the sweep is pending after a first change (eager: it ran already, flag cleared)
+    # given the sweep is pending after a first change (eager: it ran already, mark deleted)
     settings.SEGMENT_EVAL_DEBOUNCE_SECONDS = 0
     acc = account(arr=150000)
     segment = published("Big", ARR_100K)
-    Account.objects.filter(pk=acc.pk).update(needs_segment_eval=True)
+    customer_services.accounts_mark_changed(account_ids=[acc.pk])
     cache.set(tasks.EVALUATE_CHANGED_PENDING_KEY, 1)  # a sweep is already queued
 
     # when more changes arrive, then no further sweep is enqueued

@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 else open(path, newline="", encoding="utf-8-sig")
             ) as handle:
                 report = csv_import(kind=options["kind"], file=handle, dry_run=options["dry_run"])
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
         for error in report.errors:
             self.stderr.write(
