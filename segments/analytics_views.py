@@ -120,10 +120,9 @@ def safe_svg(markup: str) -> SafeString:
 # --- the sections -----------------------------------------------------------------------------
 
 
-def compare_context(segments: list[Segment], as_of: date) -> dict[str, Any]:
-    metrics = analytics.cached(
-        analytics.segment_metrics_many, segment_ids=[s.pk for s in segments], as_of=as_of
-    )
+def compare_context(
+    segments: list[Segment], as_of: date, metrics: dict[int, analytics.SegmentMetrics]
+) -> dict[str, Any]:
     growth = analytics.cached(
         analytics.segment_growth, segment_ids=[s.pk for s in segments], as_of=as_of
     )
@@ -202,10 +201,8 @@ def growth_monthly_table(
     }
 
 
-def overlap_context(segments: list[Segment], as_of: date) -> dict[str, Any]:
-    overlap = analytics.cached(
-        analytics.segment_overlap, segment_ids=[s.pk for s in segments], as_of=as_of
-    )
+def overlap_context(segments: list[Segment], overlap: analytics.Overlap) -> dict[str, Any]:
+    as_of = overlap.as_of
     names = [s.name for s in segments]
     return {
         "as_of": as_of,
@@ -303,11 +300,55 @@ def _sections(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _shared_figures(s: dict[str, Any]) -> bool:
+    """Whether the compare and overlap sections show the same segments on the same date (as
+    the page opens): then one ``segment_figures`` computes both."""
+    return [x.pk for x in s["compare_segments"]] == [x.pk for x in s["overlap_segments"]] and s[
+        "compare_as_of"
+    ] == s["overlap_as_of"]
+
+
+def _compare_metrics(s: dict[str, Any]) -> dict[int, analytics.SegmentMetrics]:
+    ids, as_of = [x.pk for x in s["compare_segments"]], s["compare_as_of"]
+    if _shared_figures(s):
+        return analytics.cached(analytics.segment_figures, segment_ids=ids, as_of=as_of).metrics
+    return analytics.cached(analytics.segment_metrics_many, segment_ids=ids, as_of=as_of)
+
+
+def _overlap(s: dict[str, Any]) -> analytics.Overlap:
+    ids, as_of = [x.pk for x in s["overlap_segments"]], s["overlap_as_of"]
+    if _shared_figures(s):
+        return analytics.cached(analytics.segment_figures, segment_ids=ids, as_of=as_of).overlap
+    return analytics.cached(analytics.segment_overlap, segment_ids=ids, as_of=as_of)
+
+
 def _page_sections(s: dict[str, Any]) -> dict[str, Callable[[], Any]]:
-    """The page's three sections for the parsed query ``s``, as independent calls."""
+    """The page's three sections for the parsed query ``s``, as independent calls (two when
+    compare and overlap share their figures)."""
+    sections: dict[str, Callable[[], Any]] = {}
+    if _shared_figures(s):
+
+        def compare_and_overlap() -> dict[str, Any]:
+            figures = analytics.cached(
+                analytics.segment_figures,
+                segment_ids=[x.pk for x in s["compare_segments"]],
+                as_of=s["compare_as_of"],
+            )
+            return {
+                "compare": compare_context(
+                    s["compare_segments"], s["compare_as_of"], figures.metrics
+                ),
+                "overlap": overlap_context(s["overlap_segments"], figures.overlap),
+            }
+
+        sections["compare_and_overlap"] = compare_and_overlap
+    else:
+        sections["compare"] = lambda: compare_context(
+            s["compare_segments"], s["compare_as_of"], _compare_metrics(s)
+        )
+        sections["overlap"] = lambda: overlap_context(s["overlap_segments"], _overlap(s))
     return {
-        "compare": lambda: compare_context(s["compare_segments"], s["compare_as_of"]),
-        "overlap": lambda: overlap_context(s["overlap_segments"], s["overlap_as_of"]),
+        **sections,
         "cohorts": lambda: cohort_context(
             as_of=s["cohort_as_of"],
             months=s["cohort_months"],
@@ -332,9 +373,14 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
             "compare_carry": _carry(request, None, ("segments", "as_of")),
             "overlap_carry": _carry(request, "overlap", ("segments", "as_of")),
             "cohort_carry": _carry(request, "cohort", ("segment", "plan", "months", "as_of")),
-            **analytics.run_concurrently(_page_sections(s)),
+            **_page_context(s),
         },
     )
+
+
+def _page_context(s: dict[str, Any]) -> dict[str, Any]:
+    context = analytics.run_concurrently(_page_sections(s))
+    return {**context.pop("compare_and_overlap", {}), **context}
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -361,9 +407,7 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
     s = _sections(request)
     if kind == "compare":
         segments, as_of = s["compare_segments"], s["compare_as_of"]
-        metrics = analytics.cached(
-            analytics.segment_metrics_many, segment_ids=[x.pk for x in segments], as_of=as_of
-        )
+        metrics = _compare_metrics(s)
         keys = [key for key, _l, _k in COMPARE_COLUMNS]
         extra = ["population", "population_since", "population_size", "ltv_no_churn"]
         return _csv_response(
@@ -388,9 +432,7 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
         )
     if kind == "overlap":
         segments, as_of = s["overlap_segments"], s["overlap_as_of"]
-        overlap = analytics.cached(
-            analytics.segment_overlap, segment_ids=[x.pk for x in segments], as_of=as_of
-        )
+        overlap = _overlap(s)
         rows = [[x.name, *overlap.matrix[i]] for i, x in enumerate(segments)]
         rows.append(["(in none of these)", overlap.in_none])
         rows.append(["(accounts on that date)", overlap.accounts_total])

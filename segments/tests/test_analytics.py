@@ -227,6 +227,28 @@ def test_overlap_counts_pairs_and_accounts_in_none(today):
     assert past.in_any == 4
 
 
+def test_figures_give_the_metrics_and_the_overlap_of_the_same_population(today):
+    # Given the overlap fixture's segments, with contracts so that the metrics are not empty
+    x, y, z = (segment(n, date(2024, 1, 1)) for n in ("X", "Y", "Z"))
+    a, b, c, d = AccountFactory.create_batch(4)
+    for acct, arr in ((a, 1000), (b, 2500), (c, 400)):
+        contract(acct, date(2024, 6, 1), date(2027, 6, 1), arr)
+    joined = date(2026, 1, 10)
+    for seg, accts in ((x, (a, b)), (y, (a,)), (z, (b,))):
+        for acct in accts:
+            member(seg, acct, joined)
+    member(z, c, joined, exited=date(2026, 10, 1))
+    ids = [z.pk, x.pk, y.pk]  # not in id order: bit i is ids[i]
+
+    for as_of in (today, date(2026, 9, 1)):
+        # When both are read at once, then they are exactly what each selector gives alone
+        figures = analytics.segment_figures(segment_ids=ids, as_of=as_of)
+        assert figures.metrics == analytics.segment_metrics_many(segment_ids=ids, as_of=as_of)
+        assert figures.overlap == analytics.segment_overlap(segment_ids=ids, as_of=as_of)
+    assert figures.overlap.matrix == [[2, 1, 0], [1, 2, 1], [0, 1, 1]]
+    assert figures.metrics[z.pk].accounts == 2 and figures.metrics[z.pk].arr == Decimal("2900.00")
+
+
 def _cohort_fixture():
     """as_of 2026-03-15, three monthly cohorts (Jan, Feb, Mar 2026).
 
