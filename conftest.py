@@ -84,6 +84,16 @@ DATA_MIGRATIONS = (
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Every test starts with an empty cache (the tests' is per-process memory): a key left
+    by an earlier test, e.g. the sweep's "already queued" debounce mark, would otherwise
+    make this one skip work it expects."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _data_migration_rows(request: pytest.FixtureRequest) -> None:
     """Tests that use ``transactional_db`` (live server, real worker) flush every table
     afterwards, data-migration rows included (post_migrate re-creates only the groups).
