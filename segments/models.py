@@ -129,8 +129,8 @@ _VERSION_FK = {
 
 
 class Membership(models.Model):
-    # (segment, account) is covered by the unique constraint and account by the index
-    # below; every index costs each recompute's bulk INSERT.
+    # (segment, account) is covered by the unique constraint and (account, segment) by the
+    # index below; every index costs each recompute's bulk INSERT.
     segment = models.ForeignKey(
         Segment, on_delete=models.CASCADE, related_name="memberships", **_DERIVED_FK
     )
@@ -144,7 +144,9 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["segment", "account"], name="membership_unique")
         ]
-        indexes = [models.Index(fields=["account"])]
+        # An account's memberships from the index alone (index-only scans): the sweep looks
+        # up those of every changed account.
+        indexes = [models.Index(fields=["account", "segment"], name="membership_account_segment")]
 
     def __str__(self) -> str:
         return f"{self.account_id} in {self.segment_id}"

@@ -1121,19 +1121,32 @@ def _batch_diff_apply(
             f"AND m.segment_id IN ({segment_ids})"
         )
         materialized = ""
+    if _is_postgresql():
+        # One hash FULL JOIN of wanted and held pairs: a pair on one side only changed.
+        diff = (
+            "SELECT COALESCE(w.segment_id, h.segment_id), COALESCE(w.account_id, h.account_id),"
+            " w.account_id IS NOT NULL FROM w FULL JOIN h"
+            " ON h.segment_id = w.segment_id AND h.account_id = w.account_id"
+            " WHERE w.account_id IS NULL OR h.account_id IS NULL"
+        )
+        diff_params: list[Any] = []
+    else:
+        diff = (
+            "SELECT w.segment_id, w.account_id, %s FROM w WHERE NOT EXISTS (SELECT 1 FROM h "
+            "WHERE h.segment_id = w.segment_id AND h.account_id = w.account_id) "
+            "UNION ALL "
+            "SELECT h.segment_id, h.account_id, %s FROM h WHERE NOT EXISTS (SELECT 1 FROM w "
+            "WHERE w.segment_id = h.segment_id AND w.account_id = h.account_id)"
+        )
+        diff_params = [True, False]
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {SWEEP_DIFF_TABLE}")
         cursor.execute(
             f"WITH e({columns}) AS {materialized}({evaluated_sql}), "
             f"w AS {materialized}({wanted}), "
             f"h AS {materialized}({have}) "
-            f"INSERT INTO {SWEEP_DIFF_TABLE} (segment_id, account_id, entering) "
-            f"SELECT w.segment_id, w.account_id, %s FROM w WHERE NOT EXISTS (SELECT 1 FROM h "
-            f"WHERE h.segment_id = w.segment_id AND h.account_id = w.account_id) "
-            f"UNION ALL "
-            f"SELECT h.segment_id, h.account_id, %s FROM h WHERE NOT EXISTS (SELECT 1 FROM w "
-            f"WHERE w.segment_id = h.segment_id AND w.account_id = h.account_id)",
-            [*evaluated_params, True, False],
+            f"INSERT INTO {SWEEP_DIFF_TABLE} (segment_id, account_id, entering) {diff}",
+            [*evaluated_params, *diff_params],
         )
         if not cursor.rowcount:
             return {}
