@@ -72,10 +72,10 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
     delete the only mark. On SQLite every write transaction holds the database lock, so a
     batch and a writer never overlap at all.
 
-    Lock order: a writer waiting here holds its account row locks, and the batch's
-    membership writes take KEY SHARE locks on the accounts (foreign-key checks). Plain
-    updates (FOR NO KEY UPDATE) do not conflict with those; a writer that locks the
-    account ``FOR UPDATE``, changes ``external_id`` or deletes it marks first.
+    Lock order: a writer waiting here holds its account row locks, so a writer that locks
+    the account ``FOR UPDATE``, changes ``external_id`` or deletes it marks first, and
+    plain updates lock ``FOR NO KEY UPDATE``: nothing a batch does while holding marks
+    (writing rows that refer to the account) can then wait for the writer.
     """
     ids = sorted(set(account_ids))
     if not ids:
@@ -343,8 +343,8 @@ def csm_assign(
     For the owner role the previous current owner's assignment is closed first, so the
     history is kept and the database's one-current-owner constraint holds. The account
     row is locked so two concurrent assignments serialize instead of both closing nothing
-    (FOR NO KEY UPDATE: enough for that, and it lets a segment sweep batch that holds the
-    account's mark write its memberships while this waits to mark it again).
+    (FOR NO KEY UPDATE: enough for that, and weaker than anything a segment sweep batch
+    that holds the account's mark could wait for; see ``accounts_mark_changed``).
     """
     if role not in AssignmentRole.values:
         raise ValidationError({"role": [f"Unknown role {role!r}."]})
