@@ -303,9 +303,8 @@ def _sections(request: HttpRequest) -> dict[str, Any]:
 def _shared_figures(s: dict[str, Any]) -> bool:
     """Whether the compare and overlap sections show the same segments on the same date (as
     the page opens): then one ``segment_figures`` computes both."""
-    return [x.pk for x in s["compare_segments"]] == [x.pk for x in s["overlap_segments"]] and s[
-        "compare_as_of"
-    ] == s["overlap_as_of"]
+    same_segments = [x.pk for x in s["compare_segments"]] == [x.pk for x in s["overlap_segments"]]
+    return same_segments and s["compare_as_of"] == s["overlap_as_of"]
 
 
 def _compare_metrics(s: dict[str, Any]) -> dict[int, analytics.SegmentMetrics]:
