@@ -1109,6 +1109,14 @@ def _batch_diff_apply(
             # membership row, or probes the (segment, account) index per segment).
         )
         materialized = "MATERIALIZED "
+        # One FULL JOIN of wanted and held pairs: a pair on one side only changed.
+        diff = (
+            "SELECT COALESCE(w.segment_id, h.segment_id), COALESCE(w.account_id, h.account_id),"
+            " w.account_id IS NOT NULL FROM w FULL JOIN h"
+            " ON h.segment_id = w.segment_id AND h.account_id = w.account_id"
+            " WHERE w.account_id IS NULL OR h.account_id IS NULL"
+        )
+        diff_params: list[Any] = []
     else:
         wanted = " UNION ALL ".join(
             f"SELECT {segment.pk} AS segment_id, e.id AS account_id FROM e "
@@ -1121,16 +1129,6 @@ def _batch_diff_apply(
             f"AND m.segment_id IN ({segment_ids})"
         )
         materialized = ""
-    if _is_postgresql():
-        # One hash FULL JOIN of wanted and held pairs: a pair on one side only changed.
-        diff = (
-            "SELECT COALESCE(w.segment_id, h.segment_id), COALESCE(w.account_id, h.account_id),"
-            " w.account_id IS NOT NULL FROM w FULL JOIN h"
-            " ON h.segment_id = w.segment_id AND h.account_id = w.account_id"
-            " WHERE w.account_id IS NULL OR h.account_id IS NULL"
-        )
-        diff_params: list[Any] = []
-    else:
         diff = (
             "SELECT w.segment_id, w.account_id, %s FROM w WHERE NOT EXISTS (SELECT 1 FROM h "
             "WHERE h.segment_id = w.segment_id AND h.account_id = w.account_id) "
