@@ -56,8 +56,15 @@ class RenewalQueueEntry(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # A copy of the contract's account, for reads. Not indexed (entries are looked up by
+    # account through their contracts) and nothing to do on delete: deleting an account
+    # deletes its contracts, whose entries go with them (by the contract index).
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="renewal_entries", db_constraint=False
+        Account,
+        on_delete=models.DO_NOTHING,
+        related_name="renewal_entries",
+        db_index=False,
+        db_constraint=False,
     )
     window = models.ForeignKey(
         RenewalWindow,
@@ -190,13 +197,15 @@ class Task(models.Model):
     # Renewal tasks: the contract and window they were created for (one task per pair).
     # Only the renewal queue rebuild sets them, from rows it reads in the same statement;
     # they are not database constraints (Django still nulls them on delete) because the
-    # deferred per-row checks cost one to two seconds of a first build's 175k tasks.
+    # deferred per-row checks cost one to two seconds of a first build's 175k tasks. The
+    # unique (contract, window) index in Meta also serves lookups by contract.
     contract = models.ForeignKey(
         Contract,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="tasks",
+        db_index=False,
         db_constraint=False,
     )
     window = models.ForeignKey(
@@ -235,11 +244,18 @@ class Task(models.Model):
     class Meta:
         ordering = ["due_date", "id"]
         constraints = [
+            # Only renewal tasks carry a window (the check below), so this is one renewal
+            # task per (contract, window); not partial, so that it also indexes the
+            # contract of every task (Django nulls it when a contract is deleted).
             models.UniqueConstraint(
                 fields=["contract", "window"],
-                condition=Q(source="renewal"),
                 name="task_one_renewal_per_contract_window",
                 violation_error_message="This contract already has a task for this window.",
+            ),
+            models.CheckConstraint(
+                condition=Q(window__isnull=True) | Q(source="renewal"),
+                name="task_window_only_on_renewal",
+                violation_error_message="Only renewal tasks have a renewal window.",
             ),
             models.CheckConstraint(
                 condition=~Q(status="snoozed") | Q(snoozed_until__isnull=False),
@@ -256,7 +272,14 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["assignee", "status", "due_date"], name="task_assignee_idx"),
             models.Index(fields=["account", "status"], name="task_account_idx"),
-            models.Index(fields=["source", "status"], name="task_source_idx"),
+            # Partial: the renewal tasks, most of the table, are never looked up by source
+            # alone (the renewal queue finds them by contract and window), and a bulk
+            # renewal insert then skips this index.
+            models.Index(
+                fields=["source", "status"],
+                condition=~Q(source="renewal"),
+                name="task_source_idx",
+            ),
             models.Index(
                 fields=["playbook_run"],
                 condition=Q(playbook_run__isnull=False),

@@ -97,7 +97,8 @@ def renewal_queue_list(
     if overdue is not None:
         entries = entries.filter(overdue=overdue)
     if account_id is not None:
-        entries = entries.filter(account_id=account_id)
+        # Through the contracts (indexed by account; the entries' account copy is not).
+        entries = entries.filter(contract__account_id=account_id)
     if tightest_only:
         entries = entries.filter(_tightest_entries(csm))
     return entries.order_by("renewal_date", "contract_id", "window__days")

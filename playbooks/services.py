@@ -109,8 +109,8 @@ def renewal_queue_rebuild(
     A set-based diff (``renewal_queue.run_statements``): open renewal tasks follow an owner
     change; entries whose contract is no longer active or left its window are deleted;
     changed entries (owner, ARR, renewal date) are updated; missing entries are inserted
-    (INSERT ... SELECT ... ON CONFLICT DO NOTHING); then one task per new (contract,
-    window) entry, exactly once (partial unique index + ON CONFLICT DO NOTHING).
+    (INSERT ... SELECT of the missing ones); then one task per new (contract, window)
+    entry, exactly once (a unique index, and builds serialized by a lock on PostgreSQL).
 
     By default only a delta is diffed: contracts changed since the previous build, and
     contracts that crossed a window boundary since the previous build's day (only the
@@ -121,6 +121,8 @@ def renewal_queue_rebuild(
     given, receives (statement, seconds, rows) per step.
     """
     today = today or clock.today()
+    # First: a concurrent build waits here, then diffs against what this one wrote.
+    renewal_queue.renewal_writers_lock()
     started_at = timezone.now()
     signature = _window_signature()
     previous = RenewalQueueBuild.objects.order_by("-started_at", "-id").first()
@@ -227,6 +229,8 @@ def task_create(
     returned unchanged."""
     if by is not None and not task_can_create(by, account):
         raise PermissionDenied("You may only create tasks on accounts you own.")
+    if window is not None and source != TaskSource.RENEWAL:
+        raise ValidationError({"window": ["Only renewal tasks have a renewal window."]})
     if dedupe_key:
         existing = Task.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
@@ -247,6 +251,8 @@ def task_create(
     task.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
+            if source == TaskSource.RENEWAL:  # not while a renewal queue build writes
+                renewal_queue.renewal_writers_lock(shared=True)
             task.save()
     except IntegrityError:
         if dedupe_key:

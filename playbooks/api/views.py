@@ -44,7 +44,8 @@ class RenewalFilter(filters.FilterSet):
     )
     csm = filters.CharFilter(field_name="csm__username", max_length=150)
     overdue = filters.BooleanFilter()
-    account = IntegerFilter(field_name="account_id", min_value=1, max_value=2**63 - 1)
+    # Through the contracts, which are indexed by account (the entries' copy is not).
+    account = IntegerFilter(field_name="contract__account_id", min_value=1, max_value=2**63 - 1)
 
     class Meta:
         model = RenewalQueueEntry

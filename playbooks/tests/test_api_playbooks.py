@@ -52,6 +52,9 @@ def test_renewal_queue_entries_and_filters(renewing, csm, today):
     assert client.get("/api/renewals/?csm=nobody").json()["count"] == 0
     assert client.get("/api/renewals/?overdue=true").json()["count"] == 0
     assert client.get("/api/renewals/?window=abc").status_code == 400
+    # ?account= finds the entries through the account's contracts
+    assert client.get(f"/api/renewals/?account={account.id}").json()["count"] == 2
+    assert client.get(f"/api/renewals/?account={AccountFactory().id}").json()["count"] == 0
 
 
 def test_rebuild_is_queued_for_managers_only(manager, csm, django_capture_on_commit_callbacks):

@@ -139,6 +139,87 @@ def test_database_allows_one_renewal_task_per_contract_and_window(acme):
     assert "window" in error.value.message_dict
 
 
+@pytest.mark.django_db
+@pytest.mark.usefixtures("default_windows")
+def test_only_renewal_tasks_have_a_window(acme):
+    contract = ContractFactory(account=acme)
+    window = RenewalWindow.objects.get(days=90)
+    # The service names the field
+    with pytest.raises(ValidationError) as error:
+        services.task_create(account=acme, title="x", contract=contract, window=window)
+    assert "window" in error.value.message_dict
+    # And the database refuses it written directly
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Task.objects.create(
+            account=acme, title="y", source=TaskSource.MANUAL, contract=contract, window=window
+        )
+    assert not Task.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_waits_for_a_renewal_task_created_by_hand(settings):
+    """The build inserts the tasks it found missing (no ON CONFLICT on PostgreSQL); a
+    renewal task created by hand meanwhile would make that insert fail, so the two are
+    serialized by the renewal writers' lock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency needs PostgreSQL")
+    for days in (120, 90):
+        RenewalWindow.objects.get_or_create(days=days, defaults={"name": f"T-{days}"})
+    today = settings.CS_TODAY = date(2026, 11, 22)
+    account = AccountFactory(owner=UserFactory(username="owner"))
+    contract = ContractFactory(
+        account=account, start_date=today - timedelta(days=300), end_date=today + timedelta(60)
+    )
+    window = RenewalWindow.objects.get(days=90)
+    created = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def create_by_hand() -> None:
+        try:
+            with transaction.atomic():
+                services.task_create(
+                    account=account,
+                    title="Call them",
+                    source=TaskSource.RENEWAL,
+                    contract=contract,
+                    window=window,
+                )
+                created.set()
+                release.wait(timeout=10)  # still uncommitted while the build starts
+        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def build() -> None:
+        try:
+            services.renewal_queue_rebuild(today=today, full=True)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    # Given a renewal task created by hand, not yet committed
+    by_hand = threading.Thread(target=create_by_hand)
+    by_hand.start()
+    assert created.wait(timeout=10)
+    # When a build starts meanwhile
+    builder = threading.Thread(target=build)
+    builder.start()
+    builder.join(timeout=1)
+    # Then it waits for the hand-made task's transaction
+    assert builder.is_alive()
+    release.set()
+    by_hand.join(timeout=10)
+    builder.join(timeout=30)
+    # And then creates only the task that was missing, without an error
+    assert errors == []
+    tasks = Task.objects.filter(contract=contract).order_by("window__days")
+    assert [(t.window.days, t.title) for t in tasks][0] == (90, "Call them")
+    assert [t.window.days for t in tasks] == [90, 120]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_rebuilds_create_each_renewal_task_once(settings):
     if connection.vendor != "postgresql":
