@@ -119,6 +119,14 @@ class _Statements:
     def int_text(self, sql: str) -> str:
         return f"CAST({sql} AS TEXT)"
 
+    def missing_only(self, table: str, match: str) -> tuple[str, str]:
+        """(condition, conflict clause) that keep an INSERT ... SELECT to the rows ``s``
+        that have no row ``x`` in ``table`` matching ``match``: a NOT EXISTS probe on
+        PostgreSQL, where builds hold the writers' lock; ON CONFLICT DO NOTHING on SQLite."""
+        if self.pg:
+            return f" AND NOT EXISTS (SELECT 1 FROM {table} x WHERE {match})", ""
+        return "", " ON CONFLICT DO NOTHING"
+
     # --- statements -------------------------------------------------------------------------
 
     def reassign_tasks(self) -> tuple[str, list[Any]]:
@@ -220,14 +228,10 @@ class _Statements:
         PostgreSQL (under the writers' lock): a NOT EXISTS probe of the (contract, window)
         index per candidate. SQLite: ON CONFLICT DO NOTHING; ``WHERE 1 = 1`` keeps it from
         reading the ON of ON CONFLICT as a join condition."""
-        if self.pg:
-            guard, conflict = (
-                f" AND NOT EXISTS (SELECT 1 FROM {self.E} x WHERE x.contract_id = s.contract_id"
-                " AND COALESCE(x.window_id, 0) = COALESCE(s.window_id, 0))",
-                "",
-            )
-        else:
-            guard, conflict = "", " ON CONFLICT DO NOTHING"
+        guard, conflict = self.missing_only(
+            self.E,
+            "x.contract_id = s.contract_id AND COALESCE(x.window_id, 0) = COALESCE(s.window_id, 0)",
+        )
         sql = (
             f"INSERT INTO {self.E} "
             f"(contract_id, account_id, window_id, csm_id, arr, renewal_date, overdue, computed_at) "
@@ -261,14 +265,9 @@ class _Statements:
             f"|| {nl} || 'Open tickets: ' || {self.int_text('s.open_tickets')} || {nl} "
             f"|| 'Auto-renew: ' || CASE WHEN s.auto_renew THEN 'yes' ELSE 'no' END"
         )
-        if self.pg:  # under the writers' lock
-            guard, conflict = (
-                f" AND NOT EXISTS (SELECT 1 FROM {self.T} x WHERE x.contract_id = s.contract_id"
-                " AND x.window_id = s.window_id)",
-                "",
-            )
-        else:
-            guard, conflict = "", " ON CONFLICT DO NOTHING"
+        guard, conflict = self.missing_only(
+            self.T, "x.contract_id = s.contract_id AND x.window_id = s.window_id"
+        )
         sql = (
             f"INSERT INTO {self.T} (account_id, assignee_id, title, description, due_date, "
             f"status, source, contract_id, window_id, created_at, updated_at) "
@@ -332,6 +331,7 @@ def run_statements(
     counts = RebuildCounts(scope_size=None if scope is None else len(scope))
     if scope == []:
         return counts
+    renewal_writers_lock()  # re-entrant: the service took it first
     with connection.cursor() as cursor:
 
         def execute(label: str, statement: tuple[str, list[Any]]) -> int:
