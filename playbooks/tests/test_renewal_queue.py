@@ -377,6 +377,22 @@ def test_entries_of_a_contract_deleted_behind_djangos_back_leave_on_the_next_ful
     assert entries() == {(kept.id, 120)}
 
 
+def test_deleting_an_account_takes_its_entries_through_its_contracts(today):
+    # Given two accounts with contracts in the queue, and their renewal tasks
+    gone = contract_ending(today, 30)
+    kept = contract_ending(today, 100)
+    services.renewal_queue_rebuild(today=today)
+    assert Task.objects.filter(account=gone.account).count() == 2
+
+    # When one account is deleted through Django (the entries' account copy has no
+    # cascade of its own: its contracts' does it)
+    gone.account.delete()
+
+    # Then its entries and tasks are gone, the other account's are untouched
+    assert entries() == {(kept.id, 120)}
+    assert list(Task.objects.values_list("contract_id", flat=True)) == [kept.id]
+
+
 def test_a_quiet_days_delta_diffs_only_the_contracts_crossing_a_boundary(today):
     # Given a built queue and no contract or account changed since (the rows were last
     # written yesterday)
