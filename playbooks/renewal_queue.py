@@ -322,16 +322,15 @@ class _Statements:
 def run_statements(
     *, today: date, now: datetime, scope: list[int] | None, changed: list[int] | None = None
 ) -> RebuildCounts:
-    """Apply the diff for ``scope`` in the caller's transaction; returns the row counts.
-    ``changed`` (None: all of ``scope``) is the part of the scope whose contract or account
-    changed; only it can need reassigned tasks or updated entries. Statements with nothing
-    in scope are not sent."""
+    """Apply the diff for ``scope`` in the caller's transaction, which holds the writers'
+    lock (``renewal_writers_lock``); returns the row counts. ``changed`` (None: all of
+    ``scope``) is the part of the scope whose contract or account changed; only it can need
+    reassigned tasks or updated entries. Statements with nothing in scope are not sent."""
     windows = list(RenewalWindow.objects.filter(is_active=True).order_by("-days"))
     statements = _Statements(today=today, now=now, scope=scope, changed=changed)
     counts = RebuildCounts(scope_size=None if scope is None else len(scope))
     if scope == []:
         return counts
-    renewal_writers_lock()  # re-entrant: the service took it first
     with connection.cursor() as cursor:
 
         def execute(label: str, statement: tuple[str, list[Any]]) -> int:
