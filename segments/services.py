@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models import BigIntegerField, Case, Count, F, Q, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import slugify
@@ -66,6 +66,8 @@ SIGNAL_EVENT_IDS_LIMIT = 10_000
 DIFF_TABLE = "segments_recompute_diff"
 BATCH_TABLE = "segments_eval_batch"
 SWEEP_DIFF_TABLE = "segments_sweep_diff"
+# The recompute of every segment's diff and totals (PostgreSQL; dropped at commit).
+FULL_DIFF_TABLE = "segments_full_diff"
 
 EDITABLE_SEGMENT_FIELDS = (
     "name",
@@ -314,18 +316,6 @@ def segment_request_recompute(*, segment: Segment) -> None:
     """ "Recompute now": queue a full recompute of ``segment``'s current version after the
     current transaction commits."""
     _enqueue_recompute(segment_id=segment.pk, version_id=segment.current_version_id)
-
-
-def segments_request_recompute_all() -> int:
-    """Queue one recompute per active segment (the beat schedule's job); returns how many."""
-    pairs = list(
-        Segment.objects.filter(is_active=True, current_version__isnull=False).values_list(
-            "pk", "current_version_id"
-        )
-    )
-    for segment_id, version_id in pairs:
-        _enqueue_recompute(segment_id=segment_id, version_id=version_id)
-    return len(pairs)
 
 
 def _enqueue_recompute(*, segment_id: int, version_id: int | None) -> None:
@@ -880,6 +870,93 @@ def _signal_send(
     transaction.on_commit(send)
 
 
+# --- every segment ----------------------------------------------------------------------------
+
+
+@dataclass
+class RecomputeAllResult:
+    segments: int = 0
+    entered: int = 0
+    exited: int = 0
+    # Ranked and static segments, recomputed one by one after the shared pass.
+    one_by_one: list[int] = field(default_factory=list)
+
+
+def segments_recompute_all(*, today: date | None = None) -> RecomputeAllResult:
+    """Full recompute of every active segment's current version (the schedule's job).
+
+    The unranked dynamic segments are recomputed together: one transaction that locks
+    their rows in id order (as the sweep does, so neither waits on the other in a cycle),
+    evaluates every rule in one pass over the accounts and writes the whole diff at once
+    (``_segments_diff_apply`` with ``full``); each gets its totals and snapshot as after
+    its own full run. Its result is the one ``segment_recompute`` of each would give:
+    exclusive groups read the other segments' current rules, never their stored
+    membership, so evaluating them together changes nothing.
+
+    Ranked segments (their top N is a sort of its own) and static ones (totals only) then
+    get their own ``segment_recompute``, one transaction each. A segment whose rule no
+    longer validates keeps its membership (logged), as in ``segment_recompute``.
+    """
+    today = today or clock.today()
+    result = RecomputeAllResult()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            _temp_tables_ensure(cursor)
+        segments = list(
+            Segment.objects.select_for_update(of=("self",))
+            .filter(is_active=True, current_version__isnull=False)
+            .select_related("current_version")
+            .order_by("pk")
+        )
+        together = [
+            segment
+            for segment in segments
+            if segment.kind == SegmentKind.DYNAMIC and not segment.current_version.rank_by
+        ]
+        diff = _segments_diff_apply(
+            segments=together, today=today, attributes=attribute_specs(), full=True
+        )
+        _store_totals_many(diff.evaluated, now=timezone.now(), totals=diff.totals)
+    result.segments = len(diff.evaluated)
+    result.entered = sum(entered for entered, _ in diff.changes.values())
+    result.exited = sum(exited for _, exited in diff.changes.values())
+    for segment in segments:
+        if segment not in together:
+            run = segment_recompute(segment_id=segment.pk, today=today)
+            result.one_by_one.append(segment.pk)
+            result.segments += run.status == "done"
+            result.entered += run.entered
+            result.exited += run.exited
+    return result
+
+
+def _store_totals_many(
+    segments: list[Segment], *, now: datetime, totals: dict[int, tuple[int, Decimal]]
+) -> None:
+    """``_store_totals`` with a snapshot for many segments: one UPDATE and one INSERT for
+    those whose totals are known, one aggregate each for the others."""
+    known = [segment for segment in segments if segment.pk in totals]
+    for segment in segments:
+        if segment.pk not in totals:
+            _store_totals(segment, now=now, snapshot=True)
+    if not known:
+        return
+    for segment in known:
+        segment.member_count, segment.arr = totals[segment.pk]
+        segment.last_computed_at = now
+    Segment.objects.bulk_update(known, ["member_count", "arr", "last_computed_at"])
+    SegmentSnapshot.objects.bulk_create(
+        SegmentSnapshot(
+            segment_id=segment.pk,
+            computed_at=now,
+            member_count=segment.member_count,
+            arr=segment.arr,
+            version_id=segment.current_version_id,
+        )
+        for segment in known
+    )
+
+
 # --- changed accounts -------------------------------------------------------------------------
 
 
@@ -964,9 +1041,7 @@ def _evaluate_changed_batch(
     )
     attributes = attribute_specs()
     unranked = [s for s in segments if not s.current_version.rank_by]
-    changes = (
-        _batch_diff_apply(segments=unranked, today=today, attributes=attributes) if unranked else {}
-    )
+    changes = _segments_diff_apply(segments=unranked, today=today, attributes=attributes).changes
     for segment in segments:
         if segment.current_version.rank_by:
             ranked_change = _ranked_batch_apply(segment=segment, today=today, attributes=attributes)
@@ -1051,112 +1126,81 @@ def _marks_delete(pending_table: str) -> None:
         )
 
 
-def _batch_diff_apply(
-    *, segments: list[Segment], today: date, attributes: dict[str, AttributeSpec]
-) -> dict[int, tuple[int, int]]:
-    """Re-evaluate the batch's accounts against many unranked segments in one pass.
+@dataclass
+class ManyDiff:
+    """What ``_segments_diff_apply`` did: ``{segment_id: (entered, exited)}`` for the
+    segments that changed, and with ``full`` ``{segment_id: (count, arr)}`` of the new
+    membership of every segment it evaluated."""
 
-    One statement reads each batch account once and evaluates every segment's rule as a
-    0/1 column (``CASE WHEN <compiled rule> THEN 1 ELSE 0 END``, so a null is "no match"
+    changes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    totals: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
+    # The segments evaluated (a rule that no longer validates is skipped and logged).
+    evaluated: list[Segment] = field(default_factory=list)
+
+
+def _segments_diff_apply(
+    *,
+    segments: list[Segment],
+    today: date,
+    attributes: dict[str, AttributeSpec],
+    full: bool = False,
+) -> ManyDiff:
+    """Re-evaluate many unranked segments in one pass over the accounts: the batch's
+    accounts (a sweep), or with ``full`` every account (the scheduled recompute of all
+    segments). The caller holds the segments' row locks.
+
+    One statement reads each account once and evaluates every segment's rule as a 0/1
+    column (``CASE WHEN <compiled rule> THEN 1 ELSE 0 END``, so a null is "no match"
     exactly as in a WHERE clause); exclusive groups subtract the rules of higher-precedence
-    segments (or, for a ranked one, its whole top N as a subquery). The wanted
-    (segment, account) pairs are compared with the stored memberships of the batch's
-    accounts, the diff goes to a temporary table, and ``_diff_apply`` writes it for all
+    segments (or, for a ranked one, its whole top N as a subquery). The diff against the
+    stored memberships goes to a temporary table, ``_diff_apply`` writes it for all
     segments at once, and ``memberships_changed`` is sent after commit for each segment
-    that changed. Returns ``{segment_id: (entered, exited)}`` for those segments.
+    that changed.
     """
     aliases: dict[str, Any] = {}
     flags: dict[str, Any] = {}
     usable = []
-    for segment in segments:
+    for segment in sorted(segments, key=lambda s: s.pk):
         try:
             segment_aliases, condition = _sweep_condition(segment, today, attributes)
         except RuleValidationError as exc:
-            logger.warning("segment %s skipped by the sweep: %s", segment.pk, exc)
+            logger.warning("segment %s skipped: %s", segment.pk, exc)
             continue
         usable.append(segment)
         aliases.update(segment_aliases)
+        # The segment's id when the account matches, else NULL.
         flags[f"seg_{segment.pk}"] = Case(
-            When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()
+            When(condition, then=Value(segment.pk)), default=None, output_field=BigIntegerField()
         )
     segments = usable
+    result = ManyDiff(evaluated=usable)
     if not segments:
-        return {}
-    evaluated = _batch_accounts().alias(**aliases).annotate(**flags).order_by().values("id", *flags)
+        return result
+    accounts = Account.objects.all() if full else _batch_accounts()
+    evaluated = accounts.alias(**aliases).annotate(**flags).order_by().values("id", "arr", *flags)
     evaluated_sql, evaluated_params = evaluated.query.sql_with_params()
-    columns = ", ".join(["id", *flags])
-    segment_ids = ", ".join(str(segment.pk) for segment in segments)
-    members = Membership._meta.db_table
-    if _is_postgresql():
-        # One pass over e: unnest an array of the matched segments' ids per account; and
-        # the batch's memberships by index, one account at a time (LATERAL), never a scan
-        # of the whole membership table.
-        matched = ", ".join(
-            f"CASE WHEN e.seg_{segment.pk} = 1 THEN {segment.pk} END" for segment in segments
-        )
-        wanted = (
-            f"SELECT s.segment_id, e.id AS account_id FROM e "
-            f"CROSS JOIN LATERAL unnest(ARRAY[{matched}]::bigint[]) AS s(segment_id) "
-            f"WHERE s.segment_id IS NOT NULL"
-        )
-        have = (
-            f"SELECT m.segment_id, m.account_id FROM {BATCH_TABLE} b CROSS JOIN LATERAL "
-            f"(SELECT m.segment_id, m.account_id FROM {members} m "
-            f"WHERE m.account_id = b.account_id OFFSET 0) m "
-            f"WHERE m.segment_id IN ({segment_ids})"
-            # OFFSET 0 keeps the subquery a lookup of each account's memberships in the
-            # account index (else PostgreSQL flattens it into a hash join over every
-            # membership row, or probes the (segment, account) index per segment).
-        )
-        materialized = "MATERIALIZED "
-        # One FULL JOIN of wanted and held pairs: a pair on one side only changed.
-        diff = (
-            "SELECT COALESCE(w.segment_id, h.segment_id), COALESCE(w.account_id, h.account_id),"
-            " w.account_id IS NOT NULL FROM w FULL JOIN h"
-            " ON h.segment_id = w.segment_id AND h.account_id = w.account_id"
-            " WHERE w.account_id IS NULL OR h.account_id IS NULL"
-        )
-        diff_params: list[Any] = []
-    else:
-        wanted = " UNION ALL ".join(
-            f"SELECT {segment.pk} AS segment_id, e.id AS account_id FROM e "
-            f"WHERE e.seg_{segment.pk} = 1"
-            for segment in segments
-        )
-        have = (
-            f"SELECT m.segment_id, m.account_id FROM {members} m "
-            f"WHERE m.account_id IN (SELECT account_id FROM {BATCH_TABLE}) "
-            f"AND m.segment_id IN ({segment_ids})"
-        )
-        materialized = ""
-        diff = (
-            "SELECT w.segment_id, w.account_id, %s FROM w WHERE NOT EXISTS (SELECT 1 FROM h "
-            "WHERE h.segment_id = w.segment_id AND h.account_id = w.account_id) "
-            "UNION ALL "
-            "SELECT h.segment_id, h.account_id, %s FROM h WHERE NOT EXISTS (SELECT 1 FROM w "
-            "WHERE w.segment_id = h.segment_id AND w.account_id = h.account_id)"
-        )
-        diff_params = [True, False]
+    columns = ", ".join(["id", "arr", *flags])
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {SWEEP_DIFF_TABLE}")
-        cursor.execute(
-            f"WITH e({columns}) AS {materialized}({evaluated_sql}), "
-            f"w AS {materialized}({wanted}), "
-            f"h AS {materialized}({have}) "
-            f"INSERT INTO {SWEEP_DIFF_TABLE} (segment_id, account_id, entering) {diff}",
-            [*evaluated_params, *diff_params],
-        )
-        if not cursor.rowcount:
-            return {}
+        if _is_postgresql():
+            rows = _segments_diff_postgresql(
+                cursor, segments, evaluated_sql, evaluated_params, columns, full
+            )
+        else:
+            rows = _segments_diff_other(
+                cursor, segments, evaluated_sql, evaluated_params, columns, full
+            )
+        for kind, segment_id, first, second, arr in rows:
+            if kind == "diff":
+                result.changes[int(segment_id)] = (int(first), int(second - first))
+            else:
+                result.totals[int(segment_id)] = (int(first), Decimal(arr))
+        if full and _is_postgresql():
+            for segment in segments:
+                result.totals.setdefault(segment.pk, (0, Decimal("0")))
+        if not result.changes:
+            return result
         _analyze(cursor, SWEEP_DIFF_TABLE)
-        cursor.execute(
-            f"SELECT segment_id, SUM(CASE WHEN entering THEN 1 ELSE 0 END), COUNT(*) "
-            f"FROM {SWEEP_DIFF_TABLE} GROUP BY segment_id"
-        )
-        changes = {
-            int(sid): (int(entered), int(total - entered))
-            for sid, entered, total in cursor.fetchall()
-        }
         now = timezone.now()
         _diff_apply(
             cursor,
@@ -1166,12 +1210,143 @@ def _batch_diff_apply(
             version_sql="s.current_version_id",
             version_params=[],
             now=now,
-            exited=sum(x for _, x in changes.values()),
-            entered=sum(e for e, _ in changes.values()),
+            exited=sum(x for _, x in result.changes.values()),
+            entered=sum(e for e, _ in result.changes.values()),
         )
-    for segment_id, (entered, exited) in changes.items():
+    for segment_id, (entered, exited) in result.changes.items():
         _signal_events(segment_id, now, entered + exited)
-    return changes
+    return result
+
+
+def _segments_diff_postgresql(
+    cursor: Any,
+    segments: list[Segment],
+    evaluated_sql: str,
+    evaluated_params: list,
+    columns: str,
+    full: bool,
+) -> list[tuple]:
+    """PostgreSQL: compare, account by account, the sorted array of the segments it
+    matches (``w``) with the sorted array of those it is stored in (``h``). One FULL JOIN
+    on the account id (a merge of two id-ordered streams for ``full``; for a batch, each
+    account's memberships come from the (account, segment) index) leaves only the accounts
+    whose arrays differ, and only those are unnested into diff rows; an unchanged account
+    costs one array comparison, whatever its number of segments.
+
+    Returns ("diff", segment, entered, total, None) rows for the segments that changed
+    and, with ``full``, ("total", segment, count, None, arr) rows of the new membership."""
+    members = Membership._meta.db_table
+    segment_ids = ", ".join(str(segment.pk) for segment in segments)
+    matched = ", ".join(f"e.seg_{segment.pk}" for segment in segments)
+    # The segment filter is an aggregate FILTER, never an index condition: PostgreSQL 15
+    # would search the (account, segment) index once per listed segment.
+    held_segments = (
+        f"ARRAY_AGG(m.segment_id ORDER BY m.segment_id) "
+        f"FILTER (WHERE m.segment_id IN ({segment_ids}))"
+    )
+    if full:
+        # Every account's memberships, grouped straight off the (account, segment) index.
+        held = (
+            f"SELECT m.account_id, {held_segments} AS segs FROM {members} m GROUP BY m.account_id"
+        )
+    else:
+        held = (
+            f"SELECT b.account_id, (SELECT {held_segments} FROM {members} m "
+            f"WHERE m.account_id = b.account_id) AS segs FROM {BATCH_TABLE} b"
+        )
+    # A batch's accounts are looked up first (by id), not merged with every account.
+    materialized = "" if full else "MATERIALIZED "
+    compare = (
+        f"WITH e({columns}) AS {materialized}({evaluated_sql}), "
+        f"w AS (SELECT e.id AS account_id, (e.arr * 100)::bigint AS cents, "
+        f"array_remove(ARRAY[{matched}]::bigint[], NULL) AS segs FROM e), "
+        f"h AS ({held}), "
+        f"x AS MATERIALIZED (SELECT COALESCE(w.account_id, h.account_id) AS account_id, "
+        f"COALESCE(w.segs, '{{}}') AS want, COALESCE(h.segs, '{{}}') AS have "
+        f"FROM w FULL JOIN h ON h.account_id = w.account_id "
+        f"WHERE COALESCE(w.segs, '{{}}') <> COALESCE(h.segs, '{{}}')) "
+    )
+    diff_rows = (
+        "SELECT s.id AS segment_id, x.account_id, true AS entering FROM x "
+        "CROSS JOIN LATERAL unnest(x.want) AS s(id) WHERE s.id <> ALL (x.have) "
+        "UNION ALL "
+        "SELECT s.id, x.account_id, false FROM x "
+        "CROSS JOIN LATERAL unnest(x.have) AS s(id) WHERE s.id <> ALL (x.want)"
+    )
+    diff_counts = (
+        "SELECT 'diff', segment_id, COUNT(*) FILTER (WHERE entering), COUNT(*), NULL::numeric "
+        "FROM ins GROUP BY segment_id"
+    )
+    if not full:
+        cursor.execute(
+            f"{compare}, ins AS (INSERT INTO {SWEEP_DIFF_TABLE} (segment_id, account_id, "
+            f"entering) {diff_rows} RETURNING segment_id, entering) {diff_counts}",
+            evaluated_params,
+        )
+        return cursor.fetchall()
+    # Every account: CREATE TABLE AS, unlike a statement that writes in a CTE, may run the
+    # evaluation of the rules in parallel workers. Its rows are the diff, and one row per
+    # segment (account_id NULL) with the new membership's count and ARR, summed as whole
+    # cents (bigint: exact, and cheaper than numeric additions).
+    # Room to hash every account's arrays in memory (this transaction only); beyond it
+    # PostgreSQL spills the join to disk, so memory stays bounded.
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute(f"DROP TABLE IF EXISTS {FULL_DIFF_TABLE}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {FULL_DIFF_TABLE} ON COMMIT DROP AS {compare}"
+        f"SELECT d.*, NULL::bigint AS members, NULL::numeric AS cents FROM ({diff_rows}) d "
+        f"UNION ALL SELECT s.id, NULL, NULL, COUNT(*), SUM(w.cents) "
+        f"FROM w CROSS JOIN LATERAL unnest(w.segs) AS s(id) GROUP BY s.id",
+        evaluated_params,
+    )
+    cursor.execute(
+        f"WITH ins AS (INSERT INTO {SWEEP_DIFF_TABLE} (segment_id, account_id, entering) "
+        f"SELECT segment_id, account_id, entering FROM {FULL_DIFF_TABLE} "
+        f"WHERE account_id IS NOT NULL RETURNING segment_id, entering) {diff_counts} "
+        f"UNION ALL SELECT 'total', segment_id, members, NULL, ROUND(cents / 100.0, 2) "
+        f"FROM {FULL_DIFF_TABLE} WHERE account_id IS NULL"
+    )
+    return cursor.fetchall()
+
+
+def _segments_diff_other(
+    cursor: Any,
+    segments: list[Segment],
+    evaluated_sql: str,
+    evaluated_params: list,
+    columns: str,
+    full: bool,
+) -> list[tuple]:
+    """Other databases (SQLite): the wanted and held (segment, account) pairs compared
+    with NOT EXISTS both ways; the same "diff" rows as the PostgreSQL version, and no
+    totals (the caller aggregates each segment's stored membership instead)."""
+    members = Membership._meta.db_table
+    segment_ids = ", ".join(str(segment.pk) for segment in segments)
+    wanted = " UNION ALL ".join(
+        f"SELECT {segment.pk} AS segment_id, e.id AS account_id FROM e "
+        f"WHERE e.seg_{segment.pk} IS NOT NULL"
+        for segment in segments
+    )
+    only_batch = "" if full else f"m.account_id IN (SELECT account_id FROM {BATCH_TABLE}) AND "
+    held = (
+        f"SELECT m.segment_id, m.account_id FROM {members} m "
+        f"WHERE {only_batch}m.segment_id IN ({segment_ids})"
+    )
+    with_clause = f"WITH e({columns}) AS ({evaluated_sql}), w AS ({wanted}), h AS ({held}) "
+    cursor.execute(
+        f"{with_clause}INSERT INTO {SWEEP_DIFF_TABLE} (segment_id, account_id, entering) "
+        "SELECT w.segment_id, w.account_id, %s FROM w WHERE NOT EXISTS (SELECT 1 FROM h "
+        "WHERE h.segment_id = w.segment_id AND h.account_id = w.account_id) "
+        "UNION ALL "
+        "SELECT h.segment_id, h.account_id, %s FROM h WHERE NOT EXISTS (SELECT 1 FROM w "
+        "WHERE w.segment_id = h.segment_id AND w.account_id = h.account_id)",
+        [*evaluated_params, True, False],
+    )
+    cursor.execute(
+        f"SELECT 'diff', segment_id, SUM(CASE WHEN entering THEN 1 ELSE 0 END), COUNT(*), NULL "
+        f"FROM {SWEEP_DIFF_TABLE} GROUP BY segment_id"
+    )
+    return cursor.fetchall()
 
 
 def _sweep_condition(

@@ -26,9 +26,16 @@ def segment_recompute_task(segment_id: int, version_id: int | None = None) -> di
 
 
 @cs_task(name="segments.recompute_all")
-def segments_recompute_all_task() -> int:
-    """The beat schedule's job: queue one recompute per active segment."""
-    return services.segments_request_recompute_all()
+def segments_recompute_all_task() -> dict:
+    """The beat schedule's job: a full recompute of every active segment (the unranked
+    dynamic ones together, in one pass over the accounts)."""
+    result = services.segments_recompute_all()
+    return {
+        "segments": result.segments,
+        "entered": result.entered,
+        "exited": result.exited,
+        "one_by_one": result.one_by_one,
+    }
 
 
 @cs_task(name="segments.evaluate_changed")

@@ -50,7 +50,8 @@ def test_recompute_all_runs_every_active_segment(
     one = published("Big", ARR_100K)
     two = published("Everyone", {"all": []})
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.segments_recompute_all_task.delay().get() == 2
+        outcome = tasks.segments_recompute_all_task.delay().get()
+    assert outcome == {"segments": 2, "entered": 2, "exited": 0, "one_by_one": []}
     assert member_ids(one) == {big.pk}
     assert member_ids(two) == {big.pk}
 

@@ -1,0 +1,240 @@
+"""The schedule's recompute of every segment: the unranked dynamic segments together in
+one pass over the accounts, ranked and static ones on their own. It must leave exactly
+what a recompute of each segment would."""
+
+import random
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from customers.models import Account, AttributeDefinition
+from customers.tests.factories import UserFactory
+from segments import services
+from segments.models import (
+    ExclusiveGroup,
+    Membership,
+    MembershipEvent,
+    Segment,
+    SegmentKind,
+    SegmentSnapshot,
+)
+from segments.signals import memberships_changed
+
+from .engine_fixtures import ARR_100K, account, member_ids, published, recompute, row_counts
+
+pytestmark = pytest.mark.django_db
+
+ARRS = [0, 5000, 60000, 120000, 400000]
+PLANS = ["free", "pro", "enterprise", None]
+HEALTH = [None, 20, 55, 90]
+
+
+def mixed_segments() -> list[Segment]:
+    """Null-sensitive rules, NOT, OR, a CSM, an exclusive group with a ranked head, a
+    ranked segment and an empty rule."""
+    group = ExclusiveGroup.objects.create(name="Tiers")
+    return [
+        published(
+            "Top 3",
+            {"field": "arr", "op": "gt", "value": 0},
+            rank_by="arr",
+            rank_limit=3,
+            exclusive_group=group,
+            priority=1,
+        ),
+        published(
+            "Big", {"field": "arr", "op": "gte", "value": 100000}, exclusive_group=group, priority=2
+        ),
+        published("Rest", {"all": []}, exclusive_group=group, priority=3),
+        published("Not pro", {"not": {"field": "plan", "op": "eq", "value": "pro"}}),
+        published(
+            "Unhealthy or free",
+            {
+                "any": [
+                    {"field": "health_score", "op": "lt", "value": 50},
+                    {"field": "plan", "op": "in", "value": ["free"]},
+                ]
+            },
+        ),
+        published("Owned", {"field": "csm", "op": "eq", "value": "csm-all"}),
+        published("No health", {"field": "health_score", "op": "is_null"}),
+        published("Healthiest 4", {"all": []}, rank_by="health_score", rank_limit=4),
+    ]
+
+
+def randomize(accounts: list[Account], rng: random.Random) -> None:
+    for acc in accounts:
+        Account.objects.filter(pk=acc.pk).update(
+            arr=Decimal(rng.choice(ARRS)),
+            plan=rng.choice(PLANS),
+            health_score=rng.choice(HEALTH),
+        )
+
+
+def assert_each_recompute_finds_nothing_to_do(segments: list[Segment]) -> None:
+    """A recompute of each segment on its own writes nothing, and the stored count and
+    ARR are those of the stored members."""
+    for segment in segments:
+        count, arr = segment.member_count, segment.arr
+        run = recompute(segment)
+        assert (run.entered, run.exited) == (0, 0), segment.name
+        members = Account.objects.filter(pk__in=member_ids(segment))
+        assert count == run.member_count == members.count(), segment.name
+        assert arr == run.arr == (members.aggregate(s=Sum("arr"))["s"] or 0), segment.name
+
+
+def test_recompute_all_leaves_what_each_segment_recompute_would(today):
+    # given accounts with random data and a mix of segments, never computed
+    rng = random.Random(11)
+    owner = UserFactory(username="csm-all")
+    accounts = [
+        account(
+            arr=rng.choice(ARRS),
+            plan=rng.choice(PLANS),
+            health_score=rng.choice(HEALTH),
+            owner=rng.choice([None, owner]),
+        )
+        for _ in range(40)
+    ]
+    segments = mixed_segments()
+
+    # when every segment is recomputed at once, twice with the data changing in between
+    first = services.segments_recompute_all()
+    assert first.segments == len(segments)
+    assert set(first.one_by_one) == {segments[0].pk, segments[-1].pk}  # the ranked ones
+    assert first.entered > 0
+    for segment in segments:
+        segment.refresh_from_db()
+    assert_each_recompute_finds_nothing_to_do(segments)
+
+    randomize(accounts, rng)
+    second = services.segments_recompute_all()
+    assert second.entered and second.exited
+    for segment in segments:
+        segment.refresh_from_db()
+
+    # then each segment holds what its own recompute computes, with its totals
+    assert_each_recompute_finds_nothing_to_do(segments)
+    # and every membership has its entry event, of the segment's current version
+    for segment in segments:
+        last_kind = {}
+        for account_id, kind, version_id in (
+            MembershipEvent.objects.filter(segment=segment)
+            .order_by("at", "id")
+            .values_list("account_id", "kind", "version_id")
+        ):
+            last_kind[account_id] = kind
+            assert version_id == segment.current_version_id
+        entered = {a for a, kind in last_kind.items() if kind == "entered"}
+        assert entered == member_ids(segment), segment.name
+
+
+def test_a_second_run_writes_no_membership_and_no_event_only_snapshots(today):
+    # given a computed mix of segments
+    for arr in ARRS:
+        account(arr=arr, plan="pro", health_score=55)
+    segments = mixed_segments()
+    services.segments_recompute_all()
+    before = row_counts()
+
+    # when nothing changed and every segment is recomputed again
+    again = services.segments_recompute_all()
+
+    # then no membership and no event was written; each segment has one more snapshot
+    assert (again.entered, again.exited) == (0, 0)
+    assert row_counts() == {**before, "snapshots": before["snapshots"] + len(segments)}
+
+
+def test_snapshots_and_totals_of_a_run(today):
+    # given two big accounts and one small
+    big = [account(arr=150000), account(arr=250000)]
+    account(arr=10)
+    segment = published("Big", ARR_100K)
+
+    services.segments_recompute_all()
+
+    segment.refresh_from_db()
+    assert (segment.member_count, segment.arr) == (2, Decimal("400000"))
+    assert segment.last_computed_at is not None
+    snapshot = SegmentSnapshot.objects.get(segment=segment)
+    assert (snapshot.member_count, snapshot.arr) == (2, Decimal("400000"))
+    assert snapshot.version_id == segment.current_version_id
+    assert member_ids(segment) == {a.pk for a in big}
+
+
+def test_inactive_static_and_invalid_segments_keep_their_members(today):
+    # given a static segment with a hand-picked member, an inactive segment, and a
+    # segment on a custom attribute that was deleted after publishing
+    AttributeDefinition.objects.create(key="nps", label="NPS", type="integer")
+    picked = account(arr=10, traits={"nps": 9})
+    big = account(arr=150000, traits={"nps": 9})
+    static = services.segment_create(name="Hand-picked", kind=SegmentKind.STATIC, publish=True)
+    services.static_segment_members_add(segment=static, account_ids=[picked.pk])
+    promoters = published("Promoters", {"field": "traits.nps", "op": "gte", "value": 9})
+    paused = published("Paused", ARR_100K)
+    recompute(promoters), recompute(paused)
+    Segment.objects.filter(pk=paused.pk).update(is_active=False)
+    Account.objects.filter(pk=big.pk).update(arr=Decimal("5"))
+    AttributeDefinition.objects.filter(key="nps").delete()
+    healthy = published("Everyone", {"all": []})
+    frozen_snapshots = SegmentSnapshot.objects.filter(segment__in=[paused, promoters]).count()
+
+    # when every segment is recomputed
+    result = services.segments_recompute_all()
+
+    # then the static segment kept its member (and got its totals), the inactive and the
+    # invalid segments were left as they were, and the rest proceeded
+    assert member_ids(static) == {picked.pk}
+    assert static.pk in result.one_by_one
+    assert SegmentSnapshot.objects.filter(segment=static).exists()
+    assert member_ids(paused) == {big.pk}
+    assert member_ids(promoters) == {picked.pk, big.pk}
+    assert SegmentSnapshot.objects.filter(segment__in=[paused, promoters]).count() == (
+        frozen_snapshots
+    )
+    assert member_ids(healthy) == {picked.pk, big.pk}
+
+
+def test_memberships_changed_is_sent_for_each_changed_segment(
+    today, django_capture_on_commit_callbacks
+):
+    # given two segments that gain members and one that stays empty
+    a, b = account(arr=150000), account(arr=20)
+    big = published("Big", ARR_100K)
+    everyone = published("Everyone", {"all": []})
+    published("Nobody", {"field": "arr", "op": "gte", "value": 10**9})
+    received = []
+
+    def listener(sender, **kwargs):
+        received.append(kwargs)
+
+    memberships_changed.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.segments_recompute_all()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.segments_recompute_all()  # nothing changed: no signal
+    finally:
+        memberships_changed.disconnect(listener)
+
+    by_segment = {r["segment_id"]: r for r in received}
+    assert len(received) == 2 and set(by_segment) == {big.pk, everyone.pk}
+    for segment, members in ((big, [a]), (everyone, [a, b])):
+        ids = sorted(MembershipEvent.objects.filter(segment=segment).values_list("id", flat=True))
+        assert by_segment[segment.pk]["event_ids"] == ids
+        assert by_segment[segment.pk]["event_count"] == len(members)
+
+
+def test_a_member_whose_account_row_is_gone_leaves(today):
+    # given a stored membership pointing to an account that no longer exists (the
+    # membership's account is not a database constraint)
+    acc = account(arr=150000)
+    segment = published("Big", ARR_100K)
+    services.segments_recompute_all()
+    Membership.objects.filter(segment=segment).update(account_id=acc.pk + 10_000)
+
+    # when every segment is recomputed, then the orphan left and the real account entered
+    result = services.segments_recompute_all()
+    assert (result.entered, result.exited) == (1, 1)
+    assert member_ids(segment) == {acc.pk}
