@@ -14,8 +14,14 @@ renewal windows, health, usage, CSM books, traits, two ranked "top N") it prints
 - full recompute (empty membership → every member inserted, with its events), sequential
   in one process, and the same work done by one hand-written set-based SQL statement per
   segment (the lower bound), with the ratio;
-- a no-change recompute: time and rows written, and the hand-written diff query;
-- the sweep of ``--changed`` changed accounts across all segments;
+- a no-change recompute: time and rows written, and the hand-written diff query, one
+  segment at a time; then the recompute of every segment together (``segments_recompute_all``,
+  the schedule's job: one pass over the accounts);
+- the sweep of ``--changed`` changed accounts across all segments, twice: a heavy change
+  (new ARR, health and last seen: each account moves in or out of about ten segments) and a
+  typical daily sync (health ±4, seen in the last three days), each split into evaluating
+  (reads, the diff) and writing (events, memberships);
+- the recompute of every segment together after ``--changed`` more accounts changed;
 - the worker's memory: peak RSS (ru_maxrss) and the tracemalloc peak of each phase.
 """
 
@@ -391,6 +397,36 @@ def measure(work: Callable[[], Any]) -> tuple[Phase, Any]:
     return Phase(seconds, peak / 2**20), value
 
 
+class StatementTimes:
+    """A connection.execute_wrapper adding up the time of the statements that write
+    membership rows and their events."""
+
+    WRITES = (
+        "INSERT INTO segments_membershipevent",
+        "INSERT INTO segments_membership ",
+        "DELETE FROM segments_membership ",
+    )
+
+    def __init__(self) -> None:
+        self.writes = 0.0
+
+    def __call__(self, execute, sql, params, many, context):  # noqa: ANN001 (Django's)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if sql.startswith(self.WRITES):
+                self.writes += time.perf_counter() - started
+
+
+def vacuum_analyze(tables: list[str]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # autocommit: VACUUM runs outside a transaction
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -514,6 +550,12 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
         + (f"  COUNT MISMATCH: {mismatched}" if mismatched else "  (same member counts)")
     )
 
+    # Autovacuum's work after a bulk load, done now so that every later figure reads the
+    # tables as they are in steady state (index-only scans need the visibility map).
+    started = time.perf_counter()
+    vacuum_analyze(["segments_membership", "segments_membershipevent", "customers_account"])
+    print(f"VACUUM ANALYZE after the load: {time.perf_counter() - started:7.2f} s")
+
     before = table_rows()
     nochange, _ = measure(
         lambda: [services.segment_recompute(segment_id=segments[i].pk) for i in order]
@@ -531,43 +573,83 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
         f"{nochange.seconds / lower_nc.seconds:.2f}  (diff rows {diff})"
     )
 
-    # Changed accounts: a deterministic random sample gets new ARR, health and usage.
+    before = table_rows()
+    together, everything = measure(services.segments_recompute_all)
+    written = {k: v - before[k] for k, v in table_rows().items()}
+    print(
+        f"all together:        {together.seconds:7.2f} s  rows written: "
+        f"{written['membership']} memberships, {written['membershipevent']} events, "
+        f"{written['segmentsnapshot']} snapshots ({everything.segments} segments, "
+        f"{len(everything.one_by_one)} ranked one by one)  traced peak "
+        f"{together.traced_peak_mb:.1f} MB"
+    )
+
+    # Changed accounts: deterministic random samples.
     rng = random.Random(args.seed)
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id), max(id) FROM customers_account")
         low, high = cursor.fetchone()
-    changed = sorted(rng.sample(range(low, high + 1), min(args.changed, high - low + 1)))
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE customers_account SET arr = round(arr * 1.7 + 20000, 2), "
-            "health_score = (coalesce(health_score, 50) + 37) %% 101, "
-            "last_seen_at = %s WHERE id = ANY(%s)",
-            [TODAY - timedelta(days=rng.randint(0, 120)), changed],
+
+    def change(kind: str, mark: bool) -> None:
+        changed = sorted(rng.sample(range(low, high + 1), min(args.changed, high - low + 1)))
+        with transaction.atomic(), connection.cursor() as cursor:
+            if kind == "heavy":
+                cursor.execute(
+                    "UPDATE customers_account SET arr = round(arr * 1.7 + 20000, 2), "
+                    "health_score = (coalesce(health_score, 50) + 37) %% 101, "
+                    "last_seen_at = %s WHERE id = ANY(%s)",
+                    [TODAY - timedelta(days=rng.randint(0, 120)), changed],
+                )
+            else:
+                cursor.execute(
+                    "UPDATE customers_account SET "
+                    "health_score = least(100, greatest(0, coalesce(health_score, 50) "
+                    "+ (id %% 9) - 4)), last_seen_at = %s::date - (id %% 3)::int "
+                    "WHERE id = ANY(%s)",
+                    [TODAY, changed],
+                )
+            if mark:  # as customers.services.accounts_mark_changed does, in the transaction
+                cursor.execute(
+                    "INSERT INTO customers_pendingevaluation (account_id, marked_at) "
+                    "SELECT unnest(%s::bigint[]), now() "
+                    "ON CONFLICT (account_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
+                    [changed],
+                )
+
+    for kind, label in (("heavy", "heavy change"), ("typical", "typical sync")):
+        change(kind, mark=True)
+        before = table_rows()
+        timings = StatementTimes()
+        with connection.execute_wrapper(timings):
+            sweep_phase, sweep = measure(
+                lambda: services.segments_evaluate_changed_accounts(batch_size=max(args.changed, 1))
+            )
+        after = table_rows()
+        print(
+            f"changed accounts:    {sweep_phase.seconds:7.2f} s  for {sweep.accounts:,} accounts x "
+            f"{n} segments, {label} ({sweep.entered:,} entered, {sweep.exited:,} exited, "
+            f"{after['membershipevent'] - before['membershipevent']:,} events; "
+            f"{len(sweep.ranked_recomputed)} ranked segments recomputed in full) "
+            f"traced peak {sweep_phase.traced_peak_mb:.1f} MB"
         )
-        # Marked as customers.services.accounts_mark_changed does, in the same transaction.
-        cursor.execute(
-            "INSERT INTO customers_pendingevaluation (account_id, marked_at) "
-            "SELECT unnest(%s::bigint[]), now() "
-            "ON CONFLICT (account_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
-            [changed],
+        print(
+            f"    writing events and memberships {timings.writes * 1000:,.0f} ms, "
+            f"everything else {(sweep_phase.seconds - timings.writes) * 1000:,.0f} ms"
         )
-    before = table_rows()
-    sweep_phase, sweep = measure(
-        lambda: services.segments_evaluate_changed_accounts(batch_size=max(args.changed, 1))
-    )
-    after = table_rows()
+
+    change("heavy", mark=False)
+    together, everything = measure(services.segments_recompute_all)
     print(
-        f"changed accounts:    {sweep_phase.seconds:7.2f} s  for {sweep.accounts:,} accounts x "
-        f"{n} segments ({sweep.entered:,} entered, {sweep.exited:,} exited, "
-        f"{after['membershipevent'] - before['membershipevent']:,} events; "
-        f"{len(sweep.ranked_recomputed)} ranked segments recomputed in full) "
-        f"traced peak {sweep_phase.traced_peak_mb:.1f} MB"
+        f"all together after {args.changed:,} more changed accounts: {together.seconds:7.2f} s  "
+        f"({everything.entered:,} entered, {everything.exited:,} exited)"
     )
     _, check = measure(
         lambda: [services.segment_recompute(segment_id=segments[i].pk) for i in order]
     )
     drift = sum(r.entered + r.exited for r in check)
-    print(f"check: a full recompute after the sweep changed {drift} memberships (expect 0)")
+    print(
+        f"check: a full recompute of each segment afterwards changed {drift} memberships (expect 0)"
+    )
     print(f"peak RSS of this worker process so far: {rss_mb():.0f} MB")
 
 

