@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Case, Count, F, Q, Sum, Value, When
+from django.db.models import BigIntegerField, Case, Count, F, Max, Min, Q, Sum, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import slugify
@@ -805,12 +805,18 @@ def _diff_apply(
 
 
 def _count_adjust(deltas: dict[int, int]) -> None:
-    """Keep ``Segment.member_count`` exact after partial runs (one UPDATE per segment that
-    changed). Its ARR and snapshot are refreshed by the next full recompute (the schedule
-    runs one every few minutes), so a sweep never aggregates whole memberships."""
-    for segment_id, delta in deltas.items():
-        if delta:
-            Segment.objects.filter(pk=segment_id).update(member_count=F("member_count") + delta)
+    """Keep ``Segment.member_count`` exact after partial runs (one UPDATE of the segments
+    that changed). Its ARR and snapshot are refreshed by the next full recompute (the
+    schedule runs one every few minutes), so a sweep never aggregates whole memberships."""
+    changed = {segment_id: delta for segment_id, delta in deltas.items() if delta}
+    if changed:
+        Segment.objects.filter(pk__in=changed).update(
+            member_count=F("member_count")
+            + Case(
+                *(When(pk=segment_id, then=Value(delta)) for segment_id, delta in changed.items()),
+                default=Value(0),
+            )
+        )
 
 
 def _store_totals(
@@ -842,17 +848,37 @@ def _store_totals(
 
 
 def _signal_events(segment_id: int, at: datetime, count: int) -> None:
-    """Send memberships_changed after commit for the events written at ``at`` (writes to
-    one segment are serialized, so (segment, at) names exactly this write's events)."""
-    new_events = MembershipEvent.objects.filter(segment_id=segment_id, at=at)
-    if count <= SIGNAL_EVENT_IDS_LIMIT:
-        event_ids: list[int] | None = sorted(new_events.values_list("id", flat=True))
-        first, last = event_ids[0], event_ids[-1]
-    else:
-        event_ids = None
-        bounds = new_events.order_by().values_list("id", flat=True)
-        first, last = bounds.order_by("id").first(), bounds.order_by("-id").first()
-    _signal_send(segment_id, event_ids, (first, last), count)
+    _signal_events_many({segment_id: count}, at)
+
+
+def _signal_events_many(counts: dict[int, int], at: datetime) -> None:
+    """Send memberships_changed after commit for the events written at ``at`` to each
+    segment of ``counts`` ({segment id: number of events}); writes to one segment are
+    serialized, so (segment, at) names exactly this write's events. Two queries at most,
+    whatever the number of segments: the ids of the segments with few events, the id
+    range of the others."""
+    new_events = MembershipEvent.objects.filter(at=at).order_by()
+    few = [sid for sid, count in counts.items() if count <= SIGNAL_EVENT_IDS_LIMIT]
+    many = [sid for sid, count in counts.items() if count > SIGNAL_EVENT_IDS_LIMIT]
+    ids: dict[int, list[int]] = {sid: [] for sid in few}
+    if few:
+        for sid, event_id in new_events.filter(segment_id__in=few).values_list("segment_id", "id"):
+            ids[sid].append(event_id)
+    ranges: dict[int, tuple[int, int]] = {}
+    if many:
+        for row in (
+            new_events.filter(segment_id__in=many)
+            .values("segment_id")
+            .annotate(first=Min("id"), last=Max("id"))
+        ):
+            ranges[row["segment_id"]] = (row["first"], row["last"])
+    for sid in few:
+        event_ids = sorted(ids[sid])
+        if event_ids:
+            _signal_send(sid, event_ids, (event_ids[0], event_ids[-1]), counts[sid])
+    for sid in many:
+        if sid in ranges:
+            _signal_send(sid, None, ranges[sid], counts[sid])
 
 
 def _signal_send(
@@ -1216,8 +1242,10 @@ def _segments_diff_apply(
             exited=sum(x for _, x in result.changes.values()),
             entered=sum(e for e, _ in result.changes.values()),
         )
-    for segment_id, (entered, exited) in result.changes.items():
-        _signal_events(segment_id, now, entered + exited)
+    _signal_events_many(
+        {segment_id: entered + exited for segment_id, (entered, exited) in result.changes.items()},
+        now,
+    )
     return result
 
 

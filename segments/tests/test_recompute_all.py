@@ -238,3 +238,35 @@ def test_a_member_whose_account_row_is_gone_leaves(today):
     result = services.segments_recompute_all()
     assert (result.entered, result.exited) == (1, 1)
     assert member_ids(segment) == {acc.pk}
+
+
+def test_many_events_are_signalled_by_their_id_range(
+    today, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given a limit of one event id per signal, a segment gaining two members and one
+    # gaining a single member
+    monkeypatch.setattr(services, "SIGNAL_EVENT_IDS_LIMIT", 1)
+    account(arr=150000), account(arr=20)
+    everyone = published("Everyone", {"all": []})
+    big = published("Big", ARR_100K)
+    received = []
+
+    def listener(sender, **kwargs):
+        received.append(kwargs)
+
+    memberships_changed.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.segments_recompute_all()
+    finally:
+        memberships_changed.disconnect(listener)
+
+    # then the big write carries its id range only, the small one its ids
+    by_segment = {r["segment_id"]: r for r in received}
+    ids = sorted(MembershipEvent.objects.filter(segment=everyone).values_list("id", flat=True))
+    assert by_segment[everyone.pk]["event_ids"] is None
+    assert by_segment[everyone.pk]["event_id_range"] == (ids[0], ids[-1])
+    assert by_segment[everyone.pk]["event_count"] == 2
+    (big_id,) = MembershipEvent.objects.filter(segment=big).values_list("id", flat=True)
+    assert by_segment[big.pk]["event_ids"] == [big_id]
+    assert by_segment[big.pk]["event_id_range"] == (big_id, big_id)
