@@ -7,6 +7,11 @@ stored membership and its writes (events, leavers deleted, newcomers inserted) a
 statement of data-modifying CTEs; elsewhere the diff goes into a per-connection temporary
 table and, only when it is not empty, is written with one set-based statement each. No
 account is loaded into Python.
+
+The schedule's recompute of every segment (``segments_recompute_all``) and the sweep of
+changed accounts (``segments_evaluate_changed_accounts``) evaluate many segments at once:
+one pass over the accounts (all of them, or the batch) with one column per rule, compared
+account by account with the stored memberships (``_segments_diff_apply``).
 """
 
 import json

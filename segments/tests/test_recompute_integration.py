@@ -103,3 +103,13 @@ def test_publish_and_account_change_recompute_through_broker_and_worker(
         segment
     )
     assert Membership.objects.filter(segment=segment).count() == 2
+
+    # and the schedule's recompute of every segment, sent to the worker, catches a change
+    # made behind the services' back (no mark, no signal)
+    from customers.models import Account
+    from segments import tasks
+
+    Account.objects.filter(pk=big.pk).update(arr=Decimal("5"))
+    tasks.segments_recompute_all_task.delay()
+    assert wait_for(lambda: member_ids(segment) == {small.pk}, timeout=30), member_ids(segment)
+    assert MembershipEvent.objects.filter(segment=segment, kind="exited").count() == 1
