@@ -1262,13 +1262,14 @@ def _segments_diff_postgresql(
     columns: str,
     full: bool,
 ) -> list[tuple]:
-    """PostgreSQL: compare, account by account, the sorted array of the segments it
-    matches (``w``) with the sorted array of those it is stored in (``h``: for ``full``
-    every account's memberships grouped off the (account, segment) index, for a batch
-    each account's looked up in it). One FULL JOIN on the account id leaves only the
-    accounts whose arrays differ, and only those are unnested into diff rows; an unchanged
-    account costs one array comparison, whatever its number of segments. (Measured on
-    1M accounts and 98 segments: 8 s for all, against 22 s one segment at a time.)
+    """PostgreSQL: compare, account by account, the array of the segments it matches
+    (``w``, in segment id order) with the array of those it is stored in (``h``: for
+    ``full`` every account's memberships grouped off the (account, segment) index, for a
+    batch each account's looked up in it). One FULL JOIN on the account id leaves only
+    the accounts whose arrays differ, and only those are unnested into diff rows; an
+    unchanged account costs one array comparison, whatever its number of segments.
+    (bench/recompute.py, 1M accounts and 98 unranked segments: about 8 s for all of
+    them, against 21 s one segment at a time.)
 
     Returns ("diff", segment, entered, total, None) rows for the segments that changed
     and, with ``full``, ("total", segment, count, None, arr) rows of the new membership."""
