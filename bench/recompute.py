@@ -19,9 +19,8 @@ renewal windows, health, usage, CSM books, traits, two ranked "top N") it prints
   the schedule's job: one pass over the accounts);
 - the sweep of ``--changed`` changed accounts across all segments, twice: a heavy change
   (new ARR, health and last seen: each account moves in or out of about seven of the 100
-  segments) and a
-  typical daily sync (health ±4, seen in the last three days), each split into evaluating
-  (reads, the diff) and writing (events, memberships);
+  segments) and a typical daily sync (health ±4, seen in the last three days), each split
+  into evaluating (reads, the diff) and writing (events, memberships);
 - the recompute of every segment together after ``--changed`` more accounts changed;
 - the worker's memory: peak RSS (ru_maxrss) and the tracemalloc peak of each phase.
 """
