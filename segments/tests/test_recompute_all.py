@@ -3,12 +3,18 @@ one pass over the accounts, ranked and static ones on their own. It must leave e
 what a recompute of each segment would."""
 
 import random
+import threading
+import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.db import connection, connections
 from django.db.models import Sum
 
+from customers import services as customer_services
 from customers.models import Account, AttributeDefinition
+from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import UserFactory
 from segments import services
 from segments.models import (
@@ -270,3 +276,66 @@ def test_many_events_are_signalled_by_their_id_range(
     (big_id,) = MembershipEvent.objects.filter(segment=big).values_list("id", flat=True)
     assert by_segment[big.pk]["event_ids"] == [big_id]
     assert by_segment[big.pk]["event_id_range"] == (big_id, big_id)
+
+
+HOLD_SECONDS = 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks: SQLite serializes all writes anyway"
+)
+def test_a_sweep_during_a_recompute_of_every_segment_waits_for_it(today):
+    # given a computed segment, and an account that has since grown and is marked
+    member, grower = account(arr=150000), account(arr=10)
+    segment = published("Big", ARR_100K)
+    services.segments_recompute_all()
+    Account.objects.filter(pk=grower.pk).update(arr=Decimal("500000"))
+    customer_services.accounts_mark_changed(account_ids=[grower.pk])
+    results: dict[str, Any] = {"errors": []}
+    held = threading.Event()
+
+    def hold(execute, sql, params, many, context):
+        outcome = execute(sql, params, many, context)
+        if sql.startswith(f"CREATE TEMPORARY TABLE {services.FULL_DIFF_TABLE}"):
+            held.set()
+            time.sleep(HOLD_SECONDS)  # the segments stay locked meanwhile
+        return outcome
+
+    def recompute_all() -> None:
+        try:
+            with connections["default"].execute_wrapper(hold):
+                results["all"] = services.segments_recompute_all()
+        except Exception as exc:  # noqa: BLE001 (reported by the assertions)
+            results["errors"].append(exc)
+        finally:
+            held.set()
+            connections.close_all()
+
+    def sweep() -> None:
+        try:
+            held.wait(10)
+            started = time.monotonic()
+            results["sweep"] = services.segments_evaluate_changed_accounts()
+            results["sweep_seconds"] = time.monotonic() - started
+        except Exception as exc:  # noqa: BLE001
+            results["errors"].append(exc)
+        finally:
+            connections.close_all()
+
+    # when a sweep starts while every segment is being recomputed (separate connections)
+    threads = [threading.Thread(target=recompute_all), threading.Thread(target=sweep)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    # then the sweep waited for the recompute's locks, found the account already moved
+    # (the recompute read every account), and only deleted its mark: one entry event
+    assert results["errors"] == []
+    assert (results["all"].entered, results["all"].exited) == (1, 0)
+    assert results["sweep_seconds"] >= HOLD_SECONDS * 0.5
+    assert (results["sweep"].accounts, results["sweep"].entered) == (1, 0)
+    assert member_ids(segment) == {member.pk, grower.pk}
+    assert MembershipEvent.objects.filter(segment=segment, account=grower).count() == 1
+    assert not account_ids_pending_evaluation().exists()
