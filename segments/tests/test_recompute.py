@@ -15,7 +15,15 @@ from segments.models import (
     SegmentSnapshot,
 )
 
-from .engine_fixtures import ARR_100K, account, member_ids, published, recompute, row_counts
+from .engine_fixtures import (
+    ARR_100K,
+    account,
+    member_ids,
+    memberships_changed_received,
+    published,
+    recompute,
+    row_counts,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -252,23 +260,13 @@ def test_inactive_segment_keeps_membership_frozen(today):
 def test_memberships_changed_is_sent_after_commit_with_event_ids(
     today, django_capture_on_commit_callbacks
 ):
-    from segments.signals import memberships_changed
-
     account(arr=150000)
     segment = published("Big", ARR_100K)
-    received = []
-
-    def listener(sender, **kwargs):
-        received.append(kwargs)
-
-    memberships_changed.connect(listener)
-    try:
+    with memberships_changed_received() as received:
         with django_capture_on_commit_callbacks(execute=True):
             recompute(segment)
         with django_capture_on_commit_callbacks(execute=True):
             recompute(segment)  # nothing changed: no signal
-    finally:
-        memberships_changed.disconnect(listener)
 
     assert len(received) == 1
     ids = list(MembershipEvent.objects.filter(segment=segment).values_list("id", flat=True))

@@ -18,55 +18,29 @@ from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import UserFactory
 from segments import services
 from segments.models import (
-    ExclusiveGroup,
     Membership,
     MembershipEvent,
     Segment,
     SegmentKind,
     SegmentSnapshot,
 )
-from segments.signals import memberships_changed
 
-from .engine_fixtures import ARR_100K, account, member_ids, published, recompute, row_counts
+from .engine_fixtures import (
+    ARR_100K,
+    account,
+    member_ids,
+    memberships_changed_received,
+    mixed_segments,
+    published,
+    recompute,
+    row_counts,
+)
 
 pytestmark = pytest.mark.django_db
 
 ARRS = [0, 5000, 60000, 120000, 400000]
 PLANS = ["free", "pro", "enterprise", None]
 HEALTH = [None, 20, 55, 90]
-
-
-def mixed_segments() -> list[Segment]:
-    """Null-sensitive rules, NOT, OR, a CSM, an exclusive group with a ranked head, a
-    ranked segment and an empty rule."""
-    group = ExclusiveGroup.objects.create(name="Tiers")
-    return [
-        published(
-            "Top 3",
-            {"field": "arr", "op": "gt", "value": 0},
-            rank_by="arr",
-            rank_limit=3,
-            exclusive_group=group,
-            priority=1,
-        ),
-        published(
-            "Big", {"field": "arr", "op": "gte", "value": 100000}, exclusive_group=group, priority=2
-        ),
-        published("Rest", {"all": []}, exclusive_group=group, priority=3),
-        published("Not pro", {"not": {"field": "plan", "op": "eq", "value": "pro"}}),
-        published(
-            "Unhealthy or free",
-            {
-                "any": [
-                    {"field": "health_score", "op": "lt", "value": 50},
-                    {"field": "plan", "op": "in", "value": ["free"]},
-                ]
-            },
-        ),
-        published("Owned", {"field": "csm", "op": "eq", "value": "csm-all"}),
-        published("No health", {"field": "health_score", "op": "is_null"}),
-        published("Healthiest 4", {"all": []}, rank_by="health_score", rank_limit=4),
-    ]
 
 
 def randomize(accounts: list[Account], rng: random.Random) -> None:
@@ -103,7 +77,7 @@ def test_recompute_all_leaves_what_each_segment_recompute_would(today):
         )
         for _ in range(40)
     ]
-    segments = mixed_segments()
+    segments = mixed_segments(csm="csm-all")
 
     # when every segment is recomputed at once, twice with the data changing in between
     first = services.segments_recompute_all()
@@ -140,7 +114,7 @@ def test_a_second_run_writes_no_membership_and_no_event_only_snapshots(today):
     # given a computed mix of segments
     for arr in ARRS:
         account(arr=arr, plan="pro", health_score=55)
-    segments = mixed_segments()
+    segments = mixed_segments(csm="csm-all")
     services.segments_recompute_all()
     before = row_counts()
 
@@ -210,19 +184,11 @@ def test_memberships_changed_is_sent_for_each_changed_segment(
     big = published("Big", ARR_100K)
     everyone = published("Everyone", {"all": []})
     published("Nobody", {"field": "arr", "op": "gte", "value": 10**9})
-    received = []
-
-    def listener(sender, **kwargs):
-        received.append(kwargs)
-
-    memberships_changed.connect(listener)
-    try:
+    with memberships_changed_received() as received:
         with django_capture_on_commit_callbacks(execute=True):
             services.segments_recompute_all()
         with django_capture_on_commit_callbacks(execute=True):
             services.segments_recompute_all()  # nothing changed: no signal
-    finally:
-        memberships_changed.disconnect(listener)
 
     by_segment = {r["segment_id"]: r for r in received}
     assert len(received) == 2 and set(by_segment) == {big.pk, everyone.pk}
@@ -255,17 +221,11 @@ def test_many_events_are_signalled_by_their_id_range(
     account(arr=150000), account(arr=20)
     everyone = published("Everyone", {"all": []})
     big = published("Big", ARR_100K)
-    received = []
-
-    def listener(sender, **kwargs):
-        received.append(kwargs)
-
-    memberships_changed.connect(listener)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.segments_recompute_all()
-    finally:
-        memberships_changed.disconnect(listener)
+    with (
+        memberships_changed_received() as received,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.segments_recompute_all()
 
     # then the big write carries its id range only, the small one its ids
     by_segment = {r["segment_id"]: r for r in received}

@@ -16,7 +16,7 @@ from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import CSMFactory
 from segments import services
 
-from .engine_fixtures import ARR_100K, account, member_ids, published, recompute
+from .engine_fixtures import ARR_100K, account, member_ids, mixed_segments, published, recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -147,13 +147,13 @@ def test_sweep_moves_accounts_between_exclusive_tiers(today):
 
 
 def test_sweep_agrees_with_a_full_recompute(today):
-    """Given many segments (null-sensitive rules, NOT, OR, CSM, exclusive group with a
-    ranked head) and accounts whose data all change, sweeping every account leaves exactly
-    the membership a full recompute computes: the full recompute afterwards writes nothing."""
+    """Given many segments (``mixed_segments``: null-sensitive rules, NOT, OR, CSM,
+    exclusive group with a ranked head, a ranked segment) and accounts whose data all
+    change, sweeping every account leaves exactly the membership a full recompute
+    computes: the full recompute afterwards writes nothing."""
     import random
 
     from customers.tests.factories import UserFactory
-    from segments.models import ExclusiveGroup
 
     rng = random.Random(7)
     owner = UserFactory(username="csm-sweep")
@@ -166,33 +166,7 @@ def test_sweep_agrees_with_a_full_recompute(today):
         )
         for _ in range(40)
     ]
-    group = ExclusiveGroup.objects.create(name="Tiers")
-    segments = [
-        published(
-            "Top 3",
-            {"field": "arr", "op": "gt", "value": 0},
-            rank_by="arr",
-            rank_limit=3,
-            exclusive_group=group,
-            priority=1,
-        ),
-        published(
-            "Big", {"field": "arr", "op": "gte", "value": 100000}, exclusive_group=group, priority=2
-        ),
-        published("Rest", {"all": []}, exclusive_group=group, priority=3),
-        published("Not pro", {"not": {"field": "plan", "op": "eq", "value": "pro"}}),
-        published(
-            "Unhealthy or free",
-            {
-                "any": [
-                    {"field": "health_score", "op": "lt", "value": 50},
-                    {"field": "plan", "op": "in", "value": ["free"]},
-                ]
-            },
-        ),
-        published("Owned", {"field": "csm", "op": "eq", "value": "csm-sweep"}),
-        published("No health", {"field": "health_score", "op": "is_null"}),
-    ]
+    segments = mixed_segments(csm="csm-sweep")
     for segment in segments:
         recompute(segment)
     for acc in accounts:
