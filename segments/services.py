@@ -952,8 +952,9 @@ def segments_recompute_all(*, today: date | None = None) -> RecomputeAllResult:
     result.segments = len(diff.evaluated)
     result.entered = sum(entered for entered, _ in diff.changes.values())
     result.exited = sum(exited for _, exited in diff.changes.values())
+    together_ids = {segment.pk for segment in together}
     for segment in segments:
-        if segment not in together:
+        if segment.pk not in together_ids:
             run = segment_recompute(segment_id=segment.pk, today=today)
             result.one_by_one.append(segment.pk)
             result.segments += run.status == "done"

@@ -3,13 +3,10 @@ one pass over the accounts, ranked and static ones on their own. It must leave e
 what a recompute of each segment would."""
 
 import random
-import threading
-import time
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Sum
 
 from customers import services as customer_services
@@ -34,6 +31,7 @@ from .engine_fixtures import (
     published,
     recompute,
     row_counts,
+    run_while_held,
 )
 
 pytestmark = pytest.mark.django_db
@@ -252,50 +250,22 @@ def test_a_sweep_during_a_recompute_of_every_segment_waits_for_it(today):
     services.segments_recompute_all()
     Account.objects.filter(pk=grower.pk).update(arr=Decimal("500000"))
     customer_services.accounts_mark_changed(account_ids=[grower.pk])
-    results: dict[str, Any] = {"errors": []}
-    held = threading.Event()
 
-    def hold(execute, sql, params, many, context):
-        outcome = execute(sql, params, many, context)
-        if sql.startswith(f"CREATE TEMPORARY TABLE {services.FULL_DIFF_TABLE}"):
-            held.set()
-            time.sleep(HOLD_SECONDS)  # the segments stay locked meanwhile
-        return outcome
-
-    def recompute_all() -> None:
-        try:
-            with connections["default"].execute_wrapper(hold):
-                results["all"] = services.segments_recompute_all()
-        except Exception as exc:  # noqa: BLE001 (reported by the assertions)
-            results["errors"].append(exc)
-        finally:
-            held.set()
-            connections.close_all()
-
-    def sweep() -> None:
-        try:
-            held.wait(10)
-            started = time.monotonic()
-            results["sweep"] = services.segments_evaluate_changed_accounts()
-            results["sweep_seconds"] = time.monotonic() - started
-        except Exception as exc:  # noqa: BLE001
-            results["errors"].append(exc)
-        finally:
-            connections.close_all()
-
-    # when a sweep starts while every segment is being recomputed (separate connections)
-    threads = [threading.Thread(target=recompute_all), threading.Thread(target=sweep)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    # when a sweep starts while every segment is being recomputed (separate connections;
+    # the recompute holds the segments' locks for HOLD_SECONDS after its diff)
+    results = run_while_held(
+        holder=services.segments_recompute_all,
+        hold_after=f"CREATE TEMPORARY TABLE {services.FULL_DIFF_TABLE}",
+        other=services.segments_evaluate_changed_accounts,
+        hold_seconds=HOLD_SECONDS,
+    )
 
     # then the sweep waited for the recompute's locks, found the account already moved
     # (the recompute read every account), and only deleted its mark: one entry event
     assert results["errors"] == []
-    assert (results["all"].entered, results["all"].exited) == (1, 0)
-    assert results["sweep_seconds"] >= HOLD_SECONDS * 0.5
-    assert (results["sweep"].accounts, results["sweep"].entered) == (1, 0)
+    assert (results["holder"].entered, results["holder"].exited) == (1, 0)
+    assert results["other_seconds"] >= HOLD_SECONDS * 0.5
+    assert (results["other"].accounts, results["other"].entered) == (1, 0)
     assert member_ids(segment) == {member.pk, grower.pk}
     assert MembershipEvent.objects.filter(segment=segment, account=grower).count() == 1
     assert not account_ids_pending_evaluation().exists()

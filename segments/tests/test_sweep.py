@@ -1,14 +1,12 @@
 """The changed-accounts sweep re-evaluates only the accounts marked for it, in bounded
 batches, and deletes their marks."""
 
-import threading
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from customers import services as customer_services
 from customers.models import Account
@@ -16,7 +14,15 @@ from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import CSMFactory
 from segments import services
 
-from .engine_fixtures import ARR_100K, account, member_ids, mixed_segments, published, recompute
+from .engine_fixtures import (
+    ARR_100K,
+    account,
+    member_ids,
+    mixed_segments,
+    published,
+    recompute,
+    run_while_held,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -216,46 +222,20 @@ postgresql_only = pytest.mark.skipif(
 
 
 def sweep_and_write_concurrently(*, hold_after: str, write: Callable[[], Any]) -> dict[str, Any]:
-    """Run one sweep batch in one thread, holding its transaction open for HOLD_SECONDS
-    after the first statement containing ``hold_after``; meanwhile run ``write`` in
-    another. Returns the sweep's result, how long the write took, and any errors."""
-    results: dict[str, Any] = {"errors": []}
-    held = threading.Event()
-
-    def hold(execute, sql, params, many, context):
-        outcome = execute(sql, params, many, context)
-        if hold_after in sql and not held.is_set():
-            held.set()
-            time.sleep(HOLD_SECONDS)
-        return outcome
-
-    def sweep() -> None:
-        try:
-            with connections["default"].execute_wrapper(hold):
-                results["sweep"] = services.segments_evaluate_changed_accounts(max_batches=1)
-        except Exception as exc:  # noqa: BLE001 (reported by the assertions)
-            results["errors"].append(exc)
-        finally:
-            held.set()
-            connections.close_all()
-
-    def writer() -> None:
-        try:
-            held.wait(10)
-            started = time.monotonic()
-            write()
-            results["write_seconds"] = time.monotonic() - started
-        except Exception as exc:  # noqa: BLE001
-            results["errors"].append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=sweep), threading.Thread(target=writer)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
+    """Run one sweep batch, holding its transaction open for HOLD_SECONDS after the first
+    statement containing ``hold_after``; meanwhile run ``write``. Returns the sweep's
+    result, how long the write took, and any errors."""
+    outcome = run_while_held(
+        holder=lambda: services.segments_evaluate_changed_accounts(max_batches=1),
+        hold_after=hold_after,
+        other=write,
+        hold_seconds=HOLD_SECONDS,
+    )
+    return {
+        "errors": outcome["errors"],
+        "sweep": outcome.get("holder"),
+        "write_seconds": outcome.get("other_seconds"),
+    }
 
 
 @pytest.mark.django_db(transaction=True)
