@@ -5,7 +5,8 @@ DELETE ... WHERE NOT EXISTS (...)); nothing loops over rows in Python. Loops her
 the renewal windows (a handful). ``scope`` is either None (every contract: the full diff)
 or a list of contract ids (the delta: only contracts that changed or crossed a window
 boundary since the previous build); ``changed``, the part of the scope whose contract or
-account row changed, is all that the owner and entry updates need to look at. Written for
+account row changed, is all that the owner and entry updates need to look at, and
+``leaving`` (changed or became overdue) all that can have entries to delete. Written for
 PostgreSQL and SQLite (3.35+); on PostgreSQL the entries and their tasks are inserted by one
 statement (a data-modifying CTE, which SQLite lacks).
 """
@@ -76,12 +77,19 @@ class _Statements:
     """Builds vendor-specific SQL for one rebuild (one ``today``, one ``now``)."""
 
     def __init__(
-        self, *, today: date, now: datetime, scope: list[int] | None, changed: list[int] | None
+        self,
+        *,
+        today: date,
+        now: datetime,
+        scope: list[int] | None,
+        changed: list[int] | None = None,
+        leaving: list[int] | None = None,
     ) -> None:
         self.today = today
         self.now = now
         self.scope = scope
         self.changed = scope if changed is None else changed
+        self.leaving = scope if leaving is None else leaving
         self.pg = connection.vendor == "postgresql"
         self.E = _table(RenewalQueueEntry)
         self.C = _table(Contract)
@@ -91,10 +99,10 @@ class _Statements:
 
     # --- vendor helpers ---------------------------------------------------------------------
 
-    def in_scope(self, column: str, *, changed: bool = False) -> tuple[str, list[Any]]:
-        """`AND column IN scope` (or the changed part of it; empty when the scope is
-        everything)."""
-        ids = self.changed if changed else self.scope
+    def in_scope(self, column: str, part: str = "scope") -> tuple[str, list[Any]]:
+        """`AND column IN scope` (or its ``part``: "changed" or "leaving"; empty when the
+        scope is everything)."""
+        ids = getattr(self, part)
         if ids is None:
             return "", []
         if self.pg:
@@ -134,8 +142,8 @@ class _Statements:
         new owner. Runs before the entries are updated, since it reads their old ``csm``; a
         task a manager handed to someone else is left alone."""
         # The scope on both sides lets the planner use the contract indexes of both tables.
-        scope_sql, scope_params = self.in_scope("e.contract_id", changed=True)
-        task_scope_sql, task_scope_params = self.in_scope(f"{self.T}.contract_id", changed=True)
+        scope_sql, scope_params = self.in_scope("e.contract_id", "changed")
+        task_scope_sql, task_scope_params = self.in_scope(f"{self.T}.contract_id", "changed")
         scope_sql, scope_params = scope_sql + task_scope_sql, scope_params + task_scope_params
         sql = (
             f"UPDATE {self.T} SET assignee_id = a.owner_id, updated_at = %s "
@@ -176,8 +184,9 @@ class _Statements:
         database foreign key), is no longer active, or is outside the entry's window (or
         the window was switched off); overdue entries whose contract is no longer overdue.
         One pass over the scope's entries, each kept when its contract is still inside its
-        row of the windows table (the overdue row for entries without a window)."""
-        scope_sql, scope_params = self.in_scope(f"{self.E}.contract_id")
+        row of the windows table (the overdue row for entries without a window). A delta
+        looks only at the contracts that can have entries to delete (``leaving``)."""
+        scope_sql, scope_params = self.in_scope(f"{self.E}.contract_id", "leaving")
         windows_sql, windows_params = self.windows_table(windows, overdue=True)
         sql = (
             f"DELETE FROM {self.E} WHERE 1 = 1{scope_sql} AND NOT EXISTS (SELECT 1 "
@@ -190,8 +199,8 @@ class _Statements:
 
     def update_changed(self) -> tuple[str, list[Any]]:
         """Entries whose owner, ARR or renewal date no longer match the contract/account."""
-        scope_sql, scope_params = self.in_scope("c.id", changed=True)
-        entry_sql, entry_params = self.in_scope(f"{self.E}.contract_id", changed=True)
+        scope_sql, scope_params = self.in_scope("c.id", "changed")
+        entry_sql, entry_params = self.in_scope(f"{self.E}.contract_id", "changed")
         scope_sql, scope_params = scope_sql + entry_sql, scope_params + entry_params
         sql = (
             f"UPDATE {self.E} SET csm_id = a.owner_id, arr = c.arr, renewal_date = c.end_date, "
@@ -320,14 +329,21 @@ class _Statements:
 
 
 def run_statements(
-    *, today: date, now: datetime, scope: list[int] | None, changed: list[int] | None = None
+    *,
+    today: date,
+    now: datetime,
+    windows: list[RenewalWindow],
+    scope: list[int] | None,
+    changed: list[int] | None = None,
+    leaving: list[int] | None = None,
 ) -> RebuildCounts:
-    """Apply the diff for ``scope`` in the caller's transaction, which holds the writers'
-    lock (``renewal_writers_lock``); returns the row counts. ``changed`` (None: all of
-    ``scope``) is the part of the scope whose contract or account changed; only it can need
-    reassigned tasks or updated entries. Statements with nothing in scope are not sent."""
-    windows = list(RenewalWindow.objects.filter(is_active=True).order_by("-days"))
-    statements = _Statements(today=today, now=now, scope=scope, changed=changed)
+    """Apply the diff of the active ``windows`` for ``scope`` in the caller's transaction,
+    which holds the writers' lock (``renewal_writers_lock``); returns the row counts.
+    ``changed`` (None: all of ``scope``) is the part of the scope whose contract or account
+    changed; only it can need reassigned tasks or updated entries. ``leaving`` (None: all of
+    ``scope``) is the part that can have entries to delete. Statements with nothing in scope
+    are not sent."""
+    statements = _Statements(today=today, now=now, scope=scope, changed=changed, leaving=leaving)
     counts = RebuildCounts(scope_size=None if scope is None else len(scope))
     if scope == []:
         return counts
@@ -345,7 +361,8 @@ def run_statements(
         if statements.changed != []:
             # Before the entries are updated: it reads their previous owner.
             counts.tasks_reassigned = execute("reassign tasks", statements.reassign_tasks())
-        counts.deleted = execute("delete stale entries", statements.delete_stale(windows))
+        if statements.leaving != []:
+            counts.deleted = execute("delete stale entries", statements.delete_stale(windows))
         if statements.changed != []:
             counts.updated = execute("update changed entries", statements.update_changed())
         if statements.pg:

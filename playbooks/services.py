@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
 from django.utils import timezone
 
 from cs_platform import clock
@@ -66,38 +66,65 @@ RENEWAL_FULL_EVERY_DAYS = 7
 RENEWAL_DELTA_MAX_SCOPE = 100_000
 
 
-def _window_signature() -> str:
-    days = RenewalWindow.objects.filter(is_active=True).order_by("-days")
-    return ",".join(str(d) for d in days.values_list("days", flat=True))
+@dataclass(frozen=True)
+class _DeltaScope:
+    """The contracts a delta re-diffs (sorted id lists): ``changed``, whose contract or
+    account row changed since the previous build (entries and tasks may be out of date);
+    ``overdue``, unchanged ones whose end_date passed since the previous build's day (their
+    window entries leave, an overdue entry comes); ``entering``, unchanged ones that entered
+    a window (entries only come)."""
+
+    changed: list[int]
+    overdue: list[int]
+    entering: list[int]
+
+    @property
+    def all(self) -> list[int]:
+        return sorted(self.changed + self.overdue + self.entering)
+
+    @property
+    def leaving(self) -> list[int]:
+        """The only contracts that can have entries to delete: as days pass, a window's
+        lower bound (today) passes an unchanged contract only when it becomes overdue."""
+        return sorted(self.changed + self.overdue)
 
 
-def _delta_scope(*, since: datetime, last_day: date, today: date) -> tuple[list[int], list[int]]:
-    """Contracts the queue must re-diff, as (changed, crossing): changed since ``since``
-    (contract or account row, e.g. status, ARR, owner; index range scans on updated_at),
-    and unchanged ones crossing a window boundary between ``last_day`` and ``today``
-    (index range scans on (status, end_date)). Only the changed ones can have entries or
-    tasks out of date; the crossing ones only enter or leave entries."""
-    changed: set[int] = set(
-        Contract.objects.filter(updated_at__gte=since).values_list("id", flat=True)
-    )
-    changed_accounts = Account.objects.filter(updated_at__gte=since).values("id")
-    changed.update(
-        Contract.objects.filter(account_id__in=changed_accounts).values_list("id", flat=True)
-    )
-    crossing: set[int] = set()
+def _delta_scope(
+    *, since: datetime, last_day: date, today: date, windows: list[RenewalWindow]
+) -> _DeltaScope:
+    """Contracts changed since ``since`` or crossing a window boundary between ``last_day``
+    and ``today``, in one query: a UNION ALL whose branches are index range scans (contract
+    and account ``updated_at``; the active contracts' (end_date, id) index, read without
+    the table, once per boundary)."""
+    active = Contract.objects.filter(status=ContractStatus.ACTIVE)
+    branches = [
+        Contract.objects.filter(updated_at__gte=since).annotate(kind=Value("c")),
+        Contract.objects.filter(account__updated_at__gte=since).annotate(kind=Value("c")),
+    ]
     if today > last_day:
-        boundaries = Q(end_date__gte=last_day, end_date__lt=today)  # became overdue
-        for days in RenewalWindow.objects.filter(is_active=True).values_list("days", flat=True):
-            boundaries |= Q(
-                end_date__gt=last_day + timedelta(days=days),
-                end_date__lte=today + timedelta(days=days),
-            )
-        crossing.update(
-            Contract.objects.filter(boundaries, status=ContractStatus.ACTIVE).values_list(
-                "id", flat=True
-            )
+        branches.append(
+            active.filter(end_date__gte=last_day, end_date__lt=today).annotate(kind=Value("o"))
         )
-    return sorted(changed), sorted(crossing - changed)
+        branches += [
+            active.filter(
+                end_date__gt=last_day + timedelta(days=window.days),
+                end_date__lte=today + timedelta(days=window.days),
+            ).annotate(kind=Value("e"))
+            for window in windows
+        ]
+    first, *rest = (branch.order_by().values_list("id", "kind") for branch in branches)
+    # A contract in several branches counts once, as its strongest kind: changed, then
+    # overdue (its window entries leave), then entering.
+    strength = "eoc"
+    kinds: dict[int, str] = {}
+    for contract_id, kind in first.union(*rest, all=True):
+        kinds[contract_id] = max(kinds.get(contract_id, kind), kind, key=strength.index)
+    by_kind: dict[str, list[int]] = {kind: [] for kind in strength}
+    for contract_id, kind in kinds.items():
+        by_kind[kind].append(contract_id)
+    return _DeltaScope(
+        changed=sorted(by_kind["c"]), overdue=sorted(by_kind["o"]), entering=sorted(by_kind["e"])
+    )
 
 
 @transaction.atomic
@@ -114,7 +141,8 @@ def renewal_queue_rebuild(
 
     By default only a delta is diffed: contracts changed since the previous build, and
     contracts that crossed a window boundary since the previous build's day (only the
-    changed ones are looked at for owner, ARR and renewal date updates). A full diff
+    changed ones are looked at for owner, ARR and renewal date updates, and only those and
+    the ones that became overdue for entries to delete). A full diff
     runs when asked (``full=True``), on the first build, when the active windows changed,
     when ``today`` is before the previous build's day, or when the last full diff is more
     than RENEWAL_FULL_EVERY_DAYS old. Safe to run twice or concurrently. ``timings``, if
@@ -124,11 +152,11 @@ def renewal_queue_rebuild(
     # First: a concurrent build waits here, then diffs against what this one wrote.
     renewal_queue.renewal_writers_lock()
     started_at = timezone.now()
-    signature = _window_signature()
+    windows = list(RenewalWindow.objects.filter(is_active=True).order_by("-days"))
+    signature = ",".join(str(window.days) for window in windows)
     previous = RenewalQueueBuild.objects.order_by("-started_at", "-id").first()
     last_full = RenewalQueueBuild.objects.filter(full=True).order_by("-started_at", "-id").first()
-    scope: list[int] | None = None
-    changed: list[int] | None = None
+    delta: _DeltaScope | None = None
     scope_started = time_module.perf_counter()
     if (
         not full
@@ -138,16 +166,24 @@ def renewal_queue_rebuild(
         and previous.built_for <= today
         and (today - last_full.built_for).days < RENEWAL_FULL_EVERY_DAYS
     ):
-        changed, crossing = _delta_scope(
+        delta = _delta_scope(
             since=previous.started_at - RENEWAL_DELTA_MARGIN,
             last_day=previous.built_for,
             today=today,
+            windows=windows,
         )
-        scope = sorted(changed + crossing)
-        if len(scope) > RENEWAL_DELTA_MAX_SCOPE:
-            scope = changed = None
+        if len(delta.all) > RENEWAL_DELTA_MAX_SCOPE:
+            delta = None
     scope_seconds = time_module.perf_counter() - scope_started
-    counts = renewal_queue.run_statements(today=today, now=started_at, scope=scope, changed=changed)
+    counts = renewal_queue.run_statements(
+        today=today,
+        now=started_at,
+        windows=windows,
+        scope=None if delta is None else delta.all,
+        changed=None if delta is None else delta.changed,
+        leaving=None if delta is None else delta.leaving,
+    )
+    scope = None if delta is None else delta.all
     if timings is not None:
         timings.append(("find delta scope", scope_seconds, len(scope or [])))
         timings.extend(counts.timings)

@@ -410,9 +410,33 @@ def test_a_quiet_days_delta_diffs_only_the_contracts_crossing_a_boundary(today):
         build = services.renewal_queue_rebuild(today=today + timedelta(days=1))
 
     # Then the contract entering T-120 gets its entry and task, and no statement looks
-    # for owner or ARR changes (nothing changed)
+    # for owner or ARR changes (nothing changed) or for entries to delete (no contract
+    # became overdue)
     assert not build.full and (build.inserted, build.updated, build.deleted) == (1, 0, 0)
     assert (entering.id, 120) in entries() and (inside.id, 90) in entries()
     assert Task.objects.filter(contract=entering).count() == 1
     diff_statements = [q["sql"] for q in queries if "renewalqueueentry" in q["sql"].lower()]
     assert not any(sql.lstrip().upper().startswith("UPDATE") for sql in diff_statements)
+    assert not any(sql.lstrip().upper().startswith("DELETE") for sql in diff_statements)
+
+
+def test_a_quiet_days_delta_moves_a_contract_that_became_overdue(today):
+    # Given a built queue with a contract on its last day and nothing changed since
+    from customers.models import Account, Contract
+
+    last_day = contract_ending(today, 0)
+    entering = contract_ending(today, 121)
+    yesterday = timezone.now() - timedelta(days=1)
+    Contract.objects.update(updated_at=yesterday)
+    Account.objects.update(updated_at=yesterday)
+    services.renewal_queue_rebuild(today=today)
+    assert {(last_day.id, 120), (last_day.id, 90)} <= entries()
+
+    # When the next day's delta runs
+    build = services.renewal_queue_rebuild(today=today + timedelta(days=1))
+
+    # Then the overdue contract's window entries are replaced by its overdue entry, and
+    # the contract entering T-120 is added
+    assert not build.full and (build.inserted, build.deleted) == (2, 2)
+    assert {e for e in entries() if e[0] == last_day.id} == {(last_day.id, None)}
+    assert (entering.id, 120) in entries()
