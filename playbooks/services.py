@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -78,7 +79,7 @@ class _DeltaScope:
     overdue: list[int]
     entering: list[int]
 
-    @property
+    @cached_property
     def all(self) -> list[int]:
         return sorted(self.changed + self.overdue + self.entering)
 
@@ -140,10 +141,9 @@ def renewal_queue_rebuild(
     entry, exactly once (a unique index, and builds serialized by a lock on PostgreSQL).
 
     By default only a delta is diffed: contracts changed since the previous build, and
-    contracts that crossed a window boundary since the previous build's day (only the
-    changed ones are looked at for owner, ARR and renewal date updates, and only those and
-    the ones that became overdue for entries to delete). A full diff
-    runs when asked (``full=True``), on the first build, when the active windows changed,
+    contracts that crossed a window boundary since the previous build's day (owner, ARR
+    and renewal date updates look only at the changed ones, deletes only at those and the
+    ones that became overdue). A full diff runs when asked (``full=True``), on the first build, when the active windows changed,
     when ``today`` is before the previous build's day, or when the last full diff is more
     than RENEWAL_FULL_EVERY_DAYS old. Safe to run twice or concurrently. ``timings``, if
     given, receives (statement, seconds, rows) per step.
@@ -156,7 +156,7 @@ def renewal_queue_rebuild(
     signature = ",".join(str(window.days) for window in windows)
     previous = RenewalQueueBuild.objects.order_by("-started_at", "-id").first()
     last_full = RenewalQueueBuild.objects.filter(full=True).order_by("-started_at", "-id").first()
-    delta: _DeltaScope | None = None
+    scope = changed = leaving = None  # None: every contract (a full diff)
     scope_started = time_module.perf_counter()
     if (
         not full
@@ -172,18 +172,17 @@ def renewal_queue_rebuild(
             today=today,
             windows=windows,
         )
-        if len(delta.all) > RENEWAL_DELTA_MAX_SCOPE:
-            delta = None
+        if len(delta.all) <= RENEWAL_DELTA_MAX_SCOPE:
+            scope, changed, leaving = delta.all, delta.changed, delta.leaving
     scope_seconds = time_module.perf_counter() - scope_started
     counts = renewal_queue.run_statements(
         today=today,
         now=started_at,
         windows=windows,
-        scope=None if delta is None else delta.all,
-        changed=None if delta is None else delta.changed,
-        leaving=None if delta is None else delta.leaving,
+        scope=scope,
+        changed=changed,
+        leaving=leaving,
     )
-    scope = None if delta is None else delta.all
     if timings is not None:
         timings.append(("find delta scope", scope_seconds, len(scope or [])))
         timings.extend(counts.timings)
