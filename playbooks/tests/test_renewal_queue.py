@@ -393,17 +393,22 @@ def test_deleting_an_account_takes_its_entries_through_its_contracts(today):
     assert list(Task.objects.values_list("contract_id", flat=True)) == [kept.id]
 
 
-def test_a_quiet_days_delta_diffs_only_the_contracts_crossing_a_boundary(today):
-    # Given a built queue and no contract or account changed since (the rows were last
-    # written yesterday)
+def build_with_no_row_changed_since(today: date) -> None:
+    """Build the queue for ``today`` with every contract and account row last written
+    yesterday, so that the next day's delta finds no changed row."""
     from customers.models import Account, Contract
 
-    inside = contract_ending(today, 50)
-    entering = contract_ending(today, 121)
     yesterday = timezone.now() - timedelta(days=1)
     Contract.objects.update(updated_at=yesterday)
     Account.objects.update(updated_at=yesterday)
     services.renewal_queue_rebuild(today=today)
+
+
+def test_a_quiet_days_delta_diffs_only_the_contracts_crossing_a_boundary(today):
+    # Given a built queue and no contract or account changed since
+    inside = contract_ending(today, 50)
+    entering = contract_ending(today, 121)
+    build_with_no_row_changed_since(today)
 
     # When the next day's delta runs
     with CaptureQueriesContext(connection) as queries:
@@ -422,14 +427,9 @@ def test_a_quiet_days_delta_diffs_only_the_contracts_crossing_a_boundary(today):
 
 def test_a_quiet_days_delta_moves_a_contract_that_became_overdue(today):
     # Given a built queue with a contract on its last day and nothing changed since
-    from customers.models import Account, Contract
-
     last_day = contract_ending(today, 0)
     entering = contract_ending(today, 121)
-    yesterday = timezone.now() - timedelta(days=1)
-    Contract.objects.update(updated_at=yesterday)
-    Account.objects.update(updated_at=yesterday)
-    services.renewal_queue_rebuild(today=today)
+    build_with_no_row_changed_since(today)
     assert {(last_day.id, 120), (last_day.id, 90)} <= entries()
 
     # When the next day's delta runs
