@@ -271,6 +271,19 @@ class AccountAdmin(admin.ModelAdmin):
         if new_owner is not None and new_owner.pk != obj.owner_id:
             services.csm_assign(account=obj, user=new_owner, role=AssignmentRole.OWNER)
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        # The account's delete permission covers what goes with it: contracts and the
+        # assignment history cannot be deleted on their own, but they do not outlive their
+        # account (Django would otherwise refuse the delete for lack of those permissions).
+        deleted, model_count, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
+    def delete_model(self, request: HttpRequest, obj: Account) -> None:
+        services.account_delete(account=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        services.accounts_delete(account_ids=queryset.values_list("pk", flat=True))
+
     def save_formset(
         self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool
     ) -> None:

@@ -23,7 +23,7 @@ from .models import (
     Note,
     PendingEvaluation,
 )
-from .signals import accounts_changed
+from .signals import account_deleting, accounts_changed
 
 User = get_user_model()
 
@@ -433,8 +433,21 @@ def account_delete(*, account: Account) -> None:
 
     The id is announced with ``accounts_changed`` after commit so segment counts and ARR
     are recomputed; receivers must tolerate ids that no longer exist."""
-    account_id = account.id
-    # Marked first (see accounts_mark_changed): this waits for a sweep batch that holds the
-    # account and keeps later batches off it; the delete then cascades to the mark.
-    accounts_mark_changed(account_ids=[account_id])
-    account.delete()
+    accounts_delete(account_ids=[account.id])
+
+
+@transaction.atomic
+def accounts_delete(*, account_ids: Iterable[int]) -> int:
+    """``account_delete`` for several accounts in one transaction (the admin's bulk
+    delete); returns how many accounts were deleted."""
+    account_ids = sorted(set(account_ids))
+    if not account_ids:
+        return 0
+    # Before anything is collected: other apps' writers (the renewal queue build) finish
+    # first, so the cascade below finds the rows they wrote for these accounts.
+    account_deleting.send(sender=Account, account_ids=account_ids)
+    # Marked first (see accounts_mark_changed): this waits for a sweep batch that holds an
+    # account and keeps later batches off it; the delete then cascades to the marks.
+    accounts_mark_changed(account_ids=account_ids)
+    _, deleted = Account.objects.filter(pk__in=account_ids).delete()
+    return deleted.get(Account._meta.label, 0)

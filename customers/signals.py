@@ -2,8 +2,14 @@
 
 ``accounts_changed`` is sent after commit with the ids of accounts whose segment-relevant
 data changed (attributes, contracts, owner). Receivers must only enqueue work.
+
+``account_deleting`` is sent inside the deleting transaction, before Django collects the
+rows that go with the accounts. A receiver may take a lock that its own app's bulk writers
+hold (e.g. the renewal queue build), so that the delete waits for them and then finds
+every row they wrote.
 """
 
 from django.dispatch import Signal
 
 accounts_changed = Signal()  # kwargs: account_ids: list[int]
+account_deleting = Signal()  # kwargs: account_ids: list[int]

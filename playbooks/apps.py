@@ -7,10 +7,20 @@ class PlaybooksConfig(AppConfig):
     verbose_name = "Renewals, tasks and playbooks"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import pre_delete
+
+        from customers import signals as customer_signals
         from segments import signals as segment_signals
 
-        from .receivers import on_memberships_changed
+        from .receivers import on_account_deleting, on_memberships_changed, on_user_deleting
 
         segment_signals.memberships_changed.connect(
             on_memberships_changed, dispatch_uid="playbooks_on_memberships_changed"
+        )
+        customer_signals.account_deleting.connect(
+            on_account_deleting, dispatch_uid="playbooks_on_account_deleting"
+        )
+        pre_delete.connect(
+            on_user_deleting, sender=get_user_model(), dispatch_uid="playbooks_on_user_deleting"
         )

@@ -11,7 +11,7 @@ from customers import services
 from customers.models import Account, AssignmentRole, Contract, CSMAssignment
 from customers.selectors import account_ids_pending_evaluation
 
-from .factories import AccountFactory, CSMFactory
+from .factories import AccountFactory, ContractFactory, CSMFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +275,54 @@ def test_a_manager_without_superuser_can_use_the_account_admin(client, manager):
     client.force_login(manager)
     assert client.get("/admin/customers/account/").status_code == 200
     assert client.get("/admin/customers/account/add/").status_code == 200
+
+
+@pytest.fixture
+def announced():
+    """The account ids of every ``accounts_changed`` the test causes."""
+    from customers.signals import accounts_changed
+
+    ids: list[int] = []
+
+    def receiver(sender, account_ids, **kwargs):
+        ids.extend(account_ids)
+
+    accounts_changed.connect(receiver, dispatch_uid="test-admin-announced")
+    yield ids
+    accounts_changed.disconnect(dispatch_uid="test-admin-announced")
+
+
+def test_deleting_an_account_in_the_admin_goes_through_the_service(
+    admin_client, account_with_contract, announced, django_capture_on_commit_callbacks
+):
+    # Given an account with a contract
+    account, _ = account_with_contract
+    url = f"/admin/customers/account/{account.pk}/delete/"
+    # When a manager confirms its deletion
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"post": "yes"})
+    # Then it is gone with its contract, and announced so segment totals are recomputed
+    assert response.status_code == 302
+    assert not Account.objects.filter(pk=account.pk).exists()
+    assert not Contract.objects.exists()
+    assert announced == [account.pk]
+
+
+def test_deleting_accounts_with_the_admin_action_goes_through_the_service(
+    admin_client, announced, django_capture_on_commit_callbacks
+):
+    # Given three accounts, one of them with a contract
+    doomed, kept, also_doomed = AccountFactory(), AccountFactory(), AccountFactory()
+    ContractFactory(account=doomed)
+    # When a manager deletes two of them with the changelist's delete action
+    data = {
+        "action": "delete_selected",
+        ACTION_CHECKBOX_NAME: [str(doomed.pk), str(also_doomed.pk)],
+        "post": "yes",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/customers/account/", data)
+    # Then only those two are gone, announced together
+    assert response.status_code == 302
+    assert list(Account.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert sorted(announced) == sorted([doomed.pk, also_doomed.pk])

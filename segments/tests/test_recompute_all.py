@@ -21,6 +21,7 @@ from segments.models import (
     SegmentKind,
     SegmentSnapshot,
 )
+from tests.concurrency import run_while_held
 
 from .engine_fixtures import (
     ARR_100K,
@@ -31,7 +32,6 @@ from .engine_fixtures import (
     published,
     recompute,
     row_counts,
-    run_while_held,
 )
 
 pytestmark = pytest.mark.django_db

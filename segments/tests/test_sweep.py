@@ -13,6 +13,7 @@ from customers.models import Account
 from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import CSMFactory
 from segments import services
+from tests.concurrency import run_while_held
 
 from .engine_fixtures import (
     ARR_100K,
@@ -21,7 +22,6 @@ from .engine_fixtures import (
     mixed_segments,
     published,
     recompute,
-    run_while_held,
 )
 
 pytestmark = pytest.mark.django_db
