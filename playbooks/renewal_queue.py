@@ -249,13 +249,13 @@ class _Statements:
         )
         return sql, [self.now]
 
-    def insert_tasks(self, source: str) -> tuple[str, list[Any]]:
+    def insert_tasks(self, source: str, *, condition: str = "") -> tuple[str, list[Any]]:
         """One renewal task per (contract, window) row of ``source`` (rows aliased ``s``,
-        columns as in ``entry_source``; overdue rows are skipped) that has none, whatever its
-        status: a done or cancelled task is not created again. The unique (contract, window)
-        index makes it exactly once under reruns and concurrent builds; the missing tasks
-        are found by NOT EXISTS under the writers' lock (PostgreSQL) or skipped by ON
-        CONFLICT DO NOTHING (SQLite)."""
+        columns as in ``entry_source``; overdue rows are skipped; ``condition``, SQL starting
+        with AND, narrows them) that has none, whatever its status: a done or cancelled task
+        is not created again. The unique (contract, window) index makes it exactly once under
+        reruns and concurrent builds; the missing tasks are found by NOT EXISTS under the
+        writers' lock (PostgreSQL) or skipped by ON CONFLICT DO NOTHING (SQLite)."""
         due = self.today + timedelta(days=RENEWAL_TASK_DUE_IN_DAYS)
         nl = "%s"  # newline, as a parameter: portable across vendors
         money = self.money_text("s.arr")
@@ -283,7 +283,7 @@ class _Statements:
             f"SELECT s.account_id, s.csm_id, {title}, {description}, "
             f"CASE WHEN s.renewal_date < %s THEN s.renewal_date ELSE %s END, "
             f"%s, %s, s.contract_id, s.window_id, %s, %s "
-            f"FROM {source} WHERE s.window_id IS NOT NULL{guard}{conflict}"
+            f"FROM {source} WHERE s.window_id IS NOT NULL{condition}{guard}{conflict}"
         )
         params = [
             # title has no parameters; description's in order of appearance:
@@ -294,16 +294,32 @@ class _Statements:
 
     def insert_entries_and_tasks(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
         """PostgreSQL: the missing entries and their tasks in one statement, returning
-        (entries inserted, tasks created). The contracts and accounts are read once: the
-        task insert takes the rows the entry insert RETURNs (exactly the entries this build
-        created, not those a concurrent build created first), joined back to ``wanted``
-        for the account fields, instead of re-reading the entries just written."""
+        (entries inserted, tasks created). The contracts and accounts are read once, into
+        ``wanted``, and the tasks are made for exactly the entries this statement inserts:
+
+        - a delta joins the entry insert's RETURNING rows back to ``wanted`` (a few thousand
+          rows, hashed);
+        - a full diff takes the rows of ``wanted`` that had no entry, as the entry insert
+          does: every part of the statement sees the entries as they were before it, and
+          under the writers' lock nobody else inserts any meanwhile. On a first build this
+          spares sorting both sides of a 190k-row join (~0.15 s of a million contracts); on
+          a delta it costs a second index probe per row (~2.5 ms of 50).
+        """
         source_sql, source_params = self.entry_source(windows)
         entries_sql, entries_params = self.insert_entries("wanted s")
-        tasks_sql, tasks_params = self.insert_tasks(
-            "new_entries n JOIN wanted s "
-            "ON s.contract_id = n.contract_id AND s.window_id = n.window_id"
-        )
+        if self.scope is None:
+            tasks_sql, tasks_params = self.insert_tasks(
+                "wanted s",
+                condition=(
+                    f" AND NOT EXISTS (SELECT 1 FROM {self.E} y "
+                    f"WHERE y.contract_id = s.contract_id AND y.window_id = s.window_id)"
+                ),
+            )
+        else:
+            tasks_sql, tasks_params = self.insert_tasks(
+                "new_entries n JOIN wanted s "
+                "ON s.contract_id = n.contract_id AND s.window_id = n.window_id"
+            )
         # MATERIALIZED: ``wanted`` is read twice and must be computed once.
         sql = (
             f"WITH wanted AS MATERIALIZED ({source_sql}), "
