@@ -298,7 +298,12 @@ def test_deleting_an_account_in_the_admin_goes_through_the_service(
     # Given an account with a contract
     account, _ = account_with_contract
     url = f"/admin/customers/account/{account.pk}/delete/"
-    # When a manager confirms its deletion
+    # When a manager opens the confirmation page, it lists the contract that goes with it
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert page.context["perms_lacking"] == set()
+    assert "Contract" in page.content.decode()
+    # And confirms the deletion
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(url, {"post": "yes"})
     # Then it is gone with its contract, and announced so segment totals are recomputed
