@@ -137,6 +137,20 @@ def other_csm(db):
     return _user_in(CSMS, "other_csm")
 
 
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Run queued Celery tasks in-process (a task queued on commit then runs at the
+    commit, in the test), for unit tests of what a queued task does."""
+    from cs_platform.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
+
+
 def _worker_env() -> dict[str, str]:
     """Environment for a worker process that talks to this test run's database."""
     db = connection.settings_dict

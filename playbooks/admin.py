@@ -54,6 +54,31 @@ class RenewalWindowAdmin(admin.ModelAdmin):
         if not obj.name:
             obj.name = f"T-{obj.days}"
         super().save_model(request, obj, form, change)
+        if not change or {"days", "is_active"} & set(form.changed_data):
+            self._rebuild_queue(request)
+
+    def delete_model(self, request: HttpRequest, obj: RenewalWindow) -> None:
+        super().delete_model(request, obj)
+        self._rebuild_queue(request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        super().delete_queryset(request, queryset)
+        self._rebuild_queue(request)
+
+    def _rebuild_queue(self, request: HttpRequest) -> None:
+        """The windows changed: rebuild the queue after commit (the build sees the new
+        windows and diffs in full), once per request, rather than at the next daily run."""
+        if getattr(request, "_renewal_rebuild_queued", False):
+            return
+        request._renewal_rebuild_queued = True
+        from .tasks import renewal_queue_rebuild_task
+
+        renewal_queue_rebuild_task.delay_on_commit()
+        self.message_user(
+            request,
+            "The renewal queue is being rebuilt for the changed windows; refresh it in a moment.",
+            messages.INFO,
+        )
 
 
 @admin.register(RenewalQueueEntry)

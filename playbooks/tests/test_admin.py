@@ -50,6 +50,65 @@ def test_rebuild_now_is_for_managers_only(client, csm):
     assert not Task.objects.exists()
 
 
+def windows_of_contract(contract) -> set[int | None]:
+    from playbooks.models import RenewalQueueEntry
+
+    return set(
+        RenewalQueueEntry.objects.filter(contract=contract).values_list("window__days", flat=True)
+    )
+
+
+def test_adding_a_window_rebuilds_the_queue(
+    admin_client, today, eager_tasks, django_capture_on_commit_callbacks
+):
+    # Given a built queue and a contract 50 days from its end
+    contract = ContractFactory(
+        start_date=today - timedelta(days=300), end_date=today + timedelta(days=50)
+    )
+    services.renewal_queue_rebuild(today=today)
+    assert windows_of_contract(contract) == {120, 90}
+
+    # When a manager adds a T-60 window
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:playbooks_renewalwindow_add"),
+            {"days": "60", "name": "", "is_active": "on"},
+            follow=True,
+        )
+
+    # Then the queue is rebuilt right away: the contract is in the new window too, with its
+    # task, and the manager is told
+    assert response.status_code == 200
+    assert windows_of_contract(contract) == {120, 90, 60}
+    assert Task.objects.filter(contract=contract, window__days=60).count() == 1
+    assert "being rebuilt for the changed windows" in response.content.decode()
+
+
+def test_switching_a_window_off_rebuilds_the_queue_and_renaming_does_not(
+    admin_client, today, eager_tasks, django_capture_on_commit_callbacks, default_windows
+):
+    from playbooks.models import RenewalQueueBuild
+
+    contract = ContractFactory(
+        start_date=today - timedelta(days=300), end_date=today + timedelta(days=50)
+    )
+    services.renewal_queue_rebuild(today=today)
+    t90 = next(window for window in default_windows if window.days == 90)
+    url = reverse("admin:playbooks_renewalwindow_change", args=[t90.pk])
+
+    # When a manager only renames T-90, nothing is rebuilt
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"days": "90", "name": "Renewal call", "is_active": "on"})
+    assert RenewalQueueBuild.objects.count() == 1
+
+    # When they switch it off, the queue is rebuilt without it
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"days": "90", "name": "Renewal call"})
+    assert response.status_code == 302
+    assert RenewalQueueBuild.objects.count() == 2
+    assert windows_of_contract(contract) == {120}
+
+
 def test_playbook_with_a_bad_step_config_is_refused(admin_client):
     segment = SegmentFactory()
     data = {

@@ -4,7 +4,6 @@ once published, publish queues a recompute after commit, static members."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from cs_platform.celery import app
 from segments import services
 from segments.models import (
     Membership,
@@ -17,16 +16,6 @@ from segments.models import (
 from .engine_fixtures import ARR_100K, account, member_ids, published, row_counts
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager_tasks():
-    """Run Celery tasks in-process (the broker is outside this test's transaction)."""
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = False
 
 
 def test_invalid_rule_is_refused_with_its_path_and_nothing_is_stored(today):
