@@ -20,17 +20,6 @@ from .engine_fixtures import ARR_100K, account, member_ids, published
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def eager_tasks():
-    app.conf.task_always_eager = True
-    cache.delete(tasks.EVALUATE_CHANGED_PENDING_KEY)
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = False
-        cache.delete(tasks.EVALUATE_CHANGED_PENDING_KEY)
-
-
 def test_beat_schedule_exists_and_is_editable():
     task = PeriodicTask.objects.get(task="segments.recompute_all")
     assert task.interval.every == 15

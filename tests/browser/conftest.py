@@ -23,17 +23,3 @@ def screenshot():
         return path
 
     return take
-
-
-@pytest.fixture
-def eager_celery():
-    """Run queued Celery tasks in-process (the recompute after a publish then finishes
-    within the request's commit), so the browser sees members change without a worker."""
-    from cs_platform.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = previous

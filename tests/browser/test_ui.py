@@ -3,7 +3,7 @@
 A CSM logs in, sees their book, opens an account, reads an explain, completes a task with
 the keyboard, adds a note and filters the renewal queue. A manager publishes a new
 segment version from the rule editor and sees the members change: Celery runs eagerly in
-this test (``eager_celery``), so the recompute queued by the publish service runs the real
+this test (``eager_tasks``), so the recompute queued by the publish service runs the real
 ``segment_recompute`` service in-process when the publish commits.
 Screenshots of the main pages go to artifacts/screenshots/.
 """
@@ -117,7 +117,7 @@ def test_csm_day(world, live_server, page, screenshot):
 
 
 def test_manager_publishes_a_version_and_members_change(
-    world, eager_celery, live_server, page, screenshot
+    world, eager_tasks, live_server, page, screenshot
 ):
     segment = world.segment
     log_in(page, live_server, "manager")
