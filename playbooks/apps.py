@@ -13,14 +13,16 @@ class PlaybooksConfig(AppConfig):
         from customers import signals as customer_signals
         from segments import signals as segment_signals
 
-        from .receivers import on_account_deleting, on_memberships_changed, on_user_deleting
+        from .receivers import on_memberships_changed, wait_for_renewal_build
 
         segment_signals.memberships_changed.connect(
             on_memberships_changed, dispatch_uid="playbooks_on_memberships_changed"
         )
         customer_signals.account_deleting.connect(
-            on_account_deleting, dispatch_uid="playbooks_on_account_deleting"
+            wait_for_renewal_build, dispatch_uid="playbooks_account_deleting_waits"
         )
         pre_delete.connect(
-            on_user_deleting, sender=get_user_model(), dispatch_uid="playbooks_on_user_deleting"
+            wait_for_renewal_build,
+            sender=get_user_model(),
+            dispatch_uid="playbooks_user_deleting_waits",
         )

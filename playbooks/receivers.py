@@ -11,19 +11,12 @@ def on_memberships_changed(sender: Any, segment_id: int, **kwargs: Any) -> None:
     process_events_task.delay_on_commit(segment_id)
 
 
-def on_account_deleting(sender: Any, account_ids: list[int], **kwargs: Any) -> None:
-    """Accounts are about to be deleted: wait for a running renewal build (and keep the
-    next one off until the delete commits), so the delete's cascade finds every entry and
-    task the build wrote for them; otherwise the build's commit would fail on a task whose
-    account is gone."""
-    from .renewal_queue import renewal_writers_lock
-
-    renewal_writers_lock(shared=True)
-
-
-def on_user_deleting(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """A user is about to be deleted (pre_delete, sent before Django nulls the tasks,
-    entries and accounts that point at them): the same wait, for the same reason."""
+def wait_for_renewal_build(sender: Any, **kwargs: Any) -> None:
+    """Accounts (``customers.signals.account_deleting``) or a user (``pre_delete``) are
+    about to be deleted: wait for a running renewal build, and keep the next one off until
+    the delete commits. Both are sent before Django collects or nulls the rows that point
+    at them, so the delete then finds every entry and task the build wrote; otherwise the
+    build's commit would fail on a task whose account or assignee is gone."""
     from .renewal_queue import renewal_writers_lock
 
     renewal_writers_lock(shared=True)
