@@ -7,6 +7,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
 from .models import Account, AssignmentRole, Contract, CSMAssignment, PendingEvaluation
+from .roles import CSMS
+
+User = get_user_model()
 
 
 def account_list() -> QuerySet[Account]:
@@ -177,3 +180,12 @@ class AccountPages:
             rows = self._accounts.filter(reduce(operator.or_, (c for _, c in spanned)))
             rows = rows.order_by(by_rank, *self._within())
         return list(rows[start - first_start : stop - first_start])
+
+
+def csm_usernames() -> list[str]:
+    """Usernames of the active CSMs, for pickers."""
+    return list(
+        User.objects.filter(groups__name=CSMS, is_active=True)
+        .order_by("username")
+        .values_list("username", flat=True)
+    )

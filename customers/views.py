@@ -87,15 +87,6 @@ def can_work_account(user: Any, account: Account) -> bool:
 # --- UI reads ----------------------------------------------------------------------------
 
 
-def csm_usernames() -> list[str]:
-    """UI read: usernames of the CSMs, for pickers."""
-    return list(
-        User.objects.filter(groups__name=CSMS, is_active=True)
-        .order_by("username")
-        .values_list("username", flat=True)
-    )
-
-
 def segments_by_account(*, account_ids: Iterable[int]) -> dict[int, list[Segment]]:
     """UI read: the current segments of each of ``account_ids`` (one query)."""
     result: dict[int, list[Segment]] = defaultdict(list)
@@ -229,7 +220,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "is_manager_view": manager,
     }
     if manager:
-        context["csm_choices"] = csm_usernames()
+        context["csm_choices"] = selectors.csm_usernames()
         context["picked"] = picked
         if not picked:
             context["team"] = _team_overview(today)
@@ -245,7 +236,7 @@ def _account_filter_form(request: HttpRequest) -> AccountFilterForm:
         segment_choices=list(
             Segment.objects.filter(is_active=True).order_by("name").values_list("id", "name")
         ),
-        csm_choices=csm_usernames(),
+        csm_choices=selectors.csm_usernames(),
     )
 
 

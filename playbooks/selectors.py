@@ -8,17 +8,15 @@ from django.db import connection
 from django.db.models import (
     Count,
     Exists,
-    Expression,
-    IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Sum,
-    Value,
 )
 
 from cs_platform import clock
+from cs_platform.db import DaysUntil
 from customers.models import Account
 
 from .models import (
@@ -33,35 +31,6 @@ from .models import (
     TaskStatus,
     TaskStatusChange,
 )
-
-
-class DaysUntil(Expression):
-    """``date_column - day`` in whole days, as an integer, in SQL."""
-
-    output_field = IntegerField()
-
-    def __init__(self, column: str, day: date) -> None:
-        super().__init__()
-        from django.db.models import F
-
-        self.column = F(column)
-        self.day = Value(day)
-
-    def get_source_expressions(self) -> list:
-        return [self.column, self.day]
-
-    def set_source_expressions(self, exprs: list) -> None:
-        self.column, self.day = exprs
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
-        column_sql, column_params = compiler.compile(self.column)
-        day_sql, day_params = compiler.compile(self.day)
-        if connection.vendor == "postgresql":
-            sql = f"({column_sql} - CAST({day_sql} AS date))"
-        else:
-            sql = f"CAST(julianday({column_sql}) - julianday({day_sql}) AS INTEGER)"
-        return sql, [*column_params, *day_params]
-
 
 # --- Renewals ---------------------------------------------------------------------------------
 

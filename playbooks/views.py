@@ -26,7 +26,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cs_platform import clock
 from cs_platform.htmx import is_htmx, started_param
-from customers.roles import CSMS, is_manager
+from customers import selectors as customer_selectors
+from customers.roles import is_manager
 
 from . import selectors, services
 from .models import (
@@ -44,14 +45,6 @@ User = get_user_model()
 ROWS_PER_PAGE = 50
 RUNS_PER_PAGE = 50
 ALL = "__all__"
-
-
-def _csm_usernames() -> list[str]:
-    return list(
-        User.objects.filter(groups__name=CSMS, is_active=True)
-        .order_by("username")
-        .values_list("username", flat=True)
-    )
 
 
 def _picked_user(request: HttpRequest, param: str) -> tuple[Any | None, str]:
@@ -115,7 +108,7 @@ def renewal_queue_view(request: HttpRequest) -> HttpResponse:
         "totals": totals,
         "filters": filters,
         "windows": list(selectors.renewal_window_list()),
-        "csm_choices": _csm_usernames(),
+        "csm_choices": customer_selectors.csm_usernames(),
         "task_statuses": TaskStatus.choices,
         "today": clock.today(),
         "last_build": selectors.renewal_queue_last_build(),
@@ -202,7 +195,7 @@ def task_list_view(request: HttpRequest) -> HttpResponse:
         "statuses": TaskStatus.choices,
         "sources": TaskSource.choices,
         "windows": list(selectors.renewal_window_list()),
-        "csm_choices": _csm_usernames(),
+        "csm_choices": customer_selectors.csm_usernames(),
         "today": today,
     }
     template = "playbooks/_task_results.html" if is_htmx(request) else None
