@@ -4,7 +4,7 @@
 
 Creates (drops and re-creates) the database ``cs_bench_analytics`` on the server of
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...; never the database named
-cs_platform), migrates it, seeds demo accounts with ``customers.demo.seed_demo``, then
+cs_platform), migrates it, seeds demo accounts with ``demo.accounts.seed_demo``, then
 writes ``--segments`` segments straight in SQL: memberships for today, a year of membership
 history (entered events, and exits for accounts that lost their ARR), and a daily snapshot
 for a year. Three of them are younger than a year (their retention is "since created").

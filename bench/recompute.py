@@ -4,7 +4,7 @@
         [--changed 10000] [--database cs_bench_recompute] [--reuse]
 
 The database (default ``cs_bench_recompute`` on 127.0.0.1, user postgres) is dropped,
-re-created, migrated and seeded with ``customers.demo.seed_demo`` in a child process (so
+re-created, migrated and seeded with ``demo.accounts.seed_demo`` in a child process (so
 the seeding's memory does not count as the worker's); ``--reuse`` keeps an existing one
 that already holds ``--accounts`` accounts. ``cs_platform`` is refused.
 
@@ -346,7 +346,7 @@ def django_setup(database: str) -> None:
 
 def seed_only(args: argparse.Namespace) -> int:
     django_setup(args.database)
-    from customers.demo import seed_demo
+    from demo.accounts import seed_demo
 
     started = time.perf_counter()
     result = seed_demo(accounts=args.accounts, seed=args.seed)

@@ -4,7 +4,7 @@
 
 Creates (drops and re-creates) the database ``cs_bench_renewals`` on the server of
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...), migrates it, seeds demo
-accounts with ``customers.demo.seed_demo`` until about ``--contracts`` contracts exist,
+accounts with ``demo.accounts.seed_demo`` until about ``--contracts`` contracts exist,
 then times, for a pinned "today":
 
 1. the first full build (every entry and every renewal task created from nothing),

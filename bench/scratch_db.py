@@ -118,7 +118,7 @@ def prepare(url: str, *, fresh: bool, settings_module: str = "cs_platform.settin
 
 def seed(*, accounts: int, seed: int) -> None:
     """``seed_demo`` with a line before it and the time it took after."""
-    from customers.demo import seed_demo
+    from demo.accounts import seed_demo
 
     print(f"Seeding {accounts:,} demo accounts (seed {seed}) ...", flush=True)
     started = time.perf_counter()

@@ -33,7 +33,7 @@ def main() -> int:
     scratch_db.prepare(url, fresh=True)
     from django.db import connection
 
-    from customers.demo import seed_demo
+    from demo.accounts import seed_demo
 
     print(f"Seeding {args.accounts:,} accounts (seed {args.seed})...", flush=True)
     started = time.perf_counter()

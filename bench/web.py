@@ -58,8 +58,8 @@ def prepare_database(url: str, accounts: int, reuse: bool) -> None:
         print(f"Creating scratch database {scratch_db.database_name(url)}...", flush=True)
     scratch_db.prepare(url, fresh=fresh)
     from cs_platform.celery import app
-    from customers.demo import seed_demo
     from customers.models import Account
+    from demo.accounts import seed_demo
     from playbooks import services as playbook_services
     from segments import services as segment_services
     from segments.models import Segment
@@ -272,8 +272,8 @@ def main() -> int:
     scratch_db.refuse_protected(parser, scratch_db.database_name(args.database_url))
 
     prepare_database(args.database_url, args.accounts, args.reuse)
-    from customers.demo import DEMO_PASSWORD, demo_logins
     from customers.models import Account
+    from demo.accounts import DEMO_PASSWORD, demo_logins
 
     csms = [login.username for login in demo_logins() if login.role == "CSM"]
     ids = list(Account.objects.order_by("?").values_list("id", flat=True)[:2000])

@@ -17,5 +17,5 @@ urlpatterns = [
     path("segments/", include("segments.urls")),
     path("analytics/", include("segments.analytics_urls")),
     path("", include("playbooks.urls")),
-    path("", include("customers.urls")),
+    path("", include("workspace.urls")),
 ]

@@ -1,5 +1,7 @@
 """The two roles of the product, kept as Django groups (created by a data migration)."""
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 MANAGERS = "Managers"
@@ -20,6 +22,13 @@ def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 def is_csm(user: AbstractBaseUser | AnonymousUser) -> bool:
     return user.is_authenticated and user.groups.filter(name=CSMS).exists()
+
+
+def can_work_account(user: AbstractBaseUser | AnonymousUser, account: Any) -> bool:
+    """CSMs change only their own book (notes, touchpoints, tasks); managers everything.
+    ``account`` is anything with an ``owner_id`` (an ``Account``, or one read ``only``
+    its id and owner)."""
+    return is_manager(user) or (account.owner_id is not None and account.owner_id == user.pk)
 
 
 # Apps whose models managers may change in full; CSMs may view them all.

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "customers",
     "segments",
     "playbooks",
+    "workspace",
+    "demo",
 ]
 
 MIDDLEWARE = [

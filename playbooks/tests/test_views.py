@@ -8,10 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers.tests.ui_world import build_world, make_account
 from playbooks import services
 from playbooks.models import RenewalQueueBuild, Task, TaskStatus, TaskStatusChange
 from playbooks.tests.factories import PlaybookFactory, PlaybookStepFactory
+from workspace.tests.ui_world import build_world, make_account
 
 pytestmark = pytest.mark.django_db
 

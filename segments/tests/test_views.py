@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.tests.ui_world import build_world, make_account, recompute
 from segments import services
 from segments.models import Membership, SegmentSnapshot, SegmentVersion
+from workspace.tests.ui_world import build_world, make_account, recompute
 
 pytestmark = pytest.mark.django_db
 

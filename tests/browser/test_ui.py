@@ -13,9 +13,9 @@ import re
 
 import pytest
 
-from customers.tests.ui_world import build_world
 from playbooks.models import TaskStatus
 from segments.models import Membership
+from workspace.tests.ui_world import build_world
 
 from .chromium import HAVE_CHROMIUM, NO_CHROMIUM
 

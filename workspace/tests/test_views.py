@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers.models import Note
-from customers.tests.ui_world import build_world, make_account
+from workspace.tests.ui_world import build_world, make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -162,9 +162,10 @@ def test_accounts_pages_follow_the_single_query_order(
 ):
     # Given accounts of two CSMs and unassigned ones, some with no health score or no
     # renewal date, and pages of 4 so pages span the parts a sort is read in
-    from customers import selectors, views
-    from customers.forms import ACCOUNT_SORTS
+    from customers import selectors
     from customers.models import Account
+    from workspace import views
+    from workspace.forms import ACCOUNT_SORTS
 
     for n in range(7):
         make_account(n=n, owner=csm, today=today, renews_in_days=10 + n % 3)
@@ -233,9 +234,9 @@ def test_csv_export_streams_the_filtered_list(client, csm, world):
 
 def test_csv_export_reads_in_bounded_chunks(client, csm, world, monkeypatch):
     # Given a chunk smaller than the export, when exporting, then every row is still there
-    from customers import views
+    from workspace import export
 
-    monkeypatch.setattr(views, "CSV_CHUNK", 2)
+    monkeypatch.setattr(export, "CSV_CHUNK", 2)
     client.force_login(csm)
     response = client.get(reverse("account-export"))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -295,7 +296,7 @@ def test_account_detail_query_count_does_not_grow_with_history(client, csm, worl
 
 def test_timeline_pages_with_before(client, csm, world):
     from customers import services
-    from customers.views import TIMELINE_PAGE
+    from workspace.timeline import TIMELINE_PAGE
 
     account = world.accounts[0]
     for n in range(TIMELINE_PAGE + 5):

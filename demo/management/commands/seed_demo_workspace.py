@@ -4,7 +4,7 @@ of the demo accounts (``seed_demo``). Does nothing when segments already exist."
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.models import Account
-from playbooks.demo import seed_demo_workspace
+from demo.workspace import seed_demo_workspace
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from customers.demo import SeedError, demo_logins, seed_demo
 from customers.models import Account
+from demo.accounts import SeedError, demo_logins, seed_demo
 
 MAX_ACCOUNTS = 10_000_000
 

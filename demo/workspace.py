@@ -1,5 +1,6 @@
-"""The demo workspace on top of the demo accounts: segments a CS team would define, their
-memberships, two playbooks and the renewal queue, so a new user sees a working product.
+"""``seed_demo_workspace``: the demo workspace on top of the demo accounts: segments a CS
+team would define, their memberships, two playbooks and the renewal queue, so a new user
+sees a working product.
 
 Everything goes through the same services as the UI, the admin and the API. The
 recomputes and the renewal queue build run in-process, so the pages have content as soon
@@ -14,11 +15,10 @@ from django.db import transaction
 
 from customers.models import Account
 from customers.roles import MANAGERS
+from playbooks import services as playbook_services
+from playbooks.models import PlaybookActivation, PlaybookTrigger
 from segments import services as segment_services
 from segments.models import ExclusiveGroup, Segment, SegmentKind
-
-from . import services
-from .models import PlaybookActivation, PlaybookTrigger
 
 # (name, rule, extra segment_create arguments); tiers share an exclusive group.
 TIERS = (
@@ -94,8 +94,8 @@ def seed_demo_workspace() -> DemoWorkspace:
         run = segment_services.segment_recompute(segment_id=segment.pk)
         result.segments[segment.name] = run.member_count or 0
     # The recomputes' membership events start the playbooks (their runs go to the worker).
-    services.playbooks_process_events()
-    build = services.renewal_queue_rebuild(full=True)
+    playbook_services.playbooks_process_events()
+    build = playbook_services.renewal_queue_rebuild(full=True)
     result.created = True
     result.queue_entries = build.inserted
     result.renewal_tasks = build.tasks_created
@@ -132,7 +132,7 @@ def _segments_create(owner: Any) -> dict[str, Segment]:
 
 
 def _playbooks_create(segments: dict[str, Segment], owner: Any) -> list[str]:
-    at_risk = services.playbook_create(
+    at_risk = playbook_services.playbook_create(
         name="Save at-risk accounts",
         description="Call the champion within three days of an account turning at risk.",
         segment=segments["At risk"],
@@ -155,7 +155,7 @@ def _playbooks_create(segments: dict[str, Segment], owner: Any) -> list[str]:
         ],
         by=owner,
     )
-    recovered = services.playbook_create(
+    recovered = playbook_services.playbook_create(
         name="Recovered from risk",
         description="Thank the champion when an account leaves the at-risk segment.",
         segment=segments["At risk"],

@@ -1,3 +1,5 @@
+"""The workspace pages at the site's root (URL names used across templates and tests)."""
+
 from django.urls import path
 
 from . import views

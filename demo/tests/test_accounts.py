@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.models import Count
 
-from customers import demo, services
+from customers import services
 from customers.models import (
     Account,
     AssignmentRole,
@@ -21,6 +21,7 @@ from customers.models import (
 )
 from customers.roles import CSMS, MANAGERS
 from customers.selectors import account_ids_pending_evaluation
+from demo import accounts as demo_accounts
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def wipe_accounts() -> None:
 
 def test_seed_writes_the_requested_counts_and_demo_users(today):
     # When 300 accounts are seeded
-    result = demo.seed_demo(accounts=300, seed=7)
+    result = demo_accounts.seed_demo(accounts=300, seed=7)
     # Then the rows are there, 1–3 contracts per account
     assert Account.objects.count() == result.accounts == 300
     assert Contract.objects.count() == result.contracts
@@ -75,7 +76,7 @@ def test_seed_writes_the_requested_counts_and_demo_users(today):
 
 
 def test_seeded_data_is_plausible(today):
-    demo.seed_demo(accounts=400, seed=3)
+    demo_accounts.seed_demo(accounts=400, seed=3)
     # End dates spread from a year ago to two years ahead
     ends = Contract.objects.values_list("end_date", flat=True)
     assert min(ends) >= today - timedelta(days=365)
@@ -108,22 +109,22 @@ def test_seeded_data_is_plausible(today):
 
 def test_same_seed_gives_identical_data_and_another_seed_differs(today, monkeypatch):
     # Given a dataset seeded with seed 11
-    demo.seed_demo(accounts=250, seed=11)
+    demo_accounts.seed_demo(accounts=250, seed=11)
     first = dataset_digest()
     # When the database is emptied and the same seed is seeded again, in other chunk sizes
     wipe_accounts()
-    monkeypatch.setattr(demo, "CHUNK_ACCOUNTS", 60)
-    demo.seed_demo(accounts=250, seed=11)
+    monkeypatch.setattr(demo_accounts, "CHUNK_ACCOUNTS", 60)
+    demo_accounts.seed_demo(accounts=250, seed=11)
     # Then every row is the same
     assert dataset_digest() == first
     # And another seed gives other data
     wipe_accounts()
-    demo.seed_demo(accounts=250, seed=12)
+    demo_accounts.seed_demo(accounts=250, seed=12)
     assert dataset_digest() != first
 
 
 def test_seeded_derived_columns_have_no_drift(today, capsys):
-    demo.seed_demo(accounts=300, seed=5)
+    demo_accounts.seed_demo(accounts=300, seed=5)
     call_command("customers_rederive")  # raises (exit code 1) on drift
     assert "No drift" in capsys.readouterr().out
     # and they agree with the rule: sum of active contracts, earliest active end
@@ -134,12 +135,12 @@ def test_seeded_derived_columns_have_no_drift(today, capsys):
 
 
 def test_seeding_the_same_seed_twice_is_refused(today):
-    demo.seed_demo(accounts=5, seed=1)
-    with pytest.raises(demo.SeedError, match="seed 1 already exist"):
-        demo.seed_demo(accounts=5, seed=1)
+    demo_accounts.seed_demo(accounts=5, seed=1)
+    with pytest.raises(demo_accounts.SeedError, match="seed 1 already exist"):
+        demo_accounts.seed_demo(accounts=5, seed=1)
     assert Account.objects.count() == 5
 
 
 def test_zero_accounts_still_creates_users():
-    result = demo.seed_demo(accounts=0, seed=1)
+    result = demo_accounts.seed_demo(accounts=0, seed=1)
     assert result.accounts == 0 and result.users == 10

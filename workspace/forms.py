@@ -1,9 +1,9 @@
-"""Forms of the web UI. They validate and normalise input; queries and writes live in the
-selectors and services."""
+"""Forms of the workspace pages. They validate and normalise input; queries and writes
+live in the selectors and services."""
 
 from django import forms
 
-from .models import LifecycleStage, NoteKind, Plan, Region
+from customers.models import LifecycleStage, NoteKind, Plan, Region
 
 UNASSIGNED = "__none__"
 

@@ -5,8 +5,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from customers.demo import seed_demo
-from playbooks.demo import seed_demo_workspace
+from demo.accounts import seed_demo
+from demo.workspace import seed_demo_workspace
 from playbooks.models import Playbook, PlaybookRun, RenewalQueueEntry, Task
 from segments.models import Membership, Segment
 

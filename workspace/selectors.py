@@ -1,0 +1,172 @@
+"""Reads for the workspace pages that no domain selector offers: each is one bounded,
+set-based query over the domain apps' tables."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from cs_platform import clock
+from customers import selectors as customer_selectors
+from customers.models import Account
+from customers.roles import CSMS
+from playbooks import selectors as playbook_selectors
+from playbooks import services as playbook_services
+from playbooks.models import Task, TaskStatus
+from segments.models import Membership, Segment
+
+from .forms import ACCOUNT_SORTS, UNASSIGNED, AccountFilterForm
+
+User = get_user_model()
+
+# Tasks shown per bucket (overdue, today, this week) on my book; the tasks page has all.
+BOOK_TASKS_SHOWN = 10
+
+
+def segments_by_account(*, account_ids: Iterable[int]) -> dict[int, list[Segment]]:
+    """The current segments of each of ``account_ids`` (one query)."""
+    result: dict[int, list[Segment]] = defaultdict(list)
+    rows = (
+        Membership.objects.filter(account_id__in=list(account_ids), segment__is_active=True)
+        .select_related("segment")
+        .only("account_id", "segment__id", "segment__name", "segment__slug")
+        .order_by("segment__name")
+    )
+    for membership in rows:
+        result[membership.account_id].append(membership.segment)
+    return result
+
+
+def accounts_with_segments(accounts: list[Account]) -> list[tuple[Account, list[Segment]]]:
+    segments = segments_by_account(account_ids=[a.id for a in accounts])
+    return [(account, segments.get(account.id, [])) for account in accounts]
+
+
+def book_stats(user: Any, today: date) -> dict[str, Any]:
+    """Size, ARR and renewals of a CSM's book, in one aggregate query."""
+    return customer_selectors.csm_book(user=user).aggregate(
+        accounts=Count("id"),
+        arr=Coalesce(Sum("arr"), Decimal("0")),
+        renewing_90=Count("id", filter=Q(renewal_date__range=(today, today + timedelta(90)))),
+        at_risk=Count("id", filter=Q(lifecycle_stage="at_risk") | Q(health_score__lt=40)),
+    )
+
+
+def task_buckets(viewer: Any, user: Any, today: date) -> dict[str, dict[str, Any]]:
+    """The user's open tasks overdue, due today and due this week: each bucket's count
+    (one aggregate query) and its first BOOK_TASKS_SHOWN tasks (one query each), with
+    whether ``viewer`` may change them."""
+    week_end = today + timedelta(days=7)
+    buckets = {
+        "overdue": Q(due_date__lt=today),
+        "today": Q(due_date=today),
+        "week": Q(due_date__gt=today, due_date__lte=week_end),
+    }
+    tasks = playbook_selectors.task_rows(assignee=user, status=TaskStatus.OPEN)
+    counts = tasks.order_by().aggregate(
+        **{key: Count("id", filter=condition) for key, condition in buckets.items()}
+    )
+    result = {}
+    for key, condition in buckets.items():
+        rows = list(tasks.filter(condition)[:BOOK_TASKS_SHOWN])
+        result[key] = {
+            "count": counts[key],
+            "rows": [(task, playbook_services.task_can_change(viewer, task)) for task in rows],
+        }
+    return result
+
+
+def team_overview(today: date) -> list[Any]:
+    """Per CSM, book size, ARR, open and overdue tasks (one query)."""
+    open_tasks = Task.objects.filter(assignee=OuterRef("pk"), status=TaskStatus.OPEN).order_by()
+    count = Count("id")
+    return list(
+        User.objects.filter(groups__name=CSMS, is_active=True)
+        .annotate(
+            n_accounts=Coalesce(
+                Subquery(
+                    Account.objects.filter(owner=OuterRef("pk"))
+                    .order_by()
+                    .values("owner")
+                    .annotate(n=count)
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+            book_arr=Subquery(
+                Account.objects.filter(owner=OuterRef("pk"))
+                .order_by()
+                .values("owner")
+                .annotate(total=Sum("arr"))
+                .values("total")[:1]
+            ),
+            n_open=Coalesce(
+                Subquery(
+                    open_tasks.values("assignee").annotate(n=count).values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+            n_overdue=Coalesce(
+                Subquery(
+                    open_tasks.filter(due_date__lt=today)
+                    .values("assignee")
+                    .annotate(n=count)
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                0,
+            ),
+        )
+        .order_by("username")
+    )
+
+
+# --- the accounts list's filters and sort ----------------------------------------------------
+
+
+def segment_choices() -> list[tuple[int, str]]:
+    """The active segments, for the accounts list's segment filter."""
+    return list(Segment.objects.filter(is_active=True).order_by("name").values_list("id", "name"))
+
+
+def accounts_filtered(form: AccountFilterForm) -> QuerySet[Account]:
+    """The accounts the form's valid filters select (unordered: see ``account_sort``)."""
+    filters = form.filters()
+    accounts = customer_selectors.account_list()
+    if text := filters.get("q"):
+        accounts = accounts.filter(Q(name__icontains=text) | Q(domain__icontains=text))
+    for key, column in (("plan", "plan"), ("region", "region"), ("lifecycle", "lifecycle_stage")):
+        if key in filters:
+            accounts = accounts.filter(**{column: filters[key]})
+    if (csm := filters.get("csm")) == UNASSIGNED:
+        accounts = accounts.filter(owner__isnull=True)
+    elif csm:
+        accounts = accounts.filter(owner__username=csm)
+    if segment_id := filters.get("segment"):
+        accounts = accounts.filter(
+            id__in=Membership.objects.filter(segment_id=segment_id).values("account_id")
+        )
+    renewal = filters.get("renewal")
+    today = clock.today()
+    if renewal == "overdue":
+        accounts = accounts.filter(renewal_date__lt=today)
+    elif renewal == "none":
+        accounts = accounts.filter(renewal_date__isnull=True)
+    elif renewal:
+        accounts = accounts.filter(
+            renewal_date__range=(today, today + timedelta(days=int(renewal)))
+        )
+    return accounts
+
+
+def account_sort(form: AccountFilterForm) -> tuple[str, bool]:
+    """The requested sort column (an ORM path) and whether it is descending."""
+    sort = form.filters().get("sort") or "name"
+    return ACCOUNT_SORTS[sort.lstrip("-")][1], sort.startswith("-")

@@ -1,0 +1,243 @@
+"""HTML pages of the CSM's day: my book, the accounts list (with CSV export) and the
+account detail with its segments, explain, tasks, notes and timeline.
+
+These pages compose the three domain apps: they read through selectors (the domain apps'
+and this app's own, ``workspace.selectors``) and write through services.
+"""
+
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from cs_platform import clock
+from cs_platform.htmx import is_htmx
+from customers import selectors as customer_selectors
+from customers import services as customer_services
+from customers.models import Account
+from customers.roles import can_work_account, is_manager
+from playbooks import selectors as playbook_selectors
+from playbooks import services as playbook_services
+from playbooks.models import TaskStatus
+from segments import selectors as segment_selectors
+
+from . import selectors
+from .export import accounts_csv_lines
+from .forms import ACCOUNT_SORTS, AccountFilterForm, NoteForm
+from .timeline import account_timeline
+
+User = get_user_model()
+
+ACCOUNTS_PER_PAGE = 50
+# My book shows this many accounts (soonest renewals first) and links to the full list.
+BOOK_ACCOUNTS_SHOWN = 25
+# The accounts list reads only what it shows (narrow rows sort faster).
+LIST_COLUMNS = (
+    "id",
+    "name",
+    "domain",
+    "plan",
+    "region",
+    "lifecycle_stage",
+    "arr",
+    "health_score",
+    "renewal_date",
+    "owner_id",
+    "owner__username",
+)
+# My book's accounts table reads only what it shows.
+BOOK_COLUMNS = ("id", "name", "arr", "health_score", "renewal_date", "owner__id")
+
+
+# --- my book -----------------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """My book: my accounts, my tasks due, my renewals by window. Managers get the team
+    overview and a CSM picker (``?csm=username``) to look at anyone's book."""
+    manager = is_manager(request.user)
+    subject = request.user
+    picked = request.GET.get("csm", "").strip()
+    if manager and picked:
+        subject = get_object_or_404(User, username=picked)
+    today = clock.today()
+    accounts = list(
+        customer_selectors.csm_book(user=subject)
+        .only(*BOOK_COLUMNS)
+        .order_by(F("renewal_date").asc(nulls_last=True), "name", "id")[:BOOK_ACCOUNTS_SHOWN]
+    )
+    context = {
+        "nav": "home",
+        "subject": subject,
+        "is_self": subject.pk == request.user.pk,
+        "today": today,
+        "stats": selectors.book_stats(subject, today),
+        "account_rows": selectors.accounts_with_segments(accounts),
+        "tasks": selectors.task_buckets(request.user, subject, today),
+        # A manager's home shows the whole team's renewals; a book shows its own.
+        "renewals": playbook_selectors.renewals_by_window(
+            csm=None if manager and not picked else subject
+        ),
+        "is_manager_view": manager,
+    }
+    if manager:
+        context["csm_choices"] = customer_selectors.csm_usernames()
+        context["picked"] = picked
+        if not picked:
+            context["team"] = selectors.team_overview(today)
+    return render(request, "workspace/home.html", context)
+
+
+# --- accounts list and export ---------------------------------------------------------------
+
+
+def _account_filter_form(request: HttpRequest) -> AccountFilterForm:
+    return AccountFilterForm(
+        request.GET or None,
+        segment_choices=selectors.segment_choices(),
+        csm_choices=customer_selectors.csm_usernames(),
+    )
+
+
+@require_GET
+def account_list_view(request: HttpRequest) -> HttpResponse:
+    form = _account_filter_form(request)
+    column, descending = selectors.account_sort(form)
+    accounts = customer_selectors.AccountPages(
+        selectors.accounts_filtered(form).only(*LIST_COLUMNS),
+        column=column,
+        descending=descending,
+    )
+    page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    context = {
+        "nav": "accounts",
+        "form": form,
+        "page": page,
+        "account_rows": selectors.accounts_with_segments(rows),
+        "sort": (form.cleaned_data.get("sort") if form.is_bound else "") or "name",
+        "sort_columns": {key: label for key, (label, _) in ACCOUNT_SORTS.items()},
+    }
+    template = "workspace/_account_results.html" if is_htmx(request) else None
+    return render(request, template or "workspace/account_list.html", context)
+
+
+@require_GET
+def account_export_view(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered accounts list as CSV, streamed (memory does not grow with the rows)."""
+    form = _account_filter_form(request)
+    column, descending = selectors.account_sort(form)
+    accounts = customer_selectors.accounts_ordered(
+        selectors.accounts_filtered(form), column=column, descending=descending
+    )
+    response = StreamingHttpResponse(
+        accounts_csv_lines(accounts), content_type="text/csv; charset=utf-8"
+    )
+    filename = f"accounts-{clock.today().isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- account detail and timeline ----------------------------------------------------------
+
+
+def _account_or_404(account_id: int) -> Account:
+    try:
+        return customer_selectors.account_get(account_id=account_id)
+    except Account.DoesNotExist:
+        raise Http404("No such account.") from None
+
+
+@require_GET
+def account_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = _account_or_404(account_id)
+    timeline, more = account_timeline(account=account)
+    segments = list(
+        segment_selectors.account_segments(account=account)
+        .filter(is_active=True)
+        .order_by("name", "id")
+    )
+    tasks = playbook_selectors.task_rows(account_id=account.id).filter(
+        status__in=[TaskStatus.OPEN, TaskStatus.SNOOZED]
+    )
+    can_work = can_work_account(request.user, account)
+    context = {
+        "nav": "accounts",
+        "account": account,
+        "can_work": can_work,
+        "contracts": list(account.contracts.all()),
+        "assignments": list(account.assignments.all()),
+        "segments": segments,
+        "task_rows": [(t, playbook_services.task_can_change(request.user, t)) for t in tasks],
+        "timeline": timeline,
+        "timeline_more": more,
+        "note_form": NoteForm(),
+        "today": clock.today(),
+    }
+    return render(request, "workspace/account_detail.html", context)
+
+
+@require_GET
+def account_timeline_view(request: HttpRequest, account_id: int) -> HttpResponse:
+    """A page of the timeline: older entries with ``?before=ISO datetime``, else the newest."""
+    account = get_object_or_404(Account.objects.only("id", "owner_id"), pk=account_id)
+    before = None
+    if raw := request.GET.get("before"):
+        try:
+            before = datetime.fromisoformat(raw)
+        except ValueError:
+            return HttpResponseBadRequest("before: expected an ISO date-time.")
+        if timezone.is_naive(before):
+            before = timezone.make_aware(before)
+    timeline, more = account_timeline(account=account, before=before)
+    return render(
+        request,
+        "workspace/_timeline.html",
+        {"account": account, "timeline": timeline, "timeline_more": more, "older": bool(before)},
+    )
+
+
+@require_POST
+def note_create_view(request: HttpRequest, account_id: int) -> HttpResponse:
+    """Add a note or touchpoint; CSMs only on their own accounts (else 403)."""
+    account = get_object_or_404(Account, pk=account_id)
+    if not can_work_account(request.user, account):
+        raise PermissionDenied("Only the account's owner CSM or a manager can add notes here.")
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            customer_services.note_create(
+                account=account,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                kind=form.cleaned_data["kind"],
+                happened_at=form.cleaned_data["happened_at"],
+            )
+        except ValidationError as error:
+            for name, errors in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+    if form.errors:
+        context = {"account": account, "note_form": form, "can_work": True}
+        return render(request, "workspace/_note_form.html", context, status=400)
+    if is_htmx(request):
+        context = {"account": account, "note_form": NoteForm(), "can_work": True, "saved": True}
+        response = render(request, "workspace/_note_form.html", context)
+        response["HX-Trigger"] = "timelineChanged"
+        return response
+    messages.success(request, "Note added.")
+    return redirect(reverse("account-detail", args=[account.id]) + "#timeline")
