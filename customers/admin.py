@@ -2,21 +2,25 @@
 columns (arr, renewal_date, owner), the segment re-evaluation mark and the
 ``accounts_changed`` signal stay right whatever screen a change comes from."""
 
-import datetime as dt
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from cs_platform.clock import today as clock_today
-
 from . import services
+from .admin_actions import assign_owner_action
+from .admin_filters import (
+    AssignedUserFilter,
+    CurrentAssignmentFilter,
+    OwnerFilter,
+    RenewalMonthFilter,
+    staff_users,
+)
 from .admin_import import csv_import_view
 from .models import (
     Account,
@@ -27,83 +31,9 @@ from .models import (
     CSMAssignment,
     Note,
 )
-from .roles import CSMS, MANAGERS
 from .selectors import account_ids_pending_evaluation
 
 User = get_user_model()
-
-
-def _staff_users() -> QuerySet:
-    """Users who can own accounts: members of the CSMs and Managers groups."""
-    return (
-        User.objects.filter(is_active=True, groups__name__in=(CSMS, MANAGERS))
-        .distinct()
-        .order_by("username")
-    )
-
-
-def _month_start(day: dt.date, months_ahead: int) -> dt.date:
-    month_index = day.year * 12 + day.month - 1 + months_ahead
-    return dt.date(month_index // 12, month_index % 12 + 1, 1)
-
-
-class RenewalMonthFilter(admin.SimpleListFilter):
-    """Renewal date by month over the next 12 months, plus overdue (before today)."""
-
-    title = "renewal month"
-    parameter_name = "renewal_month"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        today = clock_today()
-        months = [_month_start(today, n) for n in range(12)]
-        return [
-            ("overdue", "Overdue"),
-            *((m.strftime("%Y-%m"), m.strftime("%b %Y")) for m in months),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if not value:
-            return queryset
-        if value == "overdue":
-            return queryset.filter(renewal_date__lt=clock_today())
-        try:
-            start = dt.datetime.strptime(value, "%Y-%m").date()
-        except ValueError:
-            return queryset.none()
-        return queryset.filter(renewal_date__gte=start, renewal_date__lt=_month_start(start, 1))
-
-
-class OwnerFilter(admin.SimpleListFilter):
-    """The account's current owner CSM (or no owner). Lists the CSMs and managers rather
-    than the distinct owners, which would scan the whole table."""
-
-    title = "CSM"
-    parameter_name = "csm"
-    user_field = "owner"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        users = [(str(u.pk), u.get_full_name() or u.username) for u in _staff_users()]
-        return [("none", "Unassigned"), *users]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value()
-        if not value:
-            return queryset
-        if value == "none":
-            return queryset.filter(**{f"{self.user_field}__isnull": True})
-        if value.isdigit():
-            return queryset.filter(**{f"{self.user_field}_id": int(value)})
-        return queryset.none()
-
-
-class AssignedUserFilter(OwnerFilter):
-    title = "user"
-    parameter_name = "user"
-    user_field = "user"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return super().lookups(request, model_admin)[1:]  # every assignment has a user
 
 
 class ContractInline(admin.TabularInline):
@@ -151,7 +81,7 @@ class AccountAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assign_owner"].queryset = _staff_users()
+        self.fields["assign_owner"].queryset = staff_users()
 
     def clean_traits(self) -> dict:
         traits = self.cleaned_data.get("traits")
@@ -243,7 +173,7 @@ class AccountAdmin(admin.ModelAdmin):
         ),
     )
     inlines = (ContractInline, AssignmentHistoryInline)
-    actions = ("assign_owner_action",)
+    actions = (assign_owner_action,)
 
     @admin.display(boolean=True, description="Needs segment evaluation")
     def needs_segment_eval(self, obj: Account) -> bool:
@@ -306,35 +236,6 @@ class AccountAdmin(admin.ModelAdmin):
                 },
             )
 
-    @admin.action(
-        description="Assign an owner CSM to the selected accounts", permissions=["change"]
-    )
-    def assign_owner_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        form = AssignOwnerForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            user = form.cleaned_data["user"]
-            assigned = 0
-            for account in queryset.only("pk", "owner_id").iterator(chunk_size=500):
-                if account.owner_id != user.pk:
-                    services.csm_assign(account=account, user=user, role=AssignmentRole.OWNER)
-                    assigned += 1
-            self.message_user(
-                request, f"{user.username} now owns {assigned} more account(s).", messages.SUCCESS
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Assign an owner CSM",
-            "form": form,
-            "accounts": queryset[:50],
-            "count": queryset.count(),
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "opts": self.model._meta,
-            "action": "assign_owner_action",
-        }
-        return TemplateResponse(request, "admin/customers/assign_owner.html", context)
-
     def get_urls(self) -> list[URLPattern]:
         # Ahead of the model's own URLs, whose "<path:object_id>/" would claim "import/".
         opts = self.opts
@@ -349,14 +250,6 @@ class AccountAdmin(admin.ModelAdmin):
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         return csv_import_view(request, admin_site=self.admin_site)
-
-
-class AssignOwnerForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=User.objects.none(), label="New owner")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = _staff_users()
 
 
 @admin.register(Contract)
@@ -396,21 +289,6 @@ class ContractAdmin(admin.ModelAdmin):
             obj.created_at, obj.updated_at = created.created_at, created.updated_at
             obj._state.adding = False
             obj._state.db = created._state.db
-
-
-class CurrentAssignmentFilter(admin.SimpleListFilter):
-    title = "current"
-    parameter_name = "current"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [("yes", "Current"), ("no", "Ended")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == "yes":
-            return queryset.filter(ended_at__isnull=True)
-        if self.value() == "no":
-            return queryset.filter(ended_at__isnull=False)
-        return queryset
 
 
 @admin.register(CSMAssignment)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 
-from .imports import csv_import
+from .csv_import import csv_import
 from .roles import is_manager
 
 # Errors listed on the page; the counts always cover the whole file.

@@ -13,6 +13,9 @@ from django.db.models import DecimalField, F, Min, OuterRef, Q, Subquery, Sum, V
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
+from cs_platform.db import dialect
+
+from .field_values import traits_problems
 from .models import (
     Account,
     AssignmentRole,
@@ -101,47 +104,10 @@ def traits_validate(traits: Any) -> None:
     """Check ``Account.traits`` against the declared AttributeDefinitions."""
     if traits in (None, {}):
         return
-    if not isinstance(traits, dict):
-        raise ValidationError({"traits": ["Expected an object of custom attributes."]})
-    definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=list(traits))}
-    errors = []
-    for key, value in traits.items():
-        definition = definitions.get(key)
-        if definition is None:
-            errors.append(f"{key}: no custom attribute with this key is declared.")
-        elif value is not None and (problem := attribute_value_problem(definition, value)):
-            errors.append(f"{key}: {problem}")
-    if errors:
-        raise ValidationError({"traits": errors})
-
-
-def attribute_value_problem(definition: AttributeDefinition, value: Any) -> str | None:
-    """Why ``value`` does not fit the declared type, or None when it does."""
-    kind = definition.type
-    if kind in ("text", "choice"):
-        if not isinstance(value, str):
-            return f"expected text, got {value!r}"
-        if kind == "choice" and definition.choices and value not in definition.choices:
-            return f"unknown choice {value!r}; expected one of {definition.choices}"
-    elif kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"expected an integer, got {value!r}"
-    elif kind in ("number", "money"):
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            return f"expected a number, got {value!r}"
-        try:
-            Decimal(str(value))
-        except ArithmeticError:
-            return f"expected a number, got {value!r}"
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            return f"expected true or false, got {value!r}"
-    elif kind == "date":
-        try:
-            dt.date.fromisoformat(value)
-        except (TypeError, ValueError):
-            return f"expected an ISO date, got {value!r}"
-    return None
+    keys = list(traits) if isinstance(traits, dict) else []
+    definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=keys)}
+    if problems := traits_problems(traits, definitions):
+        raise ValidationError({"traits": problems})
 
 
 @transaction.atomic
@@ -279,11 +245,10 @@ def accounts_rederive_batch(
     """One bounded step of a full re-derive (``customers_rederive``, the sweep task): both
     ``accounts_rederive`` and ``accounts_rederive_owner`` in one transaction. Returns the
     ids whose arr/renewal_date drifted and those whose owner drifted."""
-    if connection.vendor == "postgresql":
-        # The correlated subqueries look expensive to the planner, which then spends
-        # longer JIT-compiling the batch than running it.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+    # The correlated subqueries look expensive to the planner, which then spends longer
+    # JIT-compiling the batch than running it.
+    with connection.cursor() as cursor:
+        dialect().tune_transaction(cursor)
     money = accounts_rederive(account_ids=account_ids, id_range=id_range, dry_run=dry_run)
     owner = accounts_rederive_owner(account_ids=account_ids, id_range=id_range, dry_run=dry_run)
     return money, owner

@@ -6,20 +6,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from customers.imports import MAX_BULK_ROWS
+from customers.bulk_upsert import MAX_BULK_ROWS
+from customers.field_values import has_nul
 from customers.models import Account, AssignmentRole, AttributeDefinition, Contract, CSMAssignment
 from customers.services import ACCOUNT_EDITABLE_FIELDS, CONTRACT_EDITABLE_FIELDS
-
-
-def has_nul(value: Any) -> bool:
-    """Whether a JSON value holds a NUL character anywhere (PostgreSQL refuses those)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
 
 
 class AccountSerializer(serializers.ModelSerializer):

@@ -1,5 +1,5 @@
 """REST endpoints of the customer domain (DESIGN section 8). Views are thin: they check
-permissions, validate with serializers and call customers.services / customers.imports."""
+permissions, validate with serializers and call customers.services / customers.bulk_upsert."""
 
 from typing import Any
 
@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from cs_platform.api.parsers import BulkJSONParser
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
 from customers import selectors, services
-from customers.imports import accounts_bulk_upsert
+from customers.bulk_upsert import accounts_bulk_upsert
 from customers.models import Account, AttributeDefinition, Contract, CSMAssignment
 
 from .filters import AccountFilter, ContractFilter

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers import services
-from customers.imports import MAX_BULK_ROWS, accounts_bulk_upsert
+from customers.bulk_upsert import MAX_BULK_ROWS, accounts_bulk_upsert
 from customers.models import Account
 from customers.selectors import account_ids_pending_evaluation
 from customers.signals import accounts_changed

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from customers.imports import csv_import
+from customers.csv_import import csv_import
 
 
 class Command(BaseCommand):

@@ -9,6 +9,8 @@ import pytest
 from customers import services as customer_services
 from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
+from playbooks import services as playbook_services
+from segments import services as segment_services
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +20,6 @@ ROLES = ("anonymous", "csm", "other_csm", "manager")
 @pytest.fixture
 def world(manager, csm, other_csm, today):
     """An account in csm's book with a contract, a task, a segment and a playbook."""
-    from playbooks import services as playbook_services
-    from segments import services as segment_services
-
     account = AccountFactory(name="Acme", plan="pro")
     customer_services.csm_assign(account=account, user=csm)
     contract = customer_services.contract_create(

@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from customers import services
-from customers.imports import csv_import
+from customers.csv_import import csv_import
 from customers.models import Account, Contract
 from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import AccountFactory

@@ -1,4 +1,5 @@
-"""Bulk upsert of accounts and contracts, and the CSV import built on it.
+"""Bulk upsert of accounts and contracts (the CSV import, ``customers.csv_import``, is
+built on it).
 
 One service per kind, shared by the REST API (``POST /api/accounts/bulk/``), the
 ``import_csv`` management command and the admin upload:
@@ -19,31 +20,23 @@ is one or two statements per batch; it needs no read-modify-write of existing ro
 concurrent edit of a field the row does not carry is never overwritten with a stale value.
 """
 
-import csv
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, TextIO
+from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.validators import (
-    MaxLengthValidator,
-    MaxValueValidator,
-    MinValueValidator,
-    ProhibitNullCharactersValidator,
-)
-from django.db import models, transaction
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
+from .field_values import field_value_clean, has_nul, traits_problems
 from .models import Account, AttributeDefinition, Contract, ContractStatus
 from .services import (
     ACCOUNT_EDITABLE_FIELDS,
     CONTRACT_EDITABLE_FIELDS,
     accounts_mark_changed,
     accounts_rederive,
-    attribute_value_problem,
 )
 
 MAX_BULK_ROWS = 10_000
@@ -58,8 +51,8 @@ LOOKUP_BATCH_SIZE = 2_000
 ACCOUNT_READ_ONLY_FIELDS = frozenset(
     {"id", "arr", "renewal_date", "csm", "created_at", "updated_at"}
 )
+# The column (or key) of a contract row that names its account.
 CONTRACT_CSV_ACCOUNT_COLUMN = "account_external_id"
-EXTRA_CELLS = "extra cells"
 
 
 @dataclass
@@ -79,136 +72,6 @@ class BulkUpsertResult:
 
 
 # --- Row validation -------------------------------------------------------------------------
-
-
-def _has_nul(value: Any) -> bool:
-    """Whether a JSON value holds a NUL character anywhere (PostgreSQL refuses those)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-@dataclass(frozen=True)
-class _FieldRule:
-    """What the fast path of ``_field_value_clean`` checks for one model field; anything
-    it is unsure of goes to the model field's own ``clean`` (which also words the
-    errors)."""
-
-    kind: str
-    max_length: int | None
-    choices: frozenset[str] | None
-    blank: bool
-    low: int | None
-    high: int | None
-
-
-# The validators the fast path checks itself (or that a type check already covers); a
-# field with any other validator always goes through ``clean``.
-_FAST_VALIDATORS = (
-    MinValueValidator,
-    MaxValueValidator,
-    MaxLengthValidator,
-    ProhibitNullCharactersValidator,
-)
-
-
-def _field_rule(model_field: models.Field) -> _FieldRule:
-    lows = [v.limit_value for v in model_field.validators if isinstance(v, MinValueValidator)]
-    highs = [v.limit_value for v in model_field.validators if isinstance(v, MaxValueValidator)]
-    if not all(isinstance(v, _FAST_VALIDATORS) for v in model_field.validators):
-        kind = "other"
-    elif isinstance(model_field, models.CharField):
-        kind = "text"
-    elif isinstance(model_field, models.IntegerField):
-        kind = "integer"
-    elif type(model_field) is models.DateField:  # not DateTimeField, its subclass
-        kind = "date"
-    else:
-        kind = "other"
-    return _FieldRule(
-        kind=kind,
-        max_length=getattr(model_field, "max_length", None),
-        choices=frozenset(str(c) for c, _ in model_field.flatchoices)
-        if model_field.choices
-        else None,
-        blank=model_field.blank,
-        low=max(lows) if lows else None,
-        high=min(highs) if highs else None,
-    )
-
-
-_RULES: dict[models.Field, _FieldRule] = {}
-
-
-def _fast_clean(model_field: models.Field, value: Any) -> tuple[bool, Any]:
-    """``(True, value)`` when the value certainly passes the field's rules."""
-    rule = _RULES.get(model_field)
-    if rule is None:
-        rule = _RULES[model_field] = _field_rule(model_field)
-    if rule.kind == "text" and type(value) is str:
-        if (
-            (value or rule.blank)
-            and (rule.max_length is None or len(value) <= rule.max_length)
-            and (rule.choices is None or value in rule.choices or (not value and rule.blank))
-        ):
-            return True, value
-    elif rule.kind == "integer" and type(value) is int:
-        if (rule.low is None or value >= rule.low) and (rule.high is None or value <= rule.high):
-            return True, value
-    elif rule.kind == "date" and type(value) is str and len(value) == 10 and value[4] == "-":
-        try:
-            return True, dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    return False, None
-
-
-def _field_value_clean(model_field: models.Field, value: Any) -> Any:
-    """One value checked by the model field's own rules, after the JSON type checks DRF's
-    fields make (no booleans for numbers, no fractions for integers, text for text)."""
-    if value is None:
-        return model_field.clean(None, None)
-    if isinstance(model_field, models.BooleanField):
-        if not isinstance(value, bool):
-            raise ValidationError("Must be a valid boolean.")
-        return value
-    if isinstance(value, bool):
-        raise ValidationError("Expected a value of this field's type, got a boolean.")
-    if isinstance(model_field, models.CharField):
-        if not isinstance(value, str | int | float | Decimal):
-            raise ValidationError("Not a valid string.")
-        value = str(value).strip()
-        if "\x00" in value:
-            raise ValidationError("Null characters are not allowed.")
-        if value == "" and model_field.null:
-            return None
-    elif isinstance(model_field, models.IntegerField):
-        if isinstance(value, float) and not value.is_integer():
-            raise ValidationError("A valid integer is required.")
-        if isinstance(value, str):
-            value = value.strip()
-            if not (value.lstrip("-").isascii() and value.lstrip("-").isdigit()):
-                raise ValidationError("A valid integer is required.")
-        elif not isinstance(value, int | float):
-            raise ValidationError("A valid integer is required.")
-        value = int(value)
-    elif isinstance(model_field, models.DecimalField):
-        if not isinstance(value, str | int | float | Decimal):
-            raise ValidationError("A valid number is required.")
-        try:
-            value = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValidationError("A valid number is required.") from None
-    elif isinstance(model_field, models.DateField) and not isinstance(value, str | dt.date):
-        raise ValidationError("Date has wrong format. Use YYYY-MM-DD.")
-    certain, cleaned = _fast_clean(model_field, value)
-    if certain:
-        return cleaned
-    return model_field.clean(value, None)
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -235,39 +98,25 @@ def account_row_clean(
             errors[str(name)] = ["Unknown or read-only field."]
             continue
         if name == "traits":
-            problems = _traits_problems(value, definitions)
+            # A NUL anywhere in the object (keys included) is refused: PostgreSQL cannot
+            # store it.
+            if isinstance(value, dict) and has_nul(value):
+                problems = ["Null characters are not allowed."]
+            else:
+                problems = traits_problems(value, definitions)
             if problems:
                 errors["traits"] = problems
             else:
                 cleaned["traits"] = value or {}
             continue
         try:
-            cleaned[name] = _field_value_clean(Account._meta.get_field(name), value)
+            cleaned[name] = field_value_clean(Account._meta.get_field(name), value)
         except ValidationError as exc:
             errors[name] = _messages(exc)
     for required in ("external_id",) if exists else ("external_id", "name"):
         if required not in row and required not in errors:
             errors[required] = ["This field is required."]
     return cleaned, errors
-
-
-def _traits_problems(value: Any, definitions: dict[str, AttributeDefinition]) -> list[str]:
-    """The same checks as ``customers.services.traits_validate``, against definitions
-    loaded once for the whole request."""
-    if value is None:
-        return []
-    if not isinstance(value, dict):
-        return ["Expected an object of custom attributes."]
-    if _has_nul(value):
-        return ["Null characters are not allowed."]
-    problems = []
-    for key, item in value.items():
-        definition = definitions.get(key)
-        if definition is None:
-            problems.append(f"{key}: no custom attribute with this key is declared.")
-        elif item is not None and (problem := attribute_value_problem(definition, item)):
-            problems.append(f"{key}: {problem}")
-    return problems
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -376,7 +225,7 @@ def contract_row_clean(
             errors[str(name)] = ["Unknown or read-only field."]
             continue
         try:
-            cleaned[name] = _field_value_clean(Contract._meta.get_field(name), value)
+            cleaned[name] = field_value_clean(Contract._meta.get_field(name), value)
         except ValidationError as exc:
             errors[name] = _messages(exc)
     for required in ("start_date", "end_date", "arr"):
@@ -484,185 +333,3 @@ def contracts_bulk_upsert(
 
 def _get(row: Any, key: str) -> Any:
     return row.get(key) if isinstance(row, dict) else None
-
-
-# --- CSV --------------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportError_:
-    """One problem in a CSV file: the line (the header is line 1), the row's external_id,
-    the field and the message."""
-
-    row: int
-    external_id: str | None
-    field: str
-    message: str
-
-
-@dataclass
-class ImportReport:
-    kind: str
-    dry_run: bool
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    errors: list[ImportError_] = field(default_factory=list)
-
-
-_BOOLEAN_TEXT = {
-    "true": True,
-    "t": True,
-    "yes": True,
-    "y": True,
-    "1": True,
-    "false": False,
-    "f": False,
-    "no": False,
-    "n": False,
-    "0": False,
-}
-
-
-def _csv_value(model_field: models.Field | None, text: str) -> Any:
-    """A CSV cell as the JSON-ish value a bulk row carries; booleans become bools."""
-    if isinstance(model_field, models.BooleanField):
-        return _BOOLEAN_TEXT.get(text.strip().lower(), text)
-    return text
-
-
-def _trait_csv_value(definition: AttributeDefinition | None, text: str) -> Any:
-    """A CSV cell of a ``traits.KEY`` column in the declared type (left as text when it
-    does not parse, so validation names the problem)."""
-    if definition is None:
-        return text
-    text = text.strip()
-    try:
-        if definition.type == "integer":
-            return int(text)
-        if definition.type in ("number", "money"):
-            return str(Decimal(text))
-    except (ValueError, InvalidOperation):
-        return text
-    if definition.type == "boolean":
-        return _BOOLEAN_TEXT.get(text.lower(), text)
-    return text
-
-
-def _csv_rows(
-    reader: csv.DictReader, model: type[models.Model], definitions: dict[str, Any]
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) for each data row. An empty cell means null for nullable fields
-    and "leave as is" (default for new rows) for the others; ``traits.KEY`` columns are
-    gathered into ``traits``."""
-    for record in reader:
-        row: dict[str, Any] = {}
-        traits: dict[str, Any] = {}
-        for column, text in record.items():
-            if column is None:  # more cells than header columns
-                row[EXTRA_CELLS] = text
-                continue
-            column = column.strip()
-            text = "" if text is None else text
-            if column.startswith("traits."):
-                key = column.removeprefix("traits.")
-                if text.strip():
-                    traits[key] = _trait_csv_value(definitions.get(key), text)
-                continue
-            try:
-                model_field = model._meta.get_field(column)
-            except FieldDoesNotExist:
-                model_field = None
-            if text.strip() == "":
-                if model_field is not None and model_field.null:
-                    row[column] = None
-                elif model_field is None and column not in (
-                    "external_id",
-                    "name",
-                    CONTRACT_CSV_ACCOUNT_COLUMN,
-                ):
-                    row[column] = text
-                continue
-            row[column] = _csv_value(model_field, text)
-        if traits:
-            row["traits"] = traits
-        yield reader.line_num, row
-
-
-def _read_problem(exc: csv.Error | UnicodeDecodeError) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        # The text is decoded a block at a time, so the line is where reading stopped.
-        return "The file is not UTF-8 text at or after this line; the rest was not read."
-    return str(exc)
-
-
-def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportReport:
-    """Import ``accounts`` or ``contracts`` from CSV through the bulk upsert services.
-
-    The header names the fields (accounts: the fields of ``/api/accounts/``, custom
-    attributes as ``traits.KEY``; contracts: ``account_external_id`` and the contract
-    fields). Rows go in chunks of ``MAX_BULK_ROWS``, each chunk one transaction; invalid
-    rows are reported by line and skipped. ``dry_run`` validates and counts, writing
-    nothing. A file that cannot be read on (malformed CSV, text that does not decode) is
-    reported at the line where reading stopped; the chunks before it stay written.
-    """
-    if kind not in ("accounts", "contracts"):
-        raise ValidationError({"kind": ["Expected accounts or contracts."]})
-    upsert = accounts_bulk_upsert if kind == "accounts" else contracts_bulk_upsert
-    model = Account if kind == "accounts" else Contract
-    report = ImportReport(kind=kind, dry_run=dry_run)
-    reader = csv.DictReader(file)
-    try:
-        fieldnames = reader.fieldnames
-    except (csv.Error, UnicodeDecodeError) as exc:
-        report.errors.append(ImportError_(1, None, "non_field_errors", _read_problem(exc)))
-        return report
-    if not fieldnames:
-        report.errors.append(ImportError_(1, None, "non_field_errors", "The file is empty."))
-        return report
-    allowed = (
-        {*ACCOUNT_EDITABLE_FIELDS, *ACCOUNT_READ_ONLY_FIELDS}
-        if kind == "accounts"
-        else {*CONTRACT_EDITABLE_FIELDS, CONTRACT_CSV_ACCOUNT_COLUMN}
-    )
-    unknown = [
-        column
-        for column in fieldnames
-        if column.strip() not in allowed
-        and not (kind == "accounts" and column.strip().startswith("traits."))
-    ]
-    if unknown:
-        for column in unknown:
-            report.errors.append(ImportError_(1, None, column, "Unknown column."))
-        return report
-    definitions = {d.key: d for d in AttributeDefinition.objects.all()}
-    chunk: list[tuple[int, dict[str, Any]]] = []
-
-    def flush() -> None:
-        rows = [row for _, row in chunk]
-        result = upsert(rows=rows, dry_run=dry_run)
-        report.created += result.created
-        report.updated += result.updated
-        for error in result.errors:
-            line = chunk[error.index][0]
-            for name, messages in error.errors.items():
-                if name == EXTRA_CELLS:
-                    messages = ["The row has more cells than the header has columns."]
-                for message in messages:
-                    report.errors.append(ImportError_(line, error.external_id, name, message))
-        chunk.clear()
-
-    try:
-        for line, row in _csv_rows(reader, model, definitions):
-            report.rows += 1
-            chunk.append((line, row))
-            if len(chunk) == MAX_BULK_ROWS:
-                flush()
-        if chunk:
-            flush()
-    except (csv.Error, UnicodeDecodeError) as exc:
-        report.errors.append(
-            ImportError_(reader.line_num, None, "non_field_errors", _read_problem(exc))
-        )
-    report.errors.sort(key=lambda e: (e.row, e.field))
-    return report

@@ -1,0 +1,207 @@
+"""How a value of an account or contract field is validated and coerced: one definition,
+used by the services (``traits_validate``), the bulk upsert (``POST /api/accounts/bulk/``)
+and the CSV import built on it.
+
+A plain field's value is checked by the model field's own rules (what ``full_clean``
+runs in ``account_create`` / ``account_update``), after the JSON type checks DRF's fields
+make; a custom attribute's value by its ``AttributeDefinition``.
+"""
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    ProhibitNullCharactersValidator,
+)
+from django.db import models
+
+from .models import AttributeDefinition
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character anywhere (PostgreSQL refuses those)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+# --- custom attributes (Account.traits) -------------------------------------------------------
+
+
+def attribute_value_problem(definition: AttributeDefinition, value: Any) -> str | None:
+    """Why ``value`` does not fit the declared type, or None when it does."""
+    kind = definition.type
+    if kind in ("text", "choice"):
+        if not isinstance(value, str):
+            return f"expected text, got {value!r}"
+        if kind == "choice" and definition.choices and value not in definition.choices:
+            return f"unknown choice {value!r}; expected one of {definition.choices}"
+    elif kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expected an integer, got {value!r}"
+    elif kind in ("number", "money"):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return f"expected a number, got {value!r}"
+        try:
+            Decimal(str(value))
+        except ArithmeticError:
+            return f"expected a number, got {value!r}"
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            return f"expected true or false, got {value!r}"
+    elif kind == "date":
+        try:
+            dt.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return f"expected an ISO date, got {value!r}"
+    return None
+
+
+def traits_problems(traits: Any, definitions: Mapping[str, AttributeDefinition]) -> list[str]:
+    """Why ``traits`` does not fit the declared custom attributes (empty when it does):
+    ``definitions`` maps keys to their definitions (at least the keys of ``traits``)."""
+    if traits is None:
+        return []
+    if not isinstance(traits, dict):
+        return ["Expected an object of custom attributes."]
+    problems = []
+    for key, value in traits.items():
+        definition = definitions.get(key)
+        if definition is None:
+            problems.append(f"{key}: no custom attribute with this key is declared.")
+        elif value is not None and (problem := attribute_value_problem(definition, value)):
+            problems.append(f"{key}: {problem}")
+    return problems
+
+
+# --- model fields ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FieldRule:
+    """What the fast path of ``field_value_clean`` checks for one model field; anything
+    it is unsure of goes to the model field's own ``clean`` (which also words the
+    errors)."""
+
+    kind: str
+    max_length: int | None
+    choices: frozenset[str] | None
+    blank: bool
+    low: int | None
+    high: int | None
+
+
+# The validators the fast path checks itself (or that a type check already covers); a
+# field with any other validator always goes through ``clean``.
+_FAST_VALIDATORS = (
+    MinValueValidator,
+    MaxValueValidator,
+    MaxLengthValidator,
+    ProhibitNullCharactersValidator,
+)
+
+
+def _field_rule(model_field: models.Field) -> _FieldRule:
+    lows = [v.limit_value for v in model_field.validators if isinstance(v, MinValueValidator)]
+    highs = [v.limit_value for v in model_field.validators if isinstance(v, MaxValueValidator)]
+    if not all(isinstance(v, _FAST_VALIDATORS) for v in model_field.validators):
+        kind = "other"
+    elif isinstance(model_field, models.CharField):
+        kind = "text"
+    elif isinstance(model_field, models.IntegerField):
+        kind = "integer"
+    elif type(model_field) is models.DateField:  # not DateTimeField, its subclass
+        kind = "date"
+    else:
+        kind = "other"
+    return _FieldRule(
+        kind=kind,
+        max_length=getattr(model_field, "max_length", None),
+        choices=frozenset(str(c) for c, _ in model_field.flatchoices)
+        if model_field.choices
+        else None,
+        blank=model_field.blank,
+        low=max(lows) if lows else None,
+        high=min(highs) if highs else None,
+    )
+
+
+_RULES: dict[models.Field, _FieldRule] = {}
+
+
+def _fast_clean(model_field: models.Field, value: Any) -> tuple[bool, Any]:
+    """``(True, value)`` when the value certainly passes the field's rules."""
+    rule = _RULES.get(model_field)
+    if rule is None:
+        rule = _RULES[model_field] = _field_rule(model_field)
+    if rule.kind == "text" and type(value) is str:
+        if (
+            (value or rule.blank)
+            and (rule.max_length is None or len(value) <= rule.max_length)
+            and (rule.choices is None or value in rule.choices or (not value and rule.blank))
+        ):
+            return True, value
+    elif rule.kind == "integer" and type(value) is int:
+        if (rule.low is None or value >= rule.low) and (rule.high is None or value <= rule.high):
+            return True, value
+    elif rule.kind == "date" and type(value) is str and len(value) == 10 and value[4] == "-":
+        try:
+            return True, dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    return False, None
+
+
+def field_value_clean(model_field: models.Field, value: Any) -> Any:
+    """One value checked by the model field's own rules, after the JSON type checks DRF's
+    fields make (no booleans for numbers, no fractions for integers, text for text)."""
+    if value is None:
+        return model_field.clean(None, None)
+    if isinstance(model_field, models.BooleanField):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be a valid boolean.")
+        return value
+    if isinstance(value, bool):
+        raise ValidationError("Expected a value of this field's type, got a boolean.")
+    if isinstance(model_field, models.CharField):
+        if not isinstance(value, str | int | float | Decimal):
+            raise ValidationError("Not a valid string.")
+        value = str(value).strip()
+        if "\x00" in value:
+            raise ValidationError("Null characters are not allowed.")
+        if value == "" and model_field.null:
+            return None
+    elif isinstance(model_field, models.IntegerField):
+        if isinstance(value, float) and not value.is_integer():
+            raise ValidationError("A valid integer is required.")
+        if isinstance(value, str):
+            value = value.strip()
+            if not (value.lstrip("-").isascii() and value.lstrip("-").isdigit()):
+                raise ValidationError("A valid integer is required.")
+        elif not isinstance(value, int | float):
+            raise ValidationError("A valid integer is required.")
+        value = int(value)
+    elif isinstance(model_field, models.DecimalField):
+        if not isinstance(value, str | int | float | Decimal):
+            raise ValidationError("A valid number is required.")
+        try:
+            value = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValidationError("A valid number is required.") from None
+    elif isinstance(model_field, models.DateField) and not isinstance(value, str | dt.date):
+        raise ValidationError("Date has wrong format. Use YYYY-MM-DD.")
+    certain, cleaned = _fast_clean(model_field, value)
+    if certain:
+        return cleaned
+    return model_field.clean(value, None)
