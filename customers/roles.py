@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 
 MANAGERS = "Managers"
 CSMS = "CSMs"
@@ -40,8 +40,6 @@ CSM_CODENAMES = ("add_note", "change_note", "change_task", "add_task")
 def roles_sync_permissions(**kwargs: object) -> None:
     """Give the role groups their model permissions (idempotent; run after every migrate,
     once the permissions of every app exist)."""
-    from django.contrib.auth.models import Group, Permission
-
     managers, _ = Group.objects.get_or_create(name=MANAGERS)
     csms, _ = Group.objects.get_or_create(name=CSMS)
     in_apps = Permission.objects.filter(content_type__app_label__in=MANAGED_APPS)
