@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from .sources import JsonKey, Source
 from .vocabulary import (
+    CHOICE,
     OPERATORS,
     OPERATORS_BY_TYPE,
     RANKABLE_TYPES,
@@ -223,11 +224,12 @@ def rule_schema(attributes: Mapping[str, AttributeSpec] | None = None) -> dict[s
     """What a rule editor offers, as JSON: every field with its type and label, the operators
     of each type, each operator's label, and the choices of choice fields (read now)."""
     fields = registry.all_fields(attributes)
+    choices = {f.name: list(f.allowed_choices()) for f in fields if f.type == CHOICE}
     return {
         "fields": {f.name: {"type": f.type, "label": f.label or f.name} for f in fields},
         "operators": {kind: list(ops) for kind, ops in OPERATORS_BY_TYPE.items()},
         "operator_labels": {name: op.as_json() for name, op in OPERATORS.items()},
-        "choices": {f.name: list(f.allowed_choices()) for f in fields if f.allowed_choices()},
+        "choices": {name: values for name, values in choices.items() if values},
         "rankable": [f.name for f in fields if f.can_rank],
     }
 
