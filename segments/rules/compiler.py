@@ -9,7 +9,7 @@ make ``not`` drop accounts it should keep. So every leaf compiles to a condition
 never NULL, and its negation is then exact: ``col IS NOT NULL AND col op v`` for columns
 (index-friendly), ``COALESCE(expr op v, FALSE)`` for traits (the JSON value is extracted
 and checked once per leaf). Trait expressions yield NULL for absent or malformed values
-(the predicates of ``fields.coerce_value``), never an SQL error.
+(the predicates of ``vocabulary.coerce_value``), never an SQL error.
 
 What a field compiles to comes from its registered source (``sources``): a column, a
 related column, a ratio of two columns, a JSON key, or an expression its app computes.
@@ -98,11 +98,11 @@ _TRAIT_OUTPUT_FIELDS = {
 
 class TraitValue(Expression):
     """``Account.traits[key]`` typed as ``kind``, NULL when absent or when it does not
-    parse for the type: the SQL twin of ``fields.coerce_value``. Guards (JSON type and a
+    parse for the type: the SQL twin of ``vocabulary.coerce_value``. Guards (JSON type and a
     regular expression) are checked before any cast, so no value can make the query fail.
     """
 
-    def __init__(self, key: str, kind: str, source: str = "traits") -> None:
+    def __init__(self, key: str, kind: str, source: str) -> None:
         super().__init__(output_field=_TRAIT_OUTPUT_FIELDS[kind]())
         self.key = key
         self.kind = kind
