@@ -9,5 +9,7 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from .roles import roles_sync_permissions
+        from .rule_fields import register_rule_fields
 
+        register_rule_fields()
         post_migrate.connect(roles_sync_permissions, dispatch_uid="customers_roles_sync")

@@ -7,6 +7,10 @@ from django.db import models
 from django.db.models import F, Q
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+# MRR is ARR spread over the months of a year: the one definition, read by Account.mrr and
+# by the rule field ``mrr`` (customers/rule_fields.py), which compiles ``mrr op v`` to
+# ``arr op v × MONTHS_PER_YEAR`` and evaluates it unrounded.
+MONTHS_PER_YEAR = 12
 
 
 class Region(models.TextChoices):
@@ -146,7 +150,8 @@ class Account(models.Model):
 
     @property
     def mrr(self) -> Decimal:
-        return (self.arr / 12).quantize(Decimal("0.01"))
+        """ARR / MONTHS_PER_YEAR to the cent, for display (rules compare it unrounded)."""
+        return (self.arr / MONTHS_PER_YEAR).quantize(Decimal("0.01"))
 
     @property
     def seat_utilization(self) -> Decimal | None:

@@ -1,38 +1,19 @@
 """Readable renderings of rules for people: ``arr ≥ 100000 AND plan in [pro, enterprise]``,
-and a clause-level diff between two versions. Display only: rules are validated and
-compiled by ``segments.rules``."""
+and the one diff between two versions (clause by clause). Display only: rules are
+validated and compiled by ``segments.rules``; operator labels come from its vocabulary
+(``OPERATORS``), the same table the admin's editor receives."""
 
 from dataclasses import dataclass
 from typing import Any
 
-OPERATOR_TEXT = {
-    "eq": "=",
-    "ne": "≠",
-    "gt": ">",
-    "gte": "≥",
-    "lt": "<",
-    "lte": "≤",
-    "in": "in",
-    "not_in": "not in",
-    "contains": "contains",
-    "starts_with": "starts with",
-    "between": "between",
-    "before": "before",
-    "after": "after",
-    "on_or_before": "on or before",
-    "on_or_after": "on or after",
-    "within_next_days": "within the next",
-    "within_last_days": "within the last",
-    "more_than_days_ago": "more than",
-    "more_than_days_ahead": "more than",
-    "is_null": "is empty",
-    "is_not_null": "is set",
-}
+from .rules import OPERATORS
+from .rules.vocabulary import TAKES_DAYS, TAKES_NOTHING, TAKES_RANGE
 
 
-def _value_text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A rule value as written in a clause: lists in brackets, booleans as JSON."""
     if isinstance(value, list):
-        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -40,21 +21,25 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
+def operator_text(op: Any, value: Any) -> tuple[str, str]:
+    """``(operator label, value text)`` of one clause: ``("≥", "100000")``,
+    ``("within the next", "90 days")``, ``("between", "1 and 2")``, ``("is empty", "")``."""
+    operator = OPERATORS.get(op) if isinstance(op, str) else None
+    if operator is None:
+        return str(op), value_text(value)
+    if operator.takes == TAKES_NOTHING:
+        return operator.label, ""
+    if operator.takes == TAKES_RANGE and isinstance(value, list) and len(value) == 2:
+        return operator.label, f"{value_text(value[0])} and {value_text(value[1])}"
+    if operator.takes == TAKES_DAYS:
+        return operator.label, f"{value_text(value)} {operator.suffix}"
+    return operator.label, value_text(value)
+
+
 def leaf_text(node: dict) -> str:
     """One clause: ``arr ≥ 100000``, ``renewal_date within the next 90 days``."""
-    name, op, value = node.get("field"), node.get("op"), node.get("value")
-    text = OPERATOR_TEXT.get(op, str(op))
-    if op in ("is_null", "is_not_null"):
-        return f"{name} {text}"
-    if op == "between" and isinstance(value, list) and len(value) == 2:
-        return f"{name} between {_value_text(value[0])} and {_value_text(value[1])}"
-    if op in ("within_next_days", "within_last_days"):
-        return f"{name} {text} {_value_text(value)} days"
-    if op == "more_than_days_ago":
-        return f"{name} more than {_value_text(value)} days ago"
-    if op == "more_than_days_ahead":
-        return f"{name} more than {_value_text(value)} days ahead"
-    return f"{name} {text} {_value_text(value)}"
+    label, value = operator_text(node.get("op"), node.get("value"))
+    return " ".join(part for part in (str(node.get("field")), label, value) if part)
 
 
 def rule_text(rule: Any, *, top: bool = True) -> str:
@@ -107,6 +92,19 @@ class RuleDiff:
     def changed(self) -> bool:
         return bool(self.removed or self.added or self.ranking_before != self.ranking_after)
 
+    @property
+    def lines(self) -> list[tuple[str, str]]:
+        """The diff as ``(tone, line)`` pairs for a diff view, tone ``del``, ``add`` or
+        ``ctx``: removed clauses, added clauses, the ranking change, then kept clauses."""
+        lines = [("del", f"− {clause}") for clause in self.removed]
+        lines += [("add", f"+ {clause}") for clause in self.added]
+        if self.ranking_before != self.ranking_after:
+            before = self.ranking_before or "no ranking"
+            after = self.ranking_after or "no ranking"
+            lines.append(("ctx", f"ranking: {before} → {after}"))
+        lines += [("ctx", f"  {clause}") for clause in self.kept]
+        return lines
+
 
 def rule_diff(
     before: Any,
@@ -123,4 +121,15 @@ def rule_diff(
         kept=[c for c in new if c in old],
         ranking_before=ranking_before,
         ranking_after=ranking_after,
+    )
+
+
+def version_diff(old: Any, new: Any) -> RuleDiff:
+    """The diff of two segment versions (objects with ``rule``, ``rank_by``,
+    ``rank_limit``): the one version diff of the admin and the segment pages."""
+    return rule_diff(
+        old.rule,
+        new.rule,
+        ranking_before=ranking_text(old.rank_by, old.rank_limit),
+        ranking_after=ranking_text(new.rank_by, new.rank_limit),
     )

@@ -6,7 +6,6 @@ Reads go through segments.selectors, writes through segments.services (the same 
 admin and the API use); this module only shapes their results for the templates.
 """
 
-import difflib
 import json
 import re
 from datetime import datetime
@@ -31,35 +30,11 @@ from customers.roles import is_manager
 
 from . import charts, selectors, services
 from .models import Segment, SegmentVersion
+from .rule_text import operator_text, version_diff
 
 MEMBERS_PER_PAGE = 50
 GROWTH_DAYS = 90
 EVENTS_SHOWN = 20
-
-# How an operator reads in a sentence (presentation only; the rule engine owns semantics).
-OPERATOR_LABELS = {
-    "eq": "=",
-    "ne": "≠",
-    "gt": ">",
-    "gte": "≥",
-    "lt": "<",
-    "lte": "≤",
-    "in": "is one of",
-    "not_in": "is not one of",
-    "contains": "contains",
-    "starts_with": "starts with",
-    "between": "is between",
-    "is_null": "is empty",
-    "is_not_null": "is not empty",
-    "before": "is before",
-    "after": "is after",
-    "on_or_before": "is on or before",
-    "on_or_after": "is on or after",
-    "within_next_days": "is within the next (days)",
-    "within_last_days": "is within the last (days)",
-    "more_than_days_ago": "is more than (days) ago",
-    "more_than_days_ahead": "is more than (days) ahead",
-}
 
 
 def _require_manager(request: HttpRequest, what: str) -> None:
@@ -81,9 +56,9 @@ def _version_or_404(segment: Segment, number: int) -> SegmentVersion:
         raise Http404("No such version.") from None
 
 
-def _value_text(value: Any) -> str:
+def _actual_text(value: Any) -> str:
     if isinstance(value, list):
-        return ", ".join(_value_text(v) for v in value)
+        return ", ".join(_actual_text(v) for v in value)
     if value is None:
         return "empty"
     if isinstance(value, bool):
@@ -103,14 +78,14 @@ def rule_tree(node: dict) -> dict:
     if "not" in node:
         shaped.update(kind="not", children=[rule_tree(node["not"])])
         return shaped
-    op = node.get("op", "")
+    op, value = operator_text(node.get("op", ""), node.get("value"))
     shaped.update(
         kind="leaf",
         field=node.get("field", ""),
-        op=OPERATOR_LABELS.get(op, op),
-        value=_value_text(node["value"]) if "value" in node else "",
+        op=op,
+        value=value if "value" in node else "",
         has_actual="actual" in node,
-        actual=_value_text(node.get("actual")),
+        actual=_actual_text(node.get("actual")),
     )
     return shaped
 
@@ -131,37 +106,6 @@ def _readable_order(node: Any) -> Any:
 
 def rule_json(rule: Any) -> str:
     return json.dumps(_readable_order(rule), indent=2, ensure_ascii=False)
-
-
-def _version_text(version: SegmentVersion) -> list[str]:
-    lines = rule_json(version.rule).splitlines()
-    if version.rank_by:
-        lines.append(f"rank: top {version.rank_limit} by {version.rank_by}")
-    return lines
-
-
-def version_diff(old: SegmentVersion, new: SegmentVersion) -> list[tuple[str, str]]:
-    """A line diff of two versions' rules (and ranking): ``(tone, line)`` pairs, tone one
-    of ``add``, ``del``, ``ctx``."""
-    lines = difflib.unified_diff(
-        _version_text(old),
-        _version_text(new),
-        fromfile=f"v{old.number}",
-        tofile=f"v{new.number}",
-        lineterm="",
-        n=3,
-    )
-    shaped = []
-    for line in lines:
-        if line.startswith(("+++", "---")):
-            shaped.append(("ctx", line))
-        elif line.startswith("+"):
-            shaped.append(("add", line))
-        elif line.startswith("-"):
-            shaped.append(("del", line))
-        else:
-            shaped.append(("ctx", line))
-    return shaped
 
 
 def _growth(segment: Segment) -> dict[str, Any]:
@@ -229,12 +173,12 @@ def segment_detail_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     if old_n.isdigit() and new_n.isdigit():
         old, new = by_number.get(int(old_n)), by_number.get(int(new_n))
         if old and new:
-            diff = {"old": old, "new": new, "lines": version_diff(old, new)}
+            diff = {"old": old, "new": new, "lines": version_diff(old, new).lines}
     elif len(versions) >= 2:
         diff = {
             "old": versions[1],
             "new": versions[0],
-            "lines": version_diff(versions[1], versions[0]),
+            "lines": version_diff(versions[1], versions[0]).lines,
         }
     current = segment.current_version
     context = {
@@ -275,7 +219,9 @@ def version_detail_view(request: HttpRequest, segment_id: int, number: int) -> H
         "rule": rule_tree(version.rule),
         "rule_json": rule_json(version.rule),
         "preview": preview,
-        "diff": version_diff(current, version) if current and current.pk != version.pk else None,
+        "diff": (
+            version_diff(current, version).lines if current and current.pk != version.pk else None
+        ),
         "current": current,
     }
     return render(request, "segments/version_detail.html", context)

@@ -66,6 +66,28 @@ class Dialect:
     # driver's cursor (an order of magnitude faster than multi-row INSERTs).
     copy_from_stdin = False
 
+    # --- rule engine: typed values of a JSON object's key (segments.rules.compiler) ---
+
+    def json_text(self, column: str, params: list, key: str) -> tuple[str, list]:
+        """``column[key]`` as text; NULL unless it is a JSON string."""
+        raise NotImplementedError
+
+    def json_integer(self, column: str, params: list, key: str, bound: int) -> tuple[str, list]:
+        """``column[key]`` as a bigint; NULL unless a JSON integer within ±``bound``."""
+        raise NotImplementedError
+
+    def json_decimal(self, column: str, params: list, key: str, pattern: str) -> tuple[str, list]:
+        """``column[key]`` as a decimal: a JSON number, or a string matching ``pattern``."""
+        raise NotImplementedError
+
+    def json_date(self, column: str, params: list, key: str, pattern: str) -> tuple[str, list]:
+        """``column[key]`` as a date: a JSON string matching ``pattern`` (an ISO date)."""
+        raise NotImplementedError
+
+    def json_boolean(self, column: str, params: list, key: str) -> tuple[str, list]:
+        """``column[key]`` as a boolean; NULL unless JSON true or false."""
+        raise NotImplementedError
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -105,6 +127,51 @@ class PostgreSQL(Dialect):
     # --- bulk loading (demo data) ---
     copy_from_stdin = True
 
+    # --- rule engine: typed values of a JSON object's key (segments.rules.compiler) ---
+    # Each returns NULL, never an error, when the key is absent or its value does not
+    # parse for the type: guards (the JSON type, a regular expression) come before casts.
+
+    def json_text(self, column: str, params: list, key: str) -> tuple[str, list]:
+        typeof, text = f"jsonb_typeof({column} -> %s)", f"({column} ->> %s)"
+        return f"CASE WHEN {typeof} = 'string' THEN {text} END", [*params, key, *params, key]
+
+    def json_integer(self, column: str, params: list, key: str, bound: int) -> tuple[str, list]:
+        # A JSON number is an integer of at most 18 digits when its numeric value has
+        # no decimals (jsonb prints numbers without exponents, so this is exactly the
+        # text test of INTEGER_TEXT_RE) and is within the bound; several times cheaper
+        # than the regular expression, which weighs on a pass over every account.
+        typeof, number = f"jsonb_typeof({column} -> %s)", f"({column} -> %s)::numeric"
+        key_params = [*params, key]
+        return (
+            f"CASE WHEN {typeof} = 'number' AND scale({number}) = 0 "
+            f"AND abs({number}) <= %s THEN ({number})::bigint END",
+            [*key_params, *key_params, *key_params, bound, *key_params],
+        )
+
+    def json_decimal(self, column: str, params: list, key: str, pattern: str) -> tuple[str, list]:
+        typeof, text = f"jsonb_typeof({column} -> %s)", f"({column} ->> %s)"
+        key_params = [*params, key]
+        return (
+            f"CASE WHEN {typeof} = 'number' THEN ({text})::numeric"
+            f" WHEN {typeof} = 'string' AND {text} ~ %s THEN ({text})::numeric END",
+            [*key_params, *key_params, *key_params, *key_params, pattern, *key_params],
+        )
+
+    def json_date(self, column: str, params: list, key: str, pattern: str) -> tuple[str, list]:
+        typeof, text = f"jsonb_typeof({column} -> %s)", f"({column} ->> %s)"
+        key_params = [*params, key]
+        return (
+            f"CASE WHEN {typeof} = 'string' AND {text} ~ %s THEN ({text})::date END",
+            [*key_params, *key_params, pattern, *key_params],
+        )
+
+    def json_boolean(self, column: str, params: list, key: str) -> tuple[str, list]:
+        typeof, text = f"jsonb_typeof({column} -> %s)", f"({column} ->> %s)"
+        return (
+            f"CASE WHEN {typeof} = 'boolean' THEN ({text})::boolean END",
+            [*params, key, *params, key],
+        )
+
 
 class SQLite(Dialect):
     vendor = "sqlite"
@@ -128,6 +195,46 @@ class SQLite(Dialect):
 
     # --- bulk loading (demo data) ---
     copy_from_stdin = False
+
+    # --- rule engine: typed values of a JSON object's key (segments.rules.compiler) ---
+
+    def json_text(self, column: str, params: list, key: str) -> tuple[str, list]:
+        jtype, extract = f"json_type({column}, %s)", f"json_extract({column}, %s)"
+        path = [*params, f'$."{key}"']
+        return f"CASE WHEN {jtype} = 'text' THEN {extract} END", [*path, *path]
+
+    def json_integer(self, column: str, params: list, key: str, bound: int) -> tuple[str, list]:
+        jtype, extract = f"json_type({column}, %s)", f"json_extract({column}, %s)"
+        path = [*params, f'$."{key}"']
+        return (
+            f"CAST(CASE WHEN {jtype} = 'integer' AND {extract} BETWEEN -{int(bound)}"
+            f" AND {int(bound)} THEN {extract} END AS INTEGER)",
+            [*path, *path, *path],
+        )
+
+    def json_decimal(self, column: str, params: list, key: str, pattern: str) -> tuple[str, list]:
+        # CAST gives the result NUMERIC affinity, so Decimal parameters (bound as text
+        # by Django) are compared as numbers.
+        jtype, extract = f"json_type({column}, %s)", f"json_extract({column}, %s)"
+        path = [*params, f'$."{key}"']
+        return (
+            f"CAST(CASE WHEN {jtype} IN ('integer', 'real') THEN {extract}"
+            f" WHEN {jtype} = 'text' AND {extract} REGEXP %s THEN {extract} END AS NUMERIC)",
+            [*path, *path, *path, *path, pattern, *path],
+        )
+
+    def json_date(self, column: str, params: list, key: str, pattern: str) -> tuple[str, list]:
+        # SQLite keeps dates as ISO text; a valid ISO date string compares as a date.
+        jtype, extract = f"json_type({column}, %s)", f"json_extract({column}, %s)"
+        path = [*params, f'$."{key}"']
+        return (
+            f"CASE WHEN {jtype} = 'text' AND {extract} REGEXP %s THEN {extract} END",
+            [*path, *path, pattern, *path],
+        )
+
+    def json_boolean(self, column: str, params: list, key: str) -> tuple[str, list]:
+        jtype = f"json_type({column}, %s)"
+        return f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END", [*params, f'$."{key}"']
 
 
 _DIALECTS = {d.vendor: d() for d in (PostgreSQL, SQLite)}

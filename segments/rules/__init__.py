@@ -1,10 +1,12 @@
-"""The segment rule language (DESIGN section 3): fields, validation, the in-memory
-evaluator and the compiler to a Django Q. Plain Python except ``compiler``."""
+"""The segment rule language (DESIGN section 3): its vocabulary (types and operators), the
+field registry that apps fill at start-up, validation, the in-memory evaluator and the
+compiler to a Django Q. Plain Python except ``compiler``; imports no app."""
 
 from .compiler import (
     TraitValue,
     compile_node,
     compile_rule,
+    field_alias,
     rank_order_by,
     rule_queryset,
 )
@@ -13,42 +15,59 @@ from .evaluator import (
     evaluate_node,
     evaluate_rule,
     explain_rule,
+    field_value,
     json_actual,
 )
-from .fields import (
+from .registry import (
     CHOICES,
     FIELD_TYPES,
-    OPERATORS_BY_TYPE,
     RANKABLE_FIELDS,
-    TYPES,
+    AttributeFamily,
     AttributeSpec,
+    FieldFamily,
+    RuleField,
     attribute_specs_from_definitions,
-    coerce_value,
-    field_type,
+    register_family,
+    register_field,
+    register_subject,
+    registry,
+    rule_schema,
 )
+from .sources import Column, Computed, JsonKey, Ratio
 from .validation import (
     MAX_DEPTH,
     MAX_NODES,
     Node,
     RuleError,
     RuleValidationError,
+    field_type,
     parse_rule,
     rank_field_type,
     validate_rank,
     validate_rule,
 )
+from .vocabulary import OPERATORS, OPERATORS_BY_TYPE, TYPES, Operator, coerce_value
 
 __all__ = [
     "CHOICES",
     "FIELD_TYPES",
     "MAX_DEPTH",
     "MAX_NODES",
+    "OPERATORS",
     "OPERATORS_BY_TYPE",
     "RANKABLE_FIELDS",
     "TYPES",
+    "AttributeFamily",
     "AttributeSpec",
+    "Column",
+    "Computed",
+    "FieldFamily",
+    "JsonKey",
     "Node",
+    "Operator",
+    "Ratio",
     "RuleError",
+    "RuleField",
     "RuleValidationError",
     "TraitValue",
     "account_rule_values",
@@ -59,11 +78,18 @@ __all__ = [
     "evaluate_node",
     "evaluate_rule",
     "explain_rule",
+    "field_alias",
     "field_type",
+    "field_value",
     "json_actual",
     "parse_rule",
     "rank_field_type",
     "rank_order_by",
+    "register_family",
+    "register_field",
+    "register_subject",
+    "registry",
+    "rule_schema",
     "rule_queryset",
     "validate_rank",
     "validate_rule",

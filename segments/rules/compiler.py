@@ -9,18 +9,21 @@ make ``not`` drop accounts it should keep. So every leaf compiles to a condition
 never NULL, and its negation is then exact: ``col IS NOT NULL AND col op v`` for columns
 (index-friendly), ``COALESCE(expr op v, FALSE)`` for traits (the JSON value is extracted
 and checked once per leaf). Trait expressions yield NULL for absent or malformed values
-(the predicates of ``fields.coerce_value``), never an SQL error.
+(the predicates of ``vocabulary.coerce_value``), never an SQL error.
 
-Exactness: ``mrr op v`` compiles to ``arr op v*12`` and ``seat_utilization op v`` to
-``active_users * den op licensed_seats * num`` (v = num/den), so no division is rounded.
-On PostgreSQL every comparison is exact; SQLite compares non-integers as doubles.
+What a field compiles to comes from its registered source (``sources``): a column, a
+related column, a ratio of two columns, a JSON key, or an expression its app computes.
+
+Exactness: a column divided by a constant (``mrr`` = arr / 12) compiles to ``arr op v*12``
+and a ratio (``seat_utilization``) to ``active_users * den op licensed_seats * num``
+(v = num/den), so no division is rounded. On PostgreSQL every comparison is exact; SQLite
+compares non-integers as doubles.
 """
 
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
-from django.db import NotSupportedError
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -49,22 +52,11 @@ from django.db.models.lookups import (
     Range,
 )
 
+from cs_platform.db import dialect
+
 from .evaluator import shift_days
-from .fields import (
-    BOOLEAN,
-    CHOICE,
-    DATE,
-    DECIMAL_TEXT_RE,
-    FIELD_TYPES,
-    INTEGER,
-    ISO_DATE_RE,
-    MAX_TRAIT_INTEGER,
-    MONEY,
-    NUMBER,
-    TEXT,
-    AttributeSpec,
-    trait_key,
-)
+from .registry import AttributeSpec, RuleField, registry
+from .sources import Computed, JsonKey, Ratio, Source
 from .validation import (
     AllNode,
     Leaf,
@@ -73,7 +65,19 @@ from .validation import (
     RuleError,
     RuleValidationError,
     parse_rule,
-    rank_field_type,
+    rank_field,
+)
+from .vocabulary import (
+    BOOLEAN,
+    CHOICE,
+    DATE,
+    DECIMAL_TEXT_RE,
+    INTEGER,
+    ISO_DATE_RE,
+    MAX_TRAIT_INTEGER,
+    MONEY,
+    NUMBER,
+    TEXT,
 )
 
 # Always-true / always-false conditions as real SQL (an empty Q would be dropped by
@@ -94,11 +98,11 @@ _TRAIT_OUTPUT_FIELDS = {
 
 class TraitValue(Expression):
     """``Account.traits[key]`` typed as ``kind``, NULL when absent or when it does not
-    parse for the type: the SQL twin of ``fields.coerce_value``. Guards (JSON type and a
+    parse for the type: the SQL twin of ``vocabulary.coerce_value``. Guards (JSON type and a
     regular expression) are checked before any cast, so no value can make the query fail.
     """
 
-    def __init__(self, key: str, kind: str, source: str = "traits") -> None:
+    def __init__(self, key: str, kind: str, source: str) -> None:
         super().__init__(output_field=_TRAIT_OUTPUT_FIELDS[kind]())
         self.key = key
         self.kind = kind
@@ -112,98 +116,27 @@ class TraitValue(Expression):
 
     def as_sql(self, compiler, connection, **extra_context) -> tuple[str, list]:
         column, column_params = compiler.compile(self.source)
-        if connection.vendor == "postgresql":
-            return self._postgresql(column, list(column_params))
-        if connection.vendor == "sqlite":
-            return self._sqlite(column, list(column_params))
-        raise NotSupportedError(f"traits in rules are not supported on {connection.vendor}")
-
-    def _postgresql(self, column: str, cp: list) -> tuple[str, list]:
-        kind, key = self.kind, self.key
-        typeof = f"jsonb_typeof({column} -> %s)"
-        typeof_params = [*cp, key]
-        text = f"({column} ->> %s)"
-        text_params = [*cp, key]
-        if kind in (TEXT, CHOICE):
-            return (
-                f"CASE WHEN {typeof} = 'string' THEN {text} END",
-                [*typeof_params, *text_params],
-            )
-        if kind == INTEGER:
-            # A JSON number is an integer of at most 18 digits when its numeric value has
-            # no decimals (jsonb prints numbers without exponents, so this is exactly the
-            # text test of INTEGER_TEXT_RE) and is within MAX_TRAIT_INTEGER; several times
-            # cheaper than the regular expression, which weighs on a pass over every
-            # account.
-            number = f"({column} -> %s)::numeric"
-            number_params = [*cp, key]
-            return (
-                f"CASE WHEN {typeof} = 'number' AND scale({number}) = 0 "
-                f"AND abs({number}) <= %s THEN ({number})::bigint END",
-                [
-                    *typeof_params,
-                    *number_params,
-                    *number_params,
-                    MAX_TRAIT_INTEGER,
-                    *number_params,
-                ],
-            )
-        if kind in (NUMBER, MONEY):
-            return (
-                f"CASE WHEN {typeof} = 'number' THEN ({text})::numeric"
-                f" WHEN {typeof} = 'string' AND {text} ~ %s THEN ({text})::numeric END",
-                [
-                    *typeof_params,
-                    *text_params,
-                    *typeof_params,
-                    *text_params,
-                    DECIMAL_TEXT_RE,
-                    *text_params,
-                ],
-            )
-        if kind == DATE:
-            return (
-                f"CASE WHEN {typeof} = 'string' AND {text} ~ %s THEN ({text})::date END",
-                [*typeof_params, *text_params, ISO_DATE_RE, *text_params],
-            )
-        return (
-            f"CASE WHEN {typeof} = 'boolean' THEN ({text})::boolean END",
-            [*typeof_params, *text_params],
-        )
-
-    def _sqlite(self, column: str, cp: list) -> tuple[str, list]:
-        kind = self.kind
-        path = '$."' + self.key + '"'
-        jtype = f"json_type({column}, %s)"
-        extract = f"json_extract({column}, %s)"
-        p = [*cp, path]
-        if kind in (TEXT, CHOICE):
-            return f"CASE WHEN {jtype} = 'text' THEN {extract} END", [*p, *p]
-        if kind == INTEGER:
-            bound = MAX_TRAIT_INTEGER
-            return (
-                f"CAST(CASE WHEN {jtype} = 'integer' AND {extract} BETWEEN -{bound} AND {bound}"
-                f" THEN {extract} END AS INTEGER)",
-                [*p, *p, *p],
-            )
-        if kind in (NUMBER, MONEY):
-            # CAST gives the result NUMERIC affinity, so Decimal parameters (bound as text
-            # by Django) are compared as numbers.
-            return (
-                f"CAST(CASE WHEN {jtype} IN ('integer', 'real') THEN {extract}"
-                f" WHEN {jtype} = 'text' AND {extract} REGEXP %s THEN {extract} END AS NUMERIC)",
-                [*p, *p, *p, *p, DECIMAL_TEXT_RE, *p],
-            )
-        if kind == DATE:
-            # SQLite keeps dates as ISO text; a valid ISO date string compares as a date.
-            return (
-                f"CASE WHEN {jtype} = 'text' AND {extract} REGEXP %s THEN {extract} END",
-                [*p, *p, ISO_DATE_RE, *p],
-            )
-        return f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END", [*p]
+        sql = dialect(connection)
+        params = list(column_params)
+        if self.kind in (TEXT, CHOICE):
+            return sql.json_text(column, params, self.key)
+        if self.kind == INTEGER:
+            return sql.json_integer(column, params, self.key, MAX_TRAIT_INTEGER)
+        if self.kind in (NUMBER, MONEY):
+            return sql.json_decimal(column, params, self.key, DECIMAL_TEXT_RE)
+        if self.kind == DATE:
+            return sql.json_date(column, params, self.key, ISO_DATE_RE)
+        return sql.json_boolean(column, params, self.key)
 
 
-CSM_ALIAS = "rule_csm"
+# Related columns and computed values are compared through an alias named after the field.
+ALIAS_PREFIX = "rule_"
+
+
+def field_alias(name: str) -> str:
+    """``csm`` → ``rule_csm``: the alias a related or computed field is selected under."""
+    return ALIAS_PREFIX + name.replace(".", "_").replace("-", "_")
+
 
 # Rule operator → (primitive lookup, whether the leaf is the negation of that lookup).
 _PRIMITIVES = {
@@ -242,7 +175,7 @@ _LOOKUP_CLASSES = {
 
 
 class _Column:
-    """A field read through a lookup path (a column, or the csm alias); values scaled by
+    """A field read through a lookup path (a column, or an alias); values scaled by
     ``scale`` (mrr: arr compared with value × 12). Leaves are ``present AND lookup``, which
     keeps the column's indexes usable."""
 
@@ -280,12 +213,13 @@ class _Trait:
     (or ``NOT COALESCE(expr op v, TRUE)`` for ne/not_in), which is never NULL; extracting
     and checking a JSON value costs far more per row than a column comparison."""
 
-    def __init__(self, key: str, kind: str) -> None:
+    def __init__(self, column: str, key: str, kind: str) -> None:
+        self.column = column
         self.key = key
         self.kind = kind
 
     def expression(self) -> TraitValue:
-        return TraitValue(self.key, self.kind)
+        return TraitValue(self.key, self.kind, self.column)
 
     def present(self) -> Q:
         return Q(IsNull(self.expression(), False))
@@ -301,20 +235,34 @@ class _Trait:
         return Q(Coalesce(condition, Value(False)))
 
 
-class _SeatUtilization:
-    """active_users / licensed_seats, compared without dividing:
-    ``a / s op num / den`` ⇔ ``a * den op s * num`` for s > 0."""
+class _Ratio:
+    """numerator / denominator (seat_utilization = active_users / licensed_seats), compared
+    without dividing: ``a / s op num / den`` ⇔ ``a * den op s * num`` for s > 0."""
+
+    def __init__(self, numerator: str, denominator: str) -> None:
+        self.numerator = numerator
+        self.denominator = denominator
 
     def present(self) -> Q:
-        return Q(licensed_seats__isnull=False, licensed_seats__gt=0, active_users__isnull=False)
+        return Q(
+            **{
+                f"{self.denominator}__isnull": False,
+                f"{self.denominator}__gt": 0,
+                f"{self.numerator}__isnull": False,
+            }
+        )
 
     def null(self) -> Q:
-        return Q(licensed_seats__isnull=True) | Q(licensed_seats=0) | Q(active_users__isnull=True)
+        return (
+            Q(**{f"{self.denominator}__isnull": True})
+            | Q(**{self.denominator: 0})
+            | Q(**{f"{self.numerator}__isnull": True})
+        )
 
     def _cross(self, lookup: str, value: object) -> Q:
         num, den = Decimal(value).as_integer_ratio()  # type: ignore[arg-type]
-        lhs = F("active_users") * Value(Decimal(den), output_field=DecimalField())
-        rhs = F("licensed_seats") * Value(Decimal(num), output_field=DecimalField())
+        lhs = F(self.numerator) * Value(Decimal(den), output_field=DecimalField())
+        rhs = F(self.denominator) * Value(Decimal(num), output_field=DecimalField())
         return Q(_LOOKUP_CLASSES[lookup](lhs, rhs))
 
     def compare(self, lookup: str, value: object, negated: bool) -> Q:
@@ -336,19 +284,21 @@ class _Compiler:
         self.today = today
         self.annotations: dict[str, Expression] = {}
 
-    def target(self, leaf: Leaf) -> _Column | _Trait | _SeatUtilization:
-        key = trait_key(leaf.field)
-        if key is not None:
-            return _Trait(key, leaf.type)
-        if leaf.field == "mrr":
-            return _Column("arr", scale=12, kind=MONEY)
-        if leaf.field == "seat_utilization":
-            return _SeatUtilization()
-        if leaf.field == "csm":
-            # An alias keeps the LEFT OUTER JOIN to the owner whatever the rule's shape.
-            self.annotations[CSM_ALIAS] = F("owner__username")
-            return _Column(CSM_ALIAS)
-        return _Column(leaf.field, kind=FIELD_TYPES[leaf.field])
+    def target(self, leaf: Leaf) -> _Column | _Trait | _Ratio:
+        source = leaf.source
+        if isinstance(source, JsonKey):
+            return _Trait(source.column, source.key, leaf.type)
+        if isinstance(source, Ratio):
+            return _Ratio(source.numerator, source.denominator)
+        if isinstance(source, Computed):
+            self.annotations[source.alias] = source.expression(self.today)
+            return _Column(source.alias, kind=leaf.type)
+        if source.is_related:
+            # An alias keeps the LEFT OUTER JOIN to the related row whatever the rule's shape.
+            alias = field_alias(leaf.field)
+            self.annotations[alias] = F(source.path)
+            return _Column(alias, scale=source.divide_by, kind=leaf.type)
+        return _Column(source.path, scale=source.divide_by, kind=leaf.type)
 
     def node(self, node: Node) -> Q:
         if isinstance(node, Leaf):
@@ -411,25 +361,43 @@ def rule_queryset(
     attributes: Mapping[str, AttributeSpec] | None = None,
     base: QuerySet | None = None,
 ) -> QuerySet:
-    """The accounts of ``base`` (default: all accounts) that match ``rule``, as one query.
-    The expressions the rule needs are added with ``.alias()`` (not selected)."""
+    """The subjects of ``base`` (default: every account, the registered subject) that match
+    ``rule``, as one query. The expressions the rule needs are added with ``.alias()``
+    (not selected)."""
     if base is None:
-        from customers.models import Account
-
-        base = Account.objects.all()
+        base = registry.subject_queryset()
     annotations, condition = compile_rule(rule, today=today, attributes=attributes)
     if annotations:
         base = base.alias(**annotations)
     return base.filter(condition)
 
 
+def source_expression(source: Source, kind: str, today: date) -> Expression:
+    """The value of ``source`` as one expression (for ordering)."""
+    if isinstance(source, JsonKey):
+        return TraitValue(source.key, kind, source.column)
+    if isinstance(source, Ratio):
+        numerator = Cast(source.numerator, FloatField())
+        return numerator / NullIf(F(source.denominator), Value(0))
+    if isinstance(source, Computed):
+        return source.expression(today)
+    # A column divided by a positive constant orders as the column itself.
+    return F(source.path)
+
+
 def rank_order_by(
-    rank_by: str, *, attributes: Mapping[str, AttributeSpec] | None = None
+    rank_by: str,
+    *,
+    attributes: Mapping[str, AttributeSpec] | None = None,
+    today: date | None = None,
 ) -> list[OrderBy]:
     """Ordering for "top N by ``rank_by``": descending, nulls last, ties by id ascending.
-    Raises RuleValidationError (path ``rank_by``) for a field that cannot rank."""
-    kind = rank_field_type(rank_by, attributes) if isinstance(rank_by, str) else None
-    if kind is None:
+    Raises RuleValidationError (path ``rank_by``) for a field that cannot rank. ``today``
+    matters only for computed fields (default: the system date)."""
+    rule_field: RuleField | None = (
+        rank_field(rank_by, attributes) if isinstance(rank_by, str) else None
+    )
+    if rule_field is None:
         raise RuleValidationError(
             [
                 RuleError(
@@ -438,13 +406,5 @@ def rank_order_by(
                 )
             ]
         )
-    key = trait_key(rank_by)
-    if key is not None:
-        expression: Expression = TraitValue(key, kind)
-    elif rank_by == "mrr":
-        expression = F("arr")
-    elif rank_by == "seat_utilization":
-        expression = Cast("active_users", FloatField()) / NullIf(F("licensed_seats"), Value(0))
-    else:
-        expression = F(rank_by)
+    expression = source_expression(rule_field.source, rule_field.type, today or date.today())
     return [expression.desc(nulls_last=True), F("id").asc()]

@@ -9,24 +9,13 @@ its child's result: a child that is false because of a null makes ``not`` true.
 
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
-from decimal import Context, Decimal
+from decimal import Decimal
 
-from .fields import (
-    BOOLEAN,
-    DATE,
-    FIELD_TYPES,
-    INTEGER,
-    NUMBER,
-    TEXT,
-    TRAIT_PREFIX,
-    AttributeSpec,
-    coerce_value,
-)
-from .validation import UNKNOWN, AllNode, AnyNode, Leaf, Node, NotNode, parse_rule
+from .registry import UNKNOWN, AttributeSpec, RuleField, registry
+from .sources import DIVISION, Column, Computed
+from .validation import AllNode, AnyNode, Leaf, Node, NotNode, parse_rule
+from .vocabulary import BOOLEAN, DATE, INTEGER, NUMBER, TEXT, TRAIT_PREFIX, coerce_value
 
-# Derived values (mrr, seat_utilization) are divided with more precision than any rule
-# value can have (15 digits + 6 decimal places), so comparisons with them stay exact.
-_DIVISION = Context(prec=50)
 # Explain shows Decimal actual values as strings; long quotients are shown to 6 places.
 _DISPLAY_PLACES = Decimal("0.000001")
 
@@ -40,7 +29,7 @@ def shift_days(day: date, days: int) -> date:
         return date.max if days > 0 else date.min
 
 
-class _InferredAttributes(Mapping):
+class InferredAttributes(Mapping):
     """Trait types inferred from already-typed values, for callers that evaluate without
     the attribute definitions (values as built by ``account_rule_values``)."""
 
@@ -74,7 +63,7 @@ def _parse(
     rule: object, values: Mapping[str, object], attributes: Mapping[str, AttributeSpec] | None
 ) -> Node:
     return parse_rule(
-        rule, attributes=attributes if attributes is not None else _InferredAttributes(values)
+        rule, attributes=attributes if attributes is not None else InferredAttributes(values)
     )
 
 
@@ -157,7 +146,7 @@ def json_actual(value: object) -> object:
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -6:
-            value = value.quantize(_DISPLAY_PLACES, context=_DIVISION)
+            value = value.quantize(_DISPLAY_PLACES, context=DIVISION)
         return str(value)
     if isinstance(value, date):
         return value.isoformat()
@@ -198,32 +187,33 @@ def explain_rule(
     return _explain(rule, node, values, today)  # type: ignore[arg-type]
 
 
-def account_rule_values(
-    account: object, *, attributes: Mapping[str, AttributeSpec] | None = None
-) -> dict[str, object]:
-    """The values a rule sees for an account (a customers.models.Account, duck-typed).
+def field_value(rule_field: RuleField, subject: object, today: date | None = None) -> object:
+    """The typed value of one field for ``subject``, read from the field's source."""
+    source = rule_field.source
+    if isinstance(source, Computed):
+        return coerce_value(rule_field.type, source.read(subject, today))
+    if isinstance(source, Column) and source.divide_by != 1:
+        # Typed as the column (money), then divided exactly: mrr = arr / 12, unrounded.
+        return source.scale(coerce_value(rule_field.type, source.read(subject)))
+    return coerce_value(rule_field.type, source.read(subject))
 
-    Built-in columns as stored; ``arr`` is the derived column; ``mrr`` = arr / 12 (not
-    rounded); ``csm`` = the owner's username (use ``select_related("owner")`` for many
-    accounts); ``seat_utilization`` = active_users / licensed_seats, None without seats;
-    ``traits.KEY`` for each declared attribute, coerced to its type (a value that does not
-    parse for the declared type is None).
+
+def account_rule_values(
+    account: object,
+    *,
+    attributes: Mapping[str, AttributeSpec] | None = None,
+    today: date | None = None,
+) -> dict[str, object]:
+    """The values a rule sees for an account (a customers.models.Account, duck-typed):
+    every registered field read from its source, and ``traits.KEY`` for each declared
+    attribute, coerced to its type (a value that does not parse for the declared type is
+    None). ``today`` matters only for computed fields (default: the system date).
+
+    With the ``customers`` fields: columns as stored; ``mrr`` = arr / 12 (not rounded);
+    ``csm`` = the owner's username (use ``select_related("owner")`` for many accounts);
+    ``seat_utilization`` = active_users / licensed_seats, None without seats.
     """
-    values: dict[str, object] = {}
-    for name, kind in FIELD_TYPES.items():
-        if name in ("mrr", "csm", "seat_utilization"):
-            continue
-        values[name] = coerce_value(kind, getattr(account, name, None))
-    arr = values["arr"]
-    values["mrr"] = _DIVISION.divide(arr, Decimal(12)) if isinstance(arr, Decimal) else None
-    owner = getattr(account, "owner", None) if getattr(account, "owner_id", True) else None
-    values["csm"] = getattr(owner, "username", None) if owner is not None else None
-    seats, active = values["licensed_seats"], values["active_users"]
-    values["seat_utilization"] = (
-        _DIVISION.divide(Decimal(active), Decimal(seats)) if seats and active is not None else None
-    )
-    traits = getattr(account, "traits", None)
-    traits = traits if isinstance(traits, dict) else {}
-    for key, spec in (attributes or {}).items():
-        values[TRAIT_PREFIX + key] = coerce_value(spec.type, traits.get(key))
-    return values
+    return {
+        rule_field.name: field_value(rule_field, account, today)
+        for rule_field in registry.all_fields(attributes)
+    }

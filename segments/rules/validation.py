@@ -8,10 +8,13 @@ the typed tree that the evaluator and the compiler walk. Nothing else reads raw 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from decimal import Decimal
 
-from .fields import (
+from .registry import UNKNOWN, AttributeSpec, RuleField, registry
+from .sources import Source
+from .vocabulary import (
     ALL_OPERATORS,
     BOOLEAN,
     CHOICE,
@@ -26,23 +29,14 @@ from .fields import (
     NULL_OPERATORS,
     NUMBER,
     OPERATORS_BY_TYPE,
-    RANKABLE_FIELDS,
-    RANKABLE_TYPES,
     RELATIVE_DATE_OPERATORS,
     TEXT,
-    AttributeSpec,
     decimal_from_number,
-    field_choices,
-    field_type,
     parse_iso_date,
-    trait_key,
 )
 
 MAX_DEPTH = 10
 MAX_NODES = 200
-# Internal pseudo-type of a trait whose declared type is not known to the evaluator (see
-# evaluator._InferredAttributes): any operator parses, and every comparison is false.
-UNKNOWN = "_unknown"
 MAX_RANK_LIMIT = 1_000_000
 COMBINATORS = ("all", "any", "not")
 NODE_KINDS = (*COMBINATORS, "field")
@@ -102,6 +96,14 @@ class Leaf:
     type: str
     op: str
     value: object = None
+    # The registered field the name resolved to: where the value comes from.
+    rule_field: RuleField | None = dataclass_field(default=None, compare=False, repr=False)
+
+    @property
+    def source(self) -> Source:
+        if self.rule_field is None:
+            raise ValueError(f"leaf {self.field!r} was not resolved against the registry")
+        return self.rule_field.source
 
 
 Node = AllNode | AnyNode | NotNode | Leaf
@@ -178,17 +180,17 @@ class _Parser:
         name = raw["field"]
         field_path = _join(path, "field")
         kind: str | None = None
+        rule_field: RuleField | None = None
         if not isinstance(name, str):
             self.error(field_path, f"expected a field name, got {_show(name)}")
         else:
-            kind = field_type(name, self.attributes)
-            key = trait_key(name)
-            spec = self.attributes.get(key) if key is not None else None
-            if kind is None and spec is not None and spec.type == UNKNOWN:
-                kind = UNKNOWN
-            elif kind is None and key is not None:
-                self.error(field_path, f"unknown custom attribute {_show(name)}")
-            elif kind is None:
+            rule_field = registry.get(name, self.attributes)
+            family = registry.family_of(name)
+            if rule_field is not None:
+                kind = rule_field.type
+            elif family is not None:
+                self.error(field_path, f"{family.unknown_message} {_show(name)}")
+            else:
                 self.error(field_path, f"unknown field {_show(name)}")
 
         op_path = _join(path, "op")
@@ -214,18 +216,18 @@ class _Parser:
             if "value" in raw:
                 self.error(value_path, f'operator "{op}" takes no value')
                 return None
-            return Leaf(name, kind, op)
+            return Leaf(name, kind, op, rule_field=rule_field)
         if "value" not in raw:
             self.error(value_path, "missing value")
             return None
         count = len(self.errors)
-        value = self.operand(name, kind, op, raw["value"], value_path)
+        value = self.operand(rule_field, op, raw["value"], value_path)
         if len(self.errors) > count:
             return None
-        return Leaf(name, kind, op, value)
+        return Leaf(name, kind, op, value, rule_field=rule_field)
 
-    def operand(self, name: str, kind: str, op: str, raw: object, path: str) -> object:
-        if kind == UNKNOWN:
+    def operand(self, rule_field: RuleField, op: str, raw: object, path: str) -> object:
+        if rule_field.type == UNKNOWN:
             return raw
         if op in RELATIVE_DATE_OPERATORS:
             return self.days(raw, path)
@@ -233,8 +235,8 @@ class _Parser:
             if not isinstance(raw, list) or len(raw) != 2:
                 self.error(path, f"expected a list [low, high], got {_show(raw)}")
                 return None
-            low = self.scalar(name, kind, raw[0], f"{path}[0]")
-            high = self.scalar(name, kind, raw[1], f"{path}[1]")
+            low = self.scalar(rule_field, raw[0], f"{path}[0]")
+            high = self.scalar(rule_field, raw[1], f"{path}[1]")
             if low is not None and high is not None and low > high:
                 self.error(
                     path, f"low bound {_show(raw[0])} is greater than high bound {_show(raw[1])}"
@@ -248,11 +250,12 @@ class _Parser:
                 self.error(path, f"expected at most {MAX_LIST_ITEMS} values, got {len(raw)}")
                 return None
             return tuple(
-                self.scalar(name, kind, item, f"{path}[{index}]") for index, item in enumerate(raw)
+                self.scalar(rule_field, item, f"{path}[{index}]") for index, item in enumerate(raw)
             )
-        return self.scalar(name, kind, raw, path)
+        return self.scalar(rule_field, raw, path)
 
-    def scalar(self, name: str, kind: str, raw: object, path: str) -> object:
+    def scalar(self, rule_field: RuleField, raw: object, path: str) -> object:
+        kind = rule_field.type
         if kind in (TEXT, CHOICE):
             if not isinstance(raw, str):
                 self.error(path, f"expected a text value, got {_show(raw)}")
@@ -260,7 +263,7 @@ class _Parser:
             if len(raw) > MAX_TEXT_LENGTH:
                 self.error(path, f"expected at most {MAX_TEXT_LENGTH} characters")
                 return None
-            choices = field_choices(name, self.attributes) if kind == CHOICE else ()
+            choices = rule_field.allowed_choices() if kind == CHOICE else ()
             if choices and raw not in choices:
                 self.error(
                     path, f"unknown choice {_show(raw)}; expected one of {', '.join(choices)}"
@@ -353,14 +356,27 @@ def validate_rule(rule: object, *, attributes: Mapping[str, AttributeSpec] | Non
     parse_rule(rule, attributes=attributes)
 
 
+def field_type(name: str, attributes: Mapping[str, AttributeSpec] | None = None) -> str | None:
+    """The type of a rule field (registered, or ``traits.KEY`` declared in ``attributes``);
+    None if unknown."""
+    rule_field = registry.get(name, attributes)
+    return rule_field.type if rule_field is not None and rule_field.type != UNKNOWN else None
+
+
+def rank_field(
+    rank_by: str, attributes: Mapping[str, AttributeSpec] | None = None
+) -> RuleField | None:
+    """The field a segment may be ranked by (numeric, money or date), else None."""
+    rule_field = registry.get(rank_by, attributes)
+    return rule_field if rule_field is not None and rule_field.can_rank else None
+
+
 def rank_field_type(
     rank_by: str, attributes: Mapping[str, AttributeSpec] | None = None
 ) -> str | None:
     """The type of a valid rank_by field (numeric, money or date), else None."""
-    if trait_key(rank_by) is None:
-        return field_type(rank_by) if rank_by in RANKABLE_FIELDS else None
-    kind = field_type(rank_by, attributes)
-    return kind if kind in RANKABLE_TYPES else None
+    rule_field = rank_field(rank_by, attributes)
+    return rule_field.type if rule_field is not None else None
 
 
 def validate_rank(

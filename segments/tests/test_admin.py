@@ -2,6 +2,9 @@
 are previewed, compared and published through the services, published versions are
 read-only."""
 
+import json
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -203,3 +206,17 @@ def test_csm_cannot_publish(client, csm, today):
     )
     assert response.status_code == 403
     assert Segment.objects.get(pk=segment.pk).current_version is None
+
+
+def test_the_rule_editor_receives_the_rule_language_from_the_server(admin_client_manager):
+    # given the "add segment" page
+    page = admin_client_manager.get(reverse("admin:segments_segment_add")).content.decode()
+    # when the editor's schema is read from its JSON script tag
+    found = re.search(r'<script id="rule-schema-rule" type="application/json">(.*?)</script>', page)
+    assert found is not None
+    schema = json.loads(found.group(1))
+    # then it carries the registry's fields, operators, labels and choices
+    assert schema["fields"]["plan"] == {"type": "choice", "label": "Plan"}
+    assert schema["operator_labels"]["gte"]["label"] == "≥"
+    assert schema["operator_labels"]["is_null"]["takes"] == "nothing"
+    assert "enterprise" in schema["choices"]["plan"]

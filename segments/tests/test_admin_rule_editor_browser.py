@@ -32,7 +32,11 @@ def test_query_builder_edits_the_rule_json_and_saves(page, live_server, manager)
     page.locator(".rule-leaf input").first.fill("pro, enterprise")
     page.locator(".rule-leaf input").first.dispatch_event("change")
 
-    # then the JSON and the readable line follow
+    # then the operators read as the server labels them
+    labels = leaf.locator("select").nth(1).locator("option").all_inner_texts()
+    assert "not in" in labels and "is set" in labels
+
+    # and the JSON and the readable line follow
     rule = json.loads(page.locator("textarea[name=rule]").input_value())
     assert rule == {"all": [{"field": "plan", "op": "in", "value": ["pro", "enterprise"]}]}
     assert "plan in [pro, enterprise]" in page.locator(".rule-readable").inner_text()

@@ -22,7 +22,7 @@ from segments.rules import (
     validate_rank,
     validate_rule,
 )
-from segments.rules.fields import ALL_OPERATORS
+from segments.rules.vocabulary import ALL_OPERATORS
 
 ATTRIBUTES = {
     "note": AttributeSpec("note", "text"),

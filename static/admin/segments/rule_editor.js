@@ -1,20 +1,18 @@
 /* A small query builder for segment rules (DESIGN section 3), in plain JS with no build.
  * It edits the JSON in the textarea it enhances: every change re-writes the textarea, and
- * typing valid JSON in the textarea re-draws the builder. The server validates on save. */
+ * typing valid JSON in the textarea re-draws the builder. The server validates on save.
+ * Everything it offers comes from the server (the rule engine's registry, rendered as a
+ * JSON script tag next to the textarea): fields with their types and labels, the
+ * operators of each type, each operator's label and what value it takes, and choices. */
 (function () {
   "use strict";
 
   var NUMERIC = ["integer", "number", "money"];
-  var NO_VALUE = ["is_null", "is_not_null"];
-  var DAY_OPS = ["within_next_days", "within_last_days", "more_than_days_ago", "more_than_days_ahead"];
-  var OP_TEXT = {
-    eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤", "in": "in", not_in: "not in",
-    contains: "contains", starts_with: "starts with", between: "between", before: "before",
-    after: "after", on_or_before: "on or before", on_or_after: "on or after",
-    within_next_days: "within the next N days", within_last_days: "within the last N days",
-    more_than_days_ago: "more than N days ago", more_than_days_ahead: "more than N days ahead",
-    is_null: "is empty", is_not_null: "is set"
-  };
+
+  function takes(schema, op) {
+    var info = schema.operator_labels[op];
+    return info ? info.takes : "value";
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -42,21 +40,26 @@
     return String(v);
   }
 
-  function ruleText(rule, top) {
+  /* The rule on one line, as segments/rule_text.py writes it, with the server's labels. */
+  function ruleText(schema, rule, top) {
     if (!rule || typeof rule !== "object") { return String(rule); }
     var key = "all" in rule ? "all" : ("any" in rule ? "any" : null);
     if (key) {
       var kids = rule[key] || [];
       if (!kids.length) { return key === "all" ? "every account" : "no account"; }
-      var text = kids.map(function (k) { return ruleText(k, false); }).join(key === "all" ? " AND " : " OR ");
+      var text = kids.map(function (k) { return ruleText(schema, k, false); }).join(key === "all" ? " AND " : " OR ");
       return top || kids.length === 1 ? text : "(" + text + ")";
     }
-    if ("not" in rule) { return "NOT " + ruleText(rule.not, false); }
-    if (NO_VALUE.indexOf(rule.op) >= 0) { return rule.field + " " + OP_TEXT[rule.op]; }
-    if (rule.op === "between" && Array.isArray(rule.value)) {
-      return rule.field + " between " + valueText(rule.value[0]) + " and " + valueText(rule.value[1]);
+    if ("not" in rule) { return "NOT " + ruleText(schema, rule.not, false); }
+    var info = schema.operator_labels[rule.op];
+    var label = info ? info.label : String(rule.op);
+    var kind = takes(schema, rule.op);
+    if (kind === "nothing") { return rule.field + " " + label; }
+    if (kind === "range" && Array.isArray(rule.value) && rule.value.length === 2) {
+      return rule.field + " " + label + " " + valueText(rule.value[0]) + " and " + valueText(rule.value[1]);
     }
-    return rule.field + " " + (OP_TEXT[rule.op] || rule.op) + " " + valueText(rule.value);
+    if (kind === "days") { return rule.field + " " + label + " " + valueText(rule.value) + " " + info.suffix; }
+    return rule.field + " " + label + " " + valueText(rule.value);
   }
 
   function Editor(textarea, schema) {
@@ -88,7 +91,13 @@
   }
 
   Editor.prototype.fieldType = function (name) {
-    return this.schema.fields[name] || null;
+    var field = this.schema.fields[name];
+    return field ? field.type : null;
+  };
+
+  Editor.prototype.opLabel = function (op) {
+    var info = this.schema.operator_labels[op];
+    return info ? info.menu_label : op;
   };
 
   Editor.prototype.changed = function () { this.draw(true); };
@@ -102,7 +111,7 @@
     }
     var self = this;
     this.root.appendChild(this.node(this.rule, function (replacement) { self.rule = replacement; }, true));
-    this.readable.textContent = "Reads: " + ruleText(this.rule, true);
+    this.readable.textContent = "Reads: " + ruleText(this.schema, this.rule, true);
   };
 
   Editor.prototype.node = function (node, replace, isRoot) {
@@ -161,23 +170,24 @@
     var self = this;
     if (!node || typeof node !== "object") { node = { field: "arr", op: "gte", value: 0 }; replace(node); }
     var type = this.fieldType(node.field);
-    var fields = Object.keys(this.schema.fields).map(function (f) { return [f, f + " (" + self.schema.fields[f] + ")"]; });
+    var fields = Object.keys(this.schema.fields).map(function (f) { return [f, f + " (" + self.schema.fields[f].type + ")"]; });
     if (!type) { fields.unshift([node.field, String(node.field) + " (unknown)"]); }
-    var ops = (this.schema.operators[type] || [node.op]).map(function (op) { return [op, OP_TEXT[op] || op]; });
+    var ops = (this.schema.operators[type] || [node.op]).map(function (op) { return [op, self.opLabel(op)]; });
     var row = el("div", { "class": "rule-leaf" }, [
       select(fields, node.field, function (value) {
         node.field = value;
         var newType = self.fieldType(value);
         if ((self.schema.operators[newType] || []).indexOf(node.op) < 0) { node.op = self.schema.operators[newType][0]; }
-        if (NO_VALUE.indexOf(node.op) >= 0) { delete node.value; }
+        if (takes(self.schema, node.op) === "nothing") { delete node.value; }
         self.changed();
       }),
       select(ops, node.op, function (value) {
         node.op = value;
-        if (NO_VALUE.indexOf(value) >= 0) { delete node.value; }
-        else if (value === "between") { node.value = [null, null]; }
-        else if (value === "in" || value === "not_in") { node.value = []; }
-        else if (DAY_OPS.indexOf(value) >= 0) { node.value = 30; }
+        var kind = takes(self.schema, value);
+        if (kind === "nothing") { delete node.value; }
+        else if (kind === "range") { node.value = [null, null]; }
+        else if (kind === "list") { node.value = []; }
+        else if (kind === "days") { node.value = 30; }
         self.changed();
       })
     ]);
@@ -204,9 +214,9 @@
 
   Editor.prototype.valueInput = function (node, type) {
     var self = this;
-    if (NO_VALUE.indexOf(node.op) >= 0) { return null; }
-    var inputType = type === "date" && DAY_OPS.indexOf(node.op) < 0 ? "date" :
-      (NUMERIC.indexOf(type) >= 0 || DAY_OPS.indexOf(node.op) >= 0 ? "text" : "text");
+    var kind = takes(this.schema, node.op);
+    if (kind === "nothing") { return null; }
+    var inputType = type === "date" && kind !== "days" ? "date" : "text";
     if (type === "boolean") {
       return select([["true", "true"], ["false", "false"]], String(node.value), function (v) {
         node.value = v === "true"; self.changed();
@@ -218,7 +228,7 @@
         node.value = v; self.changed();
       });
     }
-    if (node.op === "between") {
+    if (kind === "range") {
       var pair = Array.isArray(node.value) ? node.value : [null, null];
       var wrap = el("span");
       [0, 1].forEach(function (i) {
@@ -229,7 +239,7 @@
       });
       return wrap;
     }
-    if (node.op === "in" || node.op === "not_in") {
+    if (kind === "list") {
       var list = Array.isArray(node.value) ? node.value : [];
       var inp = el("input", { type: "text", size: "40", value: list.join(", "),
         placeholder: choices ? choices.join(", ") : "comma-separated values",
@@ -242,7 +252,7 @@
     var single = el("input", { type: inputType, size: "16",
       value: node.value === null || node.value === undefined ? "" : node.value,
       onchange: function () {
-        node.value = DAY_OPS.indexOf(node.op) >= 0 ? self.parse(single.value, "integer") : self.parse(single.value, type);
+        node.value = kind === "days" ? self.parse(single.value, "integer") : self.parse(single.value, type);
         self.changed();
       } });
     return single;
@@ -258,6 +268,6 @@
     });
   }
 
-  window.csRuleText = ruleText;
+  window.csRuleText = ruleText;  // (schema, rule, top)
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();

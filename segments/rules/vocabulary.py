@@ -1,5 +1,8 @@
-"""The vocabulary of the rule language (DESIGN 3.2-3.4): fields, their types, the operators
-each type allows, and how a raw value (a column, a JSON trait) becomes a typed rule value.
+"""The vocabulary of the rule language: value types, the operators each type allows (with
+the one table of how each operator reads), the bounds on rule values, and how a raw value (a
+column, a JSON trait) becomes a typed rule value.
+
+Which fields exist is not defined here: apps register them (see ``registry``).
 
 The value coercions here are shared by the in-memory evaluator and mirrored, predicate for
 predicate, by the SQL the compiler emits for traits, so both agree on what counts as null.
@@ -7,12 +10,9 @@ predicate, by the SQL the compiler emits for traits, so both agree on what count
 
 import math
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-
-from customers.models import BusinessModel, Industry, LifecycleStage, Plan, Region
 
 TEXT = "text"
 CHOICE = "choice"
@@ -23,45 +23,11 @@ DATE = "date"
 BOOLEAN = "boolean"
 TYPES = (TEXT, CHOICE, INTEGER, NUMBER, MONEY, DATE, BOOLEAN)
 NUMERIC_TYPES = (INTEGER, NUMBER, MONEY)
+# Types a segment can be ranked by ("top 100 by ARR").
+RANKABLE_TYPES = (*NUMERIC_TYPES, DATE)
 
+# The rule language's namespace of declared custom attributes: ``traits.KEY``.
 TRAIT_PREFIX = "traits."
-
-FIELD_TYPES: dict[str, str] = {
-    "name": TEXT,
-    "domain": TEXT,
-    "country": TEXT,
-    "industry": CHOICE,
-    "region": CHOICE,
-    "business_model": CHOICE,
-    "plan": CHOICE,
-    "lifecycle_stage": CHOICE,
-    "employees": INTEGER,
-    "health_score": INTEGER,
-    "active_users": INTEGER,
-    "licensed_seats": INTEGER,
-    "open_tickets": INTEGER,
-    "cost_to_serve": MONEY,
-    "acquisition_cost": MONEY,
-    "arr": MONEY,
-    "mrr": MONEY,
-    "renewal_date": DATE,
-    "customer_since": DATE,
-    "churned_on": DATE,
-    "last_seen_at": DATE,
-    "has_champion": BOOLEAN,
-    "referenceable": BOOLEAN,
-    "csm": TEXT,
-    "seat_utilization": NUMBER,
-}
-
-# Read from the model enums so adding a plan (or region...) there extends the rule language.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "industry": tuple(Industry.values),
-    "region": tuple(Region.values),
-    "business_model": tuple(BusinessModel.values),
-    "plan": tuple(Plan.values),
-    "lifecycle_stage": tuple(LifecycleStage.values),
-}
 
 NULL_OPERATORS = ("is_null", "is_not_null")
 RELATIVE_DATE_OPERATORS = (
@@ -92,11 +58,68 @@ OPERATORS_BY_TYPE: dict[str, tuple[str, ...]] = {
 }
 ALL_OPERATORS: frozenset[str] = frozenset(op for ops in OPERATORS_BY_TYPE.values() for op in ops)
 
-# Built-in fields usable as a segment's rank_by ("top 100 by ARR").
-RANKABLE_FIELDS: tuple[str, ...] = tuple(
-    name for name, kind in FIELD_TYPES.items() if kind in (*NUMERIC_TYPES, DATE)
-)
-RANKABLE_TYPES = (*NUMERIC_TYPES, DATE)
+# What an operator's value is: nothing, one value, a list, a [low, high] pair or N days.
+TAKES_NOTHING = "nothing"
+TAKES_VALUE = "value"
+TAKES_LIST = "list"
+TAKES_RANGE = "range"
+TAKES_DAYS = "days"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """How an operator reads, for people: ``field label value suffix`` (``renewal_date
+    within the next 90 days``); a range reads ``field between low and high``. The one
+    table of operator labels: rule text, the segment pages and the admin's editor (which
+    receives it as JSON) all read it."""
+
+    name: str
+    label: str
+    takes: str = TAKES_VALUE
+    suffix: str = ""
+
+    @property
+    def menu_label(self) -> str:
+        """The label in a menu of operators: ``within the next N days``."""
+        if self.takes == TAKES_DAYS:
+            return f"{self.label} N {self.suffix}"
+        return self.label
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "label": self.label,
+            "menu_label": self.menu_label,
+            "takes": self.takes,
+            "suffix": self.suffix,
+        }
+
+
+OPERATORS: dict[str, Operator] = {
+    operator.name: operator
+    for operator in (
+        Operator("is_null", "is empty", TAKES_NOTHING),
+        Operator("is_not_null", "is set", TAKES_NOTHING),
+        Operator("eq", "="),
+        Operator("ne", "≠"),
+        Operator("gt", ">"),
+        Operator("gte", "≥"),
+        Operator("lt", "<"),
+        Operator("lte", "≤"),
+        Operator("in", "in", TAKES_LIST),
+        Operator("not_in", "not in", TAKES_LIST),
+        Operator("contains", "contains"),
+        Operator("starts_with", "starts with"),
+        Operator("between", "between", TAKES_RANGE),
+        Operator("before", "before"),
+        Operator("after", "after"),
+        Operator("on_or_before", "on or before"),
+        Operator("on_or_after", "on or after"),
+        Operator("within_next_days", "within the next", TAKES_DAYS, "days"),
+        Operator("within_last_days", "within the last", TAKES_DAYS, "days"),
+        Operator("more_than_days_ago", "more than", TAKES_DAYS, "days ago"),
+        Operator("more_than_days_ahead", "more than", TAKES_DAYS, "days ahead"),
+    )
+}
 
 # Bounds on rule values: they keep every comparison exact on PostgreSQL, within the range
 # SQLite compares exactly (integers and 15 significant digits), and away from overflows.
@@ -122,56 +145,6 @@ ISO_DATE_RE = (
 )
 _DECIMAL_TEXT = re.compile(DECIMAL_TEXT_RE)
 _ISO_DATE = re.compile(ISO_DATE_RE)
-TRAIT_KEY_RE = re.compile(r"\A[A-Za-z0-9_-]{1,100}\Z")
-
-
-@dataclass(frozen=True)
-class AttributeSpec:
-    """A declared custom attribute (customers.models.AttributeDefinition), as rules see it."""
-
-    key: str
-    type: str
-    choices: tuple[str, ...] = ()
-
-
-def attribute_specs_from_definitions(definitions: Iterable) -> dict[str, AttributeSpec]:
-    """Specs keyed by attribute key from objects with ``.key``, ``.type`` and ``.choices``."""
-    specs = {}
-    for definition in definitions:
-        choices = tuple(str(choice) for choice in (definition.choices or ()))
-        specs[definition.key] = AttributeSpec(
-            key=definition.key, type=definition.type, choices=choices
-        )
-    return specs
-
-
-def trait_key(name: str) -> str | None:
-    """``"traits.tier"`` → ``"tier"``; None for a built-in field name."""
-    if name.startswith(TRAIT_PREFIX):
-        return name[len(TRAIT_PREFIX) :]
-    return None
-
-
-def field_type(name: str, attributes: Mapping[str, AttributeSpec] | None = None) -> str | None:
-    """The type of a rule field (built-in or declared ``traits.KEY``); None if unknown."""
-    key = trait_key(name)
-    if key is None:
-        return FIELD_TYPES.get(name)
-    spec = (attributes or {}).get(key)
-    if spec is None or spec.type not in TYPES or not TRAIT_KEY_RE.match(key):
-        return None
-    return spec.type
-
-
-def field_choices(
-    name: str, attributes: Mapping[str, AttributeSpec] | None = None
-) -> tuple[str, ...]:
-    """Allowed values of a choice field; empty when any text is allowed."""
-    key = trait_key(name)
-    if key is None:
-        return CHOICES.get(name, ())
-    spec = (attributes or {}).get(key)
-    return spec.choices if spec is not None else ()
 
 
 def parse_iso_date(value: object) -> date | None:

@@ -1,0 +1,54 @@
+"""Admin for exclusive groups and the engine's history rows (membership events, snapshots),
+which are read-only: only the segment engine writes them."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from ..models import ExclusiveGroup, MembershipEvent, SegmentSnapshot
+
+
+@admin.register(ExclusiveGroup)
+class ExclusiveGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "segment_names")
+    search_fields = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExclusiveGroup]:
+        return super().get_queryset(request).prefetch_related("segments")
+
+    @admin.display(description="segments (by priority)")
+    def segment_names(self, group: ExclusiveGroup) -> str:
+        ordered = sorted(group.segments.all(), key=lambda s: (s.priority, s.pk))
+        return ", ".join(f"{s.priority}. {s.name}" for s in ordered)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History rows are written by the engine only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MembershipEvent)
+class MembershipEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "segment", "account", "kind", "version")
+    list_filter = ("kind", "segment")
+    list_select_related = ("segment", "account", "version")
+    search_fields = ("account__name",)
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(SegmentSnapshot)
+class SegmentSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ("computed_at", "segment", "member_count", "arr", "version")
+    list_filter = ("segment",)
+    list_select_related = ("segment", "version")
