@@ -61,6 +61,19 @@ class Dialect:
         connection (never inside a transaction: the others would not see its rows)."""
         return False
 
+    # --- segment analytics ---
+    # Whether the settings of ``tune_transaction`` and ``tune_analytic_statement`` last only
+    # for a transaction (SET LOCAL), so that a statement using them must run inside one.
+    settings_need_transaction = False
+
+    def tune_analytic_statement(
+        self, cursor: Any, *, hash_joins: bool = False, sorted_groups: bool = False
+    ) -> None:
+        """Tune the current transaction for one read-only analytic statement that reads a
+        few hundred thousand rows (see PostgreSQL). ``hash_joins``: no nested loops, for a
+        statement whose row estimates are far too low; ``sorted_groups``: group by sorting
+        rather than hashing."""
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -97,6 +110,23 @@ class PostgreSQL(Dialect):
     def concurrent_reads(self) -> bool:
         return not connection.in_atomic_block
 
+    # --- segment analytics ---
+    settings_need_transaction = True
+
+    def tune_analytic_statement(
+        self, cursor: Any, *, hash_joins: bool = False, sorted_groups: bool = False
+    ) -> None:
+        # Hash aggregates of a few hundred thousand rows spill to disk with the default 4 MB.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        # No parallel workers: the analytics page already runs its statements side by side,
+        # and a parallel plan repeated its non-parallel parts (the grouping of the events)
+        # in every worker: three times the CPU for the same answer (bench/analytics.py).
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        if hash_joins:
+            cursor.execute("SET LOCAL enable_nestloop = off")
+        if sorted_groups:
+            cursor.execute("SET LOCAL enable_hashagg = off")
+
 
 class SQLite(Dialect):
     vendor = "sqlite"
@@ -117,6 +147,9 @@ class SQLite(Dialect):
 
     def typed_row(self, columns: Sequence[tuple[str, str]]) -> str:
         return "SELECT " + ", ".join(f"%s AS {name}" for name, _ in columns)
+
+    # --- segment analytics ---
+    # No planner settings to tune: the base class's no-op tuning, and no transaction for it.
 
 
 _DIALECTS = {d.vendor: d() for d in (PostgreSQL, SQLite)}
