@@ -13,12 +13,20 @@ from typing import Any
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber, TruncDate
 
-from cs_platform.db import load_sql, table_name
+from cs_platform.db import table_name
 from customers.models import Account, Contract
 
 from ..models import SegmentSnapshot
 from .population import contract_counts_on, end_of_day, members_as_of_sql
-from .statements import CENT, ZERO, date_param, ratio, run_analytic_statement, to_decimal
+from .statements import (
+    CENT,
+    ZERO,
+    analytics_sql,
+    date_param,
+    ratio,
+    run_analytic_statement,
+    to_decimal,
+)
 
 DEFAULT_GROWTH_DAYS = 365
 DEFAULT_COHORT_MONTHS = 12
@@ -152,7 +160,8 @@ def cohort_retention(
         members_sql, members_params = members_as_of_sql([segment_id], as_of)
         members_cte = f"pop AS ({members_sql}),"
         filters.append("a.id IN (SELECT account_id FROM pop)")
-    sql = load_sql("segments", "analytics_cohort_retention").format(
+    sql = analytics_sql(
+        "cohort_retention",
         members_cte=members_cte,
         cells=", ".join(["(%s, %s, %s, %s)"] * len(cells)),
         account=table_name(Account),

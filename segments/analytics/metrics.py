@@ -35,6 +35,7 @@ from .population import contract_counts_on, end_of_day, members_as_of_sql, windo
 from .statements import (
     CENT,
     ZERO,
+    analytics_sql,
     date_param,
     moment_param,
     ratio,
@@ -239,9 +240,10 @@ def _metrics_statements(
     ids: list[int], trailing: list[int], young: list[int], as_of: date, *, overlap: bool = False
 ) -> list[tuple[str, list[Any]]]:
     """The statements behind every segment's metrics as of ``as_of``, each for all segments
-    at once: rows ``("cur", segment, 9 sums)`` over each population as of D, and ``("win",
-    segment, 7 sums)`` over each window population P of the trailing segments, then of the
-    young ones.
+    at once: rows ``("cur", segment, 9 sums)`` over each population as of D
+    (``analytics_metrics_current.sql``), and ``("win", segment, 7 sums)`` over each window
+    population P of the trailing segments (``analytics_metrics_trailing_window.sql``), then
+    of the young ones (``analytics_metrics_young_window.sql``).
 
     The trailing window takes ARR on S, ARR on D and the window's renewals per account from
     a single pass over the contracts (the ``acct`` CTE), joined with the members at S; a
@@ -253,99 +255,54 @@ def _metrics_statements(
     (``overlap_rows_sql``): its masks are already grouped there."""
     start = window_start(as_of)
     start_day, as_of_day = date_param(start), date_param(as_of)
+    statuses = {
+        "renewed": ContractStatus.RENEWED.value,
+        "churned": ContractStatus.CHURNED.value,
+        "cancelled": ContractStatus.CANCELLED.value,
+    }
     contract = table_name(Contract)
-    cancelled = ContractStatus.CANCELLED.value
-    renewed = f"c.status = '{ContractStatus.RENEWED.value}'"
-    decided = f"c.status IN ('{ContractStatus.RENEWED.value}', '{ContractStatus.CHURNED.value}')"
+    counts_on_day = contract_counts_on("c", "%s")
     members_sql, members_params = members_as_of_sql(ids, as_of)
     masks, bits = segment_masks_sql("pop", ids)
     overlap_sql, overlap_params = "", []
     if overlap:
         rows_sql, overlap_params = overlap_rows_sql(as_of, columns=11)
         overlap_sql = f" UNION ALL {rows_sql}"
-    statements = [
-        (
-            f"""WITH pop AS ({members_sql}), {masks},
-        acct AS (
-            SELECT c.account_id, SUM(c.arr) AS arr_d FROM {contract} c
-            WHERE {contract_counts_on("c", "%s")} GROUP BY c.account_id
-        ),
-        combos AS (
-            SELECT masks.mask, COUNT(*) AS n,
-                SUM(COALESCE(acct.arr_d, 0)) AS arr,
-                SUM(a.cost_to_serve) AS cost,
-                SUM(CASE WHEN a.cost_to_serve IS NOT NULL THEN COALESCE(acct.arr_d, 0) ELSE 0 END)
-                    AS cost_arr,
-                COUNT(a.acquisition_cost) AS cac_n,
-                SUM(a.acquisition_cost) AS cac,
-                SUM(CASE WHEN a.acquisition_cost IS NOT NULL THEN COALESCE(acct.arr_d, 0) ELSE 0 END)
-                    AS cac_arr,
-                COUNT(a.health_score) AS health_n,
-                SUM(a.health_score) AS health
-            FROM masks
-            JOIN {table_name(Account)} a ON a.id = masks.account_id
-            LEFT JOIN acct ON acct.account_id = masks.account_id
-            GROUP BY masks.mask
-        )
-        SELECT 'cur', b.segment_id, SUM(n), SUM(arr), SUM(cost), SUM(cost_arr), SUM(cac_n),
-            SUM(cac), SUM(cac_arr), SUM(health_n), SUM(health)
-        FROM combos JOIN {bits} b ON (combos.mask & b.bit) <> 0
-        GROUP BY b.segment_id{overlap_sql}""",
-            [*members_params, as_of_day, as_of_day, *overlap_params],
-        )
-    ]
-    win_sums = """COUNT(*), SUM(w.start_arr), SUM(w.end_arr),
-            SUM(CASE WHEN w.end_arr < w.start_arr THEN w.end_arr ELSE w.start_arr END),
-            SUM(CASE WHEN w.end_arr = 0 THEN 1 ELSE 0 END), SUM(w.renewed), SUM(w.decided)"""
+    current = analytics_sql(
+        "metrics_current",
+        members=members_sql,
+        masks=masks,
+        bits=bits,
+        contract=contract,
+        account=table_name(Account),
+        counts_on_day=counts_on_day,
+        overlap_rows=overlap_sql,
+    )
+    statements = [(current, [*members_params, as_of_day, as_of_day, *overlap_params])]
     if trailing:
         at_start_sql, at_start_params = members_as_of_sql(trailing, start)
-        # A contract that counts on S or on D, or is decided in (S, D], is not cancelled, starts
-        # by D (end_date >= start_date) and ends after S or is still active: the WHERE drops the
-        # rest before the aggregate.
-        acct = f"""acct AS (
-                SELECT c.account_id,
-                    SUM(CASE WHEN {contract_counts_on("c", "%s")} THEN c.arr ELSE 0 END) AS arr_d,
-                    SUM(CASE WHEN {contract_counts_on("c", "%s")} THEN c.arr ELSE 0 END) AS arr_s,
-                    SUM(CASE WHEN {renewed} AND c.end_date > %s AND c.end_date <= %s
-                        THEN 1 ELSE 0 END) AS renewed,
-                    SUM(CASE WHEN {decided} AND c.end_date > %s AND c.end_date <= %s
-                        THEN 1 ELSE 0 END) AS decided
-                FROM {contract} c
-                WHERE c.status <> '{cancelled}' AND c.start_date <= %s
-                    AND (c.end_date >= %s OR c.status = '{ContractStatus.ACTIVE.value}')
-                GROUP BY c.account_id
-            )"""
         start_masks, start_bits = segment_masks_sql("at_start", trailing)
+        trailing_window = analytics_sql(
+            "metrics_trailing_window",
+            members_at_start=at_start_sql,
+            masks=start_masks,
+            bits=start_bits,
+            contract=contract,
+            counts_on_day=counts_on_day,
+            counts_on_start=contract_counts_on("c", "%s"),
+            active=ContractStatus.ACTIVE.value,
+            **statuses,
+        )
         statements.append(
             (
-                f"""WITH at_start AS ({at_start_sql}), {start_masks}, {acct},
-            combos AS (
-                SELECT masks.mask, COUNT(*) AS n, SUM(acct.arr_s) AS start_arr,
-                    SUM(acct.arr_d) AS end_arr,
-                    SUM(CASE WHEN acct.arr_d < acct.arr_s THEN acct.arr_d ELSE acct.arr_s END)
-                        AS kept_arr,
-                    SUM(CASE WHEN acct.arr_d = 0 THEN 1 ELSE 0 END) AS churned,
-                    SUM(acct.renewed) AS renewed, SUM(acct.decided) AS decided
-                FROM masks JOIN acct ON acct.account_id = masks.account_id
-                WHERE acct.arr_s > 0
-                GROUP BY masks.mask
-            )
-            SELECT 'win', b.segment_id, SUM(n), SUM(start_arr), SUM(end_arr), SUM(kept_arr),
-                SUM(churned), SUM(renewed), SUM(decided), NULL, NULL
-            FROM combos JOIN {start_bits} b ON (combos.mask & b.bit) <> 0
-            GROUP BY b.segment_id""",
+                trailing_window,
                 [
                     *at_start_params,
-                    as_of_day,
-                    as_of_day,
-                    start_day,
-                    start_day,
-                    start_day,
-                    as_of_day,
-                    start_day,
-                    as_of_day,
-                    as_of_day,
-                    start_day,
+                    *(as_of_day, as_of_day),  # ARR on D
+                    *(start_day, start_day),  # ARR on S
+                    *(start_day, as_of_day),  # renewed in (S, D]
+                    *(start_day, as_of_day),  # decided in (S, D]
+                    *(as_of_day, start_day),  # starts by D, ends after S
                 ],
             )
         )
@@ -353,41 +310,24 @@ def _metrics_statements(
         first_day_sql, first_day_params = connection.ops.datetime_cast_date_sql(
             "MIN(e.at)", (), timezone.get_current_timezone_name()
         )
-        base = f"""base AS (
-                SELECT e.segment_id, e.account_id, {first_day_sql} AS start_date
-                FROM (
-                    SELECT e.segment_id, e.account_id, e.at FROM {table_name(MembershipEvent)} e
-                    WHERE e.segment_id IN ({sql_placeholders(young)}) AND e.kind = %s AND e.at < %s
-                    ORDER BY e.segment_id, e.account_id
-                ) e
-                GROUP BY e.segment_id, e.account_id
-            )"""
-        base_params = [
+        young_window = analytics_sql(
+            "metrics_young_window",
+            first_day=first_day_sql,
+            membership_event=table_name(MembershipEvent),
+            segment_ids=sql_placeholders(young),
+            contract=contract,
+            counts_on_entry=contract_counts_on("c", "base.start_date"),
+            counts_on_day=counts_on_day,
+            **statuses,
+        )
+        young_params = [
             *first_day_params,
             *young,
             MembershipEventKind.ENTERED.value,
             moment_param(end_of_day(as_of)),
+            *[as_of_day] * 5,  # ARR on D (twice), renewed by D, decided by D, started by D
         ]
-        # Each member's contracts once: its ARR on its entry day and on D, and its contracts
-        # decided after that day; a contract can only do any of it if it starts by D.
-        young_select = f"""WITH {base}
-            SELECT 'win', w.segment_id, {win_sums}, NULL, NULL
-            FROM (
-                SELECT base.segment_id, base.account_id,
-                    SUM(CASE WHEN {contract_counts_on("c", "base.start_date")}
-                        THEN c.arr ELSE 0 END) AS start_arr,
-                    SUM(CASE WHEN {contract_counts_on("c", "%s")} THEN c.arr ELSE 0 END) AS end_arr,
-                    SUM(CASE WHEN {renewed} AND c.end_date > base.start_date
-                        AND c.end_date <= %s THEN 1 ELSE 0 END) AS renewed,
-                    SUM(CASE WHEN {decided} AND c.end_date > base.start_date
-                        AND c.end_date <= %s THEN 1 ELSE 0 END) AS decided
-                FROM base JOIN {contract} c ON c.account_id = base.account_id
-                WHERE c.status <> '{cancelled}' AND c.start_date <= %s
-                GROUP BY base.segment_id, base.account_id
-            ) w
-            WHERE w.start_arr > 0
-            GROUP BY w.segment_id"""
-        statements.append((young_select, [*base_params, *[as_of_day] * 5]))
+        statements.append((young_window, young_params))
     return statements
 
 

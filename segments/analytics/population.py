@@ -10,11 +10,11 @@ from typing import Any
 from django.utils import timezone
 
 from cs_platform import clock
-from cs_platform.db import load_sql, table_name
+from cs_platform.db import table_name
 from customers.models import ContractStatus
 
 from ..models import Membership, MembershipEvent, MembershipEventKind
-from .statements import moment_param, sql_placeholders
+from .statements import analytics_sql, moment_param, sql_placeholders
 
 WINDOW_DAYS = 365
 
@@ -50,7 +50,8 @@ def members_as_of_sql(segment_ids: Sequence[int], as_of: date) -> tuple[str, lis
             f" WHERE m.segment_id IN ({ids_sql})",
             list(segment_ids),
         )
-    sql = load_sql("segments", "analytics_members_as_of").format(
+    sql = analytics_sql(
+        "members_as_of",
         membership_event=table_name(MembershipEvent),
         segment_ids=ids_sql,
         entered=MembershipEventKind.ENTERED.value,

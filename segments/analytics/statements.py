@@ -12,13 +12,24 @@ from typing import Any, TypeVar
 
 from django.db import connection, connections, transaction
 
-from cs_platform.db import dialect
+from cs_platform.db import dialect, load_sql
 
 T = TypeVar("T")
 
 RATE = Decimal("0.0001")
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
+
+
+def analytics_sql(name: str, **fields: str) -> str:
+    """The statement ``segments/sql/[<vendor>/]analytics_<name>.sql`` with its format
+    ``fields`` filled in. The file's opening comment (what the statement returns, its
+    fields and parameters, and why it is written so) is for readers and is not sent to the
+    database: query logs stay short, and statements still begin with SELECT or WITH."""
+    lines = load_sql("segments", f"analytics_{name}").splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines).format(**fields)
 
 
 def sql_placeholders(values: Sequence[Any]) -> str:
