@@ -1,9 +1,10 @@
 """Benchmark the analytics page on a scratch PostgreSQL database.
 
-    .venv/bin/python bench/analytics.py [--accounts 100000] [--segments 20] [--seed 1] [--reuse]
+    .venv/bin/python bench/analytics.py [--accounts 100000] [--segments 20] [--seed 1]
+        [--database cs_bench_analytics] [--reuse]
 
-Creates (drops and re-creates) the database ``cs_bench_analytics`` on the server of
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...; never the database named
+Creates (drops and re-creates) the database ``--database`` (default ``cs_bench_analytics``)
+on the server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...; never the database named
 cs_platform), migrates it, seeds demo accounts with ``demo.accounts.seed_demo``, then
 writes ``--segments`` segments straight in SQL: memberships for today, a year of membership
 history (entered events, and exits for accounts that lost their ARR), and a daily snapshot
@@ -139,12 +140,16 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--segments", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--database", default=DATABASE, help=f"the scratch database (default {DATABASE})"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
     args = parser.parse_args()
     if args.accounts <= 0 or not 1 <= args.segments <= 25:
         parser.error("--accounts must be positive and --segments between 1 and 25")
+    scratch_db.refuse_protected(parser, args.database)
 
-    url = scratch_db.url_beside_environment(parser, DATABASE)
+    url = scratch_db.url_beside_environment(parser, args.database)
     os.environ["CS_TODAY"] = TODAY.isoformat()
     os.environ["DJANGO_DEBUG"] = "0"
     os.environ.setdefault("LOG_LEVEL", "WARNING")

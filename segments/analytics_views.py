@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.safestring import SafeString, mark_safe
 
 from cs_platform import clock
 from customers.models import Plan
@@ -97,26 +96,6 @@ def _carry(request: HttpRequest, own_prefix: str | None, own_names: Iterable[str
     return [(k, v) for k in request.GET for v in request.GET.getlist(k) if k not in own]
 
 
-# --- formatting -------------------------------------------------------------------------------
-
-
-def format_value(value: Any, kind: str) -> str:
-    if value is None:
-        return "—"
-    if kind == "rate":
-        return charts.format_percent(value)
-    if kind == "money":
-        return f"${value:,.0f}"
-    if kind == "int":
-        return f"{value:,}"
-    return f"{value:,.2f}"
-
-
-def safe_svg(markup: str) -> SafeString:
-    # charts.* escape every piece of text they draw.
-    return mark_safe(markup)
-
-
 # --- the sections -----------------------------------------------------------------------------
 
 
@@ -132,7 +111,8 @@ def compare_context(
             "segment": s,
             "metrics": metrics[s.pk],
             "cells": [
-                format_value(getattr(metrics[s.pk], key), kind) for key, _l, kind in COMPARE_COLUMNS
+                charts.format_value(getattr(metrics[s.pk], key), kind)
+                for key, _l, kind in COMPARE_COLUMNS
             ],
         }
         for s in segments
@@ -146,7 +126,7 @@ def compare_context(
         "columns": [label for _k, label, _kind in COMPARE_COLUMNS],
         "rows": rows,
         "since_created": [r for r in rows if r["metrics"].population == "since_created"],
-        "arr_chart": safe_svg(
+        "arr_chart": charts.safe_svg(
             charts.bar_chart(
                 names,
                 [series("arr", "ARR")],
@@ -154,7 +134,7 @@ def compare_context(
                 value_format=charts.format_money,
             )
         ),
-        "retention_chart": safe_svg(
+        "retention_chart": charts.safe_svg(
             charts.bar_chart(
                 names,
                 [series("nrr", "NRR"), series("grr", "GRR")],
@@ -162,7 +142,7 @@ def compare_context(
                 value_format=charts.format_percent,
             )
         ),
-        "churn_chart": safe_svg(
+        "churn_chart": charts.safe_svg(
             charts.bar_chart(
                 names,
                 [series("logo_churn_rate", "Logo churn"), series("renewal_rate", "Renewal rate")],
@@ -170,7 +150,7 @@ def compare_context(
                 value_format=charts.format_percent,
             )
         ),
-        "growth_chart": safe_svg(
+        "growth_chart": charts.safe_svg(
             charts.line_chart(
                 [
                     charts.LineSeries(s.name, [(p.day, p.member_count) for p in growth[s.pk]])
@@ -209,7 +189,7 @@ def overlap_context(segments: list[Segment], overlap: analytics.Overlap) -> dict
         "overlap": overlap,
         "rows": [{"segment": s, "values": overlap.matrix[i]} for i, s in enumerate(segments)],
         "segments": segments,
-        "chart": safe_svg(
+        "chart": charts.safe_svg(
             charts.heatmap(
                 names,
                 [str(i + 1) for i in range(len(segments))],
@@ -248,12 +228,14 @@ def cohort_context(
             {
                 "cohort": c,
                 "label": labels[i],
-                "logo": [format_value(v, "rate") if v is not None else "" for v in logo[i]],
-                "revenue": [format_value(v, "rate") if v is not None else "" for v in revenue[i]],
+                "logo": [charts.format_value(v, "rate") if v is not None else "" for v in logo[i]],
+                "revenue": [
+                    charts.format_value(v, "rate") if v is not None else "" for v in revenue[i]
+                ],
             }
             for i, c in enumerate(table.cohorts)
         ],
-        "logo_chart": safe_svg(
+        "logo_chart": charts.safe_svg(
             charts.heatmap(
                 labels,
                 [str(k) for k in columns],
@@ -264,7 +246,7 @@ def cohort_context(
                 cell_width=48,
             )
         ),
-        "revenue_chart": safe_svg(
+        "revenue_chart": charts.safe_svg(
             charts.heatmap(
                 labels,
                 [str(k) for k in columns],
@@ -277,7 +259,8 @@ def cohort_context(
     }
 
 
-def _sections(request: HttpRequest) -> dict[str, Any]:
+def _page_choices(request: HttpRequest) -> dict[str, Any]:
+    """The page's forms and what they chose (defaults where nothing valid was asked)."""
     today = clock.today()
     compare_form = CompareForm(request.GET or None)
     overlap_form = OverlapForm(request.GET or None)
@@ -300,65 +283,69 @@ def _sections(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _shared_figures(s: dict[str, Any]) -> bool:
+def _shared_figures(choices: dict[str, Any]) -> bool:
     """Whether the compare and overlap sections show the same segments on the same date (as
     the page opens): then one ``segment_figures`` computes both."""
-    same_segments = [x.pk for x in s["compare_segments"]] == [x.pk for x in s["overlap_segments"]]
-    return same_segments and s["compare_as_of"] == s["overlap_as_of"]
+    same_segments = [segment.pk for segment in choices["compare_segments"]] == [
+        segment.pk for segment in choices["overlap_segments"]
+    ]
+    return same_segments and choices["compare_as_of"] == choices["overlap_as_of"]
 
 
-def _compare_metrics(s: dict[str, Any]) -> dict[int, analytics.SegmentMetrics]:
-    ids, as_of = [x.pk for x in s["compare_segments"]], s["compare_as_of"]
-    if _shared_figures(s):
+def _compare_metrics(choices: dict[str, Any]) -> dict[int, analytics.SegmentMetrics]:
+    ids, as_of = [segment.pk for segment in choices["compare_segments"]], choices["compare_as_of"]
+    if _shared_figures(choices):
         return analytics.cached(analytics.segment_figures, segment_ids=ids, as_of=as_of).metrics
     return analytics.cached(analytics.segment_metrics_many, segment_ids=ids, as_of=as_of)
 
 
-def _overlap(s: dict[str, Any]) -> analytics.Overlap:
-    ids, as_of = [x.pk for x in s["overlap_segments"]], s["overlap_as_of"]
-    if _shared_figures(s):
+def _overlap(choices: dict[str, Any]) -> analytics.Overlap:
+    ids, as_of = [segment.pk for segment in choices["overlap_segments"]], choices["overlap_as_of"]
+    if _shared_figures(choices):
         return analytics.cached(analytics.segment_figures, segment_ids=ids, as_of=as_of).overlap
     return analytics.cached(analytics.segment_overlap, segment_ids=ids, as_of=as_of)
 
 
-def _page_sections(s: dict[str, Any]) -> dict[str, Callable[[], Any]]:
-    """The page's three sections for the parsed query ``s``, as independent calls (two when
+def _page_sections(choices: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """The page's three sections for the parsed query ``choices``, as independent calls (two when
     compare and overlap share their figures)."""
     sections: dict[str, Callable[[], Any]] = {}
-    if _shared_figures(s):
+    if _shared_figures(choices):
 
         def compare_and_overlap() -> dict[str, Any]:
             figures = analytics.cached(
                 analytics.segment_figures,
-                segment_ids=[x.pk for x in s["compare_segments"]],
-                as_of=s["compare_as_of"],
+                segment_ids=[segment.pk for segment in choices["compare_segments"]],
+                as_of=choices["compare_as_of"],
             )
             return {
                 "compare": compare_context(
-                    s["compare_segments"], s["compare_as_of"], figures.metrics
+                    choices["compare_segments"], choices["compare_as_of"], figures.metrics
                 ),
-                "overlap": overlap_context(s["overlap_segments"], figures.overlap),
+                "overlap": overlap_context(choices["overlap_segments"], figures.overlap),
             }
 
         sections["compare_and_overlap"] = compare_and_overlap
     else:
         sections["compare"] = lambda: compare_context(
-            s["compare_segments"], s["compare_as_of"], _compare_metrics(s)
+            choices["compare_segments"], choices["compare_as_of"], _compare_metrics(choices)
         )
-        sections["overlap"] = lambda: overlap_context(s["overlap_segments"], _overlap(s))
+        sections["overlap"] = lambda: overlap_context(
+            choices["overlap_segments"], _overlap(choices)
+        )
     return {
         **sections,
         "cohorts": lambda: cohort_context(
-            as_of=s["cohort_as_of"],
-            months=s["cohort_months"],
-            segment=s["cohort_segment"],
-            plan=s["cohort_plan"],
+            as_of=choices["cohort_as_of"],
+            months=choices["cohort_months"],
+            segment=choices["cohort_segment"],
+            plan=choices["cohort_plan"],
         ),
     }
 
 
 def analytics_page(request: HttpRequest) -> HttpResponse:
-    s = _sections(request)
+    choices = _page_choices(request)
     query = request.GET.urlencode()
     return render(
         request,
@@ -366,19 +353,19 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         {
             "nav": "analytics",
             "query": query,
-            "compare_form": s["compare_form"],
-            "overlap_form": s["overlap_form"],
-            "cohort_form": s["cohort_form"],
+            "compare_form": choices["compare_form"],
+            "overlap_form": choices["overlap_form"],
+            "cohort_form": choices["cohort_form"],
             "compare_carry": _carry(request, None, ("segments", "as_of")),
             "overlap_carry": _carry(request, "overlap", ("segments", "as_of")),
             "cohort_carry": _carry(request, "cohort", ("segment", "plan", "months", "as_of")),
-            **_page_context(s),
+            **_page_context(choices),
         },
     )
 
 
-def _page_context(s: dict[str, Any]) -> dict[str, Any]:
-    context = analytics.run_concurrently(_page_sections(s))
+def _page_context(choices: dict[str, Any]) -> dict[str, Any]:
+    context = analytics.run_concurrently(_page_sections(choices))
     return {**context.pop("compare_and_overlap", {}), **context}
 
 
@@ -403,10 +390,10 @@ def _csv_safe(value: Any) -> Any:
 
 
 def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
-    s = _sections(request)
+    choices = _page_choices(request)
     if kind == "compare":
-        segments, as_of = s["compare_segments"], s["compare_as_of"]
-        metrics = _compare_metrics(s)
+        segments, as_of = choices["compare_segments"], choices["compare_as_of"]
+        metrics = _compare_metrics(choices)
         keys = [key for key, _l, _k in COMPARE_COLUMNS]
         extra = ["population", "population_since", "population_size", "ltv_no_churn"]
         return _csv_response(
@@ -420,7 +407,7 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
             ),
         )
     if kind == "growth":
-        segments, as_of = s["compare_segments"], s["compare_as_of"]
+        segments, as_of = choices["compare_segments"], choices["compare_as_of"]
         growth = analytics.cached(
             analytics.segment_growth, segment_ids=[x.pk for x in segments], as_of=as_of
         )
@@ -430,8 +417,8 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
             ([x.pk, x.name, p.day, p.member_count, p.arr] for x in segments for p in growth[x.pk]),
         )
     if kind == "overlap":
-        segments, as_of = s["overlap_segments"], s["overlap_as_of"]
-        overlap = _overlap(s)
+        segments, as_of = choices["overlap_segments"], choices["overlap_as_of"]
+        overlap = _overlap(choices)
         rows = [[x.name, *overlap.matrix[i]] for i, x in enumerate(segments)]
         rows.append(["(in none of these)", overlap.in_none])
         rows.append(["(accounts on that date)", overlap.accounts_total])
@@ -441,10 +428,10 @@ def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
     if kind == "cohorts":
         table = analytics.cached(
             analytics.cohort_retention,
-            as_of=s["cohort_as_of"],
-            months=s["cohort_months"],
-            segment_id=s["cohort_segment"].pk if s["cohort_segment"] else None,
-            plan=s["cohort_plan"],
+            as_of=choices["cohort_as_of"],
+            months=choices["cohort_months"],
+            segment_id=choices["cohort_segment"].pk if choices["cohort_segment"] else None,
+            plan=choices["cohort_plan"],
         )
         return _csv_response(
             f"cohorts-{table.as_of}.csv",

@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
+
+from django.utils.safestring import SafeString, mark_safe
 
 Number = int | float | Decimal
 Formatter = Callable[[Number], str]
@@ -63,6 +66,26 @@ def format_money(value: Number) -> str:
 
 def format_percent(value: Number) -> str:
     return f"{float(value) * 100:.1f}%"
+
+
+def format_value(value: Any, kind: str) -> str:
+    """A figure as the analytics tables show it, by ``kind`` (rate, money, int, else a plain
+    number); None is a dash."""
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return format_percent(value)
+    if kind == "money":
+        return f"${value:,.0f}"
+    if kind == "int":
+        return f"{value:,}"
+    return f"{value:,.2f}"
+
+
+def safe_svg(markup: str) -> SafeString:
+    """A chart of this module, marked safe for a template: it escapes every piece of text
+    it draws."""
+    return mark_safe(markup)
 
 
 def _text(x: float, y: float, content: str, *, fill: str | None = None, **attrs: str) -> str:

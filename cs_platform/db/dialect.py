@@ -88,6 +88,19 @@ class Dialect:
         """``column[key]`` as a boolean; NULL unless JSON true or false."""
         raise NotImplementedError
 
+    # --- segment analytics ---
+    # Whether the settings of ``tune_transaction`` and ``tune_analytic_statement`` last only
+    # for a transaction (SET LOCAL), so that a statement using them must run inside one.
+    settings_need_transaction = False
+
+    def tune_analytic_statement(
+        self, cursor: Any, *, hash_joins: bool = False, sorted_groups: bool = False
+    ) -> None:
+        """Tune the current transaction for one read-only analytic statement that reads a
+        few hundred thousand rows (see PostgreSQL). ``hash_joins``: no nested loops, for a
+        statement whose row estimates are far too low; ``sorted_groups``: group by sorting
+        rather than hashing."""
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -172,6 +185,23 @@ class PostgreSQL(Dialect):
             [*params, key, *params, key],
         )
 
+    # --- segment analytics ---
+    settings_need_transaction = True
+
+    def tune_analytic_statement(
+        self, cursor: Any, *, hash_joins: bool = False, sorted_groups: bool = False
+    ) -> None:
+        # Hash aggregates of a few hundred thousand rows spill to disk with the default 4 MB.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        # No parallel workers: the analytics page already runs its statements side by side,
+        # and a parallel plan repeated its non-parallel parts (the grouping of the events)
+        # in every worker: three times the CPU for the same answer (bench/analytics.py).
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        if hash_joins:
+            cursor.execute("SET LOCAL enable_nestloop = off")
+        if sorted_groups:
+            cursor.execute("SET LOCAL enable_hashagg = off")
+
 
 class SQLite(Dialect):
     vendor = "sqlite"
@@ -235,6 +265,9 @@ class SQLite(Dialect):
     def json_boolean(self, column: str, params: list, key: str) -> tuple[str, list]:
         jtype = f"json_type({column}, %s)"
         return f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END", [*params, f'$."{key}"']
+
+    # --- segment analytics ---
+    # No planner settings to tune: the base class's no-op tuning, and no transaction for it.
 
 
 _DIALECTS = {d.vendor: d() for d in (PostgreSQL, SQLite)}

@@ -10,7 +10,6 @@ from django import template
 
 from cs_platform import clock
 from segments import analytics, charts
-from segments.analytics_views import format_value, safe_svg
 from segments.models import Segment
 
 register = template.Library()
@@ -46,7 +45,7 @@ def segment_metrics(
         "segment": segment,
         "metrics": metrics,
         "growth": growth,
-        "growth_chart": safe_svg(chart),
+        "growth_chart": charts.safe_svg(chart),
         "segment_metrics_form": True,
         "today": clock.today(),
     }
@@ -55,13 +54,13 @@ def segment_metrics(
 @register.filter
 def rate(value: Decimal | None) -> str:
     """0.9312 → "93.1%"; None → "—"."""
-    return format_value(value, "rate")
+    return charts.format_value(value, "rate")
 
 
 @register.filter
 def money(value: Decimal | None) -> str:
     """1234.5 → "$1,235"; None → "—"."""
-    return format_value(value, "money")
+    return charts.format_value(value, "money")
 
 
 @register.filter

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from customers.tests.factories import AccountFactory
-from segments.tests.analytics_fixtures import enterprise_fixture, member, segment
+from segments.tests.analytics_fixtures import contract, enterprise_fixture, member, segment
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +139,6 @@ def test_overlap_bad_segments_are_400_naming_the_field(api, today, segments, mes
 
 def test_cohorts_payload_and_filters(api, today):
     # Given one January 2026 starter customer with 100 ARR
-    from segments.tests.analytics_fixtures import contract
 
     acct = AccountFactory(customer_since=date(2026, 1, 5), plan="starter")
     contract(acct, date(2026, 1, 5), date(2027, 1, 4), 100)

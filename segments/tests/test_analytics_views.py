@@ -7,12 +7,17 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_celery_beat.models import PeriodicTask
 
 from customers.tests.factories import AccountFactory
 from segments.models import Segment
+from segments.tasks import analytics_warm_task
 from segments.tests.analytics_fixtures import contract, enterprise_fixture, member, segment
 
 pytestmark = pytest.mark.django_db
@@ -166,8 +171,6 @@ def test_segment_metrics_tag_renders_the_partial(csm, two_segments):
 
 
 def test_page_queries_do_not_grow_with_segments(client, manager, today):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     client.force_login(manager)
 
@@ -191,9 +194,6 @@ def test_page_queries_do_not_grow_with_segments(client, manager, today):
 
 
 def test_page_cache_serves_repeat_views_until_membership_changes(client, manager, settings, today):
-    from django.core.cache import cache
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     # Given the cache on, and one segment with one member
     settings.CS_ANALYTICS_CACHE_SECONDS = 300
@@ -220,7 +220,6 @@ def test_page_cache_serves_repeat_views_until_membership_changes(client, manager
 @pytest.mark.django_db(transaction=True)
 def test_sections_computed_side_by_side_match_the_sequential_result(client, manager, settings):
     # Given committed data on PostgreSQL (the only backend where sections run concurrently)
-    from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("sections run concurrently only on PostgreSQL")
@@ -251,12 +250,6 @@ def test_page_renders_with_no_segments_at_all(client, csm, today):
 
 
 def test_scheduled_warm_up_puts_the_page_figures_in_the_cache(client, manager, settings, today):
-    from django.core.cache import cache
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-    from django_celery_beat.models import PeriodicTask
-
-    from segments.tasks import analytics_warm_task
 
     # Given the cache on, empty, and a segment with one member
     settings.CS_ANALYTICS_CACHE_SECONDS = 300

@@ -1,4 +1,5 @@
-"""The metric selectors against hand-computed fixtures (docs/metrics.md)."""
+"""The metric selectors (segments.analytics.metrics) against hand-computed fixtures
+(docs/metrics.md)."""
 
 from datetime import date
 from decimal import Decimal
@@ -11,7 +12,6 @@ from customers.tests.factories import AccountFactory
 from segments import analytics
 from segments.analytics import PopulationKind
 from segments.tests.analytics_fixtures import (
-    ACTIVE,
     CHURNED,
     RENEWED,
     contract,
@@ -21,8 +21,6 @@ from segments.tests.analytics_fixtures import (
 )
 
 pytestmark = pytest.mark.django_db
-
-D = date(2026, 11, 22)
 
 
 def test_metrics_today_follow_the_definitions(today):
@@ -174,163 +172,3 @@ def test_many_segments_cost_the_same_few_queries(today):
     reads = [q for q in queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
     assert len(reads) == 4
     assert result[ent.pk].accounts == 7
-
-
-def test_growth_keeps_the_last_snapshot_of_each_day(today):
-    from segments.models import SegmentSnapshot
-    from segments.tests.analytics_fixtures import at
-
-    # Given two snapshots on one day and one on the next, and one after as_of
-    seg = segment("Grow", date(2024, 1, 1))
-    for day, hour, count in (
-        (date(2026, 11, 1), 9, 5),
-        (date(2026, 11, 1), 15, 7),
-        (date(2026, 11, 2), 9, 8),
-        (date(2026, 11, 3), 9, 9),
-    ):
-        SegmentSnapshot.objects.create(
-            segment=seg, computed_at=at(day, hour), member_count=count, arr=Decimal(count * 100)
-        )
-
-    # When the growth is read as of 2026-11-02
-    points = analytics.segment_growth(segment_ids=[seg.pk], as_of=date(2026, 11, 2))[seg.pk]
-
-    # Then one point a day, the day's last
-    assert [(p.day, p.member_count, p.arr) for p in points] == [
-        (date(2026, 11, 1), 7, Decimal("700.00")),
-        (date(2026, 11, 2), 8, Decimal("800.00")),
-    ]
-
-
-def test_overlap_counts_pairs_and_accounts_in_none(today):
-    # Given X = {a, b, e}, Y = {a, b}, Z = {b, c}; d is in none; c left Z in October
-    x, y, z = (segment(n, date(2024, 1, 1)) for n in ("X", "Y", "Z"))
-    a, b, c, d, e = AccountFactory.create_batch(5)
-    joined = date(2026, 1, 10)
-    for seg, accts in ((x, (a, b, e)), (y, (a, b)), (z, (b,))):
-        for acct in accts:
-            member(seg, acct, joined)
-    member(z, c, joined, exited=date(2026, 10, 1))
-
-    # When the overlap is read today
-    overlap = analytics.segment_overlap(segment_ids=[x.pk, y.pk, z.pk], as_of=today)
-
-    # Then
-    assert overlap.matrix == [[3, 2, 1], [2, 2, 1], [1, 1, 1]]
-    assert overlap.pairs() == [(x.pk, y.pk, 2), (x.pk, z.pk, 1), (y.pk, z.pk, 1)]
-    assert (overlap.accounts_total, overlap.in_any, overlap.in_none) == (5, 3 + 0, 2)
-
-    # And as of September c was still in Z (accounts created today do not exist then,
-    # unless they were customers already: none here)
-    past = analytics.segment_overlap(segment_ids=[x.pk, y.pk, z.pk], as_of=date(2026, 9, 1))
-    assert past.matrix == [[3, 2, 1], [2, 2, 1], [1, 1, 2]]
-    assert past.in_any == 4
-
-
-def test_figures_give_the_metrics_and_the_overlap_of_the_same_population(today):
-    # Given the overlap fixture's segments, with contracts so that the metrics are not empty
-    x, y, z = (segment(n, date(2024, 1, 1)) for n in ("X", "Y", "Z"))
-    a, b, c, d = AccountFactory.create_batch(4)
-    for acct, arr in ((a, 1000), (b, 2500), (c, 400)):
-        contract(acct, date(2024, 6, 1), date(2027, 6, 1), arr)
-    joined = date(2026, 1, 10)
-    for seg, accts in ((x, (a, b)), (y, (a,)), (z, (b,))):
-        for acct in accts:
-            member(seg, acct, joined)
-    member(z, c, joined, exited=date(2026, 10, 1))
-    ids = [z.pk, x.pk, y.pk]  # not in id order: bit i is ids[i]
-
-    for as_of in (today, date(2026, 9, 1)):
-        # When both are read at once, then they are exactly what each selector gives alone
-        figures = analytics.segment_figures(segment_ids=ids, as_of=as_of)
-        assert figures.metrics == analytics.segment_metrics_many(segment_ids=ids, as_of=as_of)
-        assert figures.overlap == analytics.segment_overlap(segment_ids=ids, as_of=as_of)
-    assert figures.overlap.matrix == [[2, 1, 0], [1, 2, 1], [0, 1, 1]]
-    assert figures.metrics[z.pk].accounts == 2 and figures.metrics[z.pk].arr == Decimal("2900.00")
-
-
-def _cohort_fixture():
-    """as_of 2026-03-15, three monthly cohorts (Jan, Feb, Mar 2026).
-
-    Jan: C1 (01-10, 100 until 02-15 churned), C2 (01-20, 200 + 50 from 03-01),
-         C3 (01-31, 100 from 02-01).
-      k0 end Jan: C1 100, C2 200, C3 0    -> retained 2/3, ARR 300 (base)
-      k1 end Feb: C1 0,   C2 200, C3 100  -> retained 2/3, ARR 300 -> 1.0
-      k2 at 03-15: C1 0,  C2 250, C3 100  -> retained 2/3, ARR 350 -> 1.1667
-    Feb: C4 (02-10, starter, 100): k0 1/1 100; k1 1/1 100 -> 1.0
-    Mar: nobody. C5 (2025-12) and C6 (2026-04) fall outside.
-    """
-    c1 = AccountFactory(customer_since=date(2026, 1, 10))
-    contract(c1, date(2026, 1, 10), date(2026, 2, 15), 100, CHURNED)
-    c2 = AccountFactory(customer_since=date(2026, 1, 20))
-    contract(c2, date(2026, 1, 20), date(2027, 1, 19), 200, ACTIVE)
-    contract(c2, date(2026, 3, 1), date(2027, 1, 19), 50, ACTIVE)
-    c3 = AccountFactory(customer_since=date(2026, 1, 31))
-    contract(c3, date(2026, 2, 1), date(2027, 1, 31), 100)
-    c4 = AccountFactory(customer_since=date(2026, 2, 10), plan="starter")
-    contract(c4, date(2026, 2, 10), date(2027, 2, 9), 100)
-    c5 = AccountFactory(customer_since=date(2025, 12, 1))
-    contract(c5, date(2025, 12, 1), date(2026, 11, 30), 100)
-    c6 = AccountFactory(customer_since=date(2026, 4, 1))
-    contract(c6, date(2026, 4, 1), date(2027, 3, 31), 100)
-    return c1, c2, c3, c4
-
-
-def _table(result):
-    return [
-        (
-            c.month,
-            c.accounts,
-            c.start_arr,
-            [(x.months_since, x.logo_retention, x.revenue_retention) for x in c.cells],
-        )
-        for c in result.cohorts
-    ]
-
-
-def test_cohort_retention_on_a_known_fixture(today):
-    # Given the cohort fixture
-    _cohort_fixture()
-
-    # When the last three cohorts are read as of 2026-03-15
-    table = analytics.cohort_retention(as_of=date(2026, 3, 15), months=3)
-
-    # Then
-    third, one = Decimal("0.6667"), Decimal("1.0000")
-    assert _table(table) == [
-        (
-            date(2026, 1, 1),
-            3,
-            Decimal("300.00"),
-            [(0, third, one), (1, third, one), (2, third, Decimal("1.1667"))],
-        ),
-        (date(2026, 2, 1), 1, Decimal("100.00"), [(0, one, one), (1, one, one)]),
-        (date(2026, 3, 1), 0, Decimal("0"), []),
-    ]
-    assert table.cohorts[0].cells[2].measured_on == date(2026, 3, 15)
-    assert table.cohorts[0].cells[1].measured_on == date(2026, 2, 28)
-
-
-def test_cohort_retention_filters_by_plan_and_segment(today):
-    # Given the cohort fixture, and a segment holding only C2 since January
-    _c1, c2, _c3, _c4 = _cohort_fixture()
-    seg = segment("Only C2", date(2024, 1, 1))
-    member(seg, c2, date(2026, 1, 25))
-
-    # When filtered by plan, then by segment
-    by_plan = analytics.cohort_retention(as_of=date(2026, 3, 15), months=3, plan="starter")
-    by_segment = analytics.cohort_retention(as_of=date(2026, 3, 15), months=3, segment_id=seg.pk)
-
-    # Then
-    assert [(c.month, c.accounts) for c in by_plan.cohorts] == [
-        (date(2026, 1, 1), 0),
-        (date(2026, 2, 1), 1),
-        (date(2026, 3, 1), 0),
-    ]
-    jan = by_segment.cohorts[0]
-    assert (jan.accounts, jan.start_arr) == (1, Decimal("200.00"))
-    assert [c.revenue_retention for c in jan.cells] == [
-        Decimal("1.0000"),
-        Decimal("1.0000"),
-        Decimal("1.2500"),
-    ]
