@@ -61,6 +61,24 @@ class Dialect:
         connection (never inside a transaction: the others would not see its rows)."""
         return False
 
+    # --- segments engine (membership diffs) ---
+    # Data-modifying statements inside WITH: a membership diff and its writes in one
+    # statement, the diff never written out and read back.
+    data_modifying_ctes = False
+    # Array columns with unnest: the many-segment diff compares each account's arrays.
+    arrays = False
+    # Appended to a SELECT that takes rows (e.g. queue marks) no other transaction holds,
+    # locking them, so concurrent workers share the rows; empty with a single writer.
+    skip_locked = ""
+
+    def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """A SELECT of ``ids`` as rows of one column, bound as one parameter."""
+        raise NotImplementedError
+
+    def analyze(self, cursor: Any, table: str) -> None:
+        """Give the planner the row count of a freshly filled temporary table, where it
+        has no statistics otherwise (and may pick a full scan of the tables joined)."""
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -97,6 +115,17 @@ class PostgreSQL(Dialect):
     def concurrent_reads(self) -> bool:
         return not connection.in_atomic_block
 
+    # --- segments engine (membership diffs) ---
+    data_modifying_ctes = True
+    arrays = True
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return "SELECT unnest(%s::bigint[])", [list(ids)]
+
+    def analyze(self, cursor: Any, table: str) -> None:
+        cursor.execute(f"ANALYZE {table}")
+
 
 class SQLite(Dialect):
     vendor = "sqlite"
@@ -117,6 +146,10 @@ class SQLite(Dialect):
 
     def typed_row(self, columns: Sequence[tuple[str, str]]) -> str:
         return "SELECT " + ", ".join(f"%s AS {name}" for name, _ in columns)
+
+    # --- segments engine (membership diffs) ---
+    def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
 
 
 _DIALECTS = {d.vendor: d() for d in (PostgreSQL, SQLite)}
