@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, connections
 
 from conftest import wait_for
+from cs_platform.db import table_name
 from customers import services as customer_services
 from segments import engine, services
 from segments.models import Membership, MembershipEvent
@@ -34,7 +35,7 @@ def test_two_concurrent_recomputes_of_one_segment_are_serialized(settings):
 
     def hold_after_diff(execute, sql, params, many, context):
         outcome = execute(sql, params, many, context)
-        if "INSERT INTO segments_membershipevent" in sql:  # the diff and its writes
+        if f"INSERT INTO {table_name(MembershipEvent)}" in sql:  # the diff and its writes
             first_diffed.set()
             time.sleep(HOLD_SECONDS)  # keep the first transaction open, lock held
         return outcome
