@@ -38,10 +38,12 @@ class VersionRules:
     def compiled(self, version: SegmentVersion) -> tuple[dict[str, Any], Q]:
         """The expressions to ``.alias()`` on an Account queryset and the ``Q`` of the
         version's rule. Raises RuleValidationError."""
-        if version.pk not in self._compiled:
+        # An unsaved version (no pk yet) is its own entry.
+        key = version.pk if version.pk is not None else id(version)
+        if key not in self._compiled:
             node = parse_rule(version.rule, attributes=self.attributes)
-            self._compiled[version.pk] = compile_node(node, today=self.today)
-        return self._compiled[version.pk]
+            self._compiled[key] = compile_node(node, today=self.today)
+        return self._compiled[key]
 
     def rank_order_by(self, version: SegmentVersion) -> list[OrderBy]:
         """The version's ranking order ("top N by rank_by")."""
