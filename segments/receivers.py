@@ -6,7 +6,8 @@ from django.dispatch import receiver
 
 from customers.signals import accounts_changed
 
-from .tasks import evaluate_changed_enqueue_debounced
+from .signals import recompute_requested
+from .tasks import evaluate_changed_enqueue_debounced, segment_recompute_task
 
 
 @receiver(accounts_changed, dispatch_uid="segments_evaluate_changed_accounts")
@@ -14,3 +15,12 @@ def on_accounts_changed(sender: Any, account_ids: list[int] | None = None, **kwa
     """Account data changed (sent after commit): the accounts are already marked for
     re-evaluation (``PendingEvaluation``); queue the debounced sweep that re-evaluates them."""
     evaluate_changed_enqueue_debounced()
+
+
+@receiver(recompute_requested, dispatch_uid="segments_recompute_requested")
+def on_recompute_requested(
+    sender: Any, segment_id: int, version_id: int | None = None, **kwargs: Any
+) -> None:
+    """A write needs a segment recomputed (sent inside its transaction): queue the task
+    for when that transaction commits (nothing is sent if it rolls back)."""
+    segment_recompute_task.delay_on_commit(segment_id, version_id)

@@ -1,5 +1,6 @@
-"""Reads of the segment engine: lists, members (now and on a past date), events, the
-target set of a version, preview of a draft and explain. These own select_related."""
+"""Reads of segments: lists, members (now and on a past date), events, preview of a draft
+and explain. These own select_related. The target set of a version is the engine's
+(``segments.engine.targets``); ``attribute_specs`` comes from there too."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -7,22 +8,19 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import (
-    Count,
-    Exists,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Window,
-)
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from cs_platform import clock
-from customers.models import Account, AttributeDefinition
+from customers.models import Account
 
+from .engine.targets import (
+    VersionRules,
+    attribute_specs,
+    is_ranked,
+    segment_higher_precedence,
+    segment_target_ids,
+)
 from .models import (
     Membership,
     MembershipEvent,
@@ -31,23 +29,11 @@ from .models import (
     SegmentKind,
     SegmentVersion,
 )
-from .rules import (
-    AttributeSpec,
-    account_rule_values,
-    attribute_specs_from_definitions,
-    explain_rule,
-    rank_order_by,
-    rule_queryset,
-)
+from .rules import account_rule_values, explain_rule
 
 # The entering / exiting / sample lists of a preview hold at most this many accounts.
 PREVIEW_LIST_LIMIT = 100
 PREVIEW_SAMPLE_SIZE = 20
-
-
-def attribute_specs() -> dict[str, AttributeSpec]:
-    """The declared custom attributes, as the rule engine sees them (one query)."""
-    return attribute_specs_from_definitions(AttributeDefinition.objects.all())
 
 
 # --- segments, versions, members, events -----------------------------------------------------
@@ -157,94 +143,6 @@ def segment_review_due_on(segment: Segment) -> date:
     return last + timedelta(days=segment.review_every_days)
 
 
-# --- the target set of a version --------------------------------------------------------------
-
-
-def segment_higher_precedence(segment: Segment) -> list[Segment]:
-    """Active dynamic published segments of ``segment``'s exclusive group that win over it
-    (a lower priority number)."""
-    if not segment.exclusive_group_id:
-        return []
-    return list(
-        Segment.objects.filter(
-            exclusive_group_id=segment.exclusive_group_id,
-            priority__lt=segment.priority,
-            is_active=True,
-            kind=SegmentKind.DYNAMIC,
-            current_version__isnull=False,
-        )
-        .exclude(pk=segment.pk)
-        .select_related("current_version")
-        .order_by("priority", "id")
-    )
-
-
-def segment_target_ids(
-    *,
-    segment: Segment,
-    version: SegmentVersion,
-    today: date,
-    attributes: dict[str, AttributeSpec],
-    base: QuerySet | None = None,
-) -> QuerySet:
-    """The ids of the accounts ``version`` admits, as one (unevaluated) query:
-
-    1. the accounts matching the rule;
-    2. minus the accounts claimed by a segment of the same exclusive group with a lower
-       priority number. An unranked higher segment claims every account its rule matches
-       (so its rule is excluded directly, no nesting); a ranked one claims its own target
-       set (recursively, so only ranked segments nest);
-    3. then, when ranked, the top ``rank_limit`` by ``rank_by`` (descending, nulls last,
-       ties by account id ascending).
-
-    The exclusion reads the other segments' *current rules*, not their stored membership,
-    so the result does not depend on the order in which the group's segments recompute.
-
-    ``base`` limits the result to some accounts (a partial recompute); it also limits
-    unranked exclusions (an account's claim depends only on that account) but not the
-    target set of a ranked segment (its top N depends on every account).
-    """
-    targets = rule_queryset(version.rule, today=today, attributes=attributes, base=base)
-    for higher in segment_higher_precedence(segment):
-        higher_version = higher.current_version
-        if higher_version.rank_by:
-            claimed = segment_target_ids(
-                segment=higher, version=higher_version, today=today, attributes=attributes
-            )
-        else:
-            claimed = rule_queryset(
-                higher_version.rule, today=today, attributes=attributes, base=base
-            ).values("id")
-        targets = targets.exclude(id__in=claimed)
-    if version.rank_by and version.rank_limit:
-        if base is not None:
-            raise ValueError("a ranked segment's target set cannot be limited to some accounts")
-        ordering = rank_order_by(version.rank_by, attributes=attributes)
-        return targets.order_by(*ordering).values("id")[: version.rank_limit]
-    return targets.order_by().values("id")
-
-
-def segment_ranked_top_among(
-    *,
-    version: SegmentVersion,
-    today: date,
-    attributes: dict[str, AttributeSpec],
-    candidates: QuerySet,
-) -> tuple[QuerySet, QuerySet]:
-    """For a ranked ``version``: its top ``rank_limit`` among ``candidates`` only (a
-    values("id") query), and every matching candidate with its 1-based position in rank
-    order (a values("id", "position") query)."""
-    ordering = rank_order_by(version.rank_by, attributes=attributes)
-    matching = rule_queryset(version.rule, today=today, attributes=attributes, base=candidates)
-    top = matching.order_by(*ordering).values("id")[: version.rank_limit]
-    positions = (
-        matching.annotate(position=Window(RowNumber(), order_by=ordering))
-        .order_by()
-        .values("id", "position")
-    )
-    return top, positions
-
-
 # --- preview and explain ------------------------------------------------------------------------
 
 
@@ -282,21 +180,14 @@ def version_preview(
     for a ranked version, else by name)."""
     segment = version.segment
     sample_size = max(0, min(sample_size, PREVIEW_LIST_LIMIT))
-    target_ids = segment_target_ids(
-        segment=segment,
-        version=version,
-        today=today or clock.today(),
-        attributes=attribute_specs(),
-    )
+    rules = VersionRules(today=today or clock.today(), attributes=attribute_specs())
+    target_ids = segment_target_ids(segment=segment, version=version, rules=rules)
     members = Account.objects.filter(id__in=target_ids)
     totals = members.aggregate(count=Count("id"), arr=Sum("arr"))
     current = Membership.objects.filter(segment=segment).values("account_id")
     entering = members.exclude(id__in=current)
     exiting = Account.objects.filter(id__in=current).exclude(id__in=target_ids)
-    if version.rank_by and version.rank_limit:
-        sample_order = rank_order_by(version.rank_by, attributes=attribute_specs())
-    else:
-        sample_order = ["name", "id"]
+    sample_order = rules.rank_order_by(version) if is_ranked(version) else ["name", "id"]
     listed = Account.objects.select_related("owner")
     return Preview(
         count=totals["count"] or 0,
@@ -329,6 +220,7 @@ def account_explain(
     today = today or clock.today()
     segment = version.segment
     attributes = attribute_specs()
+    rules = VersionRules(today=today, attributes=attributes)
     if account.owner_id and "owner" not in account._state.fields_cache:
         account = Account.objects.select_related("owner").get(pk=account.pk)
     explanation = explain_rule(
@@ -347,19 +239,14 @@ def account_explain(
         result["admitted"] = result["member"]
         result["note"] = "Static segment: members are picked by hand; the rule is not used."
         return result
-    targets = segment_target_ids(
-        segment=segment, version=version, today=today, attributes=attributes
-    )
+    targets = segment_target_ids(segment=segment, version=version, rules=rules)
     admitted = Account.objects.filter(pk=account.pk, id__in=targets).exists()
     result["admitted"] = admitted
     claimed_by = None
     if matched and segment.exclusive_group_id:
         for higher in segment_higher_precedence(segment):
             higher_targets = segment_target_ids(
-                segment=higher,
-                version=higher.current_version,
-                today=today,
-                attributes=attributes,
+                segment=higher, version=higher.current_version, rules=rules
             )
             if Account.objects.filter(pk=account.pk, id__in=higher_targets).exists():
                 claimed_by = {"id": higher.pk, "name": higher.name, "priority": higher.priority}
@@ -369,7 +256,7 @@ def account_explain(
             "priority": segment.priority,
             "claimed_by": claimed_by,
         }
-    if version.rank_by and version.rank_limit:
+    if is_ranked(version):
         result["ranking"] = {
             "rank_by": version.rank_by,
             "rank_limit": version.rank_limit,

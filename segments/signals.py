@@ -6,12 +6,18 @@ events (a recompute that changed something, a hand edit of a static segment), wi
 
 - ``segment_id``: int
 - ``event_ids``: list[int], the ids of the new MembershipEvents, ascending; ``None`` when
-  the write recorded more than ``segments.services.SIGNAL_EVENT_IDS_LIMIT`` events (a
+  the write recorded more than ``segments.engine.events.SIGNAL_EVENT_IDS_LIMIT`` events (a
   first recompute of a large segment), so a million ids are never held in memory.
 - ``event_id_range``: (first, last), always set: the new events are exactly the events of
   ``segment_id`` with ``first <= id <= last`` (writes to one segment are serialized), so a
   receiver can page through them when ``event_ids`` is None.
 - ``event_count``: int.
+
+``recompute_requested`` is sent inside the writing transaction when a segment needs a
+full recompute (a publish, a change of its exclusive group, "recompute now"), with
+``segment_id`` and ``version_id`` (the version it is for; None: whichever is current when
+it runs). The engine never enqueues tasks itself: ``segments.receivers`` queues the task
+when the transaction commits.
 
 Receivers must only enqueue work.
 """
@@ -19,3 +25,4 @@ Receivers must only enqueue work.
 from django.dispatch import Signal
 
 memberships_changed = Signal()
+recompute_requested = Signal()

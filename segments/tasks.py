@@ -1,10 +1,11 @@
 """Celery entry points of the segment engine: thin, idempotent, ids not instances."""
 
+from django.conf import settings
 from django.core.cache import cache
 
 from cs_platform.tasks import cs_task
 
-from . import analytics, services
+from . import analytics, engine
 
 # One pending sweep at a time per cache (see receivers): the key lives for the debounce
 # delay, so a burst of account changes enqueues one sweep; the sweep itself is cheap and
@@ -16,7 +17,7 @@ EVALUATE_CHANGED_PENDING_KEY = "segments:evaluate-changed:pending"
 def segment_recompute_task(segment_id: int, version_id: int | None = None) -> dict:
     """Full recompute of one segment; exits without writing if ``version_id`` is no
     longer the segment's current version."""
-    result = services.segment_recompute(segment_id=segment_id, version_id=version_id)
+    result = engine.segment_recompute(segment_id=segment_id, version_id=version_id)
     return {
         "status": result.status,
         "entered": result.entered,
@@ -29,7 +30,7 @@ def segment_recompute_task(segment_id: int, version_id: int | None = None) -> di
 def segments_recompute_all_task() -> dict:
     """The beat schedule's job: a full recompute of every active segment (the unranked
     dynamic ones together, in one pass over the accounts)."""
-    result = services.segments_recompute_all()
+    result = engine.segments_recompute_all()
     return {
         "segments": result.segments,
         "entered": result.entered,
@@ -42,7 +43,7 @@ def segments_recompute_all_task() -> dict:
 def segments_evaluate_changed_task() -> dict:
     """Re-evaluate flagged accounts in bounded batches; re-enqueue while more remain."""
     cache.delete(EVALUATE_CHANGED_PENDING_KEY)
-    result = services.segments_evaluate_changed_accounts()
+    result = engine.segments_evaluate_changed_accounts()
     if result.remaining:
         segments_evaluate_changed_task.delay()
     return {
@@ -63,8 +64,12 @@ def analytics_warm_task() -> None:
 
 def evaluate_changed_enqueue_debounced() -> bool:
     """Enqueue the sweep with a short countdown unless one is already pending."""
-    delay = services.evaluate_changed_debounce_seconds()
+    delay = evaluate_changed_debounce_seconds()
     if not cache.add(EVALUATE_CHANGED_PENDING_KEY, 1, timeout=delay + 60):
         return False
     segments_evaluate_changed_task.apply_async(countdown=delay)
     return True
+
+
+def evaluate_changed_debounce_seconds() -> int:
+    return int(getattr(settings, "SEGMENT_EVAL_DEBOUNCE_SECONDS", 5))

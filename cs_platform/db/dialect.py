@@ -101,6 +101,24 @@ class Dialect:
         statement whose row estimates are far too low; ``sorted_groups``: group by sorting
         rather than hashing."""
 
+    # --- segments engine (membership diffs) ---
+    # Data-modifying statements inside WITH: a membership diff and its writes in one
+    # statement, the diff never written out and read back.
+    data_modifying_ctes = False
+    # Array columns with unnest: the many-segment diff compares each account's arrays.
+    arrays = False
+    # Appended to a SELECT that takes rows (e.g. queue marks) no other transaction holds,
+    # locking them, so concurrent workers share the rows; empty with a single writer.
+    skip_locked = ""
+
+    def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """A SELECT of ``ids`` as rows of one column, bound as one parameter."""
+        raise NotImplementedError
+
+    def analyze(self, cursor: Any, table: str) -> None:
+        """Give the planner the row count of a freshly filled temporary table, where it
+        has no statistics otherwise (and may pick a full scan of the tables joined)."""
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -202,6 +220,17 @@ class PostgreSQL(Dialect):
         if sorted_groups:
             cursor.execute("SET LOCAL enable_hashagg = off")
 
+    # --- segments engine (membership diffs) ---
+    data_modifying_ctes = True
+    arrays = True
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return "SELECT unnest(%s::bigint[])", [list(ids)]
+
+    def analyze(self, cursor: Any, table: str) -> None:
+        cursor.execute(f"ANALYZE {table}")
+
 
 class SQLite(Dialect):
     vendor = "sqlite"
@@ -268,6 +297,10 @@ class SQLite(Dialect):
 
     # --- segment analytics ---
     # No planner settings to tune: the base class's no-op tuning, and no transaction for it.
+
+    # --- segments engine (membership diffs) ---
+    def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
 
 
 _DIALECTS = {d.vendor: d() for d in (PostgreSQL, SQLite)}

@@ -2,6 +2,7 @@
 serializers, then segments.selectors / segments.services."""
 
 import csv
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,8 +69,6 @@ def members_csv_rows(members: Any) -> Iterator[str]:
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        import json
-
         return json.dumps(value, sort_keys=True)
     return value
 

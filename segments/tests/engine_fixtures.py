@@ -8,7 +8,7 @@ from typing import Any
 
 from customers.models import Account
 from customers.tests.factories import AccountFactory
-from segments import services
+from segments import engine, services
 from segments.models import ExclusiveGroup, Membership, MembershipEvent, Segment, SegmentSnapshot
 from segments.signals import memberships_changed
 
@@ -29,8 +29,8 @@ def published(name: str, rule: dict, **kwargs: Any) -> Segment:
     return services.segment_create(name=name, rule=rule, publish=True, **kwargs)
 
 
-def recompute(segment: Segment, **kwargs: Any) -> services.RecomputeResult:
-    return services.segment_recompute(segment_id=segment.pk, **kwargs)
+def recompute(segment: Segment, **kwargs: Any) -> engine.RecomputeResult:
+    return engine.segment_recompute(segment_id=segment.pk, **kwargs)
 
 
 def member_ids(segment: Segment) -> set[int]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from customers import services as customer_services
 from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
-from segments import services
+from segments import engine, services
 from segments.models import MembershipEvent, Segment, SegmentVersion
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def accounts(db):
 def segment(manager, accounts, today, django_capture_on_commit_callbacks):
     """A published "pro" segment, recomputed."""
     segment = services.segment_create(name="Pro", rule=PRO, publish=True, created_by=manager)
-    services.segment_recompute(segment_id=segment.pk)
+    engine.segment_recompute(segment_id=segment.pk)
     return Segment.objects.get(pk=segment.pk)
 
 
@@ -175,7 +175,7 @@ def test_members_csv_export(segment, csm, accounts):
 def test_events_newest_first_and_since(segment, csm, accounts, manager):
     pro, _ = accounts
     customer_services.account_update(account=pro, data={"plan": "free"})
-    services.segment_recompute(segment_id=segment.pk)
+    engine.segment_recompute(segment_id=segment.pk)
     client = api_client(csm)
     events = client.get(f"/api/segments/{segment.pk}/events/").json()["results"]
     assert [(e["account"], e["kind"], e["version"]) for e in events] == [

@@ -12,6 +12,7 @@ from segments.models import (
     ExclusiveGroup,
     Membership,
     MembershipEvent,
+    Segment,
     SegmentSnapshot,
 )
 
@@ -76,31 +77,25 @@ def test_account_that_stops_matching_exits(today):
     ) == ["entered", "exited"]
 
 
-def _rows_written(tables: tuple[str, ...]) -> dict[str, int] | None:
-    """Rows inserted + updated + deleted in ``tables`` by the current transaction so far
-    (PostgreSQL's per-transaction statistics; None elsewhere)."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables "
-            "WHERE relname = ANY(%s)",
-            [list(tables)],
-        )
-        return dict(cursor.fetchall())
+ON_POSTGRESQL = connection.vendor == "postgresql"
+MEMBERSHIP_TABLES = ("segments_membership", "segments_membershipevent")
 
 
-def test_rerun_without_changes_writes_no_membership_rows_or_events(today):
-    # given a recomputed segment
+def _recomputed_segment() -> Segment:
+    """Given a segment recomputed once over two matching accounts."""
     account(arr=150000)
     account(arr=120000)
     segment = published("Big", ARR_100K)
     recompute(segment)
+    return segment
+
+
+def test_rerun_without_changes_writes_no_membership_rows_or_events(today):
+    # given a recomputed segment
+    segment = _recomputed_segment()
     before = row_counts()
     memberships = list(Membership.objects.order_by("id").values_list())
     last_event = MembershipEvent.objects.order_by("-id").values_list("id", flat=True).first()
-    tables = ("segments_membership", "segments_membershipevent")
-    written_before = _rows_written(tables)
 
     # when recomputed again with nothing changed
     with CaptureQueriesContext(connection) as queries:
@@ -116,9 +111,61 @@ def test_rerun_without_changes_writes_no_membership_rows_or_events(today):
     assert MembershipEvent.objects.order_by("-id").values_list("id", flat=True).first() == (
         last_event
     )
-    assert _rows_written(tables) == written_before
     # a bounded number of statements whatever the number of accounts
     assert len(queries.captured_queries) <= 16
+
+
+@pytest.mark.skipif(
+    not ON_POSTGRESQL,
+    reason="reads PostgreSQL's per-transaction row statistics (pg_stat_xact_user_tables); "
+    "on SQLite the diff runs no write statement at all, checked by the test below",
+)
+def test_rerun_without_changes_writes_no_row_in_the_diff_statement(today):
+    # given a recomputed segment (on PostgreSQL the diff and its writes are one statement)
+    segment = _recomputed_segment()
+    written_before = _rows_written_postgresql()
+
+    # when recomputed again with nothing changed
+    recompute(segment)
+
+    # then the statement's inserts and delete wrote no row (not even one rewritten)
+    assert _rows_written_postgresql() == written_before
+    assert set(written_before) == set(MEMBERSHIP_TABLES)
+
+
+@pytest.mark.skipif(
+    ON_POSTGRESQL,
+    reason="on PostgreSQL the diff and its writes are one statement, which always runs; "
+    "the test above counts its written rows instead",
+)
+def test_rerun_without_changes_runs_no_write_statement(today):
+    # given a recomputed segment (on SQLite the diff goes to a temporary table first)
+    segment = _recomputed_segment()
+
+    # when recomputed again with nothing changed
+    with CaptureQueriesContext(connection) as queries:
+        recompute(segment)
+
+    # then no statement inserts, updates or deletes memberships or events
+    writes = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        and any(table in query["sql"] for table in MEMBERSHIP_TABLES)
+    ]
+    assert writes == []
+
+
+def _rows_written_postgresql() -> dict[str, int]:
+    """Rows inserted + updated + deleted in the membership tables by the current
+    transaction so far (PostgreSQL's per-transaction statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables "
+            "WHERE relname = ANY(%s)",
+            [list(MEMBERSHIP_TABLES)],
+        )
+        return dict(cursor.fetchall())
 
 
 def test_publishing_a_new_version_moves_members_and_tags_events_with_it(today):

@@ -13,7 +13,8 @@ from customers import services as customer_services
 from customers.models import Account, AttributeDefinition
 from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import UserFactory
-from segments import services
+from segments import engine, services
+from segments.engine import work_tables
 from segments.models import (
     Membership,
     MembershipEvent,
@@ -78,7 +79,7 @@ def test_recompute_all_leaves_what_each_segment_recompute_would(today):
     segments = mixed_segments(csm="csm-all")
 
     # when every segment is recomputed at once, twice with the data changing in between
-    first = services.segments_recompute_all()
+    first = engine.segments_recompute_all()
     assert first.segments == len(segments)
     assert set(first.one_by_one) == {segments[0].pk, segments[-1].pk}  # the ranked ones
     assert first.entered > 0
@@ -87,7 +88,7 @@ def test_recompute_all_leaves_what_each_segment_recompute_would(today):
     assert_each_recompute_finds_nothing_to_do(segments)
 
     randomize(accounts, rng)
-    second = services.segments_recompute_all()
+    second = engine.segments_recompute_all()
     assert second.entered and second.exited
     for segment in segments:
         segment.refresh_from_db()
@@ -113,11 +114,11 @@ def test_a_second_run_writes_no_membership_and_no_event_only_snapshots(today):
     for arr in ARRS:
         account(arr=arr, plan="pro", health_score=55)
     segments = mixed_segments(csm="csm-all")
-    services.segments_recompute_all()
+    engine.segments_recompute_all()
     before = row_counts()
 
     # when nothing changed and every segment is recomputed again
-    again = services.segments_recompute_all()
+    again = engine.segments_recompute_all()
 
     # then no membership and no event was written; each segment has one more snapshot
     assert (again.entered, again.exited) == (0, 0)
@@ -130,7 +131,7 @@ def test_snapshots_and_totals_of_a_run(today):
     account(arr=10)
     segment = published("Big", ARR_100K)
 
-    services.segments_recompute_all()
+    engine.segments_recompute_all()
 
     segment.refresh_from_db()
     assert (segment.member_count, segment.arr) == (2, Decimal("400000"))
@@ -159,7 +160,7 @@ def test_inactive_static_and_invalid_segments_keep_their_members(today):
     frozen_snapshots = SegmentSnapshot.objects.filter(segment__in=[paused, promoters]).count()
 
     # when every segment is recomputed
-    result = services.segments_recompute_all()
+    result = engine.segments_recompute_all()
 
     # then the static segment kept its member (and got its totals), the inactive and the
     # invalid segments were left as they were, and the rest proceeded
@@ -184,9 +185,9 @@ def test_memberships_changed_is_sent_for_each_changed_segment(
     published("Nobody", {"field": "arr", "op": "gte", "value": 10**9})
     with memberships_changed_received() as received:
         with django_capture_on_commit_callbacks(execute=True):
-            services.segments_recompute_all()
+            engine.segments_recompute_all()
         with django_capture_on_commit_callbacks(execute=True):
-            services.segments_recompute_all()  # nothing changed: no signal
+            engine.segments_recompute_all()  # nothing changed: no signal
 
     by_segment = {r["segment_id"]: r for r in received}
     assert len(received) == 2 and set(by_segment) == {big.pk, everyone.pk}
@@ -201,11 +202,11 @@ def test_a_member_whose_account_row_is_gone_leaves(today):
     # membership's account is not a database constraint)
     acc = account(arr=150000)
     segment = published("Big", ARR_100K)
-    services.segments_recompute_all()
+    engine.segments_recompute_all()
     Membership.objects.filter(segment=segment).update(account_id=acc.pk + 10_000)
 
     # when every segment is recomputed, then the orphan left and the real account entered
-    result = services.segments_recompute_all()
+    result = engine.segments_recompute_all()
     assert (result.entered, result.exited) == (1, 1)
     assert member_ids(segment) == {acc.pk}
 
@@ -215,7 +216,7 @@ def test_many_events_are_signalled_by_their_id_range(
 ):
     # given a limit of one event id per signal, a segment gaining two members and one
     # gaining a single member
-    monkeypatch.setattr(services, "SIGNAL_EVENT_IDS_LIMIT", 1)
+    monkeypatch.setattr(engine.events, "SIGNAL_EVENT_IDS_LIMIT", 1)
     account(arr=150000), account(arr=20)
     everyone = published("Everyone", {"all": []})
     big = published("Big", ARR_100K)
@@ -223,7 +224,7 @@ def test_many_events_are_signalled_by_their_id_range(
         memberships_changed_received() as received,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        services.segments_recompute_all()
+        engine.segments_recompute_all()
 
     # then the big write carries its id range only, the small one its ids
     by_segment = {r["segment_id"]: r for r in received}
@@ -247,16 +248,16 @@ def test_a_sweep_during_a_recompute_of_every_segment_waits_for_it(today):
     # given a computed segment, and an account that has since grown and is marked
     member, grower = account(arr=150000), account(arr=10)
     segment = published("Big", ARR_100K)
-    services.segments_recompute_all()
+    engine.segments_recompute_all()
     Account.objects.filter(pk=grower.pk).update(arr=Decimal("500000"))
     customer_services.accounts_mark_changed(account_ids=[grower.pk])
 
     # when a sweep starts while every segment is being recomputed (separate connections;
     # the recompute holds the segments' locks for HOLD_SECONDS after its diff)
     results = run_while_held(
-        holder=services.segments_recompute_all,
-        hold_after=f"CREATE TEMPORARY TABLE {services.FULL_DIFF_TABLE}",
-        other=services.segments_evaluate_changed_accounts,
+        holder=engine.segments_recompute_all,
+        hold_after=f"CREATE TEMPORARY TABLE {work_tables.FULL_DIFF_TABLE}",
+        other=engine.segments_evaluate_changed_accounts,
         hold_seconds=HOLD_SECONDS,
     )
 

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection, connections
 
 from conftest import wait_for
+from cs_platform.db import table_name
 from customers import services as customer_services
-from segments import services
+from segments import engine, services
 from segments.models import Membership, MembershipEvent
 
 from .engine_fixtures import ARR_100K, account, member_ids
@@ -29,12 +30,12 @@ def test_two_concurrent_recomputes_of_one_segment_are_serialized(settings):
     accounts = [account(arr=150000 + i) for i in range(30)]
     segment = services.segment_create(name="Big", rule=ARR_100K)
     services.version_publish(version=segment.versions.get())  # autocommit: task not sent
-    results: dict[str, services.RecomputeResult] = {}
+    results: dict[str, engine.RecomputeResult] = {}
     first_diffed = threading.Event()
 
     def hold_after_diff(execute, sql, params, many, context):
         outcome = execute(sql, params, many, context)
-        if "INSERT INTO segments_membershipevent" in sql:  # the diff and its writes
+        if f"INSERT INTO {table_name(MembershipEvent)}" in sql:  # the diff and its writes
             first_diffed.set()
             time.sleep(HOLD_SECONDS)  # keep the first transaction open, lock held
         return outcome
@@ -43,11 +44,11 @@ def test_two_concurrent_recomputes_of_one_segment_are_serialized(settings):
         try:
             if slow:
                 with connections["default"].execute_wrapper(hold_after_diff):
-                    results[name] = services.segment_recompute(segment_id=segment.pk)
+                    results[name] = engine.segment_recompute(segment_id=segment.pk)
             else:
                 first_diffed.wait(10)
                 started = time.monotonic()
-                results[name] = services.segment_recompute(segment_id=segment.pk)
+                results[name] = engine.segment_recompute(segment_id=segment.pk)
                 results[name + "_waited"] = time.monotonic() - started
         finally:
             connections.close_all()

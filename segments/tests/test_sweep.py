@@ -12,7 +12,8 @@ from customers import services as customer_services
 from customers.models import Account
 from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import CSMFactory
-from segments import services
+from segments import engine
+from segments.engine import work_tables
 from tests.concurrency import run_while_held
 
 from .engine_fixtures import (
@@ -40,7 +41,7 @@ def test_sweep_reevaluates_only_flagged_accounts_and_deletes_their_marks(today):
     flag(flagged)
 
     # when the sweep runs
-    result = services.segments_evaluate_changed_accounts()
+    result = engine.segments_evaluate_changed_accounts()
 
     # then only the flagged account entered, and no account is flagged any more
     assert (result.accounts, result.entered, result.exited) == (1, 1, 0)
@@ -55,7 +56,7 @@ def test_sweep_works_in_bounded_batches(today):
     flag(*accounts)
 
     # when the sweep may run two batches only
-    result = services.segments_evaluate_changed_accounts(batch_size=2, max_batches=2)
+    result = engine.segments_evaluate_changed_accounts(batch_size=2, max_batches=2)
 
     # then four accounts were handled, and the sweep says more remain
     assert (result.accounts, result.batches, result.remaining) == (4, 2, True)
@@ -63,7 +64,7 @@ def test_sweep_works_in_bounded_batches(today):
     assert list(account_ids_pending_evaluation()) == [accounts[-1].pk]
 
     # and the next run finishes the job
-    again = services.segments_evaluate_changed_accounts(batch_size=2)
+    again = engine.segments_evaluate_changed_accounts(batch_size=2)
     assert (again.accounts, again.remaining) == (1, False)
     assert member_ids(segment) == {a.pk for a in accounts}
 
@@ -71,7 +72,7 @@ def test_sweep_works_in_bounded_batches(today):
 def test_sweep_with_nothing_flagged_writes_nothing(today, django_assert_max_num_queries):
     published("Big", ARR_100K)
     with django_assert_max_num_queries(8):
-        result = services.segments_evaluate_changed_accounts()
+        result = engine.segments_evaluate_changed_accounts()
     assert result.accounts == 0
 
 
@@ -85,7 +86,7 @@ def test_sweep_updates_a_ranked_segment_from_the_batch_when_provably_exact(today
     flag(challenger)
 
     # when the sweep runs
-    result = services.segments_evaluate_changed_accounts()
+    result = engine.segments_evaluate_changed_accounts()
 
     # then the challenger replaced the second without a full recompute (the lowest
     # unflagged member is still in the top 2 among batch + members, so it is exact)
@@ -106,7 +107,7 @@ def test_sweep_recomputes_a_ranked_segment_in_full_when_a_member_drops(today):
     flag(leader)
 
     # when the sweep runs
-    result = services.segments_evaluate_changed_accounts()
+    result = engine.segments_evaluate_changed_accounts()
 
     # then the batch alone cannot tell who is next: a full recompute finds the runner-up
     assert result.ranked_recomputed == [top.pk]
@@ -121,7 +122,7 @@ def test_account_service_change_flags_and_sweep_moves_membership(today):
     recompute(segment)
     customer_services.account_update(account=acc, data={"plan": "enterprise"})
 
-    services.segments_evaluate_changed_accounts()
+    engine.segments_evaluate_changed_accounts()
 
     assert member_ids(segment) == {acc.pk}
 
@@ -144,7 +145,7 @@ def test_sweep_moves_accounts_between_exclusive_tiers(today):
     flag(grower)
 
     # when the sweep runs, then it left SMB and entered Enterprise in the same batch
-    result = services.segments_evaluate_changed_accounts()
+    result = engine.segments_evaluate_changed_accounts()
     assert (result.entered, result.exited) == (1, 1)
     assert member_ids(ent) == {grower.pk}
     assert member_ids(smb) == set()
@@ -183,7 +184,7 @@ def test_sweep_agrees_with_a_full_recompute(today):
         )
     flag(*accounts)
 
-    services.segments_evaluate_changed_accounts(batch_size=15)
+    engine.segments_evaluate_changed_accounts(batch_size=15)
 
     for segment in segments:
         run = recompute(segment)
@@ -206,7 +207,7 @@ def test_a_rule_whose_trait_was_deleted_is_skipped_not_fatal(today):
 
     # when recomputed or swept, then that segment is left as it is and the rest proceeds
     assert recompute(promoters).status == "invalid_rule"
-    services.segments_evaluate_changed_accounts()
+    engine.segments_evaluate_changed_accounts()
     assert member_ids(promoters) == {acc.pk}
     assert member_ids(big) == {acc.pk}
     assert not account_ids_pending_evaluation().exists()
@@ -226,7 +227,7 @@ def sweep_and_write_concurrently(*, hold_after: str, write: Callable[[], Any]) -
     statement containing ``hold_after``; meanwhile run ``write``. Returns the sweep's
     result, how long the write took, and any errors."""
     outcome = run_while_held(
-        holder=lambda: services.segments_evaluate_changed_accounts(max_batches=1),
+        holder=lambda: engine.segments_evaluate_changed_accounts(max_batches=1),
         hold_after=hold_after,
         other=write,
         hold_seconds=HOLD_SECONDS,
@@ -250,7 +251,7 @@ def test_a_write_after_the_batch_read_the_account_marks_it_again(today):
     # when the account becomes enterprise after a sweep batch evaluated it as starter
     # (the batch has not committed yet)
     results = sweep_and_write_concurrently(
-        hold_after=f"INSERT INTO {services.SWEEP_DIFF_TABLE}",
+        hold_after=f"INSERT INTO {work_tables.SWEEP_DIFF_TABLE}",
         write=lambda: customer_services.account_update(
             account=Account.objects.get(pk=acc.pk), data={"plan": "enterprise"}
         ),
@@ -264,7 +265,7 @@ def test_a_write_after_the_batch_read_the_account_marks_it_again(today):
     assert results["write_seconds"] >= HOLD_SECONDS * 0.5
 
     # and the next sweep puts it in the segment
-    again = services.segments_evaluate_changed_accounts()
+    again = engine.segments_evaluate_changed_accounts()
     assert again.accounts == 1
     assert member_ids(segment) == {acc.pk}
     assert not account_ids_pending_evaluation().exists()
@@ -293,7 +294,7 @@ def test_a_write_that_locks_the_account_while_a_batch_holds_it_waits_without_dea
     # when, right after a sweep batch took it, a write locks the account row in a way
     # that conflicts with the key-share lock the batch's new membership takes on it
     results = sweep_and_write_concurrently(
-        hold_after=f"INSERT INTO {services.BATCH_TABLE}",
+        hold_after=f"INSERT INTO {work_tables.BATCH_TABLE}",
         write=lambda: write(Account.objects.get(pk=acc.pk), csm),
     )
 

@@ -198,7 +198,7 @@ def test_publish_twice_is_refused_with_a_message(client, manager, world):
 def test_recompute_now_permission_and_status(client, world, request, who, expected, monkeypatch):
     queued = []
     monkeypatch.setattr(
-        "segments.services._enqueue_recompute", lambda **kwargs: queued.append(kwargs)
+        "segments.services.recompute_request", lambda **kwargs: queued.append(kwargs)
     )
     client.force_login(request.getfixturevalue(who))
     started = timezone.now()

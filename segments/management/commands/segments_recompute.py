@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from segments import services
+from segments import engine
 from segments.models import Segment
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["changed"]:
             started = time.perf_counter()
-            sweep = services.segments_evaluate_changed_accounts(max_batches=10**9)
+            sweep = engine.segments_evaluate_changed_accounts(max_batches=10**9)
             self.stdout.write(
                 f"{sweep.accounts} changed accounts in {sweep.batches} batches: "
                 f"{sweep.entered} entered, {sweep.exited} exited "
@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 raise CommandError("segments: some ids or slugs do not exist")
         for segment in segments.order_by("priority", "pk"):
             started = time.perf_counter()
-            result = services.segment_recompute(segment_id=segment.pk)
+            result = engine.segment_recompute(segment_id=segment.pk)
             self.stdout.write(
                 f"{segment.slug}: {result.status}, {result.member_count} members, "
                 f"+{result.entered} -{result.exited} ({time.perf_counter() - started:.2f} s)"

@@ -1,0 +1,47 @@
+"""The segment engine: memberships recomputed set-based, in SQL.
+
+- ``targets``: the target set of a version (rule, exclusive-group precedence, ranking);
+- ``recompute``: one segment's recompute; ``diff``: writing its membership diff;
+- ``segments_diff``: many segments' diff in one pass over the accounts, used by
+  ``sweep`` (the changed-accounts sweep) and ``recompute_all`` (every segment);
+- ``events``: memberships_changed, totals and snapshots, recompute requests;
+- ``work_tables``: the per-connection temporary tables.
+
+The engine imports no task: a recompute it needs is requested with the
+``recompute_requested`` signal, which ``segments.receivers`` turns into a task on commit.
+"""
+
+from .events import SIGNAL_EVENT_IDS_LIMIT, recompute_request, recompute_request_many
+from .recompute import RecomputeResult, segment_lock, segment_recompute
+from .recompute_all import RecomputeAllResult, segments_recompute_all
+from .sweep import (
+    SWEEP_BATCH_SIZE,
+    SWEEP_MAX_BATCHES,
+    SweepResult,
+    segments_evaluate_changed_accounts,
+)
+from .targets import (
+    VersionRules,
+    attribute_specs,
+    segment_higher_precedence,
+    segment_target_ids,
+)
+
+__all__ = [
+    "SIGNAL_EVENT_IDS_LIMIT",
+    "SWEEP_BATCH_SIZE",
+    "SWEEP_MAX_BATCHES",
+    "RecomputeAllResult",
+    "RecomputeResult",
+    "SweepResult",
+    "VersionRules",
+    "attribute_specs",
+    "recompute_request",
+    "recompute_request_many",
+    "segment_higher_precedence",
+    "segment_lock",
+    "segment_recompute",
+    "segment_target_ids",
+    "segments_evaluate_changed_accounts",
+    "segments_recompute_all",
+]

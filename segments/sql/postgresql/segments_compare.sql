@@ -1,0 +1,28 @@
+-- The WITH clause comparing, account by account, the segments an account matches with
+-- those it is stored in (PostgreSQL arrays). A fragment: segments_diff_batch and
+-- segments_full_diff_create put their own statement after it.
+--
+-- e: the evaluated accounts (id, arr, one column per segment: its id when the account
+--    matches the segment's rule, else NULL);
+-- w: each account's wanted segments, an array in segment id order, and its ARR in cents;
+-- h: each account's held segments (the held query: every account's memberships grouped
+--    off the (account, segment) index, or each batch account's looked up in it);
+-- x: only the accounts whose two arrays differ (one FULL JOIN on the account id). An
+--    unchanged account costs one array comparison, whatever its number of segments.
+--
+-- Filled in by the caller: columns (of e), materialized (MATERIALIZED for a batch, so its
+-- accounts are looked up by id first), evaluated_sql, matched (the segment columns of e),
+-- held (the query of h).
+WITH e({columns}) AS {materialized}({evaluated_sql}),
+w AS (
+    SELECT e.id AS account_id, (e.arr * 100)::bigint AS cents,
+        array_remove(ARRAY[{matched}]::bigint[], NULL) AS segs
+    FROM e
+),
+h AS ({held}),
+x AS MATERIALIZED (
+    SELECT COALESCE(w.account_id, h.account_id) AS account_id,
+        COALESCE(w.segs, '{{}}') AS want, COALESCE(h.segs, '{{}}') AS have
+    FROM w FULL JOIN h ON h.account_id = w.account_id
+    WHERE COALESCE(w.segs, '{{}}') <> COALESCE(h.segs, '{{}}')
+)
