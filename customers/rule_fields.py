@@ -8,7 +8,7 @@ from its registry and never imports this app. See docs/rule-fields.md.
 
 from django.db.models import TextChoices
 
-from segments.rules import (
+from rules import (
     AttributeFamily,
     Column,
     Ratio,
@@ -17,7 +17,7 @@ from segments.rules import (
     register_field,
     register_subject,
 )
-from segments.rules.vocabulary import BOOLEAN, CHOICE, DATE, INTEGER, MONEY, NUMBER, TEXT
+from rules.vocabulary import BOOLEAN, CHOICE, DATE, INTEGER, MONEY, NUMBER, TEXT
 
 from .models import (
     MONTHS_PER_YEAR,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from cs_platform import clock
 from customers.models import Account
+from rules import account_rule_values, explain_rule
 
 from .engine.targets import (
     VersionRules,
@@ -29,7 +30,6 @@ from .models import (
     SegmentKind,
     SegmentVersion,
 )
-from .rules import account_rule_values, explain_rule
 
 # The entering / exiting / sample lists of a preview hold at most this many accounts.
 PREVIEW_LIST_LIMIT = 100

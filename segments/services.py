@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from cs_platform import clock
 from customers.models import Account
+from rules import AttributeSpec, RuleValidationError, validate_rank, validate_rule
 
 from .engine import (
     attribute_specs,
@@ -43,7 +44,6 @@ from .models import (
     SegmentKind,
     SegmentVersion,
 )
-from .rules import AttributeSpec, RuleValidationError, validate_rank, validate_rule
 
 EDITABLE_SEGMENT_FIELDS = (
     "name",

@@ -27,10 +27,10 @@ from cs_platform.htmx import is_htmx, started_param
 from customers import selectors as customer_selectors
 from customers.models import Account
 from customers.roles import is_manager
+from rules.text import operator_text, version_diff
 
 from . import charts, selectors, services
 from .models import Segment, SegmentVersion
-from .rule_text import operator_text, version_diff
 
 MEMBERS_PER_PAGE = 50
 GROWTH_DAYS = 90

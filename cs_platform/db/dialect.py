@@ -66,7 +66,7 @@ class Dialect:
     # driver's cursor (an order of magnitude faster than multi-row INSERTs).
     copy_from_stdin = False
 
-    # --- rule engine: typed values of a JSON object's key (segments.rules.compiler) ---
+    # --- rule engine: typed values of a JSON object's key (rules.compiler) ---
 
     def json_text(self, column: str, params: list, key: str) -> tuple[str, list]:
         """``column[key]`` as text; NULL unless it is a JSON string."""
@@ -158,7 +158,7 @@ class PostgreSQL(Dialect):
     # --- bulk loading (demo data) ---
     copy_from_stdin = True
 
-    # --- rule engine: typed values of a JSON object's key (segments.rules.compiler) ---
+    # --- rule engine: typed values of a JSON object's key (rules.compiler) ---
     # Each returns NULL, never an error, when the key is absent or its value does not
     # parse for the type: guards (the JSON type, a regular expression) come before casts.
 
@@ -255,7 +255,7 @@ class SQLite(Dialect):
     # --- bulk loading (demo data) ---
     copy_from_stdin = False
 
-    # --- rule engine: typed values of a JSON object's key (segments.rules.compiler) ---
+    # --- rule engine: typed values of a JSON object's key (rules.compiler) ---
 
     def json_text(self, column: str, params: list, key: str) -> tuple[str, list]:
         jtype, extract = f"json_type({column}, %s)", f"json_extract({column}, %s)"

@@ -6,9 +6,10 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from rules import rule_schema
+
 from .. import selectors, services
 from ..models import Segment, SegmentVersion
-from ..rules import rule_schema
 from .widgets import RuleEditorWidget
 
 

@@ -14,10 +14,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from cs_platform.clock import today
+from rules.text import ranking_text, rule_text
 
 from .. import selectors, services
 from ..models import Segment, SegmentVersion
-from ..rule_text import ranking_text, rule_text
 from .forms import SegmentAddForm, SegmentChangeForm
 
 

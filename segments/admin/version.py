@@ -11,9 +11,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from rules.text import ranking_text, rule_text, version_diff
+
 from .. import selectors, services
 from ..models import Segment, SegmentVersion
-from ..rule_text import ranking_text, rule_text, version_diff
 from .forms import VersionForm
 from .segment import version_status
 

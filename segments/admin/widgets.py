@@ -8,8 +8,9 @@ from typing import Any
 from django import forms
 from django.utils.html import json_script
 
+from rules import rule_schema
+
 from .. import selectors
-from ..rules import rule_schema
 
 
 class RuleEditorWidget(forms.Textarea):

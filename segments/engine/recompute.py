@@ -13,9 +13,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cs_platform import clock
+from rules import RuleValidationError
 
 from ..models import Segment, SegmentKind
-from ..rules import RuleValidationError
 from . import events
 from .diff import membership_diff_apply
 from .targets import VersionRules, attribute_specs, is_ranked, segment_target_ids

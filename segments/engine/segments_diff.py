@@ -14,9 +14,9 @@ from django.db.models import BigIntegerField, Case, Value, When
 
 from cs_platform.db import dialect, load_sql, table_name
 from customers.models import Account
+from rules import RuleValidationError
 
 from ..models import Membership, Segment
-from ..rules import RuleValidationError
 from . import events
 from .diff import diff_apply
 from .targets import VersionRules, segment_admitted_condition

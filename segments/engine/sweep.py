@@ -13,9 +13,9 @@ from cs_platform import clock
 from cs_platform.db import dialect, table_name
 from customers.models import Account, PendingEvaluation
 from customers.selectors import account_ids_pending_evaluation
+from rules import RuleValidationError
 
 from ..models import Membership, Segment, SegmentKind
-from ..rules import RuleValidationError
 from . import events
 from .diff import membership_diff_apply
 from .recompute import segment_recompute

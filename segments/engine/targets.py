@@ -8,10 +8,10 @@ from django.db.models import OrderBy, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from customers.models import Account, AttributeDefinition
+from rules import AttributeSpec, attribute_specs_from_definitions, compile_node, parse_rule
+from rules import rank_order_by as rules_rank_order_by
 
 from ..models import Segment, SegmentKind, SegmentVersion
-from ..rules import AttributeSpec, attribute_specs_from_definitions, compile_node, parse_rule
-from ..rules import rank_order_by as rules_rank_order_by
 
 
 def attribute_specs() -> dict[str, AttributeSpec]:

@@ -40,7 +40,7 @@
     return String(v);
   }
 
-  /* The rule on one line, as segments/rule_text.py writes it, with the server's labels. */
+  /* The rule on one line, as rules/text.py writes it, with the server's labels. */
   function ruleText(schema, rule, top) {
     if (!rule || typeof rule !== "object") { return String(rule); }
     var key = "all" in rule ? "all" : ("any" in rule ? "any" : null);

@@ -12,7 +12,7 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from customers.models import MONTHS_PER_YEAR, Account, Contract, ContractStatus
-from segments.rules import (
+from rules import (
     OPERATORS,
     OPERATORS_BY_TYPE,
     Column,
@@ -27,8 +27,8 @@ from segments.rules import (
     rule_schema,
     validate_rule,
 )
-from segments.rules.registry import AttributeSpec, FieldRegistry
-from segments.rules.vocabulary import CHOICE, INTEGER, TYPES
+from rules.registry import AttributeSpec, FieldRegistry
+from rules.vocabulary import CHOICE, INTEGER, TYPES
 
 TODAY = date(2026, 11, 22)
 ENGINE = Path(__file__).resolve().parents[1] / "rules"

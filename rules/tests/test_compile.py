@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.models import Account
 from customers.tests.factories import UserFactory
-from segments.rules import (
+from rules import (
     AttributeSpec,
     RuleValidationError,
     account_rule_values,

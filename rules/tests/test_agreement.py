@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Account
-from segments.rules import (
+from rules import (
     CHOICES,
     AttributeSpec,
     RuleValidationError,

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from segments.rules import (
+from rules import (
     OPERATORS_BY_TYPE,
     AttributeSpec,
     RuleValidationError,
@@ -343,7 +343,7 @@ def test_account_values_cover_every_builtin_field():
     assert values["seat_utilization"] == Decimal("0.5")
     assert values["domain"] is None and values["plan"] is None
     assert values["traits.tier"] is None
-    from segments.rules import FIELD_TYPES
+    from rules import FIELD_TYPES
 
     assert set(FIELD_TYPES) <= set(values)
     unassigned = account_rule_values(SimpleNamespace(owner=None, owner_id=None, traits={}))

@@ -1,4 +1,4 @@
-"""The segment rule language (DESIGN section 3): its vocabulary (types and operators), the
+"""The segment rule language (docs/rules.md): its vocabulary (types and operators), the
 field registry that apps fill at start-up, validation, the in-memory evaluator and the
 compiler to a Django Q. Plain Python except ``compiler``; imports no app."""
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segments.rules import (
+from rules import (
     CHOICES,
     FIELD_TYPES,
     OPERATORS_BY_TYPE,
@@ -22,7 +22,7 @@ from segments.rules import (
     validate_rank,
     validate_rule,
 )
-from segments.rules.vocabulary import ALL_OPERATORS
+from rules.vocabulary import ALL_OPERATORS
 
 ATTRIBUTES = {
     "note": AttributeSpec("note", "text"),
@@ -460,7 +460,7 @@ def test_arbitrary_input_is_either_valid_or_refused_with_paths(rule):
     else:
         from datetime import date
 
-        from segments.rules import evaluate_rule
+        from rules import evaluate_rule
 
         assert evaluate_rule(rule, {}, today=date(2026, 11, 22), attributes=ATTRIBUTES) in (
             True,

@@ -1,13 +1,13 @@
 """Readable renderings of rules for people: ``arr ≥ 100000 AND plan in [pro, enterprise]``,
 and the one diff between two versions (clause by clause). Display only: rules are
-validated and compiled by ``segments.rules``; operator labels come from its vocabulary
+validated and compiled by ``rules``; operator labels come from its vocabulary
 (``OPERATORS``), the same table the admin's editor receives."""
 
 from dataclasses import dataclass
 from typing import Any
 
-from .rules import OPERATORS
-from .rules.vocabulary import TAKES_DAYS, TAKES_NOTHING, TAKES_RANGE
+from . import OPERATORS
+from .vocabulary import TAKES_DAYS, TAKES_NOTHING, TAKES_RANGE
 
 
 def value_text(value: Any) -> str:

@@ -1,6 +1,6 @@
 """Readable renderings of rules and the clause diff between versions (admin display)."""
 
-from segments.rule_text import ranking_text, rule_diff, rule_text
+from rules.text import ranking_text, rule_diff, rule_text
 
 
 def test_rule_text_reads_like_the_design():
