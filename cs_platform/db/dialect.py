@@ -31,6 +31,10 @@ class Dialect:
     def tune_transaction(self, cursor: Any) -> None:
         """Tune the current transaction for a long set-based statement (see PostgreSQL)."""
 
+    def work_memory(self, cursor: Any, megabytes: int) -> None:
+        """Let the current transaction's sorts and hashes use ``megabytes`` each before
+        they spill to disk (where the database has such a setting)."""
+
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         """``column IN ids`` as one parameter, however many ids."""
         raise NotImplementedError
@@ -131,6 +135,9 @@ class PostgreSQL(Dialect):
         # transaction only (outside one it is a no-op with a warning).
         cursor.execute("SET LOCAL jit = off")
 
+    def work_memory(self, cursor: Any, megabytes: int) -> None:
+        cursor.execute(f"SET LOCAL work_mem = '{int(megabytes)}MB'")
+
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(ids)]
 
@@ -210,7 +217,7 @@ class PostgreSQL(Dialect):
         self, cursor: Any, *, hash_joins: bool = False, sorted_groups: bool = False
     ) -> None:
         # Hash aggregates of a few hundred thousand rows spill to disk with the default 4 MB.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+        self.work_memory(cursor, 64)
         # No parallel workers: the analytics page already runs its statements side by side,
         # and a parallel plan repeated its non-parallel parts (the grouping of the events)
         # in every worker: three times the CPU for the same answer (bench/analytics.py).

@@ -23,13 +23,8 @@ ZERO = Decimal("0")
 
 def analytics_sql(name: str, **fields: str) -> str:
     """The statement ``segments/sql/[<vendor>/]analytics_<name>.sql`` with its format
-    ``fields`` filled in. The file's opening comment (what the statement returns, its
-    fields and parameters, and why it is written so) is for readers and is not sent to the
-    database: query logs stay short, and statements still begin with SELECT or WITH."""
-    lines = load_sql("segments", f"analytics_{name}").splitlines()
-    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
-        lines.pop(0)
-    return "\n".join(lines).format(**fields)
+    ``fields`` filled in (``load_sql`` leaves out the file's opening comment)."""
+    return load_sql("segments", f"analytics_{name}", **fields)
 
 
 def sql_placeholders(values: Sequence[Any]) -> str:
