@@ -61,6 +61,19 @@ class Dialect:
         connection (never inside a transaction: the others would not see its rows)."""
         return False
 
+    # --- playbooks: the renewal queue build and the renewal selectors ---------------------
+    # ``xact_lock`` takes a real lock: writers holding one may insert rows they checked are
+    # missing (NOT EXISTS). Without (SQLite: one writer at a time) they use ON CONFLICT.
+    advisory_locks = False
+    # A WITH clause may hold INSERT ... RETURNING whose rows later parts of it read.
+    data_modifying_cte = False
+    # SELECT DISTINCT ON (columns), i.e. ``QuerySet.distinct(*fields)``.
+    distinct_on = False
+
+    def set_local(self, cursor: Any, settings: dict[str, str]) -> None:
+        """Change server ``settings`` for the rest of the transaction, where the database
+        has them (PostgreSQL: SET LOCAL, all in one statement; SQLite has none)."""
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -96,6 +109,15 @@ class PostgreSQL(Dialect):
     @property
     def concurrent_reads(self) -> bool:
         return not connection.in_atomic_block
+
+    # --- playbooks: the renewal queue build and the renewal selectors ---------------------
+    advisory_locks = True
+    data_modifying_cte = True
+    distinct_on = True
+
+    def set_local(self, cursor: Any, settings: dict[str, str]) -> None:
+        calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
+        cursor.execute(f"SELECT {calls}", [part for pair in settings.items() for part in pair])
 
 
 class SQLite(Dialect):
