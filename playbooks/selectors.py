@@ -223,8 +223,6 @@ def task_rows(**filters: Any) -> QuerySet[Task]:
 def tasks_due(*, user: Any, today: date | None = None) -> QuerySet[Task]:
     """A CSM's open tasks due today or earlier (or without a due date)."""
     today = today or clock.today()
-    from django.db.models import Q
-
     return task_list(assignee=user, status=TaskStatus.OPEN).filter(
         Q(due_date__lte=today) | Q(due_date__isnull=True)
     )

@@ -79,6 +79,14 @@ def _cooldown_blocks(playbook: Playbook, previous: list[datetime], at: datetime)
     return any(start <= t < at for t in previous)
 
 
+def _skip_for_cooldown(run: PlaybookRun) -> None:
+    run.status = RunStatus.SKIPPED
+    run.detail = (
+        f"Ran for this account within {run.playbook.reentry_cooldown_days} days before "
+        "(reentry_cooldown_days)."
+    )
+
+
 def _process_event_batch(playbook: Playbook, today: date) -> tuple[list[PlaybookRun], bool]:
     """Build run rows for the next batch of this playbook's unprocessed events."""
     kind, opposite = (
@@ -124,11 +132,7 @@ def _process_event_batch(playbook: Playbook, today: date) -> tuple[list[Playbook
             run.status = RunStatus.SKIPPED
             run.detail = f"Did not stay {playbook.stable_days} days (stable_days)."
         elif _cooldown_blocks(playbook, previous[event.account_id], event.at):
-            run.status = RunStatus.SKIPPED
-            run.detail = (
-                f"Ran for this account within {playbook.reentry_cooldown_days} days before "
-                "(reentry_cooldown_days)."
-            )
+            _skip_for_cooldown(run)
         else:
             previous[event.account_id].append(event.at)
         runs.append(run)
@@ -169,11 +173,7 @@ def _process_activation_batch(playbook: Playbook, today: date) -> tuple[list[Pla
             status=RunStatus.PENDING,
         )
         if _cooldown_blocks(playbook, previous[member.account_id], playbook.activated_at):
-            run.status = RunStatus.SKIPPED
-            run.detail = (
-                f"Ran for this account within {playbook.reentry_cooldown_days} days before "
-                "(reentry_cooldown_days)."
-            )
+            _skip_for_cooldown(run)
         runs.append(run)
     return runs, has_more
 
