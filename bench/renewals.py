@@ -1,11 +1,12 @@
 """Benchmark the renewal queue build on a scratch PostgreSQL database.
 
     .venv/bin/python bench/renewals.py [--contracts 1000000] [--seed 1] [--reuse]
+        [--database cs_bench_renewals]
 
-Creates (drops and re-creates) the database ``cs_bench_renewals`` on the server of
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...), migrates it, seeds demo
-accounts with ``demo.accounts.seed_demo`` until about ``--contracts`` contracts exist,
-then times, for a pinned "today":
+Creates (drops and re-creates) the database ``--database`` (default ``cs_bench_renewals``)
+on the server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...), migrates
+it, seeds demo accounts with ``demo.accounts.seed_demo`` until about ``--contracts``
+contracts exist, then times, for a pinned "today":
 
 1. the first full build (every entry and every renewal task created from nothing),
 2. a full re-diff with nothing to do (the weekly self-healing pass),
@@ -71,11 +72,17 @@ def main() -> int:
     parser.add_argument("--contracts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    parser.add_argument(
+        "--database",
+        default=DATABASE,
+        help=f"the scratch database to drop and re-create (default {DATABASE})",
+    )
     args = parser.parse_args()
     if args.contracts <= 0:
         parser.error("--contracts: must be a positive number")
 
-    url = scratch_db.url_beside_environment(parser, DATABASE)
+    scratch_db.refuse_protected(parser, args.database)
+    url = scratch_db.url_beside_environment(parser, args.database)
     os.environ["CS_TODAY"] = TODAY.isoformat()
     os.environ.setdefault("LOG_LEVEL", "WARNING")
 

@@ -28,6 +28,7 @@ from .models import (
     TaskStatus,
     TaskStatusChange,
 )
+from .tasks import renewal_queue_rebuild_task
 
 
 class ReadOnlyMixin:
@@ -71,8 +72,6 @@ class RenewalWindowAdmin(admin.ModelAdmin):
         if getattr(request, "_renewal_rebuild_queued", False):
             return
         request._renewal_rebuild_queued = True
-        from .tasks import renewal_queue_rebuild_task
-
         renewal_queue_rebuild_task.delay_on_commit()
         self.message_user(
             request,
@@ -115,8 +114,6 @@ class RenewalQueueEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:playbooks_renewalqueueentry_changelist"))
         if not is_manager(request.user):
             raise PermissionDenied("Only managers can rebuild the renewal queue.")
-        from .tasks import renewal_queue_rebuild_task
-
         renewal_queue_rebuild_task.delay_on_commit(full=True)
         self.message_user(
             request, "Renewal queue rebuild queued; refresh in a moment.", messages.SUCCESS

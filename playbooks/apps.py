@@ -13,10 +13,21 @@ class PlaybooksConfig(AppConfig):
         from customers import signals as customer_signals
         from segments import signals as segment_signals
 
-        from .receivers import on_memberships_changed, wait_for_renewal_build
+        from . import signals
+        from .receivers import (
+            on_runs_pending,
+            process_segment_playbooks,
+            wait_for_renewal_build,
+        )
 
         segment_signals.memberships_changed.connect(
-            on_memberships_changed, dispatch_uid="playbooks_on_memberships_changed"
+            process_segment_playbooks, dispatch_uid="playbooks_on_memberships_changed"
+        )
+        signals.playbook_processing_requested.connect(
+            process_segment_playbooks, dispatch_uid="playbooks_on_processing_requested"
+        )
+        signals.playbook_runs_pending.connect(
+            on_runs_pending, dispatch_uid="playbooks_on_runs_pending"
         )
         customer_signals.account_deleting.connect(
             wait_for_renewal_build, dispatch_uid="playbooks_account_deleting_waits"

@@ -20,7 +20,7 @@ from customers.models import Account
 from segments.models import Membership, Segment
 
 from .models import Task, TaskSource
-from .services import task_create
+from .services.tasks import task_create
 
 logger = logging.getLogger(__name__)
 

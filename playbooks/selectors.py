@@ -4,7 +4,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -16,7 +15,7 @@ from django.db.models import (
 )
 
 from cs_platform import clock
-from cs_platform.db import DaysUntil
+from cs_platform.db import DaysUntil, dialect
 from customers.models import Account
 
 from .models import (
@@ -82,7 +81,7 @@ def _tightest_entries(csm: Any) -> Q:
         windowed = windowed.filter(
             contract_id__in=RenewalQueueEntry.objects.filter(csm=csm).values("contract_id")
         )
-    if connection.vendor == "postgresql":
+    if dialect().distinct_on:
         # One DISTINCT ON over the contracts' entries (a sort of a few thousand rows for a
         # book) rather than a NOT EXISTS probe per entry: my book's renewals by window in
         # 3 ms instead of 9-16 ms for a CSM with 3k entries (bench/web.py).
@@ -224,8 +223,6 @@ def task_rows(**filters: Any) -> QuerySet[Task]:
 def tasks_due(*, user: Any, today: date | None = None) -> QuerySet[Task]:
     """A CSM's open tasks due today or earlier (or without a due date)."""
     today = today or clock.today()
-    from django.db.models import Q
-
     return task_list(assignee=user, status=TaskStatus.OPEN).filter(
         Q(due_date__lte=today) | Q(due_date__isnull=True)
     )

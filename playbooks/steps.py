@@ -1,6 +1,7 @@
 """Playbook step kinds: the config each accepts (validated with errors naming the path),
-the template context, and the webhook delivery. Executing a step against the database is
-in ``services``; this module only validates, renders and talks HTTP.
+the template context, and the webhook delivery. Planning a step for an account is in
+``services.step_planner`` and performing it in ``services.execution``; this module only
+validates, renders and talks HTTP.
 
 Step configs (JSON):
 

@@ -31,10 +31,6 @@ class Dialect:
     def tune_transaction(self, cursor: Any) -> None:
         """Tune the current transaction for a long set-based statement (see PostgreSQL)."""
 
-    def work_memory(self, cursor: Any, megabytes: int) -> None:
-        """Let the current transaction's sorts and hashes use ``megabytes`` each before
-        they spill to disk (where the database has such a setting)."""
-
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         """``column IN ids`` as one parameter, however many ids."""
         raise NotImplementedError
@@ -123,6 +119,17 @@ class Dialect:
         """Give the planner the row count of a freshly filled temporary table, where it
         has no statistics otherwise (and may pick a full scan of the tables joined)."""
 
+    # --- playbooks: the renewal queue build and the renewal selectors ---------------------
+    # ``xact_lock`` takes a real lock: writers holding one may insert rows they checked are
+    # missing (NOT EXISTS). Without (SQLite: one writer at a time) they use ON CONFLICT.
+    advisory_locks = False
+    # SELECT DISTINCT ON (columns), i.e. ``QuerySet.distinct(*fields)``.
+    distinct_on = False
+
+    def set_local(self, cursor: Any, settings: dict[str, str]) -> None:
+        """Change server ``settings`` for the rest of the transaction, where the database
+        has them (PostgreSQL: SET LOCAL, all in one statement; SQLite has none)."""
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -134,9 +141,6 @@ class PostgreSQL(Dialect):
         # costs 0.1-2 s per statement, far more than running them. SET LOCAL: for this
         # transaction only (outside one it is a no-op with a warning).
         cursor.execute("SET LOCAL jit = off")
-
-    def work_memory(self, cursor: Any, megabytes: int) -> None:
-        cursor.execute(f"SET LOCAL work_mem = '{int(megabytes)}MB'")
 
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(ids)]
@@ -216,16 +220,21 @@ class PostgreSQL(Dialect):
     def tune_analytic_statement(
         self, cursor: Any, *, hash_joins: bool = False, sorted_groups: bool = False
     ) -> None:
-        # Hash aggregates of a few hundred thousand rows spill to disk with the default 4 MB.
-        self.work_memory(cursor, 64)
-        # No parallel workers: the analytics page already runs its statements side by side,
-        # and a parallel plan repeated its non-parallel parts (the grouping of the events)
-        # in every worker: three times the CPU for the same answer (bench/analytics.py).
-        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        settings = {
+            # Hash aggregates of a few hundred thousand rows spill to disk with the default
+            # 4 MB.
+            "work_mem": "64MB",
+            # No parallel workers: the analytics page already runs its statements side by
+            # side, and a parallel plan repeated its non-parallel parts (the grouping of the
+            # events) in every worker: three times the CPU for the same answer
+            # (bench/analytics.py).
+            "max_parallel_workers_per_gather": "0",
+        }
         if hash_joins:
-            cursor.execute("SET LOCAL enable_nestloop = off")
+            settings["enable_nestloop"] = "off"
         if sorted_groups:
-            cursor.execute("SET LOCAL enable_hashagg = off")
+            settings["enable_hashagg"] = "off"
+        self.set_local(cursor, settings)
 
     # --- segments engine (membership diffs) ---
     data_modifying_ctes = True
@@ -237,6 +246,14 @@ class PostgreSQL(Dialect):
 
     def analyze(self, cursor: Any, table: str) -> None:
         cursor.execute(f"ANALYZE {table}")
+
+    # --- playbooks: the renewal queue build and the renewal selectors ---------------------
+    advisory_locks = True
+    distinct_on = True
+
+    def set_local(self, cursor: Any, settings: dict[str, str]) -> None:
+        calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
+        cursor.execute(f"SELECT {calls}", [part for pair in settings.items() for part in pair])
 
 
 class SQLite(Dialect):

@@ -43,11 +43,33 @@ def test_rebuild_now_queues_a_full_rebuild(admin_client, django_capture_on_commi
     delay.assert_called_once_with(full=True)
 
 
-def test_rebuild_now_is_for_managers_only(client, csm):
+@pytest.mark.parametrize(
+    ("staff", "expected_status"),
+    [(False, 302), (True, 403)],  # not staff: sent to the admin login; staff CSM: refused
+)
+def test_rebuild_now_is_for_managers_only(
+    client, csm, django_capture_on_commit_callbacks, staff, expected_status
+):
+    from unittest import mock
+
+    # Given a CSM (in the admin or not)
+    csm.is_staff = staff
+    csm.save(update_fields=["is_staff"])
     client.force_login(csm)
-    response = client.post(reverse("admin:playbooks_renewalqueueentry_rebuild"))
-    assert response.status_code in (302, 403)
-    assert not Task.objects.exists()
+
+    # When they ask for a rebuild
+    with (
+        mock.patch("playbooks.tasks.renewal_queue_rebuild_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        response = client.post(reverse("admin:playbooks_renewalqueueentry_rebuild"))
+
+    # Then they are turned away and nothing is queued
+    assert response.status_code == expected_status
+    if expected_status == 302:
+        assert reverse("admin:login") in response["Location"]
+    assert callbacks == []
+    delay.assert_not_called()
 
 
 def windows_of_contract(contract) -> set[int | None]:

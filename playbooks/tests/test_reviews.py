@@ -8,7 +8,7 @@ import pytest
 from customers.tests.factories import AccountFactory
 from playbooks import reviews
 from playbooks.models import Task, TaskSource
-from playbooks.review_tasks import segment_review_reminders_task
+from playbooks.tasks import segment_review_reminders_task
 from segments.models import Membership, Segment
 
 pytestmark = pytest.mark.django_db

@@ -164,7 +164,7 @@ def _segments_diff_arrays(
         return cursor.fetchall()
     # Room to hash every account's arrays in memory (this transaction only); beyond it
     # PostgreSQL spills the join to disk, so memory stays bounded.
-    dialect().work_memory(cursor, 256)
+    dialect().set_local(cursor, {"work_mem": "256MB"})
     cursor.execute(f"DROP TABLE IF EXISTS {FULL_DIFF_TABLE}")
     cursor.execute(
         load_sql("segments", "segments_full_diff_create").format(
