@@ -67,7 +67,7 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
 
     One upsert per ``MARK_BATCH_SIZE`` accounts, in id order: ``INSERT ... ON CONFLICT
     (account_id) DO UPDATE SET marked_at``. DO UPDATE, not DO NOTHING, because of the
-    sweep (``segments.services.segments_evaluate_changed_accounts``): a sweep batch holds
+    sweep (``segments.engine.segments_evaluate_changed_accounts``): a sweep batch holds
     the rows it took locked (``FOR UPDATE``) until it commits, and deletes them then. DO
     UPDATE waits for that lock, finds the row deleted, and inserts a new one, so an
     account written while a batch evaluates it (which may have read the old values) is

@@ -17,6 +17,7 @@ from customers.models import Account
 from customers.roles import MANAGERS
 from playbooks import services as playbook_services
 from playbooks.models import PlaybookActivation, PlaybookTrigger
+from segments import engine as segment_engine
 from segments import services as segment_services
 from segments.models import ExclusiveGroup, Segment, SegmentKind
 
@@ -91,7 +92,7 @@ def seed_demo_workspace() -> DemoWorkspace:
         segments = _segments_create(owner)
         result.playbooks = _playbooks_create(segments, owner)
     for segment in Segment.objects.order_by("exclusive_group_id", "priority", "pk"):
-        run = segment_services.segment_recompute(segment_id=segment.pk)
+        run = segment_engine.segment_recompute(segment_id=segment.pk)
         result.segments[segment.name] = run.member_count or 0
     # The recomputes' membership events start the playbooks (their runs go to the worker).
     playbook_services.playbooks_process_events()

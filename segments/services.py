@@ -29,10 +29,6 @@ from .engine import (
     recompute_request,
     recompute_request_many,
     segment_lock,
-    # TEMP-REEXPORT for customers/tests/ui_world.py, customers/tests/test_api_permissions.py,
-    # playbooks/demo.py, playbooks/tests/test_api_playbooks.py: remove at integration
-    # (segments.services.segment_recompute -> segments.engine.segment_recompute).
-    segment_recompute,  # noqa: F401
 )
 from .engine.events import signal_events, store_totals
 from .models import (

@@ -10,6 +10,7 @@ from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
 from playbooks import services
 from playbooks.models import Playbook, RenewalWindow, Task, TaskStatusChange
+from segments import engine as segment_engine
 from segments import services as segment_services
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +154,7 @@ def segment(manager, today):
         publish=True,
         created_by=manager,
     )
-    segment_services.segment_recompute(segment_id=segment.pk)
+    segment_engine.segment_recompute(segment_id=segment.pk)
     return segment
 
 

@@ -10,6 +10,7 @@ from customers import services as customer_services
 from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
 from playbooks import services as playbook_services
+from segments import engine as segment_engine
 from segments import services as segment_services
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def world(manager, csm, other_csm, today):
         publish=True,
         created_by=manager,
     )
-    segment_services.segment_recompute(segment_id=segment.pk)
+    segment_engine.segment_recompute(segment_id=segment.pk)
     segment_services.version_create_draft(segment=segment, rule={"all": []})
     playbook = playbook_services.playbook_create(
         name="Welcome",

@@ -11,6 +11,7 @@ from customers import services as customer_services
 from customers.models import Account
 from playbooks import services as playbook_services
 from playbooks.models import Task
+from segments import engine as segment_engine
 from segments import services as segment_services
 from segments.models import Segment
 
@@ -63,7 +64,7 @@ def make_account(
 
 
 def recompute(segment: Segment) -> None:
-    segment_services.segment_recompute(segment_id=segment.pk)
+    segment_engine.segment_recompute(segment_id=segment.pk)
     segment.refresh_from_db()
 
 
