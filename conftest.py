@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from customers.roles import CSMS, MANAGERS
+from cs_platform.roles import CSMS, MANAGERS
 
 ROOT = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from customers.roles import is_manager
+from cs_platform.roles import is_manager
 
 
 def roles(request: HttpRequest) -> dict:

@@ -8,8 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from cs_platform.clock import today as clock_today
-
-from .roles import CSMS, MANAGERS
+from cs_platform.roles import CSMS, MANAGERS
 
 User = get_user_model()
 

@@ -14,8 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 
+from cs_platform.roles import is_manager
+
 from .csv_import import csv_import
-from .roles import is_manager
 
 # Errors listed on the page; the counts always cover the whole file.
 MAX_ERRORS_SHOWN = 500

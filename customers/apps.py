@@ -8,7 +8,8 @@ class CustomersConfig(AppConfig):
     verbose_name = "Customers"
 
     def ready(self) -> None:
-        from .roles import roles_sync_permissions
+        from cs_platform.roles import roles_sync_permissions
+
         from .rule_fields import register_rule_fields
 
         register_rule_fields()

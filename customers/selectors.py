@@ -6,8 +6,9 @@ from functools import reduce
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
+from cs_platform.roles import CSMS
+
 from .models import Account, AssignmentRole, Contract, CSMAssignment, PendingEvaluation
-from .roles import CSMS
 
 User = get_user_model()
 

@@ -16,8 +16,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from cs_platform.clock import today as clock_today
+from cs_platform.roles import CSMS, MANAGERS
 from customers.models import Account, AttributeDefinition, AttributeType
-from customers.roles import CSMS, MANAGERS
 
 from .generator import EXTERNAL_ID_PREFIX, Generator
 from .writers import chunk_writer

@@ -13,8 +13,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from cs_platform.roles import MANAGERS
 from customers.models import Account
-from customers.roles import MANAGERS
 from playbooks import services as playbook_services
 from playbooks.models import PlaybookActivation, PlaybookTrigger
 from segments import engine as segment_engine

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from customers.roles import is_manager
+from cs_platform.roles import is_manager
 
 from . import selectors, services, steps
 from .models import (

@@ -26,8 +26,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cs_platform import clock
 from cs_platform.htmx import is_htmx, started_param
+from cs_platform.roles import is_manager
 from customers import selectors as customer_selectors
-from customers.roles import is_manager
 
 from . import selectors, services
 from .models import (

@@ -24,9 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cs_platform import clock
 from cs_platform.htmx import is_htmx, started_param
+from cs_platform.roles import is_manager
 from customers import selectors as customer_selectors
 from customers.models import Account
-from customers.roles import is_manager
 from rules.text import operator_text, version_diff
 
 from . import charts, selectors, services

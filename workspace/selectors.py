@@ -12,9 +12,9 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from cs_platform import clock
+from cs_platform.roles import CSMS
 from customers import selectors as customer_selectors
 from customers.models import Account
-from customers.roles import CSMS
 from playbooks import selectors as playbook_selectors
 from playbooks import services as playbook_services
 from playbooks.models import Task, TaskStatus

@@ -26,10 +26,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cs_platform import clock
 from cs_platform.htmx import is_htmx
+from cs_platform.roles import can_work_account, is_manager
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.models import Account
-from customers.roles import can_work_account, is_manager
 from playbooks import selectors as playbook_selectors
 from playbooks import services as playbook_services
 from playbooks.models import TaskStatus

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from customers.roles import is_manager
+from cs_platform.roles import is_manager
 
 
 class IsManagerOrReadOnly(BasePermission):

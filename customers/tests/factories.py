@@ -10,6 +10,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import Group, User
 
+from cs_platform.roles import CSMS
 from customers.models import (
     Account,
     AssignmentRole,
@@ -19,7 +20,6 @@ from customers.models import (
     CSMAssignment,
     Note,
 )
-from customers.roles import CSMS
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.models import Count
 
+from cs_platform.roles import CSMS, MANAGERS
 from customers import services
 from customers.models import (
     Account,
@@ -19,7 +20,6 @@ from customers.models import (
     CSMAssignment,
     LifecycleStage,
 )
-from customers.roles import CSMS, MANAGERS
 from customers.selectors import account_ids_pending_evaluation
 from demo import accounts as demo_accounts
 

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
 from cs_platform.api.serializers import QueuedSerializer
+from cs_platform.roles import is_manager
 from customers.api.filters import IntegerFilter
-from customers.roles import is_manager
 from playbooks import selectors, services
 from playbooks.models import (
     Playbook,

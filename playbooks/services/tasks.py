@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cs_platform import clock
+from cs_platform.roles import is_manager
 from customers.models import Account, Contract
-from customers.roles import is_manager
 
 from .. import renewal_queue
 from ..models import (

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from customers.roles import CSMS, MANAGERS, is_csm, is_manager
+from cs_platform.roles import CSMS, MANAGERS, is_csm, is_manager
 
 pytestmark = pytest.mark.django_db
 
