@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
+from cs_platform.read_only_admin import ReadOnlyAdmin
+
 from . import services
 from .admin_actions import assign_owner_action
 from .admin_filters import (
@@ -292,7 +294,7 @@ class ContractAdmin(admin.ModelAdmin):
 
 
 @admin.register(CSMAssignment)
-class CSMAssignmentAdmin(admin.ModelAdmin):
+class CSMAssignmentAdmin(ReadOnlyAdmin):
     """Read-only history; assign owners from the account (form field or list action), which
     calls ``csm_assign`` and closes the previous assignment."""
 
@@ -305,15 +307,6 @@ class CSMAssignmentAdmin(admin.ModelAdmin):
     @admin.display(boolean=True)
     def is_current(self, obj: CSMAssignment) -> bool:
         return obj.is_current
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class AttributeDefinitionForm(forms.ModelForm):

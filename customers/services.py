@@ -100,6 +100,17 @@ def _reject_unknown(data: dict[str, Any], allowed: Iterable[str]) -> None:
         raise ValidationError({name: ["Unknown or read-only field."] for name in unknown})
 
 
+def _assign_validated(
+    instance: Account | Contract, data: dict[str, Any], allowed: Iterable[str]
+) -> None:
+    """Set the ``allowed`` fields in ``data`` on ``instance`` and ``full_clean`` it (nothing
+    is saved): a 400 names an unknown field or an invalid value."""
+    _reject_unknown(data, allowed)
+    for name, value in data.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+
+
 def traits_validate(traits: Any) -> None:
     """Check ``Account.traits`` against the declared AttributeDefinitions."""
     if traits in (None, {}):
@@ -125,10 +136,7 @@ def account_create(**data: Any) -> Account:
 @transaction.atomic
 def account_update(*, account: Account, data: dict[str, Any]) -> Account:
     """Change some fields of an account; only the given fields are written."""
-    _reject_unknown(data, ACCOUNT_EDITABLE_FIELDS)
-    for name, value in data.items():
-        setattr(account, name, value)
-    account.full_clean()
+    _assign_validated(account, data, ACCOUNT_EDITABLE_FIELDS)
     if "traits" in data:
         traits_validate(account.traits)
     if data:
@@ -268,10 +276,7 @@ def contract_create(*, account: Account, **data: Any) -> Contract:
 @transaction.atomic
 def contract_update(*, contract: Contract, data: dict[str, Any]) -> Contract:
     """Change a contract (renew, churn, cancel, edit) and re-derive its account."""
-    _reject_unknown(data, CONTRACT_EDITABLE_FIELDS)
-    for name, value in data.items():
-        setattr(contract, name, value)
-    contract.full_clean()
+    _assign_validated(contract, data, CONTRACT_EDITABLE_FIELDS)
     if data:
         contract.save(update_fields=[*data, "updated_at"])
         accounts_rederive(account_ids=[contract.account_id])

@@ -1,11 +1,11 @@
 """Admin for exclusive groups and the engine's history rows (membership events, snapshots),
 which are read-only: only the segment engine writes them."""
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from cs_platform.read_only_admin import ReadOnlyAdmin
 
 from ..models import ExclusiveGroup, MembershipEvent, SegmentSnapshot
 
@@ -22,19 +22,6 @@ class ExclusiveGroupAdmin(admin.ModelAdmin):
     def segment_names(self, group: ExclusiveGroup) -> str:
         ordered = sorted(group.segments.all(), key=lambda s: (s.priority, s.pk))
         return ", ".join(f"{s.priority}. {s.name}" for s in ordered)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History rows are written by the engine only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(MembershipEvent)

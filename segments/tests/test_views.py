@@ -4,28 +4,20 @@ actions (new version with inline rule errors, publish, recompute now with its st
 import json
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from segments import services
 from segments.models import Membership, SegmentSnapshot, SegmentVersion
-from workspace.tests.ui_world import build_world, make_account, recompute
+from workspace.tests.ui_world import (
+    build_world,
+    make_account,
+    queries_for,
+    recompute,
+    world_fixture,  # noqa: F401 (the ``world`` fixture)
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(csm, other_csm, manager, today):
-    return build_world(csm=csm, other_csm=other_csm, manager=manager, today=today)
-
-
-def queries_for(client, url: str) -> int:
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, response.content[:500]
-    return len(captured.captured_queries)
 
 
 def test_segment_list_shows_counts_arr_and_review(client, csm, world):

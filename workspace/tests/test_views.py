@@ -6,26 +6,17 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers.models import Note
-from workspace.tests.ui_world import build_world, make_account
+from workspace.tests.ui_world import (
+    build_world,
+    make_account,
+    queries_for,
+    world_fixture,  # noqa: F401 (the ``world`` fixture)
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(csm, other_csm, manager, today):
-    return build_world(csm=csm, other_csm=other_csm, manager=manager, today=today)
-
-
-def queries_for(client, url: str) -> int:
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, response.content[:500]
-    return len(captured.captured_queries)
 
 
 # --- login ---------------------------------------------------------------------------------

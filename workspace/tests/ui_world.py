@@ -7,6 +7,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from customers import services as customer_services
 from customers.models import Account
 from playbooks import services as playbook_services
@@ -121,3 +125,17 @@ def build_world(
         account=world.accounts[0], author=csm, body="Kickoff went well.", kind="meeting"
     )
     return world
+
+
+@pytest.fixture(name="world")
+def world_fixture(csm: Any, other_csm: Any, manager: Any, today: date) -> World:
+    """The world of ``build_world`` for the view tests (import it into a test module)."""
+    return build_world(csm=csm, other_csm=other_csm, manager=manager, today=today)
+
+
+def queries_for(client: Any, url: str) -> int:
+    """How many queries a GET of ``url`` makes (it must answer 200)."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return len(captured.captured_queries)
