@@ -11,7 +11,7 @@ published rule once per run against the attributes as they are then
 """
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -316,6 +316,22 @@ def _require_static(segment: Segment) -> None:
         )
 
 
+def _static_events_record(
+    segment: Segment, account_ids: list[int], kind: MembershipEventKind, now: datetime
+) -> None:
+    """The ``kind`` events of a change by hand to a static segment's members."""
+    MembershipEvent.objects.bulk_create(
+        MembershipEvent(
+            segment=segment,
+            account_id=account_id,
+            kind=kind,
+            at=now,
+            version_id=segment.current_version_id,
+        )
+        for account_id in account_ids
+    )
+
+
 @transaction.atomic
 def static_segment_members_add(*, segment: Segment, account_ids: Iterable[int]) -> int:
     """Add accounts to a static segment (recorded as ``entered`` events); accounts already
@@ -342,19 +358,10 @@ def static_segment_members_add(*, segment: Segment, account_ids: Iterable[int]) 
         )
         for account_id in new
     )
-    events = MembershipEvent.objects.bulk_create(
-        MembershipEvent(
-            segment=segment,
-            account_id=account_id,
-            kind=MembershipEventKind.ENTERED,
-            at=now,
-            version_id=segment.current_version_id,
-        )
-        for account_id in new
-    )
+    _static_events_record(segment, new, MembershipEventKind.ENTERED, now)
     if new:
         store_totals(segment, now=now, snapshot=True)
-        signal_events(segment.pk, now, len(events))
+        signal_events(segment.pk, now, len(new))
     return len(new)
 
 
@@ -372,16 +379,7 @@ def static_segment_members_remove(*, segment: Segment, account_ids: Iterable[int
     if not leaving:
         return 0
     now = timezone.now()
-    MembershipEvent.objects.bulk_create(
-        MembershipEvent(
-            segment=segment,
-            account_id=account_id,
-            kind=MembershipEventKind.EXITED,
-            at=now,
-            version_id=segment.current_version_id,
-        )
-        for account_id in leaving
-    )
+    _static_events_record(segment, leaving, MembershipEventKind.EXITED, now)
     Membership.objects.filter(segment=segment, account_id__in=leaving).delete()
     store_totals(segment, now=now, snapshot=True)
     signal_events(segment.pk, now, len(leaving))

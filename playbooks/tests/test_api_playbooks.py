@@ -10,8 +10,7 @@ from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
 from playbooks import services
 from playbooks.models import Playbook, RenewalWindow, Task, TaskStatusChange
-from segments import engine as segment_engine
-from segments import services as segment_services
+from segments.tests.engine_fixtures import PRO_RULE, published, recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -148,13 +147,8 @@ def test_other_csm_may_not_change_the_task(renewing, other_csm, manager):
 @pytest.fixture
 def segment(manager, today):
     AccountFactory(name="Member", plan="pro")
-    segment = segment_services.segment_create(
-        name="Pro",
-        rule={"all": [{"field": "plan", "op": "eq", "value": "pro"}]},
-        publish=True,
-        created_by=manager,
-    )
-    segment_engine.segment_recompute(segment_id=segment.pk)
+    segment = published("Pro", PRO_RULE, created_by=manager)
+    recompute(segment)
     return segment
 
 

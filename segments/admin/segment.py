@@ -21,7 +21,19 @@ from ..models import Segment, SegmentVersion
 from .forms import SegmentAddForm, SegmentChangeForm
 
 
-class VersionInline(admin.TabularInline):
+class VersionColumns:
+    """The ranking and status columns of a version, in the inline and the version admin."""
+
+    @admin.display(description="ranking")
+    def ranking(self, version: SegmentVersion) -> str:
+        return ranking_text(version.rank_by, version.rank_limit) or "—"
+
+    @admin.display(description="status")
+    def status(self, version: SegmentVersion) -> str:
+        return version_status(version)
+
+
+class VersionInline(VersionColumns, admin.TabularInline):
     model = SegmentVersion
     extra = 0
     can_delete = False
@@ -42,14 +54,6 @@ class VersionInline(admin.TabularInline):
     @admin.display(description="rule")
     def readable_rule(self, version: SegmentVersion) -> str:
         return rule_text(version.rule)
-
-    @admin.display(description="ranking")
-    def ranking(self, version: SegmentVersion) -> str:
-        return ranking_text(version.rank_by, version.rank_limit) or "—"
-
-    @admin.display(description="status")
-    def status(self, version: SegmentVersion) -> str:
-        return version_status(version)
 
 
 def version_status(version: SegmentVersion) -> str:

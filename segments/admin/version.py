@@ -16,11 +16,11 @@ from rules.text import ranking_text, rule_text, version_diff
 from .. import selectors, services
 from ..models import Segment, SegmentVersion
 from .forms import VersionForm
-from .segment import version_status
+from .segment import VersionColumns, version_status
 
 
 @admin.register(SegmentVersion)
-class SegmentVersionAdmin(admin.ModelAdmin):
+class SegmentVersionAdmin(VersionColumns, admin.ModelAdmin):
     form = VersionForm
     list_display = (
         "__str__",
@@ -108,14 +108,6 @@ class SegmentVersionAdmin(admin.ModelAdmin):
     @admin.display(description="rule (readable)")
     def readable_rule(self, version: SegmentVersion) -> str:
         return rule_text(version.rule)
-
-    @admin.display(description="ranking")
-    def ranking(self, version: SegmentVersion) -> str:
-        return ranking_text(version.rank_by, version.rank_limit) or "—"
-
-    @admin.display(description="status")
-    def status(self, version: SegmentVersion) -> str:
-        return version_status(version)
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view

@@ -46,6 +46,7 @@ def row_counts() -> dict[str, int]:
 
 
 ARR_100K = {"field": "arr", "op": "gte", "value": 100000}
+PRO_RULE = {"all": [{"field": "plan", "op": "eq", "value": "pro"}]}
 
 
 def mixed_segments(*, csm: str) -> list[Segment]:

@@ -10,8 +10,8 @@ from customers import services as customer_services
 from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
 from playbooks import services as playbook_services
-from segments import engine as segment_engine
 from segments import services as segment_services
+from segments.tests.engine_fixtures import PRO_RULE, published, recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -30,13 +30,8 @@ def world(manager, csm, other_csm, today):
         arr=Decimal("1000.00"),
     )
     AccountFactory(name="Spare", external_id="spare")
-    segment = segment_services.segment_create(
-        name="Pro",
-        rule={"all": [{"field": "plan", "op": "eq", "value": "pro"}]},
-        publish=True,
-        created_by=manager,
-    )
-    segment_engine.segment_recompute(segment_id=segment.pk)
+    segment = published("Pro", PRO_RULE, created_by=manager)
+    recompute(segment)
     segment_services.version_create_draft(segment=segment, rule={"all": []})
     playbook = playbook_services.playbook_create(
         name="Welcome",
