@@ -334,10 +334,15 @@ def csm_assign(
     assignment.full_clean()
     assignment.save()
     if role == AssignmentRole.OWNER:
-        account.owner = user
-        account.save(update_fields=["owner", "updated_at"])
-        accounts_mark_changed(account_ids=[account.id])
+        _account_owner_set(account, user)
     return assignment
+
+
+def _account_owner_set(account: Account, user: Any) -> None:
+    """Write the account's derived ``owner`` column and mark the account changed."""
+    account.owner = user
+    account.save(update_fields=["owner", "updated_at"])
+    accounts_mark_changed(account_ids=[account.id])
 
 
 @transaction.atomic
@@ -356,9 +361,7 @@ def csm_unassign(
         current = current.filter(user=user)
     ended = current.update(ended_at=at)
     if role == AssignmentRole.OWNER and ended:
-        account.owner = None
-        account.save(update_fields=["owner", "updated_at"])
-        accounts_mark_changed(account_ids=[account.id])
+        _account_owner_set(account, None)
     return ended
 
 
