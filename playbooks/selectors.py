@@ -34,6 +34,11 @@ from .models import (
 # --- Renewals ---------------------------------------------------------------------------------
 
 
+def _filter_given(queryset: QuerySet, **lookups: Any) -> QuerySet:
+    """``queryset`` filtered by each lookup whose value is given (not None)."""
+    return queryset.filter(**{name: value for name, value in lookups.items() if value is not None})
+
+
 def renewal_window_list(*, active_only: bool = True) -> QuerySet[RenewalWindow]:
     windows = RenewalWindow.objects.order_by("-days")
     return windows.filter(is_active=True) if active_only else windows
@@ -56,17 +61,15 @@ def renewal_queue_list(
     today = today or clock.today()
     entries = RenewalQueueEntry.objects.select_related("contract", "account", "window", "csm")
     entries = entries.annotate(days_left=DaysUntil("renewal_date", today))
-    if window_days is not None:
-        entries = entries.filter(window__days=window_days)
-    if csm is not None:
-        entries = entries.filter(csm=csm)
-    if csm_username is not None:
-        entries = entries.filter(csm__username=csm_username)
-    if overdue is not None:
-        entries = entries.filter(overdue=overdue)
-    if account_id is not None:
+    entries = _filter_given(
+        entries,
+        window__days=window_days,
+        csm=csm,
+        csm__username=csm_username,
+        overdue=overdue,
         # Through the contracts (indexed by account; the entries' account copy is not).
-        entries = entries.filter(contract__account_id=account_id)
+        contract__account_id=account_id,
+    )
     if tightest_only:
         entries = entries.filter(_tightest_entries(csm))
     return entries.order_by("renewal_date", "contract_id", "window__days")
@@ -178,16 +181,14 @@ def task_list(
     tasks = Task.objects.select_related(
         "account", "account__owner", "assignee", "contract", "window", "playbook_run"
     )
-    if assignee is not None:
-        tasks = tasks.filter(assignee=assignee)
-    if assignee_username is not None:
-        tasks = tasks.filter(assignee__username=assignee_username)
-    if status is not None:
-        tasks = tasks.filter(status=status)
-    if source is not None:
-        tasks = tasks.filter(source=source)
-    if account_id is not None:
-        tasks = tasks.filter(account_id=account_id)
+    tasks = _filter_given(
+        tasks,
+        assignee=assignee,
+        assignee__username=assignee_username,
+        status=status,
+        source=source,
+        account_id=account_id,
+    )
     return tasks.order_by("due_date", "id")
 
 

@@ -6,6 +6,7 @@ Writes go through playbooks.services; who may change a task is asked of
 selector offers yet; each is one bounded, set-based query.
 """
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -237,14 +238,21 @@ def _task_error(request: HttpRequest, task: Task, error: ValidationError) -> Htt
     return redirect(reverse("task-list"))
 
 
-@require_POST
-def task_complete_view(request: HttpRequest, task_id: int) -> HttpResponse:
+def _task_change(
+    request: HttpRequest, task_id: int, change: Callable[..., Any], done: str
+) -> HttpResponse:
+    """Apply a task service that takes only the task and the user (complete, cancel)."""
     task = _changeable_task(request, task_id)
     try:
-        services.task_complete(task=task, by=request.user)
+        change(task=task, by=request.user)
     except ValidationError as error:
         return _task_error(request, task, error)
-    return _after_task_change(request, task, f"Done: {task.title}")
+    return _after_task_change(request, task, f"{done}: {task.title}")
+
+
+@require_POST
+def task_complete_view(request: HttpRequest, task_id: int) -> HttpResponse:
+    return _task_change(request, task_id, services.task_complete, "Done")
 
 
 @require_POST
@@ -270,12 +278,7 @@ def task_snooze_view(request: HttpRequest, task_id: int) -> HttpResponse:
 
 @require_POST
 def task_cancel_view(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = _changeable_task(request, task_id)
-    try:
-        services.task_cancel(task=task, by=request.user)
-    except ValidationError as error:
-        return _task_error(request, task, error)
-    return _after_task_change(request, task, f"Cancelled: {task.title}")
+    return _task_change(request, task_id, services.task_cancel, "Cancelled")
 
 
 # --- playbooks ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.safestring import SafeString
 
 from cs_platform import clock
 from customers.models import Plan
@@ -118,37 +119,35 @@ def compare_context(
         for s in segments
     ]
 
-    def series(key: str, label: str) -> charts.BarSeries:
-        return charts.BarSeries(label, [getattr(metrics[s.pk], key) for s in segments])
+    def bar_chart(
+        title: str, value_format: charts.Formatter, *keys_and_labels: tuple[str, str]
+    ) -> SafeString:
+        """A bar chart of the segments' metrics named in ``keys_and_labels``, one series each."""
+        series = [
+            charts.BarSeries(label, [getattr(metrics[s.pk], key) for s in segments])
+            for key, label in keys_and_labels
+        ]
+        return charts.safe_svg(
+            charts.bar_chart(names, series, title=title, value_format=value_format)
+        )
 
     return {
         "as_of": as_of,
         "columns": [label for _k, label, _kind in COMPARE_COLUMNS],
         "rows": rows,
         "since_created": [r for r in rows if r["metrics"].population == "since_created"],
-        "arr_chart": charts.safe_svg(
-            charts.bar_chart(
-                names,
-                [series("arr", "ARR")],
-                title="ARR by segment",
-                value_format=charts.format_money,
-            )
+        "arr_chart": bar_chart("ARR by segment", charts.format_money, ("arr", "ARR")),
+        "retention_chart": bar_chart(
+            "Net and gross revenue retention",
+            charts.format_percent,
+            ("nrr", "NRR"),
+            ("grr", "GRR"),
         ),
-        "retention_chart": charts.safe_svg(
-            charts.bar_chart(
-                names,
-                [series("nrr", "NRR"), series("grr", "GRR")],
-                title="Net and gross revenue retention",
-                value_format=charts.format_percent,
-            )
-        ),
-        "churn_chart": charts.safe_svg(
-            charts.bar_chart(
-                names,
-                [series("logo_churn_rate", "Logo churn"), series("renewal_rate", "Renewal rate")],
-                title="Logo churn and renewal rate",
-                value_format=charts.format_percent,
-            )
+        "churn_chart": bar_chart(
+            "Logo churn and renewal rate",
+            charts.format_percent,
+            ("logo_churn_rate", "Logo churn"),
+            ("renewal_rate", "Renewal rate"),
         ),
         "growth_chart": charts.safe_svg(
             charts.line_chart(
