@@ -139,6 +139,15 @@ def _computed_since(segment: Segment, started: datetime) -> bool:
     return segment.last_computed_at is not None and segment.last_computed_at >= started
 
 
+def _detail_watching_recompute(segment: Segment, started: datetime) -> HttpResponse:
+    """Redirect to the segment page, which polls the recompute queued at ``started``."""
+    return redirect(
+        reverse("segment-detail", args=[segment.id])
+        + "?"
+        + urlencode({"recompute": started.isoformat()})
+    )
+
+
 # --- pages ---------------------------------------------------------------------------------
 
 
@@ -330,11 +339,7 @@ def version_publish_view(request: HttpRequest, segment_id: int, number: int) -> 
         messages.error(request, f"Could not publish v{number}: {'; '.join(error.messages)}")
         return redirect("segment-version", segment.id, number)
     messages.success(request, f"v{number} is now the current version; recomputing members.")
-    return redirect(
-        reverse("segment-detail", args=[segment.id])
-        + "?"
-        + urlencode({"recompute": started.isoformat()})
-    )
+    return _detail_watching_recompute(segment, started)
 
 
 @require_POST
@@ -348,11 +353,7 @@ def segment_recompute_view(request: HttpRequest, segment_id: int) -> HttpRespons
     if is_htmx(request):
         return render(request, "segments/_recompute_status.html", context)
     messages.info(request, "Recompute queued.")
-    return redirect(
-        reverse("segment-detail", args=[segment.id])
-        + "?"
-        + urlencode({"recompute": started.isoformat()})
-    )
+    return _detail_watching_recompute(segment, started)
 
 
 @require_GET

@@ -21,6 +21,7 @@ from rules import (
     rank_order_by,
     rule_queryset,
 )
+from rules.tests.rule_nodes import leaf
 
 pytestmark = pytest.mark.django_db
 
@@ -142,13 +143,6 @@ def evaluated(rule: dict, accounts: dict[str, Account], attributes=ATTRIBUTES) -
             attributes=attributes,
         )
     }
-
-
-def leaf(field: str, op: str, value: object = None) -> dict:
-    node = {"field": field, "op": op}
-    if op not in ("is_null", "is_not_null"):
-        node["value"] = value
-    return node
 
 
 CASES = [

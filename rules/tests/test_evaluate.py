@@ -15,6 +15,7 @@ from rules import (
     evaluate_rule,
     explain_rule,
 )
+from rules.tests.rule_nodes import leaf
 
 TODAY = date(2026, 11, 22)
 ATTRIBUTES = {
@@ -28,13 +29,6 @@ ATTRIBUTES = {
 
 def matches(rule: dict, **values: object) -> bool:
     return evaluate_rule(rule, values, today=TODAY)
-
-
-def leaf(field: str, op: str, value: object = None) -> dict:
-    node = {"field": field, "op": op}
-    if op not in ("is_null", "is_not_null"):
-        node["value"] = value
-    return node
 
 
 NULL_CASES = [

@@ -22,6 +22,7 @@ from rules import (
     validate_rank,
     validate_rule,
 )
+from rules.tests.rule_nodes import leaf
 from rules.vocabulary import ALL_OPERATORS
 
 ATTRIBUTES = {
@@ -58,13 +59,6 @@ def good_value(kind: str, op: str, scalar: object) -> object:
     if op in ("in", "not_in"):
         return [scalar]
     return scalar
-
-
-def leaf(field: str, op: str, value: object = None) -> dict:
-    node = {"field": field, "op": op}
-    if op not in ("is_null", "is_not_null"):
-        node["value"] = value
-    return node
 
 
 def errors_of(rule: object, attributes=ATTRIBUTES) -> list[str]:
