@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
-from cs_platform.read_only_admin import ReadOnlyAdmin
+from cs_platform.read_only_admin import ReadOnlyMixin
 
 from . import services
 from .admin_actions import assign_owner_action
@@ -294,7 +294,7 @@ class ContractAdmin(admin.ModelAdmin):
 
 
 @admin.register(CSMAssignment)
-class CSMAssignmentAdmin(ReadOnlyAdmin):
+class CSMAssignmentAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Read-only history; assign owners from the account (form field or list action), which
     calls ``csm_assign`` and closes the previous assignment."""
 

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from cs_platform.read_only_admin import ReadOnlyMixin
 from cs_platform.roles import is_manager
 
 from . import selectors, services, steps
@@ -29,18 +30,6 @@ from .models import (
     TaskStatusChange,
 )
 from .tasks import renewal_queue_rebuild_task
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 # --- Renewals ---------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from cs_platform.read_only_admin import ReadOnlyAdmin
+from cs_platform.read_only_admin import ReadOnlyMixin
 
 from ..models import ExclusiveGroup, MembershipEvent, SegmentSnapshot
 
@@ -25,7 +25,7 @@ class ExclusiveGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(MembershipEvent)
-class MembershipEventAdmin(ReadOnlyAdmin):
+class MembershipEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("at", "segment", "account", "kind", "version")
     list_filter = ("kind", "segment")
     list_select_related = ("segment", "account", "version")
@@ -35,7 +35,7 @@ class MembershipEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SegmentSnapshot)
-class SegmentSnapshotAdmin(ReadOnlyAdmin):
+class SegmentSnapshotAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("computed_at", "segment", "member_count", "arr", "version")
     list_filter = ("segment",)
     list_select_related = ("segment", "version")
