@@ -124,9 +124,8 @@ def traits_validate(traits: Any) -> None:
 @transaction.atomic
 def account_create(**data: Any) -> Account:
     """Create an account from the fields of DESIGN section 1 (name, external_id required)."""
-    _reject_unknown(data, ACCOUNT_EDITABLE_FIELDS)
-    account = Account(**data)
-    account.full_clean()
+    account = Account()
+    _assign_validated(account, data, ACCOUNT_EDITABLE_FIELDS)
     traits_validate(account.traits)
     account.save()
     accounts_mark_changed(account_ids=[account.id])
@@ -265,9 +264,8 @@ def accounts_rederive_batch(
 @transaction.atomic
 def contract_create(*, account: Account, **data: Any) -> Contract:
     """Add a contract and keep the account's ``arr`` / ``renewal_date`` in step."""
-    _reject_unknown(data, CONTRACT_EDITABLE_FIELDS)
-    contract = Contract(account=account, **data)
-    contract.full_clean()
+    contract = Contract(account=account)
+    _assign_validated(contract, data, CONTRACT_EDITABLE_FIELDS)
     contract.save()
     accounts_rederive(account_ids=[account.id])
     return contract

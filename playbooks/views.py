@@ -238,47 +238,56 @@ def _task_error(request: HttpRequest, task: Task, error: ValidationError) -> Htt
     return redirect(reverse("task-list"))
 
 
-def _task_change(
-    request: HttpRequest, task_id: int, change: Callable[..., Any], done: str
-) -> HttpResponse:
-    """Apply a task service that takes only the task and the user (complete, cancel)."""
+def _task_change(request: HttpRequest, task_id: int, change: Callable[[Task], str]) -> HttpResponse:
+    """Apply ``change`` (which returns what was done) to a task the user may change; a
+    validation error is shown with the task."""
     task = _changeable_task(request, task_id)
     try:
-        change(task=task, by=request.user)
+        done = change(task)
     except ValidationError as error:
         return _task_error(request, task, error)
     return _after_task_change(request, task, f"{done}: {task.title}")
 
 
+def _snooze_until(data: Any) -> date:
+    """The snooze date from the form: ``days`` (1 to 365) from today, or an ``until`` date."""
+    days = data.get("days", "")
+    if days.isdigit() and 0 < int(days) <= 365:
+        return clock.today() + timedelta(days=int(days))
+    try:
+        return date.fromisoformat(data.get("until", ""))
+    except ValueError:
+        raise ValidationError(
+            "until: expected a date (YYYY-MM-DD) or days between 1 and 365."
+        ) from None
+
+
 @require_POST
 def task_complete_view(request: HttpRequest, task_id: int) -> HttpResponse:
-    return _task_change(request, task_id, services.task_complete, "Done")
+    def complete(task: Task) -> str:
+        services.task_complete(task=task, by=request.user)
+        return "Done"
+
+    return _task_change(request, task_id, complete)
 
 
 @require_POST
 def task_snooze_view(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = _changeable_task(request, task_id)
-    days = request.POST.get("days", "")
-    until_raw = request.POST.get("until", "")
-    try:
-        if days.isdigit() and 0 < int(days) <= 365:
-            until = clock.today() + timedelta(days=int(days))
-        else:
-            try:
-                until = date.fromisoformat(until_raw)
-            except ValueError:
-                raise ValidationError(
-                    "until: expected a date (YYYY-MM-DD) or days between 1 and 365."
-                ) from None
+    def snooze(task: Task) -> str:
+        until = _snooze_until(request.POST)
         services.task_snooze(task=task, until=until, by=request.user)
-    except ValidationError as error:
-        return _task_error(request, task, error)
-    return _after_task_change(request, task, f"Snoozed until {until:%Y-%m-%d}: {task.title}")
+        return f"Snoozed until {until:%Y-%m-%d}"
+
+    return _task_change(request, task_id, snooze)
 
 
 @require_POST
 def task_cancel_view(request: HttpRequest, task_id: int) -> HttpResponse:
-    return _task_change(request, task_id, services.task_cancel, "Cancelled")
+    def cancel(task: Task) -> str:
+        services.task_cancel(task=task, by=request.user)
+        return "Cancelled"
+
+    return _task_change(request, task_id, cancel)
 
 
 # --- playbooks ---------------------------------------------------------------------------
