@@ -77,6 +77,14 @@ def picklist_value_add(*, picklist: Picklist, **data: Any) -> PicklistValue:
     unknown = sorted(set(data) - set(PICKLIST_VALUE_EDITABLE_FIELDS))
     if unknown:
         raise ValidationError({name: ["Unknown or read-only field."] for name in unknown})
+    if picklist_value_find(picklist=picklist, value=str(data.get("value", ""))) is not None:
+        raise ValidationError(
+            {
+                "value": [
+                    f"The {picklist.field} picklist already has {data['value']!r} (in any casing)."
+                ]
+            }
+        )
     item = PicklistValue(picklist=picklist, **data)
     if "order" not in data:
         item.order = picklist.values.count()
@@ -99,6 +107,14 @@ def picklist_value_update(*, item: PicklistValue, data: dict[str, Any]) -> Pickl
         setattr(item, name, value)
     item.full_clean()
     renamed = item.value != old_value
+    if renamed and item.picklist.values.filter(value__iexact=item.value).exclude(pk=item.pk):
+        raise ValidationError(
+            {
+                "value": [
+                    f"The {item.picklist.field} picklist already has {item.value!r}; merge instead."
+                ]
+            }
+        )
     if renamed:
         _refuse_if_used(item.picklist.field, old_value, "rename")
     if data:
