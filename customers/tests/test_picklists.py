@@ -122,7 +122,9 @@ def test_rules_accept_only_picklist_values_read_now():
     with pytest.raises(RuleValidationError) as caught:
         validate_rule({"field": "industry", "op": "eq", "value": "Technology"})
     assert "unknown choice" in str(caught.value)
-    PicklistValue.objects.create(picklist=Picklist.objects.get(field="industry"), value="Technology")
+    PicklistValue.objects.create(
+        picklist=Picklist.objects.get(field="industry"), value="Technology"
+    )
     validate_rule({"field": "industry", "op": "eq", "value": "Technology"})
 
 
