@@ -182,4 +182,5 @@ class ContractItemInline(admin.TabularInline):
 
 def contract_items_save(contract: Contract, formset: ContractItemFormSet) -> None:
     """Save a contract's item inline through ``contract_items_set`` (the whole list)."""
+    formset.save(commit=False)  # sets new_objects etc., which the change message reads
     products.contract_items_set(contract=contract, items=formset.kept_items())
