@@ -20,7 +20,7 @@ from .models import (
     Plan,
     Region,
 )
-from .services import accounts_mark_changed
+from .services import accounts_mark_changed_matching
 from .signals import picklist_value_removing
 
 # The initial values of each picklist, and which picklists accept new values by default.
@@ -33,8 +33,6 @@ INITIAL_VOCABULARIES = {
 }
 ACCEPTS_NEW_VALUES_BY_DEFAULT = ("industry", "plan")
 PICKLIST_VALUE_EDITABLE_FIELDS = ("value", "label", "order", "is_active", "needs_review")
-# Accounts marked changed per step of a merge: bounded memory on a million accounts.
-MERGE_MARK_BATCH_SIZE = 20_000
 
 
 def picklist_choices(field: str) -> tuple[str, ...]:
@@ -79,20 +77,12 @@ def _refuse_if_used(field: str, value: str, action: str) -> None:
 
 
 def _accounts_rewrite(field: str, old: str, new: str) -> int:
-    """Every account holding ``old`` in ``field`` gets ``new``, set-based; the accounts are
-    marked changed first (bounded batches of ids), then rewritten in one UPDATE."""
-    holders = Account.objects.filter(**{field: old}).order_by("id").values_list("id", flat=True)
-    count, after = 0, 0
-    while True:
-        batch = list(holders.filter(id__gt=after)[:MERGE_MARK_BATCH_SIZE])
-        if not batch:
-            break
-        accounts_mark_changed(account_ids=batch)
-        count += len(batch)
-        after = batch[-1]
-    if count:
-        Account.objects.filter(**{field: old}).update(**{field: new, "updated_at": timezone.now()})
-    return count
+    """Every account holding ``old`` in ``field`` gets ``new``, set-based: the accounts are
+    marked changed first (one INSERT ... SELECT), then rewritten in one UPDATE."""
+    holders = Account.objects.filter(**{field: old})
+    if not accounts_mark_changed_matching(accounts=holders):
+        return 0
+    return holders.update(**{field: new, "updated_at": timezone.now()})
 
 
 @transaction.atomic

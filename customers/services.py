@@ -9,11 +9,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import DecimalField, F, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import DecimalField, F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
-from cs_platform.db import dialect
+from cs_platform.db import dialect, load_sql, table_name
 
 from .field_values import PICKLIST_FIELDS, PicklistValues, traits_problems
 from .models import (
@@ -92,6 +92,27 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
         update_fields=["marked_at"],
     )
     transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=ids))
+
+
+def accounts_mark_changed_matching(*, accounts: QuerySet[Account]) -> int:
+    """``accounts_mark_changed`` for every account of a queryset, in one INSERT ... SELECT
+    (no ids through Python: a merge over a million accounts marks them in seconds);
+    returns how many were marked. ``accounts_changed`` is sent after commit with
+    ``account_ids=None`` (too many to list)."""
+    select_sql, select_params = accounts.order_by().values("id").query.sql_with_params()
+    statement = load_sql(
+        "customers",
+        "pending_evaluation_mark_matching",
+        pending_evaluation=table_name(PendingEvaluation),
+        accounts=select_sql,
+    )
+    # The marked_at parameter comes first: its %s precedes the subquery's.
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [timezone.now(), *select_params])
+        marked = cursor.rowcount
+    if marked:
+        transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=None))
+    return marked
 
 
 def _reject_unknown(data: dict[str, Any], allowed: Iterable[str]) -> None:

@@ -11,7 +11,8 @@ every row they wrote.
 
 from django.dispatch import Signal
 
-accounts_changed = Signal()  # kwargs: account_ids: list[int]
+# kwargs: account_ids: list[int], or None when a set-based write changed too many to list
+accounts_changed = Signal()
 account_deleting = Signal()  # kwargs: account_ids: list[int]
 
 # Sent before a picklist value is merged away, renamed or deleted, with ``field`` (the
