@@ -4,8 +4,8 @@ catalogue. Thin: permissions, serializers, then customers.picklists / customers.
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -87,7 +87,21 @@ class PicklistMergeView(APIView):
 
     permission_classes = [IsManagerOrReadOnly]
 
-    @extend_schema(request=PicklistMergeSerializer, operation_id="picklist_merge")
+    @extend_schema(
+        request=PicklistMergeSerializer,
+        responses={
+            200: inline_serializer(
+                "PicklistMergeResult",
+                {
+                    "field": serializers.CharField(),
+                    "from": serializers.CharField(),
+                    "into": serializers.CharField(help_text="The value merged into, as stored."),
+                    "accounts": serializers.IntegerField(help_text="Accounts rewritten."),
+                },
+            )
+        },
+        operation_id="picklist_merge",
+    )
     def post(self, request: Request, field: str) -> Response:
         picklist = _picklist(field)
         serializer = PicklistMergeSerializer(data=request.data)
