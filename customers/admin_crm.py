@@ -83,12 +83,8 @@ class PicklistAdmin(admin.ModelAdmin):
         if not obj.review_total:
             return "0"
         url = reverse("admin:customers_picklistvalue_changelist")
-        return format_html(
-            '<a href="{}?picklist__id__exact={}&needs_review__exact=1">{}</a>',
-            url,
-            obj.pk,
-            obj.review_total,
-        )
+        query = f"?picklist__id__exact={obj.pk}&needs_review__exact=1"
+        return format_html('<a href="{}">{}</a>', url + query, obj.review_total)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         formset.save(commit=False)
