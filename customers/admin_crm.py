@@ -134,6 +134,14 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("family",)
     search_fields = ("code", "name", "family")
 
+    # Rules name products by code: a code that changed or vanished would make a published
+    # rule naming it invalid, so codes are fixed and products are not deleted here.
+    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> tuple:
+        return ("code",) if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Product | None = None) -> bool:
+        return False
+
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         if change:
             obj.full_clean()
