@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils.safestring import SafeString
 
 from cs_platform import clock
-from customers.models import Plan
+from customers.selectors import picklist_options
 
 from . import analytics, charts
 from .models import Segment
@@ -71,7 +71,9 @@ class CohortForm(forms.Form):
     segment = forms.ModelChoiceField(
         queryset=Segment.objects.order_by("name", "id"), required=False, empty_label="All"
     )
-    plan = forms.ChoiceField(choices=[("", "All"), *Plan.choices], required=False)
+    plan = forms.ChoiceField(
+        choices=lambda: [("", "All"), *picklist_options("plan")], required=False
+    )
     months = forms.IntegerField(
         min_value=1,
         max_value=analytics.MAX_COHORT_MONTHS,

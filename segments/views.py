@@ -57,8 +57,8 @@ def _version_or_404(segment: Segment, number: int) -> SegmentVersion:
 
 
 def _actual_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(_actual_text(v) for v in value)
+    if isinstance(value, list):  # a set field's elements ("none" for the empty set)
+        return ", ".join(_actual_text(v) for v in value) or "none"
     if value is None:
         return "empty"
     if isinstance(value, bool):

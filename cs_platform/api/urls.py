@@ -13,6 +13,13 @@ from drf_spectacular.views import (
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
+from customers.api.crm_views import (
+    PicklistListView,
+    PicklistMergeView,
+    PicklistValueCreateView,
+    PicklistValueUpdateView,
+    ProductViewSet,
+)
 from customers.api.views import (
     AccountViewSet,
     AssignmentViewSet,
@@ -31,6 +38,7 @@ router.register("accounts", AccountViewSet, basename="api-account")
 router.register("contracts", ContractViewSet, basename="api-contract")
 router.register("assignments", AssignmentViewSet, basename="api-assignment")
 router.register("attributes", AttributeDefinitionViewSet, basename="api-attribute")
+router.register("products", ProductViewSet, basename="api-product")
 register_segments(router)
 register_playbooks(router)
 
@@ -52,6 +60,18 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
         name="api-redoc",
     ),
+    path("picklists/", PicklistListView.as_view(), name="api-picklists"),
+    path(
+        "picklists/<str:field>/values/",
+        PicklistValueCreateView.as_view(),
+        name="api-picklist-values",
+    ),
+    path(
+        "picklists/<str:field>/values/<str:value_id>/",
+        PicklistValueUpdateView.as_view(),
+        name="api-picklist-value",
+    ),
+    path("picklists/<str:field>/merge/", PicklistMergeView.as_view(), name="api-picklist-merge"),
     *segment_urlpatterns,
     *playbook_urlpatterns,
     path("", include(router.urls)),
