@@ -17,6 +17,8 @@ from django.db import connection
 from customers.roles import CSMS, MANAGERS
 
 ROOT = Path(__file__).resolve().parent
+# The log of the worker process a test starts (celery_worker_process): one per xdist worker.
+WORKER_LOG = ROOT / "var" / f"test-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'serial')}.log"
 
 
 def broker_is_redis() -> bool:
@@ -62,7 +64,7 @@ def today(settings) -> date:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    """Every browser test drives Debian's Chromium (../shared/TOOLING.md)."""
+    """Every browser test drives Debian's Chromium, never a downloaded browser."""
     from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
     return {
@@ -152,9 +154,12 @@ def eager_tasks() -> Iterator[None]:
 
 
 def _worker_env() -> dict[str, str]:
-    """Environment for a worker process that talks to this test run's database."""
+    """Environment for a worker process that talks to this test run's database and Redis
+    database. Both are passed in full; PYTEST_XDIST_WORKER is removed so that the test
+    settings do not offset the Redis database a second time."""
     db = connection.settings_dict
     env = dict(os.environ)
+    env.pop("PYTEST_XDIST_WORKER", None)
     env["DJANGO_SETTINGS_MODULE"] = "cs_platform.settings.test"
     if db["ENGINE"].endswith("postgresql"):
         user = db.get("USER") or "postgres"
@@ -175,7 +180,8 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
     from cs_platform.celery import app
 
     app.control.purge()
-    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115 (closed below)
+    WORKER_LOG.parent.mkdir(exist_ok=True)
+    log = open(WORKER_LOG, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -200,10 +206,8 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"worker exited: {(ROOT / 'var' / 'test-worker.log').read_text()}"
-                )
-            if "ready." in (ROOT / "var" / "test-worker.log").read_text():
+                raise RuntimeError(f"worker exited: {WORKER_LOG.read_text()}")
+            if "ready." in WORKER_LOG.read_text():
                 break
             time.sleep(0.2)
         else:
