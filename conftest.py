@@ -3,6 +3,7 @@ process on the real broker for integration tests."""
 
 import importlib
 import os
+import random
 import subprocess
 import sys
 import time
@@ -36,6 +37,18 @@ def redis_reachable() -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, give every worker the same hash seed before the workers start:
+    each worker collects the tests itself, and xdist refuses to run when their test ids
+    differ, which they do where an id shows a set (its order follows the string hashes,
+    which Python randomizes per process)."""
+    is_xdist_controller = config.getoption("numprocesses", None) and not hasattr(
+        config, "workerinput"
+    )
+    if is_xdist_controller and "PYTHONHASHSEED" not in os.environ:
+        os.environ["PYTHONHASHSEED"] = str(random.randint(1, 2**32 - 1))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if redis_reachable():
         return
@@ -48,6 +61,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_report_header(config: pytest.Config) -> list[str]:
     db = settings.DATABASES["default"]
     return [
+        f"PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED', 'random')} (set it to repeat a run)",
         f"cs-platform database: {db['ENGINE'].rsplit('.', 1)[-1]} ({db.get('HOST') or db['NAME']})",
         f"cs-platform broker: {settings.CELERY_BROKER_URL.split('@')[-1]}"
         + ("" if redis_reachable() else " (no Redis: tests marked 'redis' are skipped)"),
