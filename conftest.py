@@ -37,16 +37,28 @@ def redis_reachable() -> bool:
         return False
 
 
+def is_xdist_controller(config: pytest.Config) -> bool:
+    """True in the pytest-xdist process that only hands out tests to its workers."""
+    return bool(config.getoption("numprocesses", None)) and not hasattr(config, "workerinput")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist, give every worker the same hash seed before the workers start:
     each worker collects the tests itself, and xdist refuses to run when their test ids
     differ, which they do where an id shows a set (its order follows the string hashes,
     which Python randomizes per process)."""
-    is_xdist_controller = config.getoption("numprocesses", None) and not hasattr(
-        config, "workerinput"
-    )
-    if is_xdist_controller and "PYTHONHASHSEED" not in os.environ:
+    if is_xdist_controller(config) and "PYTHONHASHSEED" not in os.environ:
         os.environ["PYTHONHASHSEED"] = str(random.randint(1, 2**32 - 1))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the embedded filesystem broker, start with an empty queue: no worker consumes
+    what tests queue there, so each run would otherwise leave its messages behind. (The
+    folders are this process's own: see cs_platform/settings/test.py.)"""
+    queue_folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
+    if queue_folder and not is_xdist_controller(session.config):
+        for message in Path(queue_folder).glob("*.msg"):
+            message.unlink(missing_ok=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

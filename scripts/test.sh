@@ -43,4 +43,6 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { echo "ruff format would change files (run: .venv/bin/ruff format .)"; exit 1; }
-exec env DJANGO_ALLOW_ASYNC_UNSAFE=true .venv/bin/pytest -n "$PROCESSES" "$@"
+# worksteal: a process that runs out of tests takes some of the other's, so one long test
+# (the API fuzz run, ~75 s) does not leave the other process idle at the end.
+exec env DJANGO_ALLOW_ASYNC_UNSAFE=true .venv/bin/pytest -n "$PROCESSES" --dist worksteal "$@"
