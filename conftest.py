@@ -31,8 +31,10 @@ def redis_reachable() -> bool:
         return False
     import redis
 
+    # A generous timeout: a ping that times out on a loaded machine (two test processes,
+    # each starting worker processes) would silently skip every real-broker test.
     try:
-        return bool(redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1).ping())
+        return bool(redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5).ping())
     except redis.exceptions.RedisError:
         return False
 
