@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers import services
-from customers.imports import MAX_BULK_ROWS, UPSERT_BATCH_SIZE, accounts_bulk_upsert
+from customers.imports import MAX_BULK_ROWS, accounts_bulk_upsert
 from customers.models import Account
 from customers.selectors import account_ids_pending_evaluation
 from customers.signals import accounts_changed
@@ -191,10 +191,10 @@ def test_set_based_statement_count(manager):
         result = accounts_bulk_upsert(rows=rows)
     # Then a handful of statements did it, not one per row. One INSERT carries as many
     # rows as the backend binds parameters for (SQLite: 999, so 35 accounts a statement),
-    # so the bound counts full INSERTs: 3 on PostgreSQL, 72 on SQLite, 2,500 if per row.
+    # so the bound counts full INSERTs: 1 on PostgreSQL, 72 on SQLite, 2,500 if per row.
     assert (result.created, result.updated, result.errors) == (1250, 1250, [])
     rows_per_insert = connection.ops.bulk_batch_size(Account._meta.concrete_fields, rows)
-    full_inserts = math.ceil(len(rows) / min(rows_per_insert, UPSERT_BATCH_SIZE))
+    full_inserts = math.ceil(len(rows) / rows_per_insert)
     assert len(queries) <= 16 + full_inserts
     assert Account.objects.filter(plan="pro").count() == 2500
 

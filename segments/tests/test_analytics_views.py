@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
@@ -218,12 +217,13 @@ def test_page_cache_serves_repeat_views_until_membership_changes(client, manager
     cache.clear()
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="sections run concurrently only on PostgreSQL"
-)
 @pytest.mark.django_db(transaction=True)
 def test_sections_computed_side_by_side_match_the_sequential_result(client, manager, settings):
     # Given committed data on PostgreSQL (the only backend where sections run concurrently)
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("sections run concurrently only on PostgreSQL")
     settings.CS_TODAY = date(2026, 11, 22)
     settings.CS_ANALYTICS_CACHE_SECONDS = 0
     ent = enterprise_fixture()["segment"]
