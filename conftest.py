@@ -3,6 +3,7 @@ process on the real broker for integration tests."""
 
 import importlib
 import os
+import random
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from django.db import connection
 from cs_platform.roles import CSMS, MANAGERS
 
 ROOT = Path(__file__).resolve().parent
+# The log of the worker process a test starts (celery_worker_process): one per xdist worker.
+WORKER_LOG = ROOT / "var" / f"test-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'serial')}.log"
 
 
 def broker_is_redis() -> bool:
@@ -28,13 +31,42 @@ def redis_reachable() -> bool:
         return False
     import redis
 
+    # A generous timeout: a ping that times out on a loaded machine (two test processes,
+    # each starting worker processes) would silently skip every real-broker test.
     try:
-        return bool(redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1).ping())
+        return bool(redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5).ping())
     except redis.exceptions.RedisError:
         return False
 
 
+def is_xdist_controller(config: pytest.Config) -> bool:
+    """True in the pytest-xdist process that only hands out tests to its workers."""
+    return bool(config.getoption("numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, give every worker the same hash seed before the workers start:
+    each worker collects the tests itself, and xdist refuses to run when their test ids
+    differ, which they do where an id shows a set (its order follows the string hashes,
+    which Python randomizes per process)."""
+    if is_xdist_controller(config) and "PYTHONHASHSEED" not in os.environ:
+        os.environ["PYTHONHASHSEED"] = str(random.randint(1, 2**32 - 1))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the embedded filesystem broker, start with an empty queue: no worker consumes
+    what tests queue there, so each run would otherwise leave its messages behind. (The
+    folders are this process's own: see cs_platform/settings/test.py.)"""
+    queue_folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
+    if queue_folder and not is_xdist_controller(session.config):
+        for message in Path(queue_folder).glob("*.msg"):
+            message.unlink(missing_ok=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests marked slow run first: under pytest-xdist the other process works through the
+    # rest meanwhile, instead of one process finishing alone with a long test at the end.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if redis_reachable():
         return
     reason = "needs a real Redis broker: set CELERY_BROKER_URL=redis://… (see README)"
@@ -46,6 +78,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_report_header(config: pytest.Config) -> list[str]:
     db = settings.DATABASES["default"]
     return [
+        f"PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED', 'random')} (set it to repeat a run)",
         f"cs-platform database: {db['ENGINE'].rsplit('.', 1)[-1]} ({db.get('HOST') or db['NAME']})",
         f"cs-platform broker: {settings.CELERY_BROKER_URL.split('@')[-1]}"
         + ("" if redis_reachable() else " (no Redis: tests marked 'redis' are skipped)"),
@@ -62,7 +95,7 @@ def today(settings) -> date:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    """Every browser test drives Debian's Chromium (../shared/TOOLING.md)."""
+    """Every browser test drives Debian's Chromium, never a downloaded browser."""
     from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
     return {
@@ -152,9 +185,12 @@ def eager_tasks() -> Iterator[None]:
 
 
 def _worker_env() -> dict[str, str]:
-    """Environment for a worker process that talks to this test run's database."""
+    """Environment for a worker process that talks to this test run's database and Redis
+    database. Both are passed in full; PYTEST_XDIST_WORKER is removed so that the test
+    settings do not offset the Redis database a second time."""
     db = connection.settings_dict
     env = dict(os.environ)
+    env.pop("PYTEST_XDIST_WORKER", None)
     env["DJANGO_SETTINGS_MODULE"] = "cs_platform.settings.test"
     if db["ENGINE"].endswith("postgresql"):
         user = db.get("USER") or "postgres"
@@ -175,7 +211,8 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
     from cs_platform.celery import app
 
     app.control.purge()
-    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115 (closed below)
+    WORKER_LOG.parent.mkdir(exist_ok=True)
+    log = open(WORKER_LOG, "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -200,10 +237,8 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"worker exited: {(ROOT / 'var' / 'test-worker.log').read_text()}"
-                )
-            if "ready." in (ROOT / "var" / "test-worker.log").read_text():
+                raise RuntimeError(f"worker exited: {WORKER_LOG.read_text()}")
+            if "ready." in WORKER_LOG.read_text():
                 break
             time.sleep(0.2)
         else:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up everything the tests need and runs the whole suite (plus ruff).
+# Sets up everything the tests need and runs the whole suite (plus ruff), in parallel
+# processes (pytest-xdist: TEST_PROCESSES, default 2; 0 runs in this one process).
 # Uses PostgreSQL + Redis on 127.0.0.1 when they are reachable (as in CI), the embedded
-# defaults (SQLite, no broker server) otherwise. Extra arguments go to pytest.
+# defaults (SQLite, a filesystem broker) otherwise, or always with CS_TEST_EMBEDDED=1.
+# Extra arguments go to pytest (a later -n overrides TEST_PROCESSES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,19 +21,28 @@ except OSError:
 PY
 }
 
-if [ -z "${DATABASE_URL:-}" ] && reachable 127.0.0.1 5432; then
-  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/cs_platform"
+if [ "${CS_TEST_EMBEDDED:-0}" = 1 ]; then
+  unset DATABASE_URL CELERY_BROKER_URL
+else
+  if [ -z "${DATABASE_URL:-}" ] && reachable 127.0.0.1 5432; then
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/cs_platform"
+  fi
+  if [ -z "${CELERY_BROKER_URL:-}" ] && reachable 127.0.0.1 6379; then
+    # Databases 3, 4, …: one per test process (the test settings add the xdist worker's
+    # index), and never database 0, where a dev worker would steal the tests' tasks.
+    export CELERY_BROKER_URL="redis://127.0.0.1:6379/3"
+  fi
 fi
-if [ -z "${CELERY_BROKER_URL:-}" ] && reachable 127.0.0.1 6379; then
-  # Database 3: a dev worker on database 0 must not steal the tests' tasks.
-  export CELERY_BROKER_URL="redis://127.0.0.1:6379/3"
-fi
+PROCESSES=${TEST_PROCESSES:-2}
 echo "Tests use database: ${DATABASE_URL:-embedded SQLite}"
 echo "Tests use broker:   ${CELERY_BROKER_URL:-embedded filesystem transport (Redis tests skipped: no Redis reachable)}"
+echo "Test processes:     ${PROCESSES} (TEST_PROCESSES)"
 if [ ! -x /usr/bin/chromium ]; then
   echo "No /usr/bin/chromium: browser tests are skipped (apt-get install chromium)"
 fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { echo "ruff format would change files (run: .venv/bin/ruff format .)"; exit 1; }
-exec env DJANGO_ALLOW_ASYNC_UNSAFE=true .venv/bin/pytest "$@"
+# worksteal: a process that runs out of tests takes some of the other's, so one long test
+# (the API fuzz run, ~75 s) does not leave the other process idle at the end.
+exec env DJANGO_ALLOW_ASYNC_UNSAFE=true .venv/bin/pytest -n "$PROCESSES" --dist worksteal "$@"

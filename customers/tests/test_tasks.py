@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import ROOT, wait_for
+from conftest import WORKER_LOG, wait_for
 from customers.models import Account
 from customers.tasks import accounts_rederive_task
 
@@ -49,5 +49,5 @@ def test_a_task_sent_through_redis_runs_in_a_worker_process(celery_worker_proces
         lambda: Account.objects.filter(pk=account.pk, arr=Decimal("12000.00")).exists(),
         timeout=30,
     )
-    assert repaired, (ROOT / "var" / "test-worker.log").read_text()[-2000:]
+    assert repaired, WORKER_LOG.read_text()[-2000:]
     assert Account.objects.get(pk=account.pk).renewal_date == date(2026, 12, 31)

@@ -15,7 +15,12 @@ from playbooks import services
 from playbooks.models import RenewalQueueBuild, RenewalQueueEntry, RenewalWindow, Task
 from tests.concurrency import run_while_held
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="two connections at once need PostgreSQL"
+    ),
+]
 
 # The statement of a build that inserts the entries and their tasks.
 BUILD_INSERTS = "new_tasks"
@@ -25,8 +30,6 @@ BUILD_INSERTS = "new_tasks"
 def world(settings):
     """Two owned accounts, each with a contract 50 days from its end (inside T-120 and
     T-90). Transactional tests start without the default windows of the data migration."""
-    if connection.vendor != "postgresql":
-        pytest.skip("two connections at once need PostgreSQL")
     for days in (120, 90):
         RenewalWindow.objects.get_or_create(days=days, defaults={"name": f"T-{days}"})
     today = settings.CS_TODAY = date(2026, 11, 22)

@@ -156,13 +156,18 @@ def test_only_renewal_tasks_have_a_window(acme):
     assert not Task.objects.exists()
 
 
+# Two writers at once, each on its own connection: SQLite serializes every write anyway.
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrency needs PostgreSQL"
+)
+
+
+@needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_build_waits_for_a_renewal_task_created_by_hand(settings):
     """The build inserts the tasks it found missing (no ON CONFLICT on PostgreSQL); a
     renewal task created by hand meanwhile would make that insert fail, so the two are
     serialized by the renewal writers' lock."""
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrency needs PostgreSQL")
     for days in (120, 90):
         RenewalWindow.objects.get_or_create(days=days, defaults={"name": f"T-{days}"})
     today = settings.CS_TODAY = date(2026, 11, 22)
@@ -220,10 +225,9 @@ def test_a_build_waits_for_a_renewal_task_created_by_hand(settings):
     assert [t.window.days for t in tasks] == [90, 120]
 
 
+@needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_rebuilds_create_each_renewal_task_once(settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrency needs PostgreSQL")
     # Given 200 contracts inside the windows (transactional tests start without the
     # default windows of the data migration)
     for days in (120, 90):

@@ -65,6 +65,7 @@ def _seed_segments_and_playbooks(manager) -> None:
     playbook_services.task_create(account=account, title="Fuzz task", assignee=manager)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_api_conforms_to_its_schema_under_fuzzing(
     live_server, manager, csm, settings, today, tmp_path

@@ -1,5 +1,6 @@
-"""Debian's Chromium, driven by Playwright (never a downloaded browser): see
-../shared/TOOLING.md."""
+"""Debian's Chromium, driven by Playwright (never a downloaded browser: ``playwright
+install`` downloads one and fails offline). Without the networking flags Chromium keeps
+trying to reach hosts the machine cannot reach."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Playwright drives Debian's Chromium (never a downloaded browser): see ../shared/TOOLING.md."""
+"""Playwright drives Debian's Chromium (never a downloaded browser, which fails offline)."""
 
 from pathlib import Path
 
