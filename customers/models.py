@@ -323,3 +323,7 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.account}"
+
+
+# The CRM import's models live in their own module; importing them here registers them.
+from .import_models import ImportJob, ImportPhase, ImportProfile, ImportStatus  # noqa: E402,F401
