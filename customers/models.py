@@ -5,12 +5,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 # MRR is ARR spread over the months of a year: the one definition, read by Account.mrr and
 # by the rule field ``mrr`` (customers/rule_fields.py), which compiles ``mrr op v`` to
 # ``arr op v × MONTHS_PER_YEAR`` and evaluates it unrounded.
 MONTHS_PER_YEAR = 12
+PICKLIST_VALUE_MAX_LENGTH = 100
+
+
+# The built-in vocabularies below are the picklists' INITIAL values (migration 0007 seeds
+# them; demo data and tests name them). What an account may hold is the picklist's
+# content, managed in the admin and the API (customers/picklists.py).
 
 
 class Region(models.TextChoices):
@@ -27,7 +34,6 @@ class BusinessModel(models.TextChoices):
 
 
 class Plan(models.TextChoices):
-    # Extensible: add a member here (no migration of data needed; choices live in code).
     FREE = "free", "Free"
     STARTER = "starter", "Starter"
     PRO = "pro", "Pro"
@@ -60,17 +66,15 @@ class Account(models.Model):
     name = models.CharField(max_length=200)
     external_id = models.CharField(max_length=100, unique=True)
     domain = models.CharField(max_length=200, blank=True, null=True)
-    industry = models.CharField(max_length=40, choices=Industry.choices, blank=True, null=True)
-    region = models.CharField(max_length=10, choices=Region.choices, blank=True, null=True)
+    # The five picklist fields store a PicklistValue's value text (DESIGN 10); what is
+    # allowed is read from the picklist by customers/field_values.py, not from code.
+    industry = models.CharField(max_length=PICKLIST_VALUE_MAX_LENGTH, blank=True, null=True)
+    region = models.CharField(max_length=PICKLIST_VALUE_MAX_LENGTH, blank=True, null=True)
     country = models.CharField(max_length=100, blank=True, null=True)
     employees = models.PositiveIntegerField(blank=True, null=True)
-    business_model = models.CharField(
-        max_length=10, choices=BusinessModel.choices, blank=True, null=True
-    )
-    plan = models.CharField(max_length=40, choices=Plan.choices, blank=True, null=True)
-    lifecycle_stage = models.CharField(
-        max_length=20, choices=LifecycleStage.choices, blank=True, null=True
-    )
+    business_model = models.CharField(max_length=PICKLIST_VALUE_MAX_LENGTH, blank=True, null=True)
+    plan = models.CharField(max_length=PICKLIST_VALUE_MAX_LENGTH, blank=True, null=True)
+    lifecycle_stage = models.CharField(max_length=PICKLIST_VALUE_MAX_LENGTH, blank=True, null=True)
     customer_since = models.DateField(blank=True, null=True)
     churned_on = models.DateField(blank=True, null=True)
     has_champion = models.BooleanField(default=False)
@@ -323,6 +327,107 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.account}"
+
+
+# --- picklists (DESIGN 10) ---------------------------------------------------------------------
+
+
+class PicklistField(models.TextChoices):
+    """The account fields whose values come from a managed picklist."""
+
+    INDUSTRY = "industry", "Industry"
+    REGION = "region", "Region"
+    BUSINESS_MODEL = "business_model", "Business model"
+    PLAN = "plan", "Plan"
+    LIFECYCLE_STAGE = "lifecycle_stage", "Lifecycle stage"
+
+
+class Picklist(models.Model):
+    """The allowed values of one account field; ``accept_new_values`` lets a write with an
+    unknown value add it (marked for review) instead of refusing it."""
+
+    field = models.CharField(max_length=40, choices=PicklistField.choices, unique=True)
+    accept_new_values = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["field"]
+
+    def __str__(self) -> str:
+        return self.get_field_display()
+
+
+class PicklistValue(models.Model):
+    """One value of a picklist: ``value`` is what accounts store and rules compare, kept
+    in the casing first written; unique per picklist case-insensitively."""
+
+    picklist = models.ForeignKey(Picklist, on_delete=models.CASCADE, related_name="values")
+    value = models.CharField(max_length=PICKLIST_VALUE_MAX_LENGTH)
+    label = models.CharField(max_length=200, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    # Added by a write with an unknown value (accept_new_values): shown to the admin as
+    # "new values to review" until someone clears it.
+    needs_review = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["picklist", "order", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                "picklist",
+                Lower("value"),
+                name="picklist_value_unique_ci",
+                violation_error_message="This picklist already has this value (in any casing).",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.value
+
+
+# --- products (DESIGN 10) ------------------------------------------------------------------------
+
+
+class Product(models.Model):
+    """A product of the catalogue that contract line items sell."""
+
+    code = models.CharField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    family = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        indexes = [models.Index(fields=["family"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class ContractItem(models.Model):
+    """A line item of a contract: a product, how many, and its share of the contract's ARR."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="contract_items")
+    quantity = models.PositiveIntegerField(default=1)
+    arr = models.DecimalField(
+        **MONEY, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
+    )
+
+    class Meta:
+        ordering = ["contract", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "product"], name="contract_item_one_line_per_product"
+            ),
+            models.CheckConstraint(condition=Q(arr__gte=0), name="contract_item_arr_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} on contract {self.contract_id}"
 
 
 # The CRM import's models live in their own module; importing them here registers them.
