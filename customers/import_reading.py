@@ -7,7 +7,6 @@ import codecs
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
@@ -42,17 +41,16 @@ def encoding_detect(binary: IO[bytes]) -> str:
     file is checked, a block at a time, and ``binary`` is rewound."""
     binary.seek(0)
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, seen_non_ascii = 0, False
+    offset = 0
     try:
         while block := binary.read(READ_BLOCK_BYTES):
             decoder.decode(block)
-            seen_non_ascii = seen_non_ascii or not block.isascii()
             offset += len(block)
         decoder.decode(b"", final=True)
         return "utf-8-sig"
     except UnicodeDecodeError as exc:
         bad_offset = offset + exc.start
-    if seen_non_ascii and _has_utf8_sequence(binary, bad_offset):
+    if _has_utf8_sequence(binary, bad_offset):
         raise ImportFileError(
             f"The file mixes UTF-8 with another encoding (byte {bad_offset + 1} is not "
             "UTF-8). Save it again as 'CSV UTF-8' and upload that file."
@@ -191,12 +189,6 @@ class ProfileReader:
             return next((m.column for _, m in self.mappings if m.kind == "trait"), name)
         return self.column_of_target.get(name, name)
 
-    def rows(self, reader: Any) -> Iterator[MappedRow]:
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line is no record
-            yield self.map(reader.line_num, cells)
-
     def map(self, line: int, cells: list[str]) -> MappedRow:
         row = MappedRow(line=line, cells=cells)
         if len(cells) > len(self.header):
@@ -277,7 +269,9 @@ class ProfileReader:
                 return dt.datetime.strptime(text, candidate).date()
             except ValueError:
                 continue
-        raise ValueError(f"Expected a date like {dt.date(2024, 3, 18).strftime(date_part)}, got {text!r}.")
+        raise ValueError(
+            f"Expected a date like {dt.date(2024, 3, 18).strftime(date_part)}, got {text!r}."
+        )
 
 
 def _number(text: str) -> Decimal | None:

@@ -13,6 +13,7 @@ from drf_spectacular.views import (
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
+from customers.api.imports import ImportJobViewSet, ImportProfileViewSet
 from customers.api.views import (
     AccountViewSet,
     AssignmentViewSet,
@@ -31,6 +32,8 @@ router.register("accounts", AccountViewSet, basename="api-account")
 router.register("contracts", ContractViewSet, basename="api-contract")
 router.register("assignments", AssignmentViewSet, basename="api-assignment")
 router.register("attributes", AttributeDefinitionViewSet, basename="api-attribute")
+router.register("import-profiles", ImportProfileViewSet, basename="api-import-profile")
+router.register("imports", ImportJobViewSet, basename="api-import")
 register_segments(router)
 register_playbooks(router)
 
@@ -51,6 +54,11 @@ urlpatterns = [
         "redoc/",
         SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
         name="api-redoc",
+    ),
+    path(
+        "imports/<int:pk>/rejected.csv",
+        ImportJobViewSet.as_view({"get": "rejected"}),
+        name="api-import-rejected",
     ),
     *segment_urlpatterns,
     *playbook_urlpatterns,

@@ -1,0 +1,294 @@
+"""Imports as background jobs (DESIGN section 10): ``import_job_create`` stores the upload
+and queues ``customers.import_job_run`` after commit; ``import_job_run`` (the task's body)
+reads the file in two streamed passes.
+
+1. Check: the encoding, the header, then every record in chunks of ``CHUNK_ROWS``
+   (``import_check.chunk_plan``): counts of created / updated / unchanged / rejected, the
+   first errors and changes, every rejected record into the rejected CSV (with an
+   ``error`` column). Progress (``rows_done``) is committed after each chunk.
+2. Write (not for a dry run; not when a record was rejected unless ``skip_invalid``): the
+   file again, each chunk re-checked against the database and only the records that change
+   something written (``accounts_bulk_upsert`` set-based, owners, contracts), all in ONE
+   transaction, so an import is all-or-nothing. The written accounts are marked for
+   segment re-evaluation by the bulk upsert (``accounts_mark_changed``).
+
+Memory stays bounded by a chunk: only the file's keys (for duplicates) are kept whole.
+"""
+
+import csv
+import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from .bulk_upsert import accounts_bulk_upsert, contracts_bulk_upsert
+from .import_check import CREATE, REJECT, UNCHANGED, UPDATE, OwnerDirectory, PlannedRow, chunk_plan
+from .import_models import ImportJob, ImportPhase, ImportStatus
+from .import_reading import (
+    ImportFileError,
+    MappedRow,
+    ProfileReader,
+    encoding_detect,
+    formula_safe,
+    records_count,
+    text_open,
+)
+from .models import Account, AssignmentRole, CSMAssignment
+from .services import accounts_rederive_owner
+
+logger = logging.getLogger(__name__)
+
+# Records checked (and written) per chunk: two lookups of 2,000 keys and one upsert batch
+# per chunk keep round trips few and memory flat (a chunk holds ~2,000 small dicts).
+CHUNK_ROWS = 2_000
+MAX_ERRORS_KEPT = 1_000
+MAX_CHANGES_KEPT = 50
+
+
+class _WriteAborted(Exception):
+    """A record checked in pass 1 failed in pass 2 (the data changed meanwhile)."""
+
+
+def _update(job: ImportJob, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(job, name, value)
+    ImportJob.objects.filter(pk=job.pk).update(**values)
+
+
+def import_job_run(*, job_id: int) -> None:
+    """Run a queued job to the end (idempotent: a finished job is left as it is; a job
+    interrupted mid-way runs again from the start, its writes having been rolled back)."""
+    job = ImportJob.objects.select_related("profile").filter(pk=job_id).first()
+    if job is None or job.status in (ImportStatus.DONE, ImportStatus.FAILED):
+        return
+    _update(job, status=ImportStatus.RUNNING, phase=ImportPhase.READING, started_at=timezone.now())
+    try:
+        with job.file.open("rb") as binary:
+            _run(job, binary)
+    except ImportFileError as exc:
+        _update(
+            job,
+            status=ImportStatus.FAILED,
+            phase=ImportPhase.FINISHED,
+            message=exc.message + " Nothing was written.",
+            errors=[{"row": 1, "column": exc.column, "message": exc.message}],
+            finished_at=timezone.now(),
+        )
+    except Exception:
+        logger.exception("import job %s failed", job_id)
+        _update(
+            job,
+            status=ImportStatus.FAILED,
+            phase=ImportPhase.FINISHED,
+            message="The import stopped on an internal error; nothing was written.",
+            finished_at=timezone.now(),
+        )
+        raise
+
+
+def _chunks(reader: ProfileReader, records: Any) -> Iterator[list[MappedRow]]:
+    """Mapped records in chunks; a record's row is its place in a spreadsheet (header 1)."""
+    chunk: list[MappedRow] = []
+    for number, cells in enumerate(records, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line is no record
+        chunk.append(reader.map(number, cells))
+        if len(chunk) == CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _open_records(
+    job: ImportJob, binary: IO[bytes], encoding: str
+) -> Iterator[tuple[Any, ProfileReader]]:
+    """The file's records after its header, and the profile's reader for that header."""
+    text = text_open(binary, encoding)
+    try:
+        records = csv.reader(text)
+        try:
+            header = next(records, None)
+        except csv.Error as exc:
+            raise ImportFileError(f"The file is not a readable CSV: {exc}.") from None
+        if not header or not any(h.strip() for h in header):
+            raise ImportFileError("The file has no header row.")
+        yield records, ProfileReader(job.profile, [h.strip() for h in header])
+    finally:
+        text.detach()  # the upload stays open for the next pass
+
+
+def _run(job: ImportJob, binary: IO[bytes]) -> None:
+    encoding = encoding_detect(binary)
+    total = records_count(binary, encoding)
+    _update(job, encoding=encoding, rows_total=total, phase=ImportPhase.CHECKING)
+    counts = _check_pass(job, binary, encoding)
+    _update(job, **counts)
+    message = ""
+    if job.dry_run:
+        message = "Dry run: nothing was written."
+    elif job.rejected and not job.skip_invalid:
+        _update(
+            job,
+            status=ImportStatus.FAILED,
+            phase=ImportPhase.FINISHED,
+            message=f"{job.rejected} row(s) rejected; nothing was written. Correct them, or "
+            "import with skip_invalid to write the valid rows.",
+            finished_at=timezone.now(),
+        )
+        return
+    elif job.created or job.updated:
+        _update(job, phase=ImportPhase.WRITING)
+        try:
+            written = _write_pass(job, binary, encoding)
+        except _WriteAborted as exc:
+            _update(
+                job,
+                status=ImportStatus.FAILED,
+                phase=ImportPhase.FINISHED,
+                message=f"{exc} Nothing was written.",
+                finished_at=timezone.now(),
+            )
+            return
+        _update(job, written=True, **written)
+        message = f"Imported: {job.created} created, {job.updated} updated."
+    else:
+        message = "Nothing to write: every row matches the stored accounts."
+    if job.rejected and not job.dry_run:
+        message += f" {job.rejected} rejected row(s) were skipped."
+    _update(
+        job,
+        status=ImportStatus.DONE,
+        phase=ImportPhase.FINISHED,
+        message=message,
+        finished_at=timezone.now(),
+    )
+
+
+def _error_text(plan: PlannedRow) -> str:
+    return "; ".join(f"{column}: {message}" for column, message in plan.errors)
+
+
+def _check_pass(job: ImportJob, binary: IO[bytes], encoding: str) -> dict[str, Any]:
+    counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0, REJECT: 0}
+    errors: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    owners = OwnerDirectory()
+    done = 0
+    with (
+        tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected_file,
+        _open_records(job, binary, encoding) as (records, reader),
+    ):
+        rejected_csv = csv.writer(rejected_file)
+        rejected_csv.writerow([formula_safe(h) for h in reader.header] + ["error"])
+        try:
+            for chunk in _chunks(reader, records):
+                for plan in chunk_plan(reader, chunk, seen_keys=seen, owners=owners):
+                    counts[plan.action] += 1
+                    if plan.action == REJECT:
+                        rejected_csv.writerow(
+                            [formula_safe(c) for c in plan.row.cells] + [_error_text(plan)]
+                        )
+                        errors.extend(
+                            {"row": plan.row.line, "column": column, "message": message}
+                            for column, message in plan.errors[: MAX_ERRORS_KEPT - len(errors)]
+                        )
+                    elif plan.action != UNCHANGED and len(changes) < MAX_CHANGES_KEPT:
+                        changes.append(
+                            {
+                                "row": plan.row.line,
+                                "key": plan.row.key,
+                                "action": plan.action,
+                                "fields": plan.diff,
+                            }
+                        )
+                done += len(chunk)
+                _update(job, rows_done=min(done, job.rows_total))
+        except csv.Error as exc:
+            raise ImportFileError(
+                f"The file is not a readable CSV after record {done + 1}: {exc}."
+            ) from None
+        if counts[REJECT]:
+            rejected_file.seek(0)
+            job.rejected_file.save(f"rejected-{job.pk}.csv", File(rejected_file), save=False)
+            ImportJob.objects.filter(pk=job.pk).update(rejected_file=job.rejected_file.name)
+    return {
+        "created": counts[CREATE],
+        "updated": counts[UPDATE],
+        "unchanged": counts[UNCHANGED],
+        "rejected": counts[REJECT],
+        "errors": errors,
+        "changes": changes,
+        "rows_done": job.rows_total,
+    }
+
+
+@transaction.atomic
+def _write_pass(job: ImportJob, binary: IO[bytes], encoding: str) -> dict[str, int]:
+    created = updated = 0
+    seen: dict[str, int] = {}
+    owners = OwnerDirectory()
+    with _open_records(job, binary, encoding) as (records, reader):
+        try:
+            for chunk in _chunks(reader, records):
+                plans = chunk_plan(reader, chunk, seen_keys=seen, owners=owners)
+                rejected = [plan for plan in plans if plan.action == REJECT]
+                if rejected and not job.skip_invalid:
+                    plan = rejected[0]
+                    raise _WriteAborted(
+                        f"Row {plan.row.line} changed since the check: {_error_text(plan)}."
+                    )
+                writes = [plan for plan in plans if plan.action in (CREATE, UPDATE)]
+                _write_chunk(writes)
+                created += sum(1 for plan in writes if plan.action == CREATE)
+                updated += sum(1 for plan in writes if plan.action == UPDATE)
+        except csv.Error as exc:
+            raise _WriteAborted(f"The file could not be read again: {exc}.") from None
+    return {"created": created, "updated": updated}
+
+
+def _write_chunk(plans: list[PlannedRow]) -> None:
+    account_rows = [plan.account_row for plan in plans if plan.account_changed]
+    if account_rows:
+        result = accounts_bulk_upsert(rows=account_rows, atomic=True)
+        if result.errors:
+            error = result.errors[0]
+            raise _WriteAborted(f"Account {error.external_id!r} was refused: {error.errors}.")
+    owner_plans = [plan for plan in plans if plan.owner_changed]
+    if owner_plans:
+        ids = dict(
+            Account.objects.filter(
+                external_id__in=[plan.row.key for plan in owner_plans]
+            ).values_list("external_id", "id")
+        )
+        now = timezone.now()
+        account_ids = [ids[plan.row.key] for plan in owner_plans]
+        CSMAssignment.objects.filter(
+            account_id__in=account_ids, role=AssignmentRole.OWNER, ended_at__isnull=True
+        ).update(ended_at=now)
+        CSMAssignment.objects.bulk_create(
+            [
+                CSMAssignment(
+                    account_id=ids[plan.row.key],
+                    user_id=plan.owner_id,
+                    role=AssignmentRole.OWNER,
+                    started_at=now,
+                )
+                for plan in owner_plans
+                if plan.owner_id is not None
+            ]
+        )
+        accounts_rederive_owner(account_ids=account_ids)
+    contract_rows = [plan.contract_row for plan in plans if plan.contract_row]
+    if contract_rows:
+        result = contracts_bulk_upsert(rows=contract_rows, atomic=True)
+        if result.errors:
+            error = result.errors[0]
+            raise _WriteAborted(f"A contract of {error.external_id!r} was refused: {error.errors}.")
