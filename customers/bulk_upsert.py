@@ -30,7 +30,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .field_values import field_value_clean, has_nul, traits_problems
+from .field_values import (
+    PICKLIST_FIELDS,
+    PicklistValues,
+    field_value_clean,
+    has_nul,
+    traits_problems,
+)
 from .models import Account, AttributeDefinition, Contract, ContractStatus
 from .services import (
     ACCOUNT_EDITABLE_FIELDS,
@@ -79,18 +85,26 @@ def _messages(exc: ValidationError) -> list[str]:
 
 
 def account_row_clean(
-    row: Any, *, exists: bool, definitions: dict[str, AttributeDefinition]
+    row: Any,
+    *,
+    exists: bool,
+    definitions: dict[str, AttributeDefinition],
+    picklists: PicklistValues | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Validate one bulk row: ``(cleaned fields, errors by field)``.
 
     ``exists`` says whether an account with the row's external_id exists (then the row is
-    a partial update and ``name`` may be omitted). Read-only fields of the API
+    a partial update and ``name`` may be omitted). Picklist fields are checked against
+    ``picklists`` (read now when not given) and put in their stored casing; unknown values
+    they accept are remembered there (``add_new_values`` adds them). Read-only fields of the API
     representation (``id``, ``arr``, …) are ignored; other unknown fields are errors.
     """
     if not isinstance(row, dict):
         return {}, {"non_field_errors": ["Expected an object with account fields."]}
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
+    if picklists is None:
+        picklists = PicklistValues()
     for name, value in row.items():
         if name in ACCOUNT_READ_ONLY_FIELDS:
             continue
@@ -111,6 +125,8 @@ def account_row_clean(
             continue
         try:
             cleaned[name] = field_value_clean(Account._meta.get_field(name), value)
+            if name in PICKLIST_FIELDS:
+                cleaned[name] = picklists.clean(name, cleaned[name])
         except ValidationError as exc:
             errors[name] = _messages(exc)
     for required in ("external_id",) if exists else ("external_id", "name"):
@@ -159,12 +175,13 @@ def accounts_bulk_upsert(
             external_id for row in rows if (external_id := _row_external_id(row))
         )
         definitions = {d.key: d for d in AttributeDefinition.objects.all()}
+        picklists = PicklistValues()
         groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
         first_index: dict[str, int] = {}
         for index, row in enumerate(rows):
             external_id = _row_external_id(row)
             cleaned, errors = account_row_clean(
-                row, exists=external_id in existing, definitions=definitions
+                row, exists=external_id in existing, definitions=definitions, picklists=picklists
             )
             if not errors and cleaned["external_id"] in first_index:
                 errors["external_id"] = [
@@ -184,6 +201,7 @@ def accounts_bulk_upsert(
             if atomic and result.errors:
                 result.created = result.updated = 0
             return result
+        picklists.add_new_values()
         for fields, group in groups.items():
             update_fields = [*sorted(fields - {"external_id"}), "updated_at"]
             for batch in _chunks(group, UPSERT_BATCH_SIZE):

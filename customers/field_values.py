@@ -1,10 +1,12 @@
 """How a value of an account or contract field is validated and coerced: one definition,
-used by the services (``traits_validate``), the bulk upsert (``POST /api/accounts/bulk/``)
-and the CSV import built on it.
+used by the services (``traits_validate``, ``PicklistValues``), the bulk upsert
+(``POST /api/accounts/bulk/``) and the CSV import built on it.
 
 A plain field's value is checked by the model field's own rules (what ``full_clean``
 runs in ``account_create`` / ``account_update``), after the JSON type checks DRF's fields
-make; a custom attribute's value by its ``AttributeDefinition``.
+make; a custom attribute's value by its ``AttributeDefinition``; a picklist field's value
+(industry, region, business_model, plan, lifecycle_stage) by its picklist
+(``PicklistValues``).
 """
 
 import datetime as dt
@@ -22,7 +24,7 @@ from django.core.validators import (
 )
 from django.db import models
 
-from .models import AttributeDefinition
+from .models import AttributeDefinition, Picklist, PicklistField, PicklistValue
 
 
 def has_nul(value: Any) -> bool:
@@ -205,3 +207,78 @@ def field_value_clean(model_field: models.Field, value: Any) -> Any:
     if certain:
         return cleaned
     return model_field.clean(value, None)
+
+
+# --- picklist fields (DESIGN 10) -------------------------------------------------------------
+
+PICKLIST_FIELDS: tuple[str, ...] = tuple(PicklistField.values)
+
+
+class PicklistValues:
+    """What the picklist fields accept, read once per write (one query for every value of
+    the five picklists, a few hundred rows), so a 100,000-row import checks its values in
+    memory.
+
+    ``clean(field, value)`` gives the value to store: the existing value in its stored
+    casing (``technology`` → ``Technology``); an unknown value of a picklist that accepts
+    new values as sent (remembered, and added by ``add_new_values``); else a
+    ValidationError naming the field and listing the allowed values.
+    """
+
+    def __init__(self) -> None:
+        self.accepts: dict[str, bool] = dict(
+            Picklist.objects.values_list("field", "accept_new_values")
+        )
+        self.known: dict[str, dict[str, str]] = {field: {} for field in PICKLIST_FIELDS}
+        self.allowed: dict[str, list[str]] = {field: [] for field in PICKLIST_FIELDS}
+        rows = PicklistValue.objects.order_by("order", "value").values_list(
+            "picklist__field", "value", "is_active"
+        )
+        for field, value, is_active in rows:
+            self.known[field][value.casefold()] = value
+            if is_active:
+                self.allowed[field].append(value)
+        self.new: dict[str, dict[str, str]] = {field: {} for field in PICKLIST_FIELDS}
+
+    def clean(self, field: str, value: str | None) -> str | None:
+        if value is None or value == "":
+            return value
+        key = value.casefold()
+        stored = self.known[field].get(key) or self.new[field].get(key)
+        if stored is not None:
+            return stored
+        if self.accepts.get(field, False):
+            self.new[field][key] = value
+            return value
+        allowed = ", ".join(self.allowed[field]) or "(none)"
+        raise ValidationError(
+            f"{value!r} is not a value of the {field} picklist; allowed values: {allowed}.",
+            code="picklist_value",
+        )
+
+    def add_new_values(self) -> int:
+        """Add the unknown values ``clean`` accepted (marked for review); returns how many.
+        Call it in the transaction that writes the accounts."""
+        added = 0
+        for field, values in self.new.items():
+            if not values:
+                continue
+            picklist = Picklist.objects.get(field=field)
+            start = len(self.known[field])
+            rows = [
+                PicklistValue(
+                    picklist=picklist,
+                    value=value,
+                    label=value,
+                    order=start + index,
+                    needs_review=True,
+                )
+                for index, value in enumerate(sorted(values.values(), key=str.casefold))
+            ]
+            # A concurrent writer may have added the same value (in any casing): the
+            # case-insensitive unique constraint keeps one.
+            PicklistValue.objects.bulk_create(rows, ignore_conflicts=True)
+            added += len(rows)
+            self.known[field].update(values)
+            values.clear()
+        return added

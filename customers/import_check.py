@@ -134,7 +134,10 @@ def _plan_account(reader: ProfileReader, plan: PlannedRow, stored: dict | None) 
         merged = {**((stored or {}).get("traits") or {}), **row.traits}
         data["traits"] = {k: v for k, v in merged.items() if v is not None}
     cleaned, errors = account_row_clean(
-        data, exists=stored is not None, definitions=reader.definitions
+        data,
+        exists=stored is not None,
+        definitions=reader.definitions,
+        picklists=reader.picklists,
     )
     for name, messages in errors.items():
         if name == KEY_TARGET and any(

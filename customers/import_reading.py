@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from django.db import models
 
+from .field_values import PicklistValues
 from .import_models import ImportProfile
 from .import_profiles import CONTRACT_PREFIX, KEY_TARGET, TRAIT_PREFIX, target_kind
 from .models import Account, AttributeDefinition, Contract
@@ -166,6 +167,9 @@ class ProfileReader:
             )
         self.column_of_target = {m.target: m.column for _, m in self.mappings}
         self.definitions = {d.key: d for d in AttributeDefinition.objects.all()}
+        # Read once per pass: a picklist's unknown values are only remembered here (the
+        # bulk upsert adds them when it writes), so a check adds nothing.
+        self.picklists = PicklistValues()
 
     @property
     def account_fields(self) -> list[str]:

@@ -8,7 +8,18 @@ from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet
 
 from cs_platform.roles import CSMS
 
-from .models import Account, AssignmentRole, Contract, CSMAssignment, PendingEvaluation
+from .models import (
+    Account,
+    AssignmentRole,
+    Contract,
+    ContractItem,
+    ContractStatus,
+    CSMAssignment,
+    PendingEvaluation,
+    Picklist,
+    PicklistValue,
+    Product,
+)
 
 User = get_user_model()
 
@@ -53,7 +64,7 @@ def assignment_history(*, account: Account) -> QuerySet[CSMAssignment]:
 
 
 def contract_list() -> QuerySet[Contract]:
-    return Contract.objects.select_related("account")
+    return Contract.objects.select_related("account").prefetch_related("items__product")
 
 
 def account_ids_pending_evaluation() -> QuerySet:
@@ -190,3 +201,36 @@ def csm_usernames() -> list[str]:
         .order_by("username")
         .values_list("username", flat=True)
     )
+
+
+def picklist_list() -> QuerySet[Picklist]:
+    """The picklists with their values in order (two queries)."""
+    values = PicklistValue.objects.order_by("order", "value")
+    return Picklist.objects.order_by("field").prefetch_related(Prefetch("values", queryset=values))
+
+
+def product_list() -> QuerySet[Product]:
+    return Product.objects.order_by("code")
+
+
+def account_products(*, account: Account) -> QuerySet[ContractItem]:
+    """The line items of the account's active contracts, with their products."""
+    return (
+        ContractItem.objects.filter(
+            contract__account=account, contract__status=ContractStatus.ACTIVE
+        )
+        .select_related("product", "contract")
+        .order_by("product__family", "product__code", "contract__end_date")
+    )
+
+
+def picklist_options(field: str, *, active_only: bool = False) -> list[tuple[str, str]]:
+    """``(value, label)`` of a picklist's values in order, for choice widgets and filters
+    (filters take inactive values too: accounts may still hold them)."""
+    values = PicklistValue.objects.filter(picklist__field=field)
+    if active_only:
+        values = values.filter(is_active=True)
+    return [
+        (value, label or value)
+        for value, label in values.order_by("order", "value").values_list("value", "label")
+    ]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from cs_platform.db import dialect
 
-from .field_values import traits_problems
+from .field_values import PICKLIST_FIELDS, PicklistValues, traits_problems
 from .models import (
     Account,
     AssignmentRole,
@@ -110,6 +110,25 @@ def traits_validate(traits: Any) -> None:
         raise ValidationError({"traits": problems})
 
 
+def picklist_fields_clean(account: Account, names: Iterable[str]) -> None:
+    """Put the picklist fields among ``names`` in their stored casing, adding unknown values
+    to the picklists that accept them (DESIGN 10); a ValidationError names each field whose
+    value its picklist refuses."""
+    names = [name for name in names if name in PICKLIST_FIELDS]
+    if not names:
+        return
+    picklists = PicklistValues()
+    errors: dict[str, list[str]] = {}
+    for name in names:
+        try:
+            setattr(account, name, picklists.clean(name, getattr(account, name)))
+        except ValidationError as exc:
+            errors[name] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    picklists.add_new_values()
+
+
 @transaction.atomic
 def account_create(**data: Any) -> Account:
     """Create an account from the fields of DESIGN section 1 (name, external_id required)."""
@@ -117,6 +136,7 @@ def account_create(**data: Any) -> Account:
     account = Account(**data)
     account.full_clean()
     traits_validate(account.traits)
+    picklist_fields_clean(account, data)
     account.save()
     accounts_mark_changed(account_ids=[account.id])
     return account
@@ -131,6 +151,7 @@ def account_update(*, account: Account, data: dict[str, Any]) -> Account:
     account.full_clean()
     if "traits" in data:
         traits_validate(account.traits)
+    picklist_fields_clean(account, data)
     if data:
         # Marked first: the write may change external_id (see accounts_mark_changed).
         accounts_mark_changed(account_ids=[account.id])

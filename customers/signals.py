@@ -13,3 +13,9 @@ from django.dispatch import Signal
 
 accounts_changed = Signal()  # kwargs: account_ids: list[int]
 account_deleting = Signal()  # kwargs: account_ids: list[int]
+
+# Sent before a picklist value is merged away, renamed or deleted, with ``field`` (the
+# account field) and ``value`` (the stored text). A receiver returns the names of what
+# still uses the value (the segments whose published current rule names it); any name
+# makes the write refuse, with an error that lists them.
+picklist_value_removing = Signal()  # kwargs: field: str, value: str

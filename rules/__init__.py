@@ -33,7 +33,7 @@ from .registry import (
     registry,
     rule_schema,
 )
-from .sources import Column, Computed, JsonKey, Ratio
+from .sources import Column, Computed, ComputedSet, JsonKey, Ratio
 from .validation import (
     MAX_DEPTH,
     MAX_NODES,
@@ -61,6 +61,7 @@ __all__ = [
     "AttributeSpec",
     "Column",
     "Computed",
+    "ComputedSet",
     "FieldFamily",
     "JsonKey",
     "Node",

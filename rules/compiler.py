@@ -12,7 +12,8 @@ and checked once per leaf). Trait expressions yield NULL for absent or malformed
 (the predicates of ``vocabulary.coerce_value``), never an SQL error.
 
 What a field compiles to comes from its registered source (``sources``): a column, a
-related column, a ratio of two columns, a JSON key, or an expression its app computes.
+related column, a ratio of two columns, a JSON key, an expression its app computes, or a
+set its app computes (``EXISTS`` subqueries on its (subject, element) pairs).
 
 Exactness: a column divided by a constant (``mrr`` = arr / 12) compiles to ``arr op v*12``
 and a ratio (``seat_utilization``) to ``active_users * den op licensed_seats * num``
@@ -28,11 +29,14 @@ from django.db.models import (
     BigIntegerField,
     BooleanField,
     CharField,
+    Count,
     DateField,
     DecimalField,
+    Exists,
     Expression,
     F,
     FloatField,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -56,7 +60,7 @@ from cs_platform.db import dialect
 
 from .evaluator import shift_days
 from .registry import AttributeSpec, RuleField, registry
-from .sources import Computed, JsonKey, Ratio, Source
+from .sources import Computed, ComputedSet, JsonKey, Ratio, Source
 from .validation import (
     AllNode,
     Leaf,
@@ -279,6 +283,39 @@ class _Ratio:
         return self.present() & (~condition if negated else condition)
 
 
+class _Set:
+    """A set-valued field (``ComputedSet``): each leaf is an ``EXISTS`` / ``IN`` subquery on
+    the (subject, element) pairs, which is never NULL, so ``not`` negates it exactly."""
+
+    def __init__(self, members: QuerySet) -> None:
+        self.members = members
+
+    def _has(self, **lookups: object) -> Q:
+        return Q(Exists(self.members.filter(subject=OuterRef("pk"), **lookups)))
+
+    def leaf(self, op: str, value: object) -> Q:
+        match op:
+            case "is_null":
+                return ~self._has()
+            case "contains":
+                return self._has(element=value)
+            case "not_contains":
+                return ~self._has(element=value)
+            case "contains_any":
+                return self._has(element__in=list(value))  # type: ignore[call-overload]
+            case "contains_all":
+                wanted = sorted(set(value))  # type: ignore[call-overload]
+                holders = (
+                    self.members.filter(element__in=wanted)
+                    .values("subject")
+                    .annotate(found=Count("element", distinct=True))
+                    .filter(found=len(wanted))
+                    .values("subject")
+                )
+                return Q(pk__in=holders)
+        raise AssertionError(f"unhandled set operator {op}")  # pragma: no cover
+
+
 class _Compiler:
     def __init__(self, today: date) -> None:
         self.today = today
@@ -330,6 +367,8 @@ class _Compiler:
         return value
 
     def leaf(self, leaf: Leaf) -> Q:
+        if isinstance(leaf.source, ComputedSet):
+            return _Set(leaf.source.members(self.today)).leaf(leaf.op, leaf.value)
         target = self.target(leaf)
         if leaf.op == "is_null":
             return target.null()

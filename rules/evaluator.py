@@ -4,7 +4,8 @@ Null semantics (DESIGN 3.3): every comparison with a null value is false, except
 ``is_null``; so ``ne`` and ``not_in`` do not match nulls. ``not`` is the plain negation of
 its child's result: a child that is false because of a null makes ``not`` true.
 ``all: []`` is true, ``any: []`` is false. Text ``eq``/``in`` are case-sensitive,
-``contains``/``starts_with`` are not. Numbers and money compare exactly (int / Decimal).
+``contains``/``starts_with`` are not. A set (``products``) is never null: ``is_null`` is
+true for the empty set, and its element tests are exact (case-sensitive). Numbers and money compare exactly (int / Decimal).
 """
 
 from collections.abc import Iterator, Mapping
@@ -12,9 +13,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from .registry import UNKNOWN, AttributeSpec, RuleField, registry
-from .sources import DIVISION, Column, Computed
+from .sources import DIVISION, Column, Computed, ComputedSet
 from .validation import AllNode, AnyNode, Leaf, Node, NotNode, parse_rule
-from .vocabulary import BOOLEAN, DATE, INTEGER, NUMBER, TEXT, TRAIT_PREFIX, coerce_value
+from .vocabulary import BOOLEAN, DATE, INTEGER, NUMBER, SET, TEXT, TRAIT_PREFIX, coerce_value
 
 # Explain shows Decimal actual values as strings; long quotients are shown to 6 places.
 _DISPLAY_PLACES = Decimal("0.000001")
@@ -73,8 +74,25 @@ def _actual(leaf: Leaf, values: Mapping[str, object]) -> object:
     return coerce_value(leaf.type, values.get(leaf.field))
 
 
+def _set_matches(op: str, actual: frozenset, value: object) -> bool:
+    match op:
+        case "is_null":
+            return not actual
+        case "contains":
+            return value in actual
+        case "not_contains":
+            return value not in actual
+        case "contains_any":
+            return not actual.isdisjoint(value)  # type: ignore[arg-type]
+        case "contains_all":
+            return actual.issuperset(value)  # type: ignore[arg-type]
+    raise AssertionError(f"unhandled set operator {op}")  # pragma: no cover
+
+
 def _leaf_matches(leaf: Leaf, actual: object, today: date) -> bool:
     op, value = leaf.op, leaf.value
+    if leaf.type == SET:
+        return _set_matches(op, actual, value)  # type: ignore[arg-type]
     if op == "is_null":
         return actual is None
     if op == "is_not_null":
@@ -142,7 +160,8 @@ def evaluate_rule(
 
 def json_actual(value: object) -> object:
     """A rule value as JSON: Decimal → string ("120000.00"; at most 6 decimal places
-    shown), date → ISO string, None → null; str, int, bool unchanged."""
+    shown), date → ISO string, a set → sorted list, None → null; str, int, bool
+    unchanged."""
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -6:
@@ -150,6 +169,8 @@ def json_actual(value: object) -> object:
         return str(value)
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(value)
     return value
 
 
@@ -190,7 +211,7 @@ def explain_rule(
 def field_value(rule_field: RuleField, subject: object, today: date | None = None) -> object:
     """The typed value of one field for ``subject``, read from the field's source."""
     source = rule_field.source
-    if isinstance(source, Computed):
+    if isinstance(source, Computed | ComputedSet):
         return coerce_value(rule_field.type, source.read(subject, today))
     if isinstance(source, Column) and source.divide_by != 1:
         # Typed as the column (money), then divided exactly: mrr = arr / 12, unrounded.

@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 from .sources import JsonKey, Source
 from .vocabulary import (
-    CHOICE,
+    CHOICE_TYPES,
     OPERATORS,
     OPERATORS_BY_TYPE,
     RANKABLE_TYPES,
+    SET,
     TRAIT_PREFIX,
     TYPES,
 )
@@ -41,7 +42,7 @@ Choices = tuple[str, ...] | Callable[[], Iterable[str]]
 class RuleField:
     """One field of the rule language.
 
-    ``choices``: for a choice field, the allowed values, or a callable returning them that
+    ``choices``: for a choice (or set) field, the allowed values, or a callable returning them that
     is called each time a rule is checked (values kept in a database table). ``rankable``:
     None means "if the type can rank" (numbers, money, dates). ``app``: who registered it.
     """
@@ -127,7 +128,8 @@ class AttributeFamily:
             return None
         if spec.type == UNKNOWN:
             return self._field(spec, UNKNOWN)
-        if spec.type not in TYPES or not TRAIT_KEY.match(key):
+        # A set is not a JSON attribute type (only fields with a ComputedSet source).
+        if spec.type not in TYPES or spec.type == SET or not TRAIT_KEY.match(key):
             return None
         return self._field(spec, spec.type)
 
@@ -224,7 +226,7 @@ def rule_schema(attributes: Mapping[str, AttributeSpec] | None = None) -> dict[s
     """What a rule editor offers, as JSON: every field with its type and label, the operators
     of each type, each operator's label, and the choices of choice fields (read now)."""
     fields = registry.all_fields(attributes)
-    choices = {f.name: list(f.allowed_choices()) for f in fields if f.type == CHOICE}
+    choices = {f.name: list(f.allowed_choices()) for f in fields if f.type in CHOICE_TYPES}
     return {
         "fields": {f.name: {"type": f.type, "label": f.label or f.name} for f in fields},
         "operators": {kind: list(ops) for kind, ops in OPERATORS_BY_TYPE.items()},

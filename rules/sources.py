@@ -5,8 +5,9 @@ in memory (explain, preview samples, the evaluator), and the compiler turns the 
 into SQL. One description per field, so the two can never disagree on what a field means
 (MRR, for instance, is ``Column("arr", divide_by=MONTHS_PER_YEAR)`` and nothing else).
 
-Sources hold no ORM objects, except ``Computed``, whose ``expression`` is built by the app
-that owns the data (a join or an aggregate subquery) and only called by the compiler.
+Sources hold no ORM objects, except ``Computed`` and ``ComputedSet``, whose expression or
+queryset is built by the app that owns the data (a join or an aggregate subquery) and only
+called by the compiler.
 """
 
 from collections.abc import Callable
@@ -115,4 +116,23 @@ class Computed:
         return self.read_value(subject, today or date.today())
 
 
-Source = Column | Ratio | JsonKey | Computed
+@dataclass(frozen=True)
+class ComputedSet:
+    """A set of text values per subject that its own row does not hold (the product codes
+    on an account's active contracts): a field of type ``set``.
+
+    ``members(today)`` returns a queryset of every (subject, element) pair, with the
+    subject's id under ``subject`` and the element under ``element`` (e.g.
+    ``.annotate(subject=F("contract__account_id"), element=F("product__code"))``); the
+    compiler filters it in ``EXISTS`` / ``IN`` subqueries. ``read(subject, today)`` gives
+    the same set for one subject in memory.
+    """
+
+    members: Callable[[date], Any]
+    read_value: Callable[[object, date], object]
+
+    def read(self, subject: object, today: date | None = None) -> object:
+        return self.read_value(subject, today or date.today())
+
+
+Source = Column | Ratio | JsonKey | Computed | ComputedSet

@@ -18,6 +18,7 @@ from .vocabulary import (
     ALL_OPERATORS,
     BOOLEAN,
     CHOICE,
+    CHOICE_TYPES,
     DATE,
     INTEGER,
     MAX_DAYS,
@@ -30,6 +31,7 @@ from .vocabulary import (
     NUMBER,
     OPERATORS_BY_TYPE,
     RELATIVE_DATE_OPERATORS,
+    SET,
     TEXT,
     decimal_from_number,
     parse_iso_date,
@@ -89,7 +91,8 @@ class NotNode:
 @dataclass(frozen=True)
 class Leaf:
     """A comparison. ``value`` is typed: int, Decimal, str, date or bool; a ``(low, high)``
-    tuple for ``between``; a tuple for ``in``/``not_in``; an int N of days for the relative
+    tuple for ``between``; a tuple for ``in``/``not_in``/``contains_any``/``contains_all``;
+    a text for a set's ``contains``/``not_contains``; an int N of days for the relative
     date operators; None for ``is_null``/``is_not_null``."""
 
     field: str
@@ -242,7 +245,7 @@ class _Parser:
                     path, f"low bound {_show(raw[0])} is greater than high bound {_show(raw[1])}"
                 )
             return (low, high)
-        if op in ("in", "not_in"):
+        if op in ("in", "not_in", "contains_any", "contains_all"):
             if not isinstance(raw, list) or not raw:
                 self.error(path, f"expected a non-empty list of values, got {_show(raw)}")
                 return None
@@ -256,14 +259,14 @@ class _Parser:
 
     def scalar(self, rule_field: RuleField, raw: object, path: str) -> object:
         kind = rule_field.type
-        if kind in (TEXT, CHOICE):
+        if kind in (TEXT, CHOICE, SET):
             if not isinstance(raw, str):
                 self.error(path, f"expected a text value, got {_show(raw)}")
                 return None
             if len(raw) > MAX_TEXT_LENGTH:
                 self.error(path, f"expected at most {MAX_TEXT_LENGTH} characters")
                 return None
-            choices = rule_field.allowed_choices() if kind == CHOICE else ()
+            choices = rule_field.allowed_choices() if kind in CHOICE_TYPES else ()
             if choices and raw not in choices:
                 self.error(
                     path, f"unknown choice {_show(raw)}; expected one of {', '.join(choices)}"

@@ -21,7 +21,10 @@ NUMBER = "number"
 MONEY = "money"
 DATE = "date"
 BOOLEAN = "boolean"
-TYPES = (TEXT, CHOICE, INTEGER, NUMBER, MONEY, DATE, BOOLEAN)
+# A set of text values (the product codes an account has): never null, ``is_null`` means
+# the set is empty.
+SET = "set"
+TYPES = (TEXT, CHOICE, INTEGER, NUMBER, MONEY, DATE, BOOLEAN, SET)
 NUMERIC_TYPES = (INTEGER, NUMBER, MONEY)
 # Types a segment can be ranked by ("top 100 by ARR").
 RANKABLE_TYPES = (*NUMERIC_TYPES, DATE)
@@ -55,7 +58,10 @@ OPERATORS_BY_TYPE: dict[str, tuple[str, ...]] = {
         "between",
         *RELATIVE_DATE_OPERATORS,
     ),
+    SET: ("is_null", "contains", "not_contains", "contains_any", "contains_all"),
 }
+# Types whose values (or list items) may be restricted to a field's choices.
+CHOICE_TYPES = (CHOICE, SET)
 ALL_OPERATORS: frozenset[str] = frozenset(op for ops in OPERATORS_BY_TYPE.values() for op in ops)
 
 # What an operator's value is: nothing, one value, a list, a [low, high] pair or N days.
@@ -108,6 +114,9 @@ OPERATORS: dict[str, Operator] = {
         Operator("in", "in", TAKES_LIST),
         Operator("not_in", "not in", TAKES_LIST),
         Operator("contains", "contains"),
+        Operator("not_contains", "does not contain"),
+        Operator("contains_any", "contains any of", TAKES_LIST),
+        Operator("contains_all", "contains all of", TAKES_LIST),
         Operator("starts_with", "starts with"),
         Operator("between", "between", TAKES_RANGE),
         Operator("before", "before"),
@@ -174,9 +183,14 @@ def coerce_value(kind: str, raw: object) -> object:
 
     text/choice: a string. integer: an int (not a bool, at most 18 digits). number/money: a
     number or a decimal string like ``"12.50"`` → Decimal. date: a date or a strict
-    ``YYYY-MM-DD`` string. boolean: a bool. The compiler's SQL for traits applies the same
-    predicates (see compiler.TraitValue).
+    ``YYYY-MM-DD`` string. boolean: a bool. set: a frozenset of the strings of a list, tuple
+    or set (never None: no value is the empty set). The compiler's SQL for traits applies
+    the same predicates (see compiler.TraitValue).
     """
+    if kind == SET:
+        if isinstance(raw, list | tuple | set | frozenset):
+            return frozenset(item for item in raw if isinstance(item, str))
+        return frozenset()
     if raw is None:
         return None
     if kind in (TEXT, CHOICE):

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from cs_platform import clock
-from customers.models import Plan
+from customers.selectors import picklist_options
 
 from . import analytics, charts
 from .models import Segment
@@ -70,7 +70,9 @@ class CohortForm(forms.Form):
     segment = forms.ModelChoiceField(
         queryset=Segment.objects.order_by("name", "id"), required=False, empty_label="All"
     )
-    plan = forms.ChoiceField(choices=[("", "All"), *Plan.choices], required=False)
+    plan = forms.ChoiceField(
+        choices=lambda: [("", "All"), *picklist_options("plan")], required=False
+    )
     months = forms.IntegerField(
         min_value=1,
         max_value=analytics.MAX_COHORT_MONTHS,

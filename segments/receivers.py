@@ -4,8 +4,9 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from customers.signals import accounts_changed
+from customers.signals import accounts_changed, picklist_value_removing
 
+from .selectors import segments_using_value
 from .signals import recompute_requested
 from .tasks import evaluate_changed_enqueue_debounced, segment_recompute_task
 
@@ -24,3 +25,10 @@ def on_recompute_requested(
     """A write needs a segment recomputed (sent inside its transaction): queue the task
     for when that transaction commits (nothing is sent if it rolls back)."""
     segment_recompute_task.delay_on_commit(segment_id, version_id)
+
+
+@receiver(picklist_value_removing, dispatch_uid="segments_picklist_value_users")
+def on_picklist_value_removing(sender: Any, field: str, value: str, **kwargs: Any) -> list[str]:
+    """The segments whose published current rule compares ``field`` with ``value``: a
+    picklist value they use cannot be merged away, renamed or deleted."""
+    return segments_using_value(field=field, value=value)

@@ -276,3 +276,29 @@ def segment_member_count(*, segment: Segment) -> dict[str, Any]:
         count=Count("id"), arr=Sum("account__arr")
     )
     return {"count": totals["count"] or 0, "arr": totals["arr"] or Decimal("0")}
+
+
+def _rule_compares(rule: Any, field: str, value: str) -> bool:
+    """Whether a rule has a leaf on ``field`` whose value (or one of whose list values) is
+    ``value``."""
+    if not isinstance(rule, dict):
+        return False
+    if rule.get("field") == field:
+        operand = rule.get("value")
+        return operand == value or (isinstance(operand, list) and value in operand)
+    children = [
+        child for key in ("all", "any") if isinstance(rule.get(key), list) for child in rule[key]
+    ]
+    if "not" in rule:
+        children.append(rule["not"])
+    return any(_rule_compares(child, field, value) for child in children)
+
+
+def segments_using_value(*, field: str, value: str) -> list[str]:
+    """The names of the segments whose published current rule compares ``field`` with
+    ``value`` (a picklist value about to be merged away, renamed or deleted). Rules are
+    few and small; they are read in one query."""
+    versions = SegmentVersion.objects.filter(
+        published_at__isnull=False, pk__in=Segment.objects.values("current_version")
+    ).values_list("segment__name", "rule")
+    return sorted({name for name, rule in versions if _rule_compares(rule, field, value)})

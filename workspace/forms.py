@@ -3,7 +3,8 @@ live in the selectors and services."""
 
 from django import forms
 
-from customers.models import LifecycleStage, NoteKind, Plan, Region
+from customers.models import NoteKind
+from customers.selectors import picklist_options
 
 UNASSIGNED = "__none__"
 
@@ -45,14 +46,19 @@ class AccountFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=200)
     segment = forms.TypedChoiceField(label="Segment", required=False, coerce=int, empty_value=None)
     csm = forms.ChoiceField(label="CSM", required=False)
+    # The picklist fields offer their picklists' values (read at each request).
     plan = forms.ChoiceField(
-        label="Plan", required=False, choices=[("", "Any plan"), *Plan.choices]
+        label="Plan", required=False, choices=lambda: [("", "Any plan"), *picklist_options("plan")]
     )
     region = forms.ChoiceField(
-        label="Region", required=False, choices=[("", "Any region"), *Region.choices]
+        label="Region",
+        required=False,
+        choices=lambda: [("", "Any region"), *picklist_options("region")],
     )
     lifecycle = forms.ChoiceField(
-        label="Lifecycle", required=False, choices=[("", "Any stage"), *LifecycleStage.choices]
+        label="Lifecycle",
+        required=False,
+        choices=lambda: [("", "Any stage"), *picklist_options("lifecycle_stage")],
     )
     renewal = forms.ChoiceField(label="Renewal", required=False, choices=RENEWAL_WINDOW_CHOICES)
     sort = forms.ChoiceField(label="Sort", required=False, choices=_sort_choices())

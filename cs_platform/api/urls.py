@@ -14,6 +14,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from customers.api.imports import ImportJobViewSet, ImportProfileViewSet
+from customers.api.crm_views import (
+    PicklistListView,
+    PicklistMergeView,
+    PicklistValueCreateView,
+    PicklistValueUpdateView,
+    ProductViewSet,
+)
 from customers.api.views import (
     AccountViewSet,
     AssignmentViewSet,
@@ -34,6 +41,7 @@ router.register("assignments", AssignmentViewSet, basename="api-assignment")
 router.register("attributes", AttributeDefinitionViewSet, basename="api-attribute")
 router.register("import-profiles", ImportProfileViewSet, basename="api-import-profile")
 router.register("imports", ImportJobViewSet, basename="api-import")
+router.register("products", ProductViewSet, basename="api-product")
 register_segments(router)
 register_playbooks(router)
 
@@ -60,6 +68,18 @@ urlpatterns = [
         ImportJobViewSet.as_view({"get": "rejected"}),
         name="api-import-rejected",
     ),
+    path("picklists/", PicklistListView.as_view(), name="api-picklists"),
+    path(
+        "picklists/<str:field>/values/",
+        PicklistValueCreateView.as_view(),
+        name="api-picklist-values",
+    ),
+    path(
+        "picklists/<str:field>/values/<str:value_id>/",
+        PicklistValueUpdateView.as_view(),
+        name="api-picklist-value",
+    ),
+    path("picklists/<str:field>/merge/", PicklistMergeView.as_view(), name="api-picklist-merge"),
     *segment_urlpatterns,
     *playbook_urlpatterns,
     path("", include(router.urls)),

@@ -2,23 +2,15 @@
 parameter, never a 500."""
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 from django import forms
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
-from customers.models import (
-    MONEY,
-    Account,
-    BusinessModel,
-    Contract,
-    ContractStatus,
-    Industry,
-    LifecycleStage,
-    Plan,
-    Region,
-)
+from customers.models import MONEY, Account, Contract, ContractStatus
+from customers.selectors import picklist_options
 
 INT_MAX = 2_147_483_647
 
@@ -67,11 +59,16 @@ class AccountFilter(filters.FilterSet):
     external_id = filters.CharFilter(max_length=100)
     domain = filters.CharFilter(lookup_expr="iexact", max_length=200)
     country = filters.CharFilter(lookup_expr="iexact", max_length=100)
-    plan = filters.MultipleChoiceFilter(choices=Plan.choices)
-    region = filters.MultipleChoiceFilter(choices=Region.choices)
-    industry = filters.MultipleChoiceFilter(choices=Industry.choices)
-    lifecycle_stage = filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
-    business_model = filters.MultipleChoiceFilter(choices=BusinessModel.choices)
+    # The picklist fields' choices are read from the picklists at each request.
+    plan = filters.MultipleChoiceFilter(choices=partial(picklist_options, "plan"))
+    region = filters.MultipleChoiceFilter(choices=partial(picklist_options, "region"))
+    industry = filters.MultipleChoiceFilter(choices=partial(picklist_options, "industry"))
+    lifecycle_stage = filters.MultipleChoiceFilter(
+        choices=partial(picklist_options, "lifecycle_stage")
+    )
+    business_model = filters.MultipleChoiceFilter(
+        choices=partial(picklist_options, "business_model")
+    )
     csm = filters.CharFilter(
         field_name="owner__username", max_length=150, help_text="Username of the owner CSM."
     )

@@ -1,6 +1,7 @@
 """Serializers of the customer domain: validation and representation only; writes go
 through customers.services (the same functions the UI and admin call)."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -8,7 +9,17 @@ from rest_framework import serializers
 
 from customers.bulk_upsert import MAX_BULK_ROWS
 from customers.field_values import has_nul
-from customers.models import Account, AssignmentRole, AttributeDefinition, Contract, CSMAssignment
+from customers.models import (
+    Account,
+    AssignmentRole,
+    AttributeDefinition,
+    Contract,
+    ContractItem,
+    CSMAssignment,
+    Picklist,
+    PicklistValue,
+    Product,
+)
 from customers.services import ACCOUNT_EDITABLE_FIELDS, CONTRACT_EDITABLE_FIELDS
 
 
@@ -95,16 +106,65 @@ class BulkResultSerializer(serializers.Serializer):
     errors = BulkRowErrorSerializer(many=True)
 
 
+class ContractItemSerializer(serializers.ModelSerializer):
+    product = serializers.SlugRelatedField(slug_field="code", queryset=Product.objects.all())
+    quantity = serializers.IntegerField(min_value=1, max_value=2_147_483_647, default=1)
+    arr = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), default=Decimal("0")
+    )
+
+    class Meta:
+        model = ContractItem
+        fields = ["product", "quantity", "arr"]
+
+
 class ContractSerializer(serializers.ModelSerializer):
+    items = ContractItemSerializer(
+        many=True,
+        required=False,
+        help_text="Line items (product code, quantity, ARR share); a write replaces them all.",
+    )
+
     class Meta:
         model = Contract
-        fields = ["id", "account", *CONTRACT_EDITABLE_FIELDS, "created_at", "updated_at"]
+        fields = ["id", "account", *CONTRACT_EDITABLE_FIELDS, "items", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
     def validate_account(self, value: Account) -> Account:
         if self.instance is not None and value.pk != self.instance.account_id:
             raise serializers.ValidationError("A contract cannot move to another account.")
         return value
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "code", "name", "family"]
+
+
+class PicklistValueSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PicklistValue
+        fields = ["id", "value", "label", "order", "is_active"]
+
+
+class PicklistSerializer(serializers.ModelSerializer):
+    values = PicklistValueSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Picklist
+        fields = ["field", "accept_new_values", "values"]
+
+
+# ``{"from": "Tech", "into": "Technology"}``; "from" is a Python keyword, hence type().
+PicklistMergeSerializer = type(
+    "PicklistMergeSerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.CharField(max_length=100),
+        "into": serializers.CharField(max_length=100),
+    },
+)
 
 
 class AssignmentSerializer(serializers.ModelSerializer):

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from cs_platform.api.parsers import BulkJSONParser
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
-from customers import selectors, services
+from customers import products, selectors, services
 from customers.bulk_upsert import accounts_bulk_upsert
 from customers.models import Account, AttributeDefinition, Contract, CSMAssignment
 
@@ -150,7 +150,8 @@ class ContractViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Contracts; ``account`` is the account id. Writes re-derive the account's ARR."""
+    """Contracts; ``account`` is the account id; ``items`` the line items (product code,
+    quantity, ARR share). Writes re-derive the account's ARR."""
 
     queryset = Contract.objects.all()
     serializer_class = ContractSerializer
@@ -166,12 +167,18 @@ class ContractViewSet(
     def perform_create(self, serializer: ContractSerializer) -> None:
         data = dict(serializer.validated_data)
         account = data.pop("account")
-        serializer.instance = services.contract_create(account=account, **data)
+        items = data.pop("items", None)
+        serializer.instance = products.contract_create_with_items(
+            account=account, items=items, **data
+        )
 
     def perform_update(self, serializer: ContractSerializer) -> None:
         data = dict(serializer.validated_data)
         data.pop("account", None)  # the serializer refused any other account
-        serializer.instance = services.contract_update(contract=serializer.instance, data=data)
+        items = data.pop("items", None)
+        serializer.instance = products.contract_update_with_items(
+            contract=serializer.instance, data=data, items=items
+        )
 
 
 class AssignmentViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):

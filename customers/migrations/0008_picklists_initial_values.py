@@ -1,7 +1,8 @@
 """Seed the picklists with the vocabularies that lived in code until now (their keys become
 the values, their labels are kept), so no account loses data: accounts keep storing the
 same text. A value an account holds that is not among them (written before validation, or
-by raw SQL) is added too, marked for review. The values are written out here, not read
+by raw SQL) is added too, marked for review; one that differs from a value only in casing
+takes the value's casing. The values are written out here, not read
 from customers.models, so the migration stays what it was when it ran."""
 
 from django.db import migrations
@@ -54,16 +55,24 @@ def seed_picklists(apps, schema_editor):
                 known.add(value.lower())
                 rows.append(PicklistValue(picklist=picklist, value=value, label=label, order=order))
         # One distinct-values query per field (set-based, whatever the number of accounts).
-        held = (
+        held = list(
             Account.objects.exclude(**{f"{field}__isnull": True})
             .exclude(**{field: ""})
             .values_list(field, flat=True)
             .distinct()
             .order_by(field)
         )
+        stored = {v.lower(): v for v in picklist.values.values_list("value", flat=True)}
+        stored.update({row.value.lower(): row.value for row in rows})
         for value in held:
+            canonical = stored.get(value.lower())
+            if canonical is not None and canonical != value:
+                # The same value in another casing: accounts take the stored casing.
+                Account.objects.filter(**{field: value}).update(**{field: canonical})
+                continue
             if value.lower() not in known:
                 known.add(value.lower())
+                stored[value.lower()] = value
                 rows.append(
                     PicklistValue(
                         picklist=picklist,

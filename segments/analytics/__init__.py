@@ -16,7 +16,8 @@ Vocabulary (see docs/metrics.md):
   entered (``since_created``).
 
 The modules, by job: ``metrics`` (per-segment figures), ``overlap`` (shared members),
-``cohorts`` (growth from snapshots, signup-month retention), ``cache`` (the analytics
+``cohorts`` (growth from snapshots, signup-month retention), ``families`` (ARR by
+product family), ``cache`` (the analytics
 page's cached reads and their scheduled warm-up); ``population`` and ``statements`` hold
 the SQL building blocks and the way statements run. This package's names below are its
 public interface: callers use them from ``segments.analytics``.
@@ -34,6 +35,7 @@ from .cohorts import (
     cohort_retention,
     segment_growth,
 )
+from .families import FamilyArr, segment_arr_by_product_family
 from .metrics import (
     PopulationKind,
     SegmentFigures,
@@ -55,6 +57,7 @@ __all__ = [
     "MAX_SEGMENTS",
     "WINDOW_DAYS",
     "Cohort",
+    "FamilyArr",
     "CohortCell",
     "CohortTable",
     "GrowthPoint",
@@ -69,6 +72,7 @@ __all__ = [
     "existing_segment_ids",
     "page_defaults_warm",
     "run_concurrently",
+    "segment_arr_by_product_family",
     "segment_figures",
     "segment_growth",
     "segment_metrics",

@@ -2,7 +2,8 @@
 
 Mounted by cs_platform.api.urls under /api/ (``path("", include("segments.api.analytics"))``):
 
-* GET ``segments/<id>/metrics/?as_of=YYYY-MM-DD`` → SegmentMetricsView
+* GET ``segments/<id>/metrics/?as_of=YYYY-MM-DD[&group_by=product_family]`` →
+  SegmentMetricsView
 * GET ``analytics/overlap/?segments=1,2,3&as_of=`` → SegmentOverlapView
 * GET ``analytics/cohorts/?segment=&plan=&months=&as_of=`` → CohortRetentionView
 
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cs_platform import clock
-from customers.models import Plan
+from customers.selectors import picklist_options
 from segments import analytics
 from segments.models import Segment
 
@@ -51,6 +52,15 @@ class AsOfQuerySerializer(serializers.Serializer):
         if value > clock.today():
             raise serializers.ValidationError("must be today or earlier.")
         return value
+
+
+class MetricsQuerySerializer(AsOfQuerySerializer):
+    group_by = serializers.ChoiceField(
+        choices=["product_family"],
+        required=False,
+        help_text="product_family: add arr_by_product_family (the members' line-item ARR "
+        "per product family).",
+    )
 
 
 class OverlapQuerySerializer(AsOfQuerySerializer):
@@ -82,7 +92,9 @@ class CohortQuerySerializer(AsOfQuerySerializer):
     segment = serializers.IntegerField(
         required=False, min_value=1, help_text="Only members of this segment as of as_of."
     )
-    plan = serializers.ChoiceField(choices=Plan.choices, required=False)
+    plan = serializers.CharField(
+        required=False, max_length=100, help_text="A value of the plan picklist."
+    )
     months = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -94,6 +106,15 @@ class CohortQuerySerializer(AsOfQuerySerializer):
     def validate_segment(self, value: int) -> int:
         if not Segment.objects.filter(pk=value).exists():
             raise serializers.ValidationError(f"unknown segment id: {value}.")
+        return value
+
+    def validate_plan(self, value: str) -> str:
+        plans = [plan for plan, _label in picklist_options("plan")]
+        if value not in plans:
+            raise serializers.ValidationError(
+                f"{value!r} is not a value of the plan picklist; allowed values: "
+                f"{', '.join(plans)}."
+            )
         return value
 
 
@@ -145,6 +166,18 @@ class SegmentMetricsSerializer(serializers.Serializer):
     )
     avg_health = serializers.DecimalField(
         max_digits=5, decimal_places=2, coerce_to_string=False, allow_null=True
+    )
+
+
+class FamilyArrSerializer(serializers.Serializer):
+    family = serializers.CharField()
+    accounts = serializers.IntegerField()
+    arr = _money()
+
+
+class SegmentMetricsByFamilySerializer(SegmentMetricsSerializer):
+    arr_by_product_family = FamilyArrSerializer(
+        many=True, required=False, help_text="With group_by=product_family; largest ARR first."
     )
 
 
@@ -241,15 +274,21 @@ class SegmentMetricsView(APIView):
     @extend_schema(
         operation_id="segment_metrics",
         tags=["analytics"],
-        parameters=[AsOfQuerySerializer],
-        responses=SegmentMetricsSerializer,
+        parameters=[MetricsQuerySerializer],
+        responses=SegmentMetricsByFamilySerializer,
         summary="A segment's metrics as of a date (docs/metrics.md).",
     )
     def get(self, request: Request, segment_id: int) -> Response:
         segment = get_object_or_404(Segment, pk=segment_id)
-        query = _query(AsOfQuerySerializer, request)
+        query = _query(MetricsQuerySerializer, request)
         metrics = analytics.segment_metrics(segment_id=segment.pk, as_of=query["as_of"])
-        return Response(SegmentMetricsSerializer(metrics.as_dict()).data)
+        payload = metrics.as_dict()
+        if query.get("group_by") == "product_family":
+            families = analytics.segment_arr_by_product_family(
+                segment_id=segment.pk, as_of=query["as_of"]
+            )
+            payload["arr_by_product_family"] = [vars(row) for row in families]
+        return Response(SegmentMetricsByFamilySerializer(payload).data)
 
 
 class SegmentOverlapView(APIView):
