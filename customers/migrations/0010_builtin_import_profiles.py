@@ -1,6 +1,9 @@
 """The built-in import profiles: HubSpot's companies export and Salesforce's accounts
 export. Their definitions are written out here, not read from customers.import_profiles,
-so the migration stays what it was when it ran."""
+so the migration stays what it was when it ran.
+
+Industries are kept as the CRM writes them (the industry picklist accepts new values, which
+an import adds for review); lifecycle stages map onto the lifecycle picklist's values."""
 
 from django.db import migrations
 
@@ -9,29 +12,6 @@ def _column(column, target, values=None):
     return {"column": column, "target": target, "values": values or {}, "keep_if_blank": True}
 
 
-HUBSPOT_INDUSTRIES = {
-    "Computer Software": "software",
-    "Information Technology and Services": "software",
-    "Internet": "software",
-    "Financial Services": "finance",
-    "Banking": "finance",
-    "Insurance": "finance",
-    "Hospital & Health Care": "healthcare",
-    "Medical Devices": "healthcare",
-    "Retail": "retail",
-    "Consumer Goods": "retail",
-    "Machinery": "manufacturing",
-    "Automotive": "manufacturing",
-    "Education Management": "education",
-    "Higher Education": "education",
-    "Media Production": "media",
-    "Online Media": "media",
-    "Logistics and Supply Chain": "logistics",
-    "Transportation/Trucking/Railroad": "logistics",
-    "Government Administration": "public_sector",
-    "Management Consulting": "professional_services",
-    "Accounting": "professional_services",
-}
 HUBSPOT_LIFECYCLE_STAGES = {
     "Subscriber": "trial",
     "Lead": "trial",
@@ -40,22 +20,6 @@ HUBSPOT_LIFECYCLE_STAGES = {
     "Opportunity": "onboarding",
     "Customer": "adopting",
     "Evangelist": "mature",
-}
-SALESFORCE_INDUSTRIES = {
-    "Technology": "software",
-    "Communications": "media",
-    "Banking": "finance",
-    "Finance": "finance",
-    "Insurance": "finance",
-    "Healthcare": "healthcare",
-    "Retail": "retail",
-    "Manufacturing": "manufacturing",
-    "Education": "education",
-    "Media": "media",
-    "Entertainment": "media",
-    "Transportation": "logistics",
-    "Government": "public_sector",
-    "Consulting": "professional_services",
 }
 SALESFORCE_TYPES = {
     "Prospect": "trial",
@@ -76,7 +40,7 @@ PROFILES = [
             _column("Record ID", "external_id"),
             _column("Company name", "name"),
             _column("Company Domain Name", "domain"),
-            _column("Industry", "industry", HUBSPOT_INDUSTRIES),
+            _column("Industry", "industry"),
             _column("Number of Employees", "employees"),
             _column("Country/Region", "country"),
             _column("Company owner", "owner"),
@@ -93,7 +57,7 @@ PROFILES = [
             _column("Account ID", "external_id"),
             _column("Account Name", "name"),
             _column("Website", "domain"),
-            _column("Industry", "industry", SALESFORCE_INDUSTRIES),
+            _column("Industry", "industry"),
             _column("Employees", "employees"),
             _column("Billing Country", "country"),
             _column("Type", "lifecycle_stage", SALESFORCE_TYPES),

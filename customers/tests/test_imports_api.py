@@ -11,7 +11,15 @@ import pytest
 from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from customers.models import Account, AttributeDefinition, Contract, CSMAssignment, ImportJob
+from customers.models import (
+    Account,
+    AttributeDefinition,
+    Contract,
+    CSMAssignment,
+    ImportJob,
+    Picklist,
+    PicklistValue,
+)
 from customers.selectors import account_ids_pending_evaluation
 from customers.signals import accounts_changed
 from customers.tests.api_client import api_client
@@ -105,7 +113,7 @@ def test_hubspot_dry_run_reports_and_writes_nothing(run, owners):
     assert job["written"] is False
     first = job["changes"][0]
     assert first["key"] == "5301002101" and first["action"] == "created"
-    assert first["fields"]["industry"] == {"from": None, "to": "software"}
+    assert first["fields"]["industry"] == {"from": None, "to": "Computer Software"}
     assert not Account.objects.exists()
     assert not CSMAssignment.objects.exists()
 
@@ -125,7 +133,7 @@ def test_hubspot_import_writes_mapped_accounts_owners_and_marks_them(run, owners
     assert (job["created"], job["rejected"]) == (6, 0)
     northwind = Account.objects.get(external_id="5301002101")
     assert northwind.name == "Northwind Traders"
-    assert northwind.industry == "software"  # value map: Computer Software
+    assert northwind.industry == "Computer Software"  # kept as HubSpot writes it
     assert northwind.lifecycle_stage == "adopting"  # value map: Customer
     assert northwind.employees == 420
     assert str(northwind.customer_since) == "2023-05-02"
@@ -150,7 +158,7 @@ def test_salesforce_import_reads_us_dates_and_maps_types(run, owners):
     assert job["status"] == "done", job
     assert job["created"] == 4
     kestrel = Account.objects.get(external_id="0015g00000XyZ2AAAA")
-    assert (kestrel.industry, kestrel.lifecycle_stage) == ("finance", "adopting")
+    assert (kestrel.industry, kestrel.lifecycle_stage) == ("Insurance", "adopting")
     assert str(kestrel.customer_since) == "2022-09-15"
     assert kestrel.owner == owners["bruno"]
 
@@ -347,4 +355,36 @@ def test_undecodable_bytes_are_refused_clearly(run):
     job = run(content)
     assert job["status"] == "failed"
     assert "neither UTF-8 nor Windows-1252" in job["message"]
+    assert not Account.objects.exists()
+
+
+# --- picklists ----------------------------------------------------------------------------------
+
+
+def test_new_industry_is_added_for_review_on_import_but_not_on_dry_run(run, owners):
+    content = HUBSPOT_HEADER.encode() + b"k-1,One,,Quantum Widgets,,,,\n"
+    job = run(content, dry_run="true")
+    assert (job["status"], job["created"]) == ("done", 1)
+    assert not PicklistValue.objects.filter(value="Quantum Widgets").exists()
+    job = run(content)
+    assert job["status"] == "done", job
+    added = PicklistValue.objects.get(picklist__field="industry", value="Quantum Widgets")
+    assert added.needs_review
+
+
+def test_picklist_value_keeps_the_stored_casing(run):
+    content = HUBSPOT_HEADER.encode() + b"k-1,One,,SOFTWARE,,,,\n"
+    run(content)
+    assert Account.objects.get(external_id="k-1").industry == "software"
+
+
+def test_a_value_outside_a_closed_picklist_is_a_rejected_row(run):
+    Picklist.objects.filter(field="lifecycle_stage").update(accept_new_values=False)
+    content = HUBSPOT_HEADER.encode() + b"k-1,One,,,,,customer,\nk-2,Two,,,,,Other,\n"
+    job = run(content)
+    assert job["status"] == "failed"
+    assert job["rejected"] == 1
+    (error,) = job["errors"]
+    assert (error["row"], error["column"]) == (3, "Lifecycle Stage")
+    assert "'Other' is not a value of the lifecycle_stage picklist" in error["message"]
     assert not Account.objects.exists()
