@@ -1,16 +1,18 @@
-"""Imports as background jobs (DESIGN section 10): ``import_job_create`` stores the upload
-and queues ``customers.import_job_run`` after commit; ``import_job_run`` (the task's body)
-reads the file in two streamed passes.
+"""Imports as background jobs (DESIGN section 10): ``import_services.import_job_create``
+stores the upload and queues ``customers.import_job_run`` after commit; ``import_job_run``
+(the task's body) reads the file in two streamed passes.
 
 1. Check: the encoding, the header, then every record in chunks of ``CHUNK_ROWS``
    (``import_check.chunk_plan``): counts of created / updated / unchanged / rejected, the
    first errors and changes, every rejected record into the rejected CSV (with an
    ``error`` column). Progress (``rows_done``) is committed after each chunk.
 2. Write (not for a dry run; not when a record was rejected unless ``skip_invalid``): the
-   file again, each chunk re-checked against the database and only the records that change
-   something written (``accounts_bulk_upsert`` set-based, owners, contracts), all in ONE
+   file again, each chunk re-checked against the database (with the bulk upsert's row
+   validation) and only the records that change something written: one
+   ``INSERT … ON CONFLICT (external_id) DO UPDATE`` per batch of the mapped fields (and the
+   owner), the owner assignments, contracts through ``contracts_bulk_upsert``; all in ONE
    transaction, so an import is all-or-nothing. The written accounts are marked for
-   segment re-evaluation by the bulk upsert (``accounts_mark_changed``).
+   segment re-evaluation (``accounts_mark_changed``) in that transaction.
 
 Memory stays bounded by a chunk: only the file's keys (for duplicates) are kept whole.
 """
@@ -18,6 +20,7 @@ Memory stays bounded by a chunk: only the file's keys (for duplicates) are kept 
 import csv
 import logging
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -26,9 +29,10 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from .bulk_upsert import accounts_bulk_upsert, contracts_bulk_upsert
+from .bulk_upsert import UPSERT_BATCH_SIZE, contracts_bulk_upsert
 from .import_check import CREATE, REJECT, UNCHANGED, UPDATE, OwnerDirectory, PlannedRow, chunk_plan
 from .import_models import ImportJob, ImportPhase, ImportStatus
+from .import_profiles import KEY_TARGET
 from .import_reading import (
     ImportFileError,
     MappedRow,
@@ -39,7 +43,7 @@ from .import_reading import (
     text_open,
 )
 from .models import Account, AssignmentRole, CSMAssignment
-from .services import accounts_rederive_owner
+from .services import accounts_mark_changed
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +250,7 @@ def _write_pass(job: ImportJob, binary: IO[bytes], encoding: str) -> dict[str, i
                         f"Row {plan.row.line} changed since the check: {_error_text(plan)}."
                     )
                 writes = [plan for plan in plans if plan.action in (CREATE, UPDATE)]
-                _write_chunk(writes)
+                _write_chunk(writes, reader)
                 created += sum(1 for plan in writes if plan.action == CREATE)
                 updated += sum(1 for plan in writes if plan.action == UPDATE)
         except csv.Error as exc:
@@ -254,24 +258,38 @@ def _write_pass(job: ImportJob, binary: IO[bytes], encoding: str) -> dict[str, i
     return {"created": created, "updated": updated}
 
 
-def _write_chunk(plans: list[PlannedRow]) -> None:
-    account_rows = [plan.account_row for plan in plans if plan.account_changed]
-    if account_rows:
-        result = accounts_bulk_upsert(rows=account_rows, atomic=True)
-        if result.errors:
-            error = result.errors[0]
-            raise _WriteAborted(f"Account {error.external_id!r} was refused: {error.errors}.")
+def _write_chunk(plans: list[PlannedRow], reader: ProfileReader) -> None:
+    """Write one chunk's checked records: accounts upserted set-based (the fields the
+    profile maps, plus the owner), owner assignments, contracts."""
+    reader.picklists.add_new_values()
+    groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+    for plan in plans:
+        if plan.account_changed or plan.owner_changed:
+            row = dict(plan.account_row)
+            if plan.owner_changed:
+                row["owner_id"] = plan.owner_id
+            groups[frozenset(row)].append(row)
+    for fields, rows in groups.items():
+        update_fields = [*sorted(fields - {KEY_TARGET}), "updated_at"]
+        for start in range(0, len(rows), UPSERT_BATCH_SIZE):
+            Account.objects.bulk_create(
+                [Account(**row) for row in rows[start : start + UPSERT_BATCH_SIZE]],
+                update_conflicts=True,
+                unique_fields=[KEY_TARGET],
+                update_fields=update_fields,
+            )
+    ids = dict(
+        Account.objects.filter(
+            external_id__in=[p.row.key for p in plans if p.account_changed or p.owner_changed]
+        ).values_list("external_id", "id")
+    )
     owner_plans = [plan for plan in plans if plan.owner_changed]
     if owner_plans:
-        ids = dict(
-            Account.objects.filter(
-                external_id__in=[plan.row.key for plan in owner_plans]
-            ).values_list("external_id", "id")
-        )
         now = timezone.now()
-        account_ids = [ids[plan.row.key] for plan in owner_plans]
         CSMAssignment.objects.filter(
-            account_id__in=account_ids, role=AssignmentRole.OWNER, ended_at__isnull=True
+            account_id__in=[ids[plan.row.key] for plan in owner_plans],
+            role=AssignmentRole.OWNER,
+            ended_at__isnull=True,
         ).update(ended_at=now)
         CSMAssignment.objects.bulk_create(
             [
@@ -283,9 +301,10 @@ def _write_chunk(plans: list[PlannedRow]) -> None:
                 )
                 for plan in owner_plans
                 if plan.owner_id is not None
-            ]
+            ],
+            batch_size=UPSERT_BATCH_SIZE,
         )
-        accounts_rederive_owner(account_ids=account_ids)
+    accounts_mark_changed(account_ids=ids.values())
     contract_rows = [plan.contract_row for plan in plans if plan.contract_row]
     if contract_rows:
         result = contracts_bulk_upsert(rows=contract_rows, atomic=True)
