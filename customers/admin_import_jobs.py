@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from cs_platform.roles import is_manager
 
+from .import_jobs import import_job_progress
 from .import_models import ImportJob, ImportProfile, ImportStatus
 from .import_profiles import date_format_problem, profile_columns_problems
 from .import_services import import_job_confirm, import_job_create
@@ -122,7 +123,9 @@ class ImportJobAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/customers/importjob/upload.html", context)
 
     def _job_context(self, request: HttpRequest, job_id: int) -> dict[str, Any]:
-        job = get_object_or_404(ImportJob.objects.select_related("profile"), pk=job_id)
+        job = import_job_progress(
+            get_object_or_404(ImportJob.objects.select_related("profile"), pk=job_id)
+        )
         return {
             "job": job,
             "finished": job.status in (ImportStatus.DONE, ImportStatus.FAILED),

@@ -32,7 +32,13 @@ class PlannedRow:
     owner_changed: bool = False
     owner_id: int | None = None
     contract_row: dict[str, Any] | None = None
-    diff: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # field -> (stored value, new value); as JSON by ``diff_plain``.
+    diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def diff_plain(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"from": _plain(old), "to": _plain(new)} for name, (old, new) in self.diff.items()
+        }
 
 
 class OwnerDirectory:
@@ -153,7 +159,7 @@ def _plan_account(reader: ProfileReader, plan: PlannedRow, stored: dict | None) 
             continue
         old = stored.get(name) if stored else None
         if stored is None or old != value:
-            plan.diff[name] = {"from": _plain(old), "to": _plain(value)}
+            plan.diff[name] = (old, value)
             plan.account_changed = True
 
 
@@ -186,7 +192,7 @@ def _plan_owner(
     plan.owner_id = owner_id
     if current != owner_id:
         plan.owner_changed = True
-        plan.diff["owner"] = {"from": current, "to": text or None}
+        plan.diff["owner"] = (current, text or None)
 
 
 def _plan_contract(
@@ -214,7 +220,7 @@ def _plan_contract(
         return
     before = contracts.get((stored["id"], start)) if stored else None
     changed = {
-        name: {"from": _plain(before.get(name) if before else None), "to": _plain(value)}
+        name: (before.get(name) if before else None, value)
         for name, value in cleaned.items()
         if before is None or before.get(name) != value
     }

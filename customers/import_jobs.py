@@ -1,18 +1,19 @@
 """Imports as background jobs (DESIGN section 10): ``import_services.import_job_create``
 stores the upload and queues ``customers.import_job_run`` after commit; ``import_job_run``
-(the task's body) reads the file in two streamed passes.
+(the task's body) reads the file, streamed:
 
-1. Check: the encoding, the header, then every record in chunks of ``CHUNK_ROWS``
-   (``import_check.chunk_plan``): counts of created / updated / unchanged / rejected, the
-   first errors and changes, every rejected record into the rejected CSV (with an
-   ``error`` column). Progress (``rows_done``) is committed after each chunk.
-2. Write (not for a dry run; not when a record was rejected unless ``skip_invalid``): the
-   file again, each chunk re-checked against the database (with the bulk upsert's row
-   validation) and only the records that change something written: one
-   ``INSERT … ON CONFLICT (external_id) DO UPDATE`` per batch of the mapped fields (and the
-   owner), the owner assignments, contracts through ``contracts_bulk_upsert``; all in ONE
-   transaction, so an import is all-or-nothing. The written accounts are marked for
-   segment re-evaluation (``accounts_mark_changed``) in that transaction.
+- the encoding (``import_reading.encoding_detect``) and the number of records;
+- then every record in chunks of ``CHUNK_ROWS``, each chunk checked
+  (``import_check.chunk_plan``: counts of created / updated / unchanged / rejected, the
+  first errors and changes, every rejected record into the rejected CSV with an ``error``
+  column). A dry run stops there, committing its progress (``rows_done``) per chunk.
+- An import writes each chunk as soon as it is checked, only the records that change
+  something: one ``INSERT … ON CONFLICT (external_id) DO UPDATE`` per batch of the mapped
+  fields (and the owner), the owner assignments, contracts through
+  ``contracts_bulk_upsert``, and the segment marks (``accounts_mark_changed``); all in ONE
+  transaction. At the first rejected record (unless ``skip_invalid``) it stops writing,
+  checks the rest so that every problem is reported, and rolls back: all-or-nothing.
+  Its progress goes to the cache meanwhile (``import_job_progress`` reads it).
 
 Memory stays bounded by a chunk: only the file's keys (for duplicates) are kept whole.
 """
@@ -23,8 +24,10 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import IO, Any
 
+from django.core.cache import cache
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -55,7 +58,7 @@ MAX_CHANGES_KEPT = 50
 
 
 class _WriteAborted(Exception):
-    """A record checked in pass 1 failed in pass 2 (the data changed meanwhile)."""
+    """A write refused a checked record (the data changed meanwhile)."""
 
 
 def _update(job: ImportJob, **values: Any) -> None:
@@ -132,25 +135,19 @@ def _run(job: ImportJob, binary: IO[bytes]) -> None:
     encoding = encoding_detect(binary)
     total = records_count(binary, encoding)
     _update(job, encoding=encoding, rows_total=total, phase=ImportPhase.CHECKING)
-    counts = _check_pass(job, binary, encoding)
-    _update(job, **counts)
-    message = ""
     if job.dry_run:
+        outcome = _pass(job, binary, encoding, write=False)
         message = "Dry run: nothing was written."
-    elif job.rejected and not job.skip_invalid:
-        _update(
-            job,
-            status=ImportStatus.FAILED,
-            phase=ImportPhase.FINISHED,
-            message=f"{job.rejected} row(s) rejected; nothing was written. Correct them, or "
-            "import with skip_invalid to write the valid rows.",
-            finished_at=timezone.now(),
-        )
-        return
-    elif job.created or job.updated:
+    else:
         _update(job, phase=ImportPhase.WRITING)
+        outcome = _Outcome()
         try:
-            written = _write_pass(job, binary, encoding)
+            with transaction.atomic():
+                outcome = _pass(job, binary, encoding, write=True)
+                if outcome.aborted:
+                    raise _RolledBack
+        except _RolledBack:
+            pass
         except _WriteAborted as exc:
             _update(
                 job,
@@ -160,12 +157,24 @@ def _run(job: ImportJob, binary: IO[bytes]) -> None:
                 finished_at=timezone.now(),
             )
             return
-        _update(job, written=True, **written)
-        message = f"Imported: {job.created} created, {job.updated} updated."
-    else:
-        message = "Nothing to write: every row matches the stored accounts."
-    if job.rejected and not job.dry_run:
-        message += f" {job.rejected} rejected row(s) were skipped."
+        if outcome.aborted:
+            _update(job, **outcome.fields(written=False))
+            _update(
+                job,
+                status=ImportStatus.FAILED,
+                phase=ImportPhase.FINISHED,
+                message=f"{job.rejected} row(s) rejected; nothing was written. Correct them, "
+                "or import with skip_invalid to write the valid rows.",
+                finished_at=timezone.now(),
+            )
+            return
+        if outcome.created or outcome.updated:
+            message = f"Imported: {outcome.created} created, {outcome.updated} updated."
+        else:
+            message = "Nothing to write: every row matches the stored accounts."
+        if outcome.rejected:
+            message += f" {outcome.rejected} rejected row(s) were skipped."
+    _update(job, **outcome.fields(written=not job.dry_run and outcome.wrote))
     _update(
         job,
         status=ImportStatus.DONE,
@@ -175,17 +184,86 @@ def _run(job: ImportJob, binary: IO[bytes]) -> None:
     )
 
 
+class _RolledBack(Exception):
+    """Leaves the import's transaction so that nothing it wrote stays."""
+
+
+@dataclass
+class _Outcome:
+    counts: dict[str, int] = field(
+        default_factory=lambda: {CREATE: 0, UPDATE: 0, UNCHANGED: 0, REJECT: 0}
+    )
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    rows_done: int = 0
+    aborted: bool = False
+    wrote: bool = False
+    rejected_file: str = ""
+
+    created = property(lambda self: self.counts[CREATE])
+    updated = property(lambda self: self.counts[UPDATE])
+    rejected = property(lambda self: self.counts[REJECT])
+
+    def fields(self, *, written: bool) -> dict[str, Any]:
+        return {
+            "created": self.counts[CREATE],
+            "updated": self.counts[UPDATE],
+            "unchanged": self.counts[UNCHANGED],
+            "rejected": self.counts[REJECT],
+            "errors": self.errors,
+            "changes": self.changes,
+            "rows_done": self.rows_done,
+            "written": written,
+            "rejected_file": self.rejected_file,
+        }
+
+    def add(self, plan: PlannedRow) -> None:
+        self.counts[plan.action] += 1
+        if plan.action == REJECT:
+            self.errors.extend(
+                {"row": plan.row.line, "column": column, "message": message}
+                for column, message in plan.errors[: MAX_ERRORS_KEPT - len(self.errors)]
+            )
+        elif plan.action != UNCHANGED and len(self.changes) < MAX_CHANGES_KEPT:
+            self.changes.append(
+                {"row": plan.row.line, "key": plan.row.key, "action": plan.action,
+                 "fields": plan.diff_plain()}
+            )  # fmt: skip
+
+
 def _error_text(plan: PlannedRow) -> str:
     return "; ".join(f"{column}: {message}" for column, message in plan.errors)
 
 
-def _check_pass(job: ImportJob, binary: IO[bytes], encoding: str) -> dict[str, Any]:
-    counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0, REJECT: 0}
-    errors: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
+def progress_key(job_id: int) -> str:
+    return f"import-job:{job_id}:rows_done"
+
+
+def import_job_progress(job: ImportJob) -> ImportJob:
+    """``job`` with the rows done so far: a running import's writes (and its progress
+    column) are in a transaction nobody else sees until it ends, so the job publishes its
+    progress in the cache meanwhile."""
+    if job.status == ImportStatus.RUNNING:
+        job.rows_done = max(job.rows_done, cache.get(progress_key(job.pk)) or 0)
+    return job
+
+
+def _progress(job: ImportJob, done: int, *, in_transaction: bool) -> None:
+    done = min(done, job.rows_total)
+    if in_transaction:
+        cache.set(progress_key(job.pk), done, timeout=6 * 3600)
+    else:
+        _update(job, rows_done=done)
+
+
+def _pass(job: ImportJob, binary: IO[bytes], encoding: str, *, write: bool) -> _Outcome:
+    """Check every record (and with ``write``, write each chunk's changes); every
+    rejected record goes to the rejected CSV. A write pass stops writing at the first
+    rejected record unless ``skip_invalid`` (``aborted``; the caller rolls back), and
+    checks on so that every problem is reported."""
+    outcome = _Outcome()
     seen: dict[str, int] = {}
     owners = OwnerDirectory()
-    done = 0
     with (
         tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected_file,
         _open_records(job, binary, encoding) as (records, reader),
@@ -194,68 +272,31 @@ def _check_pass(job: ImportJob, binary: IO[bytes], encoding: str) -> dict[str, A
         rejected_csv.writerow([formula_safe(h) for h in reader.header] + ["error"])
         try:
             for chunk in _chunks(reader, records):
-                for plan in chunk_plan(reader, chunk, seen_keys=seen, owners=owners):
-                    counts[plan.action] += 1
+                plans = chunk_plan(reader, chunk, seen_keys=seen, owners=owners)
+                for plan in plans:
+                    outcome.add(plan)
                     if plan.action == REJECT:
                         rejected_csv.writerow(
                             [formula_safe(c) for c in plan.row.cells] + [_error_text(plan)]
                         )
-                        errors.extend(
-                            {"row": plan.row.line, "column": column, "message": message}
-                            for column, message in plan.errors[: MAX_ERRORS_KEPT - len(errors)]
-                        )
-                    elif plan.action != UNCHANGED and len(changes) < MAX_CHANGES_KEPT:
-                        changes.append(
-                            {
-                                "row": plan.row.line,
-                                "key": plan.row.key,
-                                "action": plan.action,
-                                "fields": plan.diff,
-                            }
-                        )
-                done += len(chunk)
-                _update(job, rows_done=min(done, job.rows_total))
+                outcome.aborted = write and outcome.rejected > 0 and not job.skip_invalid
+                if write and not outcome.aborted:
+                    writes = [plan for plan in plans if plan.action in (CREATE, UPDATE)]
+                    if writes:
+                        _write_chunk(writes, reader)
+                        outcome.wrote = True
+                outcome.rows_done += len(chunk)
+                _progress(job, outcome.rows_done, in_transaction=write)
         except csv.Error as exc:
             raise ImportFileError(
-                f"The file is not a readable CSV after record {done + 1}: {exc}."
+                f"The file is not a readable CSV after record {outcome.rows_done + 1}: {exc}."
             ) from None
-        if counts[REJECT]:
+        outcome.rows_done = job.rows_total
+        if outcome.rejected:
             rejected_file.seek(0)
             job.rejected_file.save(f"rejected-{job.pk}.csv", File(rejected_file), save=False)
-            ImportJob.objects.filter(pk=job.pk).update(rejected_file=job.rejected_file.name)
-    return {
-        "created": counts[CREATE],
-        "updated": counts[UPDATE],
-        "unchanged": counts[UNCHANGED],
-        "rejected": counts[REJECT],
-        "errors": errors,
-        "changes": changes,
-        "rows_done": job.rows_total,
-    }
-
-
-@transaction.atomic
-def _write_pass(job: ImportJob, binary: IO[bytes], encoding: str) -> dict[str, int]:
-    created = updated = 0
-    seen: dict[str, int] = {}
-    owners = OwnerDirectory()
-    with _open_records(job, binary, encoding) as (records, reader):
-        try:
-            for chunk in _chunks(reader, records):
-                plans = chunk_plan(reader, chunk, seen_keys=seen, owners=owners)
-                rejected = [plan for plan in plans if plan.action == REJECT]
-                if rejected and not job.skip_invalid:
-                    plan = rejected[0]
-                    raise _WriteAborted(
-                        f"Row {plan.row.line} changed since the check: {_error_text(plan)}."
-                    )
-                writes = [plan for plan in plans if plan.action in (CREATE, UPDATE)]
-                _write_chunk(writes, reader)
-                created += sum(1 for plan in writes if plan.action == CREATE)
-                updated += sum(1 for plan in writes if plan.action == UPDATE)
-        except csv.Error as exc:
-            raise _WriteAborted(f"The file could not be read again: {exc}.") from None
-    return {"created": created, "updated": updated}
+            outcome.rejected_file = job.rejected_file.name
+    return outcome
 
 
 def _write_chunk(plans: list[PlannedRow], reader: ProfileReader) -> None:

@@ -7,7 +7,7 @@ import codecs
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
@@ -112,6 +112,7 @@ class ColumnMapping:
     values: dict[str, str]
     values_folded: dict[str, str]
     keep_if_blank: bool
+    value_kind: str = "text"
 
 
 @dataclass
@@ -167,6 +168,10 @@ class ProfileReader:
             )
         self.column_of_target = {m.target: m.column for _, m in self.mappings}
         self.definitions = {d.key: d for d in AttributeDefinition.objects.all()}
+        self.mappings = [
+            (position, replace(mapping, value_kind=self._value_kind(mapping)))
+            for position, mapping in self.mappings
+        ]
         # Read once per pass: a picklist's unknown values are only remembered here (the
         # bulk upsert adds them when it writes), so a check adds nothing.
         self.picklists = PicklistValues()
@@ -221,25 +226,27 @@ class ProfileReader:
                 row.contract[mapping.target.removeprefix(CONTRACT_PREFIX)] = value
         return row
 
-    def _value(self, mapping: ColumnMapping, text: str) -> Any:
+    def _value_kind(self, mapping: ColumnMapping) -> str:
+        """How a cell of this column is read: text, boolean, date, integer or money."""
         if mapping.kind == "owner":
-            return text
+            return "text"
         if mapping.kind == "trait":
             definition = self.definitions.get(mapping.target.removeprefix(TRAIT_PREFIX))
-            kind = definition.type if definition else "text"
-            return self._typed(kind, text)
+            return definition.type if definition else "text"
         model = Account if mapping.kind == "account" else Contract
-        name = mapping.target.removeprefix(CONTRACT_PREFIX)
-        model_field = model._meta.get_field(name)
+        model_field = model._meta.get_field(mapping.target.removeprefix(CONTRACT_PREFIX))
         if isinstance(model_field, models.BooleanField):
-            return self._typed("boolean", text)
+            return "boolean"
         if isinstance(model_field, models.DateField):
-            return self._typed("date", text)
+            return "date"
         if isinstance(model_field, models.IntegerField):
-            return self._typed("integer", text)
+            return "integer"
         if isinstance(model_field, models.DecimalField):
-            return self._typed("money", text)
-        return text
+            return "money"
+        return "text"
+
+    def _value(self, mapping: ColumnMapping, text: str) -> Any:
+        return text if mapping.value_kind == "text" else self._typed(mapping.value_kind, text)
 
     def _typed(self, kind: str, text: str) -> Any:
         if kind == "boolean":

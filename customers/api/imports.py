@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
+from customers.import_jobs import import_job_progress
 from customers.import_models import ImportJob, ImportProfile
 from customers.import_profiles import import_profile_create, import_profile_get
 from customers.import_services import import_job_create
@@ -133,6 +134,9 @@ class ImportJobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ImportJobSerializer
     permission_classes = [IsManager]
     parser_classes = [MultiPartParser, FormParser]
+
+    def get_object(self) -> ImportJob:
+        return import_job_progress(super().get_object())
 
     @extend_schema(
         request={"multipart/form-data": ImportCreateSerializer},
