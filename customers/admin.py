@@ -14,6 +14,7 @@ from django.urls import URLPattern, path
 
 from . import services
 from .admin_actions import assign_owner_action
+from .admin_crm import ContractItemInline, contract_items_save
 from .admin_filters import (
     AssignedUserFilter,
     CurrentAssignmentFilter,
@@ -23,6 +24,7 @@ from .admin_filters import (
 )
 from .admin_import import csv_import_view
 from .admin_import_jobs import ImportJobAdmin, ImportProfileAdmin  # noqa: F401 (registers them)
+from .field_values import PICKLIST_FIELDS, PicklistValues
 from .models import (
     Account,
     AssignmentRole,
@@ -32,7 +34,7 @@ from .models import (
     CSMAssignment,
     Note,
 )
-from .selectors import account_ids_pending_evaluation
+from .selectors import account_ids_pending_evaluation, picklist_options
 
 User = get_user_model()
 
@@ -83,6 +85,24 @@ class AccountAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assign_owner"].queryset = staff_users()
+        # The picklist fields offer their picklist's values (and the current one).
+        for name in PICKLIST_FIELDS:
+            current = getattr(self.instance, name, None)
+            options = picklist_options(name, active_only=True)
+            if current and current not in {value for value, _label in options}:
+                options.append((current, current))
+            self.fields[name].widget = forms.Select(choices=[("", "---------"), *options])
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        picklists = PicklistValues()
+        for name in PICKLIST_FIELDS:
+            if name in cleaned:
+                try:
+                    cleaned[name] = picklists.clean(name, cleaned[name])
+                except ValidationError as error:
+                    self.add_error(name, error)
+        return cleaned
 
     def clean_traits(self) -> dict:
         traits = self.cleaned_data.get("traits")
@@ -262,6 +282,10 @@ class ContractAdmin(admin.ModelAdmin):
     autocomplete_fields = ("account",)
     fields = ("account", *services.CONTRACT_EDITABLE_FIELDS)
     show_full_result_count = False
+    inlines = (ContractItemInline,)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        contract_items_save(form.instance, formset)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Contract | None = None) -> tuple:
         # Moving a contract to another account would need both accounts re-derived.

@@ -10,7 +10,10 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from cs_platform.roles import roles_sync_permissions
 
+        from .picklists import picklists_ensure
         from .rule_fields import register_rule_fields
 
         register_rule_fields()
         post_migrate.connect(roles_sync_permissions, dispatch_uid="customers_roles_sync")
+        # Also after a flush (tests that truncate tables): a picklist is never missing.
+        post_migrate.connect(picklists_ensure, sender=self, dispatch_uid="customers_picklists")

@@ -10,10 +10,28 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Account, Picklist, PicklistValue
+from .models import (
+    Account,
+    BusinessModel,
+    Industry,
+    LifecycleStage,
+    Picklist,
+    PicklistValue,
+    Plan,
+    Region,
+)
 from .services import accounts_mark_changed
 from .signals import picklist_value_removing
 
+# The initial values of each picklist, and which picklists accept new values by default.
+INITIAL_VOCABULARIES = {
+    "industry": Industry,
+    "region": Region,
+    "business_model": BusinessModel,
+    "plan": Plan,
+    "lifecycle_stage": LifecycleStage,
+}
+ACCEPTS_NEW_VALUES_BY_DEFAULT = ("industry", "plan")
 PICKLIST_VALUE_EDITABLE_FIELDS = ("value", "label", "order", "is_active", "needs_review")
 # Accounts marked changed per step of a merge: bounded memory on a million accounts.
 MERGE_MARK_BATCH_SIZE = 20_000
@@ -33,8 +51,10 @@ def picklist_value_find(*, picklist: Picklist, value: str) -> PicklistValue | No
     return picklist.values.filter(value__iexact=value).first()
 
 
-def _refuse_if_used(field: str, value: str, action: str) -> None:
-    users = sorted(
+def picklist_value_users(field: str, value: str) -> list[str]:
+    """The names of the segments whose published current rule uses ``value`` of ``field``
+    (asked of the apps that keep rules through ``picklist_value_removing``)."""
+    return sorted(
         {
             name
             for _receiver, names in picklist_value_removing.send(
@@ -43,6 +63,10 @@ def _refuse_if_used(field: str, value: str, action: str) -> None:
             for name in names or ()
         }
     )
+
+
+def _refuse_if_used(field: str, value: str, action: str) -> None:
+    users = picklist_value_users(field, value)
     if users:
         raise ValidationError(
             {
@@ -166,3 +190,17 @@ def picklist_value_delete(*, item: PicklistValue) -> None:
             }
         )
     item.delete()
+
+
+def picklists_ensure(**kwargs: Any) -> None:
+    """Create each missing picklist with its initial values (the built-in vocabularies);
+    an existing picklist is left as it is. Run after migrate (and after a test flush)."""
+    for field, vocabulary in INITIAL_VOCABULARIES.items():
+        picklist, created = Picklist.objects.get_or_create(
+            field=field, defaults={"accept_new_values": field in ACCEPTS_NEW_VALUES_BY_DEFAULT}
+        )
+        if created:
+            PicklistValue.objects.bulk_create(
+                PicklistValue(picklist=picklist, value=value, label=label, order=order)
+                for order, (value, label) in enumerate(vocabulary.choices)
+            )

@@ -55,7 +55,19 @@ def _product_members(today: date) -> QuerySet[ContractItem]:
     return _active_items().annotate(subject=F("contract__account_id"), element=F("product__code"))
 
 
+# What a caller prefetches to read ``products`` / ``product_count`` of many accounts without
+# a query per account: ``Account.objects.prefetch_related(PRODUCTS_PREFETCH)``.
+PRODUCTS_PREFETCH = "contracts__items__product"
+
+
 def _products_read(account: object, today: date) -> frozenset[str]:
+    if "contracts" in getattr(account, "_prefetched_objects_cache", {}):
+        return frozenset(
+            item.product.code
+            for contract in account.contracts.all()  # type: ignore[attr-defined]
+            if contract.status == ContractStatus.ACTIVE
+            for item in contract.items.all()
+        )
     pk = getattr(account, "pk", None)
     if pk is None:
         return frozenset()

@@ -20,6 +20,7 @@ from cs_platform.roles import CSMS, MANAGERS
 from customers.models import Account, AttributeDefinition, AttributeType
 
 from .generator import EXTERNAL_ID_PREFIX, Generator
+from .products import demo_contract_items_seed
 from .writers import chunk_writer
 
 # Accounts generated and written per chunk. Each chunk holds its accounts, ~2 contracts
@@ -66,6 +67,7 @@ class SeedResult:
     accounts: int = 0
     contracts: int = 0
     assignments: int = 0
+    contract_items: int = 0
     users: int = 0
     attribute_definitions: int = 0
     elapsed_seconds: float = 0.0
@@ -89,7 +91,7 @@ def demo_logins() -> list[DemoLogin]:
 
 def seed_demo(*, accounts: int, seed: int, out: TextIO | None = None) -> SeedResult:
     """Write a deterministic demo dataset of ``accounts`` accounts (plus users, contracts,
-    assignments and attribute definitions) in one transaction.
+    their product line items, assignments and attribute definitions) in one transaction.
 
     Demo users and attribute definitions are created or reset; accounts get external ids
     ``demo-<seed>-<n>``, so seeding the same seed twice into one database is refused.
@@ -124,6 +126,7 @@ def seed_demo(*, accounts: int, seed: int, out: TextIO | None = None) -> SeedRes
                     f"  {result.accounts:>9,} accounts  {time.perf_counter() - started:6.1f} s\n"
                 )
                 out.flush()
+        result.contract_items = demo_contract_items_seed(external_id_prefix=prefix)
         writer.finish()
     result.elapsed_seconds = time.perf_counter() - started
     result.logins = demo_logins()

@@ -21,6 +21,8 @@ from segments import engine as segment_engine
 from segments import services as segment_services
 from segments.models import ExclusiveGroup, Segment, SegmentKind
 
+from .products import demo_products_ensure
+
 # (name, rule, extra segment_create arguments); tiers share an exclusive group.
 TIERS = (
     ("Enterprise tier", {"field": "arr", "op": "gte", "value": 100000}),
@@ -64,6 +66,11 @@ SEGMENTS: tuple[tuple[str, dict, dict[str, Any]], ...] = (
         {},
     ),
     (
+        "Analytics add-on",
+        {"field": "products", "op": "contains", "value": "ANALYTICS"},
+        {"description": "Accounts with the Analytics add-on on an active contract."},
+    ),
+    (
         "Top 50 by ARR",
         {"all": []},
         {"rank_by": "arr", "rank_limit": 50, "description": "The 50 largest accounts."},
@@ -89,6 +96,7 @@ def seed_demo_workspace() -> DemoWorkspace:
         return result
     owner = get_user_model().objects.filter(groups__name=MANAGERS).order_by("username").first()
     with transaction.atomic():
+        demo_products_ensure()  # the product segment names one
         segments = _segments_create(owner)
         result.playbooks = _playbooks_create(segments, owner)
     for segment in Segment.objects.order_by("exclusive_group_id", "priority", "pk"):

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Model
 
 from cs_platform.db import dialect, table_name
-from customers.models import Account, Contract, CSMAssignment
+from customers.models import Account, Contract, ContractItem, CSMAssignment
 
 from .generator import ACCOUNT_COLUMNS, ASSIGNMENT_COLUMNS, CONTRACT_COLUMNS, Chunk
 
@@ -83,7 +83,7 @@ class CopyWriter:
     def finish(self) -> None:
         # Fresh statistics, so the first queries on a freshly seeded million rows (segment
         # recomputes, benchmarks) get sensible plans without waiting for autovacuum.
-        tables = (Account, Contract, CSMAssignment)
+        tables = (Account, Contract, ContractItem, CSMAssignment)
         with connection.cursor() as cursor:
             for model in tables:
                 cursor.execute(f"ANALYZE {table_name(model)}")

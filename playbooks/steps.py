@@ -10,7 +10,7 @@ Step configs (JSON):
 - ``send_email``: ``{"subject": TEMPLATE, "body": TEMPLATE, "to_owner": bool? (default
   true), "to": [ADDRESS, ...]?}``. There is no contact model: mail goes to the owner CSM
   and/or a fixed list of addresses.
-- ``set_lifecycle_stage``: ``{"stage": one of customers.models.LifecycleStage}``
+- ``set_lifecycle_stage``: ``{"stage": a value of the lifecycle_stage picklist}``
 - ``webhook``: ``{"url": http(s) URL, "secret": TEXT, "timeout_seconds": N? (1-30,
   default 10), "max_attempts": N? (1-10, default 5)}``. The body is signed:
   ``X-CS-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>``.
@@ -36,7 +36,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.template import Context, Engine, TemplateSyntaxError
 
-from customers.models import Account, LifecycleStage
+from customers.models import Account
+from customers.picklists import picklist_choices
 
 from .models import StepKind
 
@@ -160,11 +161,11 @@ def step_config_validate(kind: str, config: Any, *, path: str = "config") -> dic
                 errors.add("to", "no recipient: set to_owner or list at least one address.")
     elif kind == StepKind.SET_LIFECYCLE_STAGE:
         stage = config.get("stage")
-        if stage not in LifecycleStage.values:
+        stages = picklist_choices("lifecycle_stage")
+        if stage not in stages:
             errors.add(
                 "stage",
-                f"unknown lifecycle stage {stage!r}; expected one of "
-                f"{', '.join(LifecycleStage.values)}.",
+                f"unknown lifecycle stage {stage!r}; expected one of {', '.join(stages)}.",
             )
     elif kind == StepKind.WEBHOOK:
         url = config.get("url")

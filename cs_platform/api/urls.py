@@ -13,7 +13,6 @@ from drf_spectacular.views import (
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
-from customers.api.imports import ImportJobViewSet, ImportProfileViewSet
 from customers.api.crm_views import (
     PicklistListView,
     PicklistMergeView,
@@ -21,6 +20,7 @@ from customers.api.crm_views import (
     PicklistValueUpdateView,
     ProductViewSet,
 )
+from customers.api.imports import ImportJobViewSet, ImportProfileViewSet
 from customers.api.views import (
     AccountViewSet,
     AssignmentViewSet,

@@ -176,7 +176,7 @@ def test_manager_creates_account(manager):
     [
         ({"external_id": "x"}, "name"),
         ({"name": "X"}, "external_id"),
-        ({"name": "X", "external_id": "x", "plan": "gold"}, "plan"),
+        ({"name": "X", "external_id": "x", "lifecycle_stage": "gold"}, "lifecycle_stage"),
         ({"name": "X", "external_id": "x", "health_score": 101}, "health_score"),
         ({"name": "X", "external_id": "x", "cost_to_serve": "-1"}, "cost_to_serve"),
         ({"name": "X", "external_id": "x", "customer_since": "yesterday"}, "customer_since"),

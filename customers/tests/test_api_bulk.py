@@ -91,7 +91,7 @@ def test_mixed_valid_and_invalid_rows(manager):
     AccountFactory(external_id="exists")
     rows = [
         {"external_id": "ok-1", "name": "Fine"},
-        {"external_id": "bad-1", "name": "Bad", "health_score": 300, "plan": "gold"},
+        {"external_id": "bad-1", "name": "Bad", "health_score": 300, "lifecycle_stage": "gold"},
         {"external_id": "bad-2"},  # new account without a name
         {"external_id": "exists", "region": "MARS"},
         "not an object",
@@ -106,7 +106,7 @@ def test_mixed_valid_and_invalid_rows(manager):
     assert (body["created"], body["updated"]) == (1, 1)
     errors = {e["index"]: e for e in body["errors"]}
     assert set(errors) == {1, 2, 3, 4, 5, 6, 7}
-    assert set(errors[1]["errors"]) == {"health_score", "plan"}
+    assert set(errors[1]["errors"]) == {"health_score", "lifecycle_stage"}
     assert errors[1]["external_id"] == "bad-1"
     assert errors[2]["errors"] == {"name": ["This field is required."]}
     assert set(errors[3]["errors"]) == {"region"}

@@ -12,11 +12,18 @@ from django.urls import reverse
 
 from customers import services
 from customers.csv_import import csv_import
-from customers.models import Account, Contract
+from customers.models import Account, Contract, Picklist
 from customers.selectors import account_ids_pending_evaluation
 from customers.tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def plan_refuses_new_values(db) -> None:
+    """Here the plan picklist refuses new values, so a-2's plan "gold" is a bad value."""
+    Picklist.objects.filter(field="plan").update(accept_new_values=False)
+
 
 ACCOUNTS_CSV = """external_id,name,plan,region,employees,has_champion,churned_on,traits.tier
 a-1,Acme,pro,NA,120,yes,,gold

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from cs_platform.roles import CSMS, MANAGERS
 from customers import services
@@ -16,6 +16,7 @@ from customers.models import (
     AssignmentRole,
     AttributeDefinition,
     Contract,
+    ContractItem,
     ContractStatus,
     CSMAssignment,
     LifecycleStage,
@@ -102,6 +103,21 @@ def test_seeded_data_is_plausible(today):
     # Custom attributes validate against their definitions
     for account in Account.objects.all()[:100]:
         services.traits_validate(account.traits)
+    # Every contract sells its plan's platform product; the items' ARR is the contract's
+    items = ContractItem.objects.select_related("product", "contract__account")
+    assert set(items.values_list("contract_id", flat=True)) == set(
+        Contract.objects.values_list("id", flat=True)
+    )
+    for item in items.filter(product__family="Platform")[:200]:
+        assert item.product.code == f"CS-{(item.contract.account.plan or 'free').upper()}"
+    item_arr = dict(
+        ContractItem.objects.values("contract_id")
+        .annotate(total=Sum("arr"))
+        .values_list("contract_id", "total")
+    )
+    for contract_id, arr in Contract.objects.values_list("id", "arr")[:300]:
+        assert Decimal(item_arr[contract_id]).quantize(Decimal("0.01")) == arr
+    assert items.filter(product__code__in=["ANALYTICS", "API"]).exists()
     # Health in range, seats and usage filled in
     assert not Account.objects.filter(health_score__gt=100).exists()
     assert not Account.objects.filter(licensed_seats__isnull=True).exists()

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
+from customers.models import ContractItem, ContractStatus
 from demo.accounts import seed_demo
 from demo.workspace import seed_demo_workspace
 from playbooks.models import Playbook, PlaybookRun, RenewalQueueEntry, Task
@@ -13,19 +14,31 @@ from segments.models import Membership, Segment
 pytestmark = pytest.mark.django_db
 
 
+def member_ids_of(segment: Segment) -> set[int]:
+    return set(Membership.objects.filter(segment=segment).values_list("account_id", flat=True))
+
+
 def test_workspace_creates_recomputed_segments_playbooks_and_the_queue(today):
     seed_demo(accounts=300, seed=3)
 
     result = seed_demo_workspace()
 
     assert result.created
-    assert Segment.objects.count() == len(result.segments) == 9
+    assert Segment.objects.count() == len(result.segments) == 10
     for segment in Segment.objects.all():
         assert segment.current_version_id is not None
         members = Membership.objects.filter(segment=segment).count()
         assert members == segment.member_count == result.segments[segment.name]
     assert result.segments["Top 50 by ARR"] == 50
     assert result.segments["Strategic accounts (hand-picked)"] == 10
+    # the product segment holds the accounts selling the Analytics add-on on an active contract
+    with_analytics = set(
+        ContractItem.objects.filter(
+            product__code="ANALYTICS", contract__status=ContractStatus.ACTIVE
+        ).values_list("contract__account_id", flat=True)
+    )
+    analytics = Segment.objects.get(name="Analytics add-on")
+    assert with_analytics and member_ids_of(analytics) == with_analytics
     # the tiers are exclusive: no account in two of them
     in_tiers = (
         Membership.objects.filter(segment__exclusive_group__name="Revenue tier")

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from customers.models import Account
 from rules import (
-    CHOICES,
     AttributeSpec,
     RuleValidationError,
     account_rule_values,
@@ -20,6 +19,8 @@ from rules import (
     rule_queryset,
     validate_rule,
 )
+
+from .fixed_choices import FIXED_CHOICES
 
 TODAY = date(2026, 11, 22)
 ACCOUNTS_PER_EXAMPLE = 30
@@ -84,11 +85,11 @@ accounts = st.fixed_dictionaries(
         "name": st.sampled_from(TEXTS),
         "domain": maybe(st.sampled_from(TEXTS)),
         "country": maybe(st.sampled_from(["US", "us", "DE"])),
-        "industry": maybe(st.sampled_from(CHOICES["industry"][:3])),
-        "region": maybe(st.sampled_from(CHOICES["region"])),
-        "business_model": maybe(st.sampled_from(CHOICES["business_model"])),
-        "plan": maybe(st.sampled_from([*CHOICES["plan"], "legacy"])),
-        "lifecycle_stage": maybe(st.sampled_from(CHOICES["lifecycle_stage"][:3])),
+        "industry": maybe(st.sampled_from(FIXED_CHOICES["industry"][:3])),
+        "region": maybe(st.sampled_from(FIXED_CHOICES["region"])),
+        "business_model": maybe(st.sampled_from(FIXED_CHOICES["business_model"])),
+        "plan": maybe(st.sampled_from([*FIXED_CHOICES["plan"], "legacy"])),
+        "lifecycle_stage": maybe(st.sampled_from(FIXED_CHOICES["lifecycle_stage"][:3])),
         "employees": maybe(st.sampled_from(INTS)),
         "health_score": maybe(st.sampled_from([0, 50, 100])),
         "active_users": st.sampled_from([0, 1, 3, 7, 10]),
@@ -124,7 +125,7 @@ def scalars_for(field: str, kind: str) -> st.SearchStrategy:
     if field == "traits.note":
         return st.sampled_from(["gold", "Gold", "GOLD", "go", "x", ""])
     if kind == "choice":
-        return st.sampled_from(CHOICES[field])
+        return st.sampled_from(FIXED_CHOICES[field])
     if kind == "text":
         return st.sampled_from(TEXT_OPERANDS)
     if kind == "integer":

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Account
+from customers.rule_fields import PRODUCTS_PREFETCH
 from customers.tests.factories import UserFactory
 from rules import (
     AttributeSpec,
@@ -369,12 +370,15 @@ def test_rank_by_must_be_rankable(accounts):
 
 
 def test_account_values_for_many_accounts_take_one_query(accounts):
-    # Given accounts loaded with their owner, when their rule values are built,
-    # then no query is made per account
+    # Given accounts loaded with their owner and their products (prefetched: the contracts,
+    # and their items only when there are contracts; these accounts have none), when their
+    # rule values are built, then no query is made per account
     with CaptureQueriesContext(connection) as queries:
         values = [
             account_rule_values(account, attributes=ATTRIBUTES)
-            for account in Account.objects.select_related("owner")
+            for account in Account.objects.select_related("owner").prefetch_related(
+                PRODUCTS_PREFETCH
+            )
         ]
-    assert len(queries) == 1
+    assert len(queries) == 2
     assert {value["csm"] for value in values} == {"alice", None}

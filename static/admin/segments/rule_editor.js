@@ -223,7 +223,8 @@
       });
     }
     var choices = this.schema.choices[node.field];
-    if (choices && (node.op === "eq" || node.op === "ne")) {
+    // One value of a choice field (eq, ne) or of a set field's choices (contains, not_contains).
+    if (choices && kind === "value" && ["eq", "ne", "contains", "not_contains"].indexOf(node.op) >= 0) {
       return select([["", "—"]].concat(choices.map(function (c) { return [c, c]; })), node.value, function (v) {
         node.value = v; self.changed();
       });

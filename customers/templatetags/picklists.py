@@ -1,0 +1,30 @@
+"""``{% picklist_label "plan" account.plan %}``: a picklist value's label (the value itself
+when it has none or is not in the picklist), "—" for no value. The labels of every picklist
+are read once per template render (one query), so a list of accounts costs no query per
+row."""
+
+from typing import Any
+
+from django import template
+
+from customers.models import PicklistValue
+
+register = template.Library()
+
+_CACHE_KEY = "customers_picklist_labels"
+
+
+@register.simple_tag(takes_context=True)
+def picklist_label(context: template.Context, field: str, value: Any) -> str:
+    if value in (None, ""):
+        return "—"
+    labels = context.render_context.get(_CACHE_KEY)
+    if labels is None:
+        labels = {
+            (field_name, stored): label or stored
+            for field_name, stored, label in PicklistValue.objects.values_list(
+                "picklist__field", "value", "label"
+            )
+        }
+        context.render_context[_CACHE_KEY] = labels
+    return labels.get((field, value), str(value))
