@@ -32,6 +32,8 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from cs_platform.spreadsheet import formula_safe
+
 from .bulk_upsert import UPSERT_BATCH_SIZE, contracts_bulk_upsert
 from .import_check import CREATE, REJECT, UNCHANGED, UPDATE, OwnerDirectory, PlannedRow, chunk_plan
 from .import_models import ImportJob, ImportPhase, ImportStatus
@@ -41,7 +43,6 @@ from .import_reading import (
     MappedRow,
     ProfileReader,
     encoding_detect,
-    formula_safe,
     records_count,
     text_open,
 )

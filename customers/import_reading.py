@@ -292,10 +292,3 @@ def _number(text: str) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
-
-
-def formula_safe(value: str) -> str:
-    """Spreadsheet apps run cells starting with = + - @ as formulas; quote such cells."""
-    if value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
