@@ -71,3 +71,19 @@ def test_csm_cannot_open_the_import_pages(client, csm):
     client.force_login(csm)
     response = client.get(reverse("admin:customers_importjob_upload"))
     assert response.status_code in (302, 403)
+
+
+def test_a_running_import_reports_progress_from_the_cache(manager):
+    from django.core.cache import cache
+
+    from customers.import_jobs import import_job_progress, progress_key
+
+    job = ImportJob.objects.create(
+        profile=ImportProfile.objects.get(name="hubspot-companies"),
+        file="imports/x.csv",
+        rows_total=10_000,
+        status="running",
+        phase="writing",
+    )
+    cache.set(progress_key(job.pk), 4_000)
+    assert import_job_progress(job).rows_done == 4_000
