@@ -19,6 +19,7 @@ Memory stays bounded by a chunk: only the file's keys (for duplicates) are kept 
 """
 
 import csv
+import json
 import logging
 import tempfile
 from collections import defaultdict
@@ -33,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
+from cs_platform.db import dialect
 from cs_platform.spreadsheet import formula_safe
 
 from .bulk_upsert import UPSERT_BATCH_SIZE, contracts_bulk_upsert
@@ -302,52 +304,50 @@ def _pass(job: ImportJob, binary: IO[bytes], encoding: str, *, write: bool) -> _
 
 
 def _accounts_upsert(fields: list[str], rows: list[dict[str, Any]]) -> None:
-    """``INSERT … ON CONFLICT (external_id) DO UPDATE`` of rows that all carry ``fields``
-    (checked values), many rows per statement: the same SQL on PostgreSQL and SQLite,
-    without building a model instance per row (what made
-    ``bulk_create`` the import's slowest part). A new account gets the model's defaults for
-    the other columns, as a model instance would; an existing one keeps them, only ``fields`` and
-    ``updated_at`` are set."""
+    """``INSERT … SELECT … ON CONFLICT (external_id) DO UPDATE`` of rows that all carry
+    ``fields`` (checked values), the rows of a batch sent as ONE JSON parameter
+    (``Dialect.json_rows_select``): no model instance and no placeholder per value, which
+    made ``bulk_create`` the slowest part of an import. A new account gets what a model
+    instance would hold for the other columns; an existing one keeps them, only
+    ``fields`` and ``updated_at`` are set."""
     meta = Account._meta
-    json_fields = {f.attname: f for f in meta.concrete_fields if isinstance(f, JSONField)}
-    # What a model instance would hold for the other columns (as ``bulk_create`` writes);
-    # a column left out is NULL, which is what a nullable field without a default holds.
-    defaults = {
-        f.attname: f.get_default()
+    now = timezone.now()
+    fixed = {"created_at": now, "updated_at": now}
+    # A column left out is NULL: what a nullable field without a default holds.
+    fixed.update(
+        (f.attname, f.get_default())
         for f in meta.concrete_fields
         if not f.primary_key
-        and f.attname not in {*fields, "created_at", "updated_at"}
+        and f.attname not in {*fields, *fixed}
         and not (f.null and f.get_default() is None)
-    }
-    now = timezone.now()
-    columns = [*fields, *defaults, "created_at", "updated_at"]
+    )
+    by_name = {f.attname: f for f in meta.concrete_fields}
+    columns = [*fields, *fixed]
     quote = connection.ops.quote_name
     updates = [name for name in fields if name != KEY_TARGET] + ["updated_at"]
-    row_sql = f"({', '.join(['%s'] * len(columns))})"
-    conflict = f" ON CONFLICT ({quote(KEY_TARGET)}) DO UPDATE SET " + ", ".join(
-        f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "
+        + dialect().json_rows_select(
+            [(name, by_name[name].db_type(connection)) for name in columns]
+        )
+        + f" ON CONFLICT ({quote(KEY_TARGET)}) DO UPDATE SET "
+        + ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates)
     )
 
-    def value(name: str, raw: Any) -> Any:
-        if name in json_fields:
-            return json_fields[name].get_db_prep_save(raw, connection)
-        return raw
+    def stored(name: str, value: Any) -> Any:
+        """A value as the column stores it (dates, datetimes, decimals as their text)."""
+        if value is None or isinstance(by_name[name], JSONField):
+            return value
+        return by_name[name].get_db_prep_save(value, connection)
 
-    fixed = [value(name, default) for name, default in defaults.items()] + [now, now]
-    # As many rows per statement as the backend binds parameters for (PostgreSQL: 65,535).
-    batch = max(1, min(UPSERT_BATCH_SIZE, connection.ops.bulk_batch_size(columns, rows)))
+    constant = {name: stored(name, value) for name, value in fixed.items()}
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            part = rows[start : start + batch]
-            params: list[Any] = []
-            for row in part:
-                params.extend(value(name, row[name]) for name in fields)
-                params.extend(fixed)
-            cursor.execute(
-                f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "
-                f"VALUES {', '.join([row_sql] * len(part))}{conflict}",
-                params,
-            )
+        for start in range(0, len(rows), UPSERT_BATCH_SIZE):
+            batch = [
+                {**{name: stored(name, row[name]) for name in fields}, **constant}
+                for row in rows[start : start + UPSERT_BATCH_SIZE]
+            ]
+            cursor.execute(sql, [json.dumps(batch, default=str)])
 
 
 def _write_chunk(plans: list[PlannedRow], reader: ProfileReader) -> None:
