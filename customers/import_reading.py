@@ -6,6 +6,7 @@ holds more than one block of the file or one record."""
 import codecs
 import csv
 import datetime as dt
+import functools
 import io
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -268,21 +269,26 @@ class ProfileReader:
         return text
 
     def _date(self, text: str) -> dt.date:
-        date_format = self.profile.date_format
+        return _date_parse(self.profile.date_format, text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _date_parse(date_format: str, text: str) -> dt.date:
+    """A date cell (exports repeat the same dates many times; strptime is slow)."""
+    try:
+        return dt.datetime.strptime(text, date_format).date()
+    except ValueError:
+        pass
+    # The date part of a datetime format (an export's dates without a time), or ISO.
+    date_part = date_format.split(" ")[0]
+    for candidate in (date_part, "%Y-%m-%d"):
         try:
-            return dt.datetime.strptime(text, date_format).date()
+            return dt.datetime.strptime(text, candidate).date()
         except ValueError:
-            pass
-        # The date part of a datetime format (an export's dates without a time), or ISO.
-        date_part = date_format.split(" ")[0]
-        for candidate in (date_part, "%Y-%m-%d"):
-            try:
-                return dt.datetime.strptime(text, candidate).date()
-            except ValueError:
-                continue
-        raise ValueError(
-            f"Expected a date like {dt.date(2024, 3, 18).strftime(date_part)}, got {text!r}."
-        )
+            continue
+    raise ValueError(
+        f"Expected a date like {dt.date(2024, 3, 18).strftime(date_part)}, got {text!r}."
+    )
 
 
 def _number(text: str) -> Decimal | None:
