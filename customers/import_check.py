@@ -9,12 +9,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import Q
 from django.db.models.functions import Lower
-
-from cs_platform.db import dialect
 
 from .bulk_upsert import account_row_clean
 from .field_values import field_value_clean
@@ -94,7 +90,7 @@ def chunk_plan(
     fields = [*reader.account_fields, *(["traits"] if reader.has_traits else [])]
     existing = {
         values["external_id"]: values
-        for values in Account.objects.filter(_in_one_parameter("external_id", keys)).values(
+        for values in Account.objects.filter(external_id__in=keys).values(
             "id", "owner_id", *{*fields, "external_id"}
         )
     }
@@ -233,17 +229,10 @@ def _plan_contract(
         plan.diff.update({f"contract.{name}": change for name, change in changed.items()})
 
 
-def _in_one_parameter(column: str, values: Sequence[Any]) -> Q:
-    """``column IN values`` with the values as one parameter: a chunk's 2,000 keys would
-    otherwise be 2,000 placeholders for the driver to parse, chunk after chunk."""
-    sql, params = dialect().in_ids(connection.ops.quote_name(column), list(values))
-    return Q(RawSQL(sql, params, output_field=BooleanField()))
-
-
 def _current_owner_ids(account_ids: list[int]) -> dict[int, int]:
     return dict(
         CSMAssignment.objects.filter(
-            _in_one_parameter("account_id", account_ids),
+            account_id__in=account_ids,
             role=AssignmentRole.OWNER,
             ended_at__isnull=True,
         ).values_list("account_id", "user_id")

@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
-from cs_platform.db import dialect
+from cs_platform.db import dialect, table_name
 from cs_platform.spreadsheet import formula_safe
 
 from .bulk_upsert import UPSERT_BATCH_SIZE, contracts_bulk_upsert
@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 # per chunk keep round trips few and memory flat (a chunk holds ~2,000 small dicts).
 CHUNK_ROWS = 2_000
 MAX_ERRORS_KEPT = 1_000
+# An import that created this many accounts refreshes the table's planner statistics.
+ANALYZE_AFTER_CREATED = 10_000
 MAX_CHANGES_KEPT = 50
 
 
@@ -172,6 +174,11 @@ def _run(job: ImportJob, binary: IO[bytes]) -> None:
                 finished_at=timezone.now(),
             )
             return
+        if outcome.created >= ANALYZE_AFTER_CREATED:
+            # The planner's statistics still describe the table before the import: the
+            # lookups of the next import (and the segment sweep) would plan for it.
+            with connection.cursor() as cursor:
+                dialect().analyze(cursor, table_name(Account))
         if outcome.created or outcome.updated:
             message = f"Imported: {outcome.created} created, {outcome.updated} updated."
         else:
