@@ -46,8 +46,8 @@ def test_manager_imports_a_hubspot_export(
     page.get_by_label("Password").fill("pw-manager")
     page.get_by_role("button", name="Log in").click()
     # Given the upload page, when the manager uploads the export with the HubSpot profile
-    page.get_by_label("Profile").select_option(label="HubSpot companies export")
-    page.get_by_label("File").set_input_files(str(export_file))
+    page.locator("#id_profile").select_option(label="HubSpot companies export")
+    page.locator("#id_file").set_input_files(str(export_file))
     page.get_by_role("button", name="Check the file (dry run)").click()
     # Then the dry run's progress bar fills and the result says what would change
     status = page.locator("#import-status")
