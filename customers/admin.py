@@ -25,6 +25,7 @@ from .admin_filters import (
     staff_users,
 )
 from .admin_import import csv_import_view
+from .admin_import_jobs import ImportJobAdmin, ImportProfileAdmin  # noqa: F401 (registers them)
 from .field_values import PICKLIST_FIELDS, PicklistValues
 from .models import (
     Account,

@@ -428,3 +428,7 @@ class ContractItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.product_id} on contract {self.contract_id}"
+
+
+# The CRM import's models live in their own module; importing them here registers them.
+from .import_models import ImportJob, ImportPhase, ImportProfile, ImportStatus  # noqa: E402,F401

@@ -4,6 +4,7 @@ from django.db.models import Max, Min
 
 from cs_platform.tasks import cs_task
 
+from .import_jobs import import_job_run
 from .models import Account
 from .services import accounts_rederive_batch
 
@@ -28,3 +29,9 @@ def accounts_rederive_task(account_ids: list[int] | None = None) -> int:
         id_range = (low, low + REDERIVE_BATCH_IDS - 1)
         repaired.update(*accounts_rederive_batch(id_range=id_range))
     return len(repaired)
+
+
+@cs_task(name="customers.import_job_run", soft_time_limit=60 * 60, time_limit=61 * 60)
+def import_job_run_task(job_id: int) -> None:
+    """Run one import job (``customers.import_jobs``); a finished job is left as it is."""
+    import_job_run(job_id=job_id)

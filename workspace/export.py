@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
+from cs_platform.spreadsheet import formula_safe
 from customers.models import Account
 from segments.models import Membership
 
@@ -64,7 +65,8 @@ def _csv_rows(accounts: QuerySet[Account]) -> Iterator[list]:
 def _csv_chunk(chunk: list[tuple]) -> Iterator[list]:
     names = _segment_names([row[0] for row in chunk])
     for row in chunk:
-        yield [*("" if v is None else v for v in row), "; ".join(names.get(row[0], ()))]
+        cells = ("" if v is None else formula_safe(v) for v in row)
+        yield [*cells, formula_safe("; ".join(names.get(row[0], ())))]
 
 
 def accounts_csv_lines(accounts: QuerySet[Account]) -> Iterator[str]:

@@ -20,6 +20,7 @@ from customers.api.crm_views import (
     PicklistValueUpdateView,
     ProductViewSet,
 )
+from customers.api.imports import ImportJobViewSet, ImportProfileViewSet
 from customers.api.views import (
     AccountViewSet,
     AssignmentViewSet,
@@ -38,6 +39,8 @@ router.register("accounts", AccountViewSet, basename="api-account")
 router.register("contracts", ContractViewSet, basename="api-contract")
 router.register("assignments", AssignmentViewSet, basename="api-assignment")
 router.register("attributes", AttributeDefinitionViewSet, basename="api-attribute")
+router.register("import-profiles", ImportProfileViewSet, basename="api-import-profile")
+router.register("imports", ImportJobViewSet, basename="api-import")
 router.register("products", ProductViewSet, basename="api-product")
 register_segments(router)
 register_playbooks(router)
@@ -59,6 +62,11 @@ urlpatterns = [
         "redoc/",
         SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
         name="api-redoc",
+    ),
+    path(
+        "imports/<int:pk>/rejected.csv",
+        ImportJobViewSet.as_view({"get": "rejected"}),
+        name="api-import-rejected",
     ),
     path("picklists/", PicklistListView.as_view(), name="api-picklists"),
     path(

@@ -130,6 +130,15 @@ class Dialect:
         """Change server ``settings`` for the rest of the transaction, where the database
         has them (PostgreSQL: SET LOCAL, all in one statement; SQLite has none)."""
 
+    # --- bulk ingestion (the CRM import) ---
+
+    def json_rows_select(self, columns: Sequence[tuple[str, str]]) -> str:
+        """``SELECT col, ... FROM`` the rows of ONE parameter, a JSON array of objects keyed
+        by column name; ``columns`` are ``(name, column type)``. One parameter however many
+        rows: no per-value placeholder for the driver to parse. Ends with ``WHERE true``
+        so that an ``ON CONFLICT`` clause may follow (SQLite needs it there)."""
+        raise NotImplementedError
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -144,6 +153,11 @@ class PostgreSQL(Dialect):
 
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(ids)]
+
+    def json_rows_select(self, columns: Sequence[tuple[str, str]]) -> str:
+        names = ", ".join(f"r.{self.quote(name)}" for name, _ in columns)
+        types = ", ".join(f"{self.quote(name)} {kind}" for name, kind in columns)
+        return f"SELECT {names} FROM jsonb_to_recordset(%s::jsonb) AS r({types}) WHERE true"
 
     def days_until(self, sql: str, day_sql: str = "%s") -> str:
         return f"({sql} - CAST({day_sql} AS date))"
@@ -263,6 +277,11 @@ class SQLite(Dialect):
 
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]
+
+    def json_rows_select(self, columns: Sequence[tuple[str, str]]) -> str:
+        # json_extract gives an object or array as its JSON text (what a JSON column holds).
+        names = ", ".join(f"json_extract(value, '$.\"{name}\"')" for name, _ in columns)
+        return f"SELECT {names} FROM json_each(%s) WHERE true"
 
     def days_until(self, sql: str, day_sql: str = "%s") -> str:
         return f"CAST(julianday({sql}) - julianday({day_sql}) AS INTEGER)"

@@ -92,6 +92,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploaded files (CRM import uploads and their rejected rows); read by the workers too.
+MEDIA_ROOT = Path(os.environ.get("CS_MEDIA_ROOT", VAR_DIR / "media"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -204,6 +206,8 @@ SEGMENT_RECOMPUTE_EVERY_MINUTES = int(os.environ.get("SEGMENT_RECOMPUTE_EVERY_MI
 # Largest CSV the admin's import accepts (bytes); a bigger one goes through the
 # import_csv command or is split.
 ACCOUNT_IMPORT_MAX_BYTES = int(os.environ.get("ACCOUNT_IMPORT_MAX_BYTES", str(50 * 2**20)))
+# Largest CRM export an import job accepts (bytes).
+CRM_IMPORT_MAX_BYTES = int(os.environ.get("CRM_IMPORT_MAX_BYTES", str(100 * 2**20)))
 
 LOGGING = {
     "version": 1,

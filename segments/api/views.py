@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from cs_platform.api.params import path_int, query_date, query_datetime, query_int
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
 from cs_platform.api.serializers import QueuedSerializer
+from cs_platform.spreadsheet import formula_safe
 from customers.models import Account
 from segments import selectors, services
 from segments.models import Segment, SegmentKind, SegmentVersion
@@ -69,8 +70,8 @@ def members_csv_rows(members: Any) -> Iterator[str]:
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value
+        return formula_safe(json.dumps(value, sort_keys=True))
+    return formula_safe(value)
 
 
 class SegmentFilter(filters.FilterSet):

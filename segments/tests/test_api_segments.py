@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from customers import services as customer_services
+from customers.models import Account
 from customers.tests.api_client import api_client
 from customers.tests.factories import AccountFactory
 from segments import engine, services
@@ -222,3 +223,11 @@ def test_explain_without_published_version(manager, accounts):
     draft = services.segment_create(name="Draft", rule=PRO)
     response = api_client(manager).get(f"/api/accounts/{pro.id}/explain/?segment={draft.pk}")
     assert response.status_code == 404
+
+
+def test_members_csv_export_escapes_formula_cells(segment, csm, accounts):
+    pro, _ = accounts
+    Account.objects.filter(pk=pro.pk).update(name="@SUM(A1:A9)")
+    response = api_client(csm).get(f"/api/segments/{segment.pk}/members/?format=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0]["name"] == "'@SUM(A1:A9)"

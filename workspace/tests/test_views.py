@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from customers.models import Note
+from customers.models import Account, Note
 from workspace.tests.ui_world import (
     build_world,
     make_account,
@@ -368,3 +368,13 @@ def test_today_fixture_drives_overdue(client, csm, world, settings, today):
     client.force_login(csm)
     response = client.get(reverse("home"))
     assert "overdue" in response.content.decode()
+
+
+def test_csv_export_escapes_formula_cells(client, csm, world):
+    # Given an account whose name a spreadsheet would run as a formula
+    Account.objects.filter(name="Acme 000").update(name='=HYPERLINK("http://x")')
+    client.force_login(csm)
+    # When the list is exported, then the cell is quoted
+    response = client.get(reverse("account-export"), {"segment": world.segment.id})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert '\'=HYPERLINK("http://x")' in [row[2] for row in rows[1:]]
