@@ -169,6 +169,11 @@ def test_many_segments_cost_the_same_few_queries(today):
     # Then every segment has a result, from four statements (when was each segment created;
     # the population as of D; the window of the old segments; that of the young one)
     assert set(result) == set(ids)
-    reads = [q for q in queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
+    reads = [
+        q
+        for q in queries
+        if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
+        and not q["sql"].startswith("SELECT set_config(")  # planner settings, not reads
+    ]
     assert len(reads) == 4
     assert result[ent.pk].accounts == 7
