@@ -44,6 +44,7 @@ from .validation import (
     node_depends_on_today,
     parse_rule,
     rank_field_type,
+    rule_field_names,
     validate_rank,
     validate_rule,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "register_field",
     "register_subject",
     "registry",
+    "rule_field_names",
     "rule_schema",
     "rule_queryset",
     "validate_rank",

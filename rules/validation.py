@@ -120,6 +120,22 @@ def node_depends_on_today(node: Node) -> bool:
     return any(node_depends_on_today(child) for child in node.children)
 
 
+def rule_field_names(rule: object) -> list[str]:
+    """The field names a rule's leaves use, read from the raw rule without validating it
+    (anything that is not a well-formed leaf is skipped)."""
+    names: list[str] = []
+    pending = [rule]
+    while pending:
+        raw = pending.pop()
+        if isinstance(raw, list):
+            pending.extend(raw)
+        elif isinstance(raw, dict):
+            if isinstance(raw.get("field"), str):
+                names.append(raw["field"])
+            pending.extend(raw.get(kind) for kind in COMBINATORS if kind in raw)
+    return names
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 

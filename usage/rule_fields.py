@@ -200,6 +200,8 @@ class UsageFamily:
     prefix: str = PREFIX
     unknown_message: str = "unknown usage metric or window (windows: 7, 14, 30, 60, 90 days)"
     app: str = APP
+    # Listing and reading the fields queries the metrics and daily tables (rules.registry).
+    on_demand: bool = True
 
     def resolve(self, key: str, attributes: Mapping[str, AttributeSpec]) -> RuleField | None:
         match = FIELD_NAME.match(key)

@@ -16,6 +16,7 @@ from rules import (
     evaluate_rule,
     rank_order_by,
     rule_queryset,
+    rule_schema,
     validate_rule,
 )
 from usage import windows
@@ -66,7 +67,8 @@ def test_window_fields_sql_matches_evaluator(all_series, picks):
     _set_series(accounts, logins, all_series)
     for name, pick in zip([*FIELDS, "last_active"], picks, strict=True):
         field = f"usage.logins.{name}"
-        known = [account_rule_values(acc, today=TODAY)[field] for acc in accounts]
+        named = {"field": field, "op": "is_null"}
+        known = [account_rule_values(acc, today=TODAY, rule=named)[field] for acc in accounts]
         # a threshold equal to one account's value (the edge of gte / lt), or an arbitrary one
         fallback = TODAY if name == "last_active" else Decimal(1)
         candidates = [value for value in known if value is not None] or [fallback]
@@ -88,7 +90,7 @@ def test_window_fields_sql_matches_evaluator(all_series, picks):
         in_memory = {
             acc.pk
             for acc in accounts
-            if evaluate_rule(rule, account_rule_values(acc, today=TODAY), today=TODAY)
+            if evaluate_rule(rule, account_rule_values(acc, today=TODAY, rule=rule), today=TODAY)
         }
         # then both select the same accounts
         assert in_sql == in_memory, (name, threshold, known)
@@ -113,7 +115,14 @@ def test_values_at_the_window_edges():
             account=acc, metric=logins, day=TODAY - timedelta(days=offset), value=value
         )
     # when its rule values are read
-    values = account_rule_values(acc, today=TODAY)
+    named = ("sum_7d", "max_7d", "days_active_7d", "days_active_14d", "change_7d", "avg_14d")
+    rule = {
+        "all": [
+            {"field": f"usage.logins.{name}", "op": "is_null"}
+            for name in (*named, "last_active", "change_30d")
+        ]
+    }
+    values = account_rule_values(acc, today=TODAY, rule=rule)
     # then the 7-day window is today-6 .. today
     assert values["usage.logins.sum_7d"] == Decimal(5)
     assert values["usage.logins.max_7d"] == Decimal(3)
@@ -143,3 +152,24 @@ def test_an_unknown_metric_or_window_is_an_error_naming_the_path():
         with pytest.raises(RuleValidationError) as error:
             validate_rule(rule)
         assert "all[0].field" in str(error.value.errors), error.value.errors
+
+
+@pytest.mark.django_db
+def test_usage_fields_are_read_only_when_a_rule_names_them():
+    # given a metric and an account with usage
+    logins = metric("logins")
+    acc = account()
+    DailyUsage.objects.create(account=acc, metric=logins, day=TODAY, value=3)
+    # when its values are built for a rule without usage fields, or one with a usage field
+    plain = account_rule_values(acc, today=TODAY, rule={"field": "arr", "op": "gt", "value": 1})
+    rule = {"field": "usage.logins.sum_7d", "op": "gte", "value": 3}
+    named = account_rule_values(acc, today=TODAY, rule=rule)
+    # then only the named usage field is read, and the rule sees its value
+    assert not any(name.startswith("usage.") for name in plain)
+    assert [name for name in named if name.startswith("usage.")] == ["usage.logins.sum_7d"]
+    assert evaluate_rule(rule, named, today=TODAY)
+    # and the editor schema lists usage fields only when asked to (it reads the metrics)
+    assert "usage.logins.sum_30d" not in rule_schema()["fields"]
+    listed = rule_schema(on_demand=True)
+    assert listed["fields"]["usage.logins.sum_30d"]["type"] == "number"
+    assert "usage.logins.last_active" in listed["rankable"]
