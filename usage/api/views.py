@@ -24,11 +24,12 @@ class CSVTextParser(parsers.BaseParser):
     """A CSV body (text/csv) handed to the view as its text."""
 
     media_type = "text/csv"
+    max_bytes = BULK_MAX_BODY_BYTES
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        raw = stream.read(BULK_MAX_BODY_BYTES + 1) if stream is not None else b""
-        if len(raw) > BULK_MAX_BODY_BYTES:
-            raise RequestTooLarge(f"The request body is larger than {BULK_MAX_BODY_BYTES} bytes.")
+        raw = stream.read(self.max_bytes + 1) if stream is not None else b""
+        if len(raw) > self.max_bytes:
+            raise RequestTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
         return ingest.CSVBody(raw.decode("utf-8-sig"))
 
 

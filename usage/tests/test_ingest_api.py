@@ -1,14 +1,13 @@
 """The usage API: daily values (JSON and CSV), events with Idempotency-Key and the time
 zone's day, an account's series, and every kind of bad input (400, nothing written)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from customers.models import PendingEvaluation
 from customers.tests.api_client import api_client
-from usage.ingest import usage_daily_ingest
+from usage.api.views import BulkJSONParser, CSVTextParser
 from usage.models import DailyUsage, MetricKind
 from usage.settings_access import MAX_ROWS_PER_REQUEST
 
@@ -127,14 +126,65 @@ def test_a_gauge_sent_as_events_is_a_400(manager, pinned):
     assert not DailyUsage.objects.exists()
 
 
-def test_too_many_rows_is_a_400(manager, pinned):
+def _full_batch() -> list[dict]:
+    """The documented maximum: 100,000 distinct (account, metric, day) rows (~7.5 MB JSON)."""
+    accounts = [account(external_id=f"acc-{n}").external_id for n in range(50)]
+    days = [(TODAY - timedelta(days=offset)).isoformat() for offset in range(2000)]
+    return [
+        {"account": external_id, "metric": "logins", "day": day, "value": 1}
+        for external_id in accounts
+        for day in days
+    ]
+
+
+def test_the_documented_100000_rows_are_accepted_as_json_csv_and_events(manager, pinned):
+    # given 100,000 distinct daily rows (a body far above Django's 2.5 MB upload limit)
+    metric("logins")
+    rows = _full_batch()
+    assert len(rows) == MAX_ROWS_PER_REQUEST
+    client = api_client(manager)
+    # when they are sent as JSON, then as CSV, then as 100,000 events
+    as_json = client.post("/api/usage/daily/", rows, format="json")
+    lines = ["account,metric,day,value", *(f"{r['account']},logins,{r['day']},2" for r in rows)]
+    as_csv = client.post("/api/usage/daily/", "\n".join(lines), content_type="text/csv")
+    events = [{"account": r["account"], "metric": "logins", "at": r["day"]} for r in rows]
+    as_events = client.post("/api/usage/events/", events, format="json")
+    # then each is accepted whole
+    assert (as_json.status_code, as_json.data) == (200, {"written": MAX_ROWS_PER_REQUEST})
+    assert (as_csv.status_code, as_csv.data) == (200, {"written": MAX_ROWS_PER_REQUEST})
+    assert as_events.status_code == 200, as_events.data
+    assert DailyUsage.objects.count() == MAX_ROWS_PER_REQUEST
+    assert set(DailyUsage.objects.values_list("value", flat=True)) == {3}
+
+
+def test_more_rows_than_documented_is_a_400_and_nothing_is_written(manager, pinned):
+    metric("logins")
+    rows = _full_batch()
+    extra = [*rows, rows[0]]
+    client = api_client(manager)
+    for path in ("/api/usage/daily/", "/api/usage/events/"):
+        response = client.post(path, extra, format="json")
+        assert response.status_code == 400, path
+        assert "100,000" in str(response.data["rows"]), path
+    lines = ["account,metric,day,value", *(f"{r['account']},logins,{r['day']},1" for r in extra)]
+    response = client.post("/api/usage/daily/", "\n".join(lines), content_type="text/csv")
+    assert response.status_code == 400
+    assert "100,000" in str(response.data["rows"])
+    assert not DailyUsage.objects.exists()
+
+
+def test_a_body_above_the_byte_limit_is_a_413(manager, pinned, monkeypatch):
+    # (the real bound is 64 MB; lowered here so the test sends a small body)
+    monkeypatch.setattr(BulkJSONParser, "max_bytes", 1000)
+    monkeypatch.setattr(CSVTextParser, "max_bytes", 1000)
     metric("logins")
     account(external_id="a")
-    row = {"account": "a", "metric": "logins", "day": "2026-11-20", "value": 1}
-    # (through the service: the test client's body limit answers such a body with a 413)
-    with pytest.raises(ValidationError) as error:
-        usage_daily_ingest(rows=[row] * (MAX_ROWS_PER_REQUEST + 1))
-    assert "100,000" in str(error.value.message_dict["rows"])
+    rows = [{"account": "a", "metric": "logins", "day": "2026-11-20", "value": 1}] * 50
+    client = api_client(manager)
+    assert client.post("/api/usage/daily/", rows, format="json").status_code == 413
+    assert client.post("/api/usage/events/", rows, format="json").status_code == 413
+    body = "account,metric,day,value\n" + "a,logins,2026-11-20,1\n" * 100
+    assert client.post("/api/usage/daily/", body, content_type="text/csv").status_code == 413
     assert not DailyUsage.objects.exists()
 
 
