@@ -1,6 +1,6 @@
 """The usage settings (docs/usage.md), read when needed, never at import time."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -20,10 +20,12 @@ def usage_time_zone() -> ZoneInfo:
 
 
 def usage_today() -> date:
-    """Today in the usage time zone (the pinned ``CS_TODAY`` when set, like the clock)."""
-    if getattr(settings, "CS_TODAY", None):
-        return clock.today()
-    return datetime.now(usage_time_zone()).date()
+    """"Today" for usage: the site's today (``cs_platform.clock``: TIME_ZONE's date, or the
+    pinned ``CS_TODAY``), the same day the rule windows end on, the day-change schedule
+    turns on and retention counts from. USAGE_TIME_ZONE only gives events their day; when
+    it differs from TIME_ZONE, an event may fall on the site's tomorrow (accepted, see
+    ``latest_allowed_day``) and counts in the windows once the site's day turns."""
+    return clock.today()
 
 
 def latest_allowed_day() -> date:
