@@ -20,7 +20,7 @@ def usage_time_zone() -> ZoneInfo:
 
 
 def usage_today() -> date:
-    """"Today" for usage: the site's today (``cs_platform.clock``: TIME_ZONE's date, or the
+    """The "today" of usage: the site's today (``cs_platform.clock``: TIME_ZONE's date, or the
     pinned ``CS_TODAY``), the same day the rule windows end on, the day-change schedule
     turns on and retention counts from. USAGE_TIME_ZONE only gives events their day; when
     it differs from TIME_ZONE, an event may fall on the site's tomorrow (accepted, see
