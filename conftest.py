@@ -113,6 +113,8 @@ DATA_MIGRATIONS = (
     ("playbooks.migrations.0006_review_reminder_schedule", "create_schedule"),
     ("segments.migrations.0003_recompute_schedule", "create_schedules"),
     ("segments.migrations.0005_analytics_warm_schedule", "create_schedule"),
+    ("segments.migrations.0009_day_change_schedule", "create_schedule"),
+    ("usage.migrations.0002_retention_schedule", "create_schedule"),
 )
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from .registry import UNKNOWN, AttributeSpec, RuleField, registry
 from .sources import DIVISION, Column, Computed, ComputedSet
-from .validation import AllNode, AnyNode, Leaf, Node, NotNode, parse_rule
+from .validation import AllNode, AnyNode, Leaf, Node, NotNode, parse_rule, rule_field_names
 from .vocabulary import BOOLEAN, DATE, INTEGER, NUMBER, SET, TEXT, TRAIT_PREFIX, coerce_value
 
 # Explain shows Decimal actual values as strings; long quotients are shown to 6 places.
@@ -224,17 +224,21 @@ def account_rule_values(
     *,
     attributes: Mapping[str, AttributeSpec] | None = None,
     today: date | None = None,
+    rule: object = None,
 ) -> dict[str, object]:
     """The values a rule sees for an account (a customers.models.Account, duck-typed):
     every registered field read from its source, and ``traits.KEY`` for each declared
     attribute, coerced to its type (a value that does not parse for the declared type is
     None). ``today`` matters only for computed fields (default: the system date).
 
+    Fields of on-demand families (``usage.KEY.sum_30d``: they read their own tables) are
+    read only when ``rule`` names them, so pass the rule you will evaluate or explain.
+
     With the ``customers`` fields: columns as stored; ``mrr`` = arr / 12 (not rounded);
     ``csm`` = the owner's username (use ``select_related("owner")`` for many accounts);
     ``seat_utilization`` = active_users / licensed_seats, None without seats.
     """
-    return {
-        rule_field.name: field_value(rule_field, account, today)
-        for rule_field in registry.all_fields(attributes)
-    }
+    fields = registry.all_fields(attributes)
+    if rule is not None:
+        fields += registry.on_demand_fields(rule_field_names(rule), attributes)
+    return {rule_field.name: field_value(rule_field, account, today) for rule_field in fields}

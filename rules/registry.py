@@ -90,7 +90,10 @@ class FieldFamily(Protocol):
     """A namespace of fields (``prefix`` + key) resolved when a rule is checked.
 
     ``attributes`` is the declared custom attributes the caller passed to the engine
-    (families that read their own tables ignore it).
+    (families that read their own tables ignore it). ``on_demand``: the family reads its
+    own tables to list or read its fields (a query each), so ``account_rule_values`` reads
+    them only for the names a rule uses, and pickers list them only when asked to
+    (``all_fields(on_demand=True)``); a family without the attribute is not on demand.
     """
 
     prefix: str
@@ -111,6 +114,7 @@ class AttributeFamily:
     prefix: str = TRAIT_PREFIX
     unknown_message: str = "unknown custom attribute"
     app: str = ""
+    on_demand: bool = False
 
     def _field(self, spec: AttributeSpec, kind: str) -> RuleField:
         return RuleField(
@@ -138,6 +142,10 @@ class AttributeFamily:
             resolved = self.resolve(key, attributes)
             if resolved is not None and resolved.type != UNKNOWN:
                 yield resolved
+
+
+def is_on_demand(family: FieldFamily) -> bool:
+    return bool(getattr(family, "on_demand", False))
 
 
 class FieldRegistry:
@@ -202,11 +210,28 @@ class FieldRegistry:
         """The registered fields (family fields excluded), in registration order."""
         return self._fields
 
-    def all_fields(self, attributes: Mapping[str, AttributeSpec] | None = None) -> list[RuleField]:
-        """Registered fields, then each family's fields."""
+    def all_fields(
+        self, attributes: Mapping[str, AttributeSpec] | None = None, *, on_demand: bool = False
+    ) -> list[RuleField]:
+        """Registered fields, then each family's fields; the on-demand families' fields
+        (see ``FieldFamily``) only with ``on_demand=True``."""
         result = list(self._fields.values())
         for family in self._families.values():
-            result.extend(family.fields(attributes or {}))
+            if on_demand or not is_on_demand(family):
+                result.extend(family.fields(attributes or {}))
+        return result
+
+    def on_demand_fields(
+        self, names: Iterable[str], attributes: Mapping[str, AttributeSpec] | None = None
+    ) -> list[RuleField]:
+        """The fields of on-demand families among ``names`` (unknown names are skipped)."""
+        result = []
+        for name in dict.fromkeys(names):
+            family = self._family_of(name)
+            if family is not None and is_on_demand(family):
+                resolved = family.resolve(name[len(family.prefix) :], attributes or {})
+                if resolved is not None:
+                    result.append(resolved)
         return result
 
     def subject_queryset(self, subject: str = DEFAULT_SUBJECT) -> Any:
@@ -222,10 +247,14 @@ register_family = registry.register_family
 register_subject = registry.register_subject
 
 
-def rule_schema(attributes: Mapping[str, AttributeSpec] | None = None) -> dict[str, Any]:
+def rule_schema(
+    attributes: Mapping[str, AttributeSpec] | None = None, *, on_demand: bool = False
+) -> dict[str, Any]:
     """What a rule editor offers, as JSON: every field with its type and label, the operators
-    of each type, each operator's label, and the choices of choice fields (read now)."""
-    fields = registry.all_fields(attributes)
+    of each type, each operator's label, and the choices of choice fields (read now).
+    ``on_demand=True`` also lists the on-demand families' fields (read from their tables:
+    editors pass it; the default reads no database)."""
+    fields = registry.all_fields(attributes, on_demand=on_demand)
     choices = {f.name: list(f.allowed_choices()) for f in fields if f.type in CHOICE_TYPES}
     return {
         "fields": {f.name: {"type": f.type, "label": f.label or f.name} for f in fields},

@@ -224,7 +224,9 @@ def account_explain(
     if account.owner_id and "owner" not in account._state.fields_cache:
         account = Account.objects.select_related("owner").get(pk=account.pk)
     explanation = explain_rule(
-        version.rule, account_rule_values(account, attributes=attributes), today=today
+        version.rule,
+        account_rule_values(account, attributes=attributes, today=today, rule=version.rule),
+        today=today,
     )
     matched = bool(explanation["matched"])
     result: dict[str, Any] = {

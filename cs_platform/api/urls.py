@@ -32,6 +32,7 @@ from playbooks.api.urls import register as register_playbooks
 from playbooks.api.urls import urlpatterns as playbook_urlpatterns
 from segments.api.urls import register as register_segments
 from segments.api.urls import urlpatterns as segment_urlpatterns
+from usage.api.urls import urlpatterns as usage_urlpatterns
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -80,6 +81,7 @@ urlpatterns = [
         name="api-picklist-value",
     ),
     path("picklists/<str:field>/merge/", PicklistMergeView.as_view(), name="api-picklist-merge"),
+    *usage_urlpatterns,
     *segment_urlpatterns,
     *playbook_urlpatterns,
     path("", include(router.urls)),

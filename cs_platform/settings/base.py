@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "customers",
+    "usage",
     "segments",
     "playbooks",
     "workspace",

@@ -23,6 +23,7 @@ from rules import (
     evaluate_rule,
     rank_order_by,
     registry,
+    rule_field_names,
     rule_queryset,
     rule_schema,
     validate_rule,
@@ -155,3 +156,48 @@ def test_the_editor_schema_comes_from_the_registry():
 def test_every_operator_of_every_type_has_a_label():
     assert set(TYPES) == set(OPERATORS_BY_TYPE)
     assert {op for ops in OPERATORS_BY_TYPE.values() for op in ops} == set(OPERATORS)
+
+
+class _CountingFamily:
+    """An on-demand family (as if it read a table): it counts how often it is asked."""
+
+    prefix = "probe."
+    unknown_message = "unknown probe"
+    on_demand = True
+
+    def __init__(self) -> None:
+        self.listed = 0
+
+    def _field(self, key: str) -> RuleField:
+        return RuleField(self.prefix + key, INTEGER, Column("employees"))
+
+    def resolve(self, key: str, attributes) -> RuleField | None:
+        return self._field(key) if key in ("a", "b") else None
+
+    def fields(self, attributes):
+        self.listed += 1
+        return [self._field("a"), self._field("b")]
+
+
+def test_an_on_demand_family_is_listed_only_when_asked_and_resolved_by_name():
+    fresh, family = FieldRegistry(), _CountingFamily()
+    fresh.register(RuleField("size", INTEGER, Column("employees")))
+    fresh.register_family(family)
+    # listing without on_demand does not ask the family
+    assert [f.name for f in fresh.all_fields()] == ["size"]
+    assert family.listed == 0
+    assert [f.name for f in fresh.all_fields(on_demand=True)] == ["size", "probe.a", "probe.b"]
+    # by name: only known names of on-demand families, each once
+    names = ["size", "probe.b", "probe.zz", "probe.b", "traits.x"]
+    assert [f.name for f in fresh.on_demand_fields(names)] == ["probe.b"]
+
+
+def test_rule_field_names_reads_every_leaf_of_a_raw_rule():
+    rule = {
+        "all": [
+            {"field": "arr", "op": "gt", "value": 1},
+            {"not": {"any": [{"field": "usage.logins.sum_7d", "op": "is_null"}, "junk"]}},
+        ]
+    }
+    assert sorted(rule_field_names(rule)) == ["arr", "usage.logins.sum_7d"]
+    assert rule_field_names("not a rule") == []

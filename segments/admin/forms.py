@@ -16,7 +16,7 @@ from .widgets import RuleEditorWidget
 def _rank_choices() -> list[tuple[str, str]]:
     """Every field a segment can be ranked by: the registered ones, then the declared
     custom attributes of a rankable type."""
-    schema_rankable = rule_schema(selectors.attribute_specs())["rankable"]
+    schema_rankable = rule_schema(selectors.attribute_specs(), on_demand=True)["rankable"]
     return [("", "— no ranking —"), *((name, name) for name in schema_rankable)]
 
 

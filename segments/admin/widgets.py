@@ -29,4 +29,6 @@ class RuleEditorWidget(forms.Textarea):
         textarea = super().render(
             name, value, {**(attrs or {}), "data-rule-editor": schema_id}, renderer
         )
-        return textarea + json_script(rule_schema(selectors.attribute_specs()), schema_id)
+        return textarea + json_script(
+            rule_schema(selectors.attribute_specs(), on_demand=True), schema_id
+        )

@@ -1,0 +1,224 @@
+"""Benchmark: product usage on PostgreSQL (issue 17) — ingestion through the API, usage
+rules over every account, a day's data reaching 20 usage segments, the daily slide.
+
+Uses its own scratch database (default ``cs_bench_usage``, dropped and re-created):
+
+    .venv/bin/python bench/usage.py [--accounts 20000] [--metrics 5] [--days 120]
+        [--segments 20] [--density 0.6] [--db cs_bench_usage]
+
+The history (accounts × metrics × days, a value on ``density`` of the days) is loaded with
+one INSERT ... SELECT (not measured: it stands for months of past ingestion). Then, each
+measured around the whole call:
+
+- ingest: one day's batch for every account and metric (accounts × metrics rows, in
+  requests of at most 100,000 rows) as POST /api/usage/daily/ through Django's test client
+  (JSON parsing, validation, COPY + one upsert, the commit) → rows/s;
+- events: the same number of events as POST /api/usage/events/ → events/s;
+- the sweep that brings that day's data into the usage segments (the accounts marked by
+  the ingestion, evaluated against every segment);
+- a usage rule over all accounts (``usage.logins.days_active_30d < 5`` and
+  ``arr >= 50000``), compiled to SQL (correlated subqueries over the daily table);
+- the daily slide: the day-change job recomputing the segments for tomorrow;
+- peak RSS of the process.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import scratch_db
+
+# This file is bench/usage.py: its folder must not hide the ``usage`` app.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(scratch_db.ROOT))
+
+TODAY = date(2026, 11, 22)
+MAX_ROWS = 100_000
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--metrics", type=int, default=5)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--segments", type=int, default=20)
+    parser.add_argument("--density", type=float, default=0.6)
+    parser.add_argument("--db", default="cs_bench_usage")
+    args = parser.parse_args()
+    scratch_db.refuse_protected(parser, args.db)
+    if args.db in ("cs_bench_recompute", "cs_bench_renewals"):
+        parser.error("that scratch database belongs to another benchmark")
+    return args
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(label: str, work):
+    started = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - started
+    print(f"  {label}: {seconds:.2f} s", flush=True)
+    return seconds, result
+
+
+def load_history(args: argparse.Namespace) -> int:
+    from django.db import connection
+
+    from customers.models import Account
+    from usage.models import DailyUsage, UsageMetric
+
+    metrics = [
+        UsageMetric(key="logins" if n == 0 else f"metric_{n}", label=f"Metric {n}")
+        for n in range(args.metrics)
+    ]
+    UsageMetric.objects.bulk_create(metrics)
+    Account.objects.bulk_create(
+        (
+            Account(
+                name=f"Bench {n}",
+                external_id=f"bench-{n:07d}",
+                plan=("free", "starter", "pro", "enterprise")[n % 4],
+                arr=Decimal((n * 7919) % 300_000),
+            )
+            for n in range(args.accounts)
+        ),
+        batch_size=5000,
+    )
+    first = TODAY - timedelta(days=args.days)
+    with connection.cursor() as cursor:
+        # Yesterday and earlier: today is what the measured ingestion sends.
+        cursor.execute(
+            f"""
+            INSERT INTO {DailyUsage._meta.db_table} (account_id, metric_id, day, value)
+            SELECT a.id, m.id, d::date, floor(random() * 20)::numeric
+            FROM customers_account a CROSS JOIN usage_usagemetric m
+            CROSS JOIN generate_series(%s::date, %s::date, interval '1 day') d
+            WHERE random() < %s * (a.id %% 10) / 4.5  -- from idle to daily users
+            """,
+            [first, TODAY - timedelta(days=1), args.density],
+        )
+        cursor.execute("VACUUM ANALYZE")
+    return DailyUsage.objects.count()
+
+
+def create_segments(count: int) -> list:
+    from segments.services import segment_create
+
+    windows = (7, 14, 30, 60, 90)
+    kinds = ("days_active", "sum", "avg", "max", "change")
+    created = []
+    for n in range(count):
+        days, kind = windows[n % 5], kinds[(n // 5) % 5]
+        field = f"usage.logins.{kind}_{days}d"
+        threshold = {"days_active": days // 2, "sum": days * 5, "avg": 8, "max": 15}.get(kind, 0)
+        op = "lt" if n % 2 else "gte"
+        rule = {"all": [{"field": field, "op": op, "value": threshold}]}
+        if n % 3 == 0:
+            rule["all"].append({"field": "arr", "op": "gte", "value": 50000})
+        created.append(segment_create(name=f"Usage {n}: {field} {op}", rule=rule, publish=True))
+    return created
+
+
+def main() -> int:
+    args = parse_args()
+    url = f"{scratch_db.LOCAL_SERVER}/{args.db}"
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+    os.environ["CS_TODAY"] = TODAY.isoformat()
+    print(
+        f"usage bench: {args.accounts:,} accounts x {args.metrics} metrics x {args.days} days"
+        f" (density {args.density}), {args.segments} segments, database {args.db}",
+        flush=True,
+    )
+    os.chdir(scratch_db.ROOT)  # (something on the way adds the working folder to the path)
+    scratch_db.prepare(url, fresh=True, settings_module="cs_platform.settings.test")
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    from customers.models import Account, PendingEvaluation
+    from rules import rule_queryset
+    from segments.engine import segments_evaluate_changed_accounts, segments_recompute_all
+    from segments.engine.day_change import segments_recompute_date_dependent
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.CS_TODAY = TODAY
+    seconds, stored = timed("history loaded (not a measure)", lambda: load_history(args))
+    print(f"    {stored:,} daily rows", flush=True)
+    timed("20 usage segments created", lambda: create_segments(args.segments))
+    timed("first full recompute (not a measure)", lambda: segments_recompute_all(today=TODAY))
+    PendingEvaluation.objects.all().delete()
+
+    manager = User.objects.create(username="bench-manager", is_superuser=True)
+    client = APIClient()
+    client.force_authenticate(manager)
+    external_ids = list(Account.objects.order_by("pk").values_list("external_id", flat=True))
+    keys = ["logins", *(f"metric_{n}" for n in range(1, args.metrics))]
+    day = TODAY.isoformat()
+    daily = [
+        {"account": e, "metric": k, "day": day, "value": (i * 31 + j) % 17}
+        for i, e in enumerate(external_ids)
+        for j, k in enumerate(keys)
+    ]
+    results: dict[str, float] = {}
+
+    def post_all(path: str, rows: list[dict], key: str = "") -> None:
+        for start in range(0, len(rows), MAX_ROWS):
+            chunk = rows[start : start + MAX_ROWS]
+            headers = {"HTTP_IDEMPOTENCY_KEY": f"{key}-{start}"} if key else {}
+            body = json.dumps(chunk)
+            response = client.post(path, body, content_type="application/json", **headers)
+            assert response.status_code == 200, response.content[:500]
+
+    print("Measured:", flush=True)
+    seconds, _ = timed(
+        f"ingest {len(daily):,} daily rows", lambda: post_all("/api/usage/daily/", daily)
+    )
+    results["ingest rows/s"] = len(daily) / seconds
+    marked = PendingEvaluation.objects.count()
+    seconds, sweep = timed(
+        f"sweep of the {marked:,} changed accounts into {args.segments} segments",
+        lambda: segments_evaluate_changed_accounts(today=TODAY, max_batches=10_000),
+    )
+    results["day reflected in segments s"] = seconds
+    events = [
+        {"account": e, "metric": k, "at": f"{day}T12:00:00Z"}
+        for e in external_ids
+        for k in keys[:1] * args.metrics
+    ]
+    seconds, _ = timed(
+        f"ingest {len(events):,} events", lambda: post_all("/api/usage/events/", events, "ev")
+    )
+    results["events/s"] = len(events) / seconds
+    segments_evaluate_changed_accounts(today=TODAY, max_batches=10_000)
+
+    rule = {
+        "all": [
+            {"field": "usage.logins.days_active_30d", "op": "lt", "value": 5},
+            {"field": "arr", "op": "gte", "value": 50000},
+        ]
+    }
+    seconds, matched = timed(
+        "usage rule over all accounts (count)", lambda: rule_queryset(rule, today=TODAY).count()
+    )
+    results["usage rule s"] = seconds
+    print(f"    {matched:,} accounts match", flush=True)
+    seconds, _ = timed(
+        f"daily slide: {args.segments} segments recomputed for tomorrow",
+        lambda: segments_recompute_date_dependent(today=TODAY + timedelta(days=1)),
+    )
+    results["slide s"] = seconds
+    results["peak RSS MB"] = peak_rss_mb()
+    print("Summary: " + ", ".join(f"{k} = {v:,.1f}" for k, v in results.items()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
