@@ -1,6 +1,8 @@
 """Forms of the workspace pages. They validate and normalise input; queries and writes
 live in the selectors and services."""
 
+from collections.abc import Sequence
+
 from django import forms
 
 from customers.models import LifecycleStage, NoteKind, Plan, Region
@@ -18,6 +20,8 @@ ACCOUNT_SORTS: dict[str, tuple[str, str]] = {
     "lifecycle": ("Lifecycle", "lifecycle_stage"),
     "csm": ("CSM", "owner__username"),
 }
+# Sorting by the chosen usage metric's 30-day sum (workspace.usage), not a column of Account.
+USAGE_SORT = "usage"
 
 RENEWAL_WINDOW_CHOICES = [
     ("", "Any renewal date"),
@@ -35,6 +39,8 @@ def _sort_choices() -> list[tuple[str, str]]:
     for key, (label, _) in ACCOUNT_SORTS.items():
         choices.append((key, f"{label} ↑"))
         choices.append((f"-{key}", f"{label} ↓"))
+    choices.append((USAGE_SORT, "Usage, 30 days ↑"))
+    choices.append((f"-{USAGE_SORT}", "Usage, 30 days ↓"))
     return choices
 
 
@@ -56,15 +62,18 @@ class AccountFilterForm(forms.Form):
     )
     renewal = forms.ChoiceField(label="Renewal", required=False, choices=RENEWAL_WINDOW_CHOICES)
     sort = forms.ChoiceField(label="Sort", required=False, choices=_sort_choices())
+    usage = forms.ChoiceField(label="Usage metric", required=False)
 
     def __init__(
         self,
         *args,
         segment_choices: list[tuple[int, str]],
         csm_choices: list[str],
+        usage_choices: Sequence[tuple[str, str]] = (),
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["usage"].choices = [("", "No usage column"), *usage_choices]
         self.fields["segment"].choices = [("", "Any segment"), *segment_choices]
         self.fields["csm"].choices = [
             ("", "Any CSM"),
