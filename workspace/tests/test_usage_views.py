@@ -55,7 +55,7 @@ def day_bars(html: str, metric_key: str) -> dict[str, Decimal]:
 
 def table_rows(html: str, table_id: str) -> list[str]:
     body = html.split(f'id="{table_id}"', 1)[1].split("</tbody>", 1)[0].split("<tbody>", 1)[1]
-    return [row for row in body.split("<tr>")[1:]]
+    return body.split("<tr>")[1:]
 
 
 # --- the account page --------------------------------------------------------------------------
@@ -118,9 +118,7 @@ def usage_world(world, logins, today):
     return world
 
 
-def test_accounts_list_shows_the_chosen_metrics_sum_change_and_sparkline(
-    client, csm, usage_world
-):
+def test_accounts_list_shows_the_chosen_metrics_sum_change_and_sparkline(client, csm, usage_world):
     client.force_login(csm)
     first, second, third = usage_world.accounts[:3]
 
@@ -167,9 +165,7 @@ def test_usage_sort_without_a_metric_falls_back_to_name(client, csm, usage_world
     assert 'id="usage-column"' not in response.content.decode()
 
 
-def test_usage_column_reads_in_one_query_whatever_the_rows(
-    client, csm, usage_world, logins, today
-):
+def test_usage_column_reads_in_one_query_whatever_the_rows(client, csm, usage_world, logins, today):
     client.force_login(csm)
     url = reverse("account-list") + "?usage=logins&sort=-usage"
     with CaptureQueriesContext(connection) as small:
