@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from .registry import UNKNOWN, AttributeSpec, RuleField, registry
-from .sources import Source
+from .sources import Computed, Source
 from .vocabulary import (
     ALL_OPERATORS,
     BOOLEAN,
@@ -107,6 +107,17 @@ class Leaf:
 
 
 Node = AllNode | AnyNode | NotNode | Leaf
+
+
+def node_depends_on_today(node: Node) -> bool:
+    """Whether the rule's result can change when only the calendar moves: a relative date
+    operator (``within_last_days`` ...) or a computed field (its value is built for a
+    "today", e.g. a usage window)."""
+    if isinstance(node, Leaf):
+        return node.op in RELATIVE_DATE_OPERATORS or isinstance(node.source, Computed)
+    if isinstance(node, NotNode):
+        return node_depends_on_today(node.child)
+    return any(node_depends_on_today(child) for child in node.children)
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -39,6 +39,14 @@ def segments_recompute_all_task() -> dict:
     }
 
 
+@cs_task(name="segments.recompute_date_dependent")
+def segments_recompute_date_dependent_task() -> dict:
+    """The day-change schedule's job: recompute the segments whose rules depend on today
+    (usage windows, relative dates), so windows slide with the calendar."""
+    result = engine.segments_recompute_date_dependent()
+    return {"segments": result.segments, "entered": result.entered, "exited": result.exited}
+
+
 @cs_task(name="segments.evaluate_changed")
 def segments_evaluate_changed_task() -> dict:
     """Re-evaluate flagged accounts in bounded batches; re-enqueue while more remain."""

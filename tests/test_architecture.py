@@ -15,10 +15,11 @@ LAYERS = {
     "cs_platform": 0,
     "rules": 1,
     "customers": 2,
-    "segments": 3,
-    "playbooks": 4,
-    "workspace": 5,
-    "demo": 5,
+    "usage": 3,
+    "segments": 4,
+    "playbooks": 5,
+    "workspace": 6,
+    "demo": 6,
 }
 # The project's wiring composes every app (settings name them, URLconfs include them).
 WIRING = {"cs_platform.urls", "cs_platform.api.urls", "cs_platform.settings.base"}

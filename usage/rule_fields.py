@@ -1,2 +1,209 @@
+"""The ``usage.`` rule field family (DESIGN 11, docs/usage.md): ``usage.KEY.sum_Nd``,
+``avg_Nd``, ``max_Nd``, ``days_active_Nd``, ``change_Nd`` (N in 7, 14, 30, 60, 90) and
+``usage.KEY.last_active``, resolved when a rule is checked from the metrics table (an
+unknown metric or window is a validation error naming the path).
+
+Each field is a ``Computed`` source: a correlated aggregate subquery over the daily table
+(a range scan of its (account, metric, day) key) for the compiler and ranking, and the
+same value computed in Python (``windows``) for the evaluator and explain.
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Count,
+    DateField,
+    DecimalField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, NullIf
+
+from rules import Computed, RuleField, register_family
+from rules.registry import AttributeSpec
+from rules.vocabulary import DATE, INTEGER, NUMBER
+
+from . import windows
+from .models import USAGE_VALUE, DailyUsage, UsageMetric
+
+PREFIX = "usage."
+APP = "usage"
+FIELD_NAME = re.compile(
+    r"\A(?P<key>[a-z][a-z0-9_]{0,49})\.(?:(?P<kind>sum|avg|max|days_active|change)_(?P<days>\d+)d"
+    r"|(?P<last>last_active))\Z"
+)
+# Wide enough for a sum of 90 daily values and for a percentage with a fraction.
+_NUMBER = DecimalField(max_digits=30, decimal_places=10)
+_ZERO = Value(Decimal(0), output_field=DecimalField(**USAGE_VALUE))
+
+_LABELS = {
+    "sum": "sum over {n} days",
+    "avg": "daily average over {n} days",
+    "max": "highest day in {n} days",
+    "days_active": "active days in {n} days",
+    "change": "% change over {n} days",
+}
+
+
+def _days(metric_id: int, first: date, last: date):
+    return DailyUsage.objects.filter(
+        account=OuterRef("pk"), metric_id=metric_id, day__gte=first, day__lte=last
+    ).order_by()
+
+
+def _aggregate(queryset, expression, output_field) -> Subquery:
+    """One value per outer account: the aggregate over its rows (NULL when none)."""
+    grouped = queryset.values("account").annotate(result=expression).values("result")
+    return Subquery(grouped, output_field=output_field)
+
+
+def window_expression(metric_id: int, kind: str, days: int, today: date):
+    """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row."""
+    first = windows.window_start(today, days)
+    if kind == "change":
+        previous_first = first - timedelta(days=days)
+        current = Coalesce(Sum("value", filter=Q(day__gte=first)), _ZERO)
+        previous = Sum("value", filter=Q(day__lt=first))
+        change = (current - previous) * Value(Decimal(100)) / NullIf(previous, _ZERO)
+        return _aggregate(_days(metric_id, previous_first, today), change, _NUMBER)
+    rows = _days(metric_id, first, today)
+    if kind == "days_active":
+        active = Count("day", filter=Q(value__gt=0))
+        return Coalesce(_aggregate(rows, active, IntegerField()), Value(0))
+    if kind == "max":
+        return Coalesce(_aggregate(rows, Max("value"), _NUMBER), _ZERO, output_field=_NUMBER)
+    total = Coalesce(_aggregate(rows, Sum("value"), _NUMBER), _ZERO, output_field=_NUMBER)
+    if kind == "avg":
+        return total / Value(Decimal(days), output_field=_NUMBER)
+    return total
+
+
+def last_active_expression(metric_id: int, today: date):
+    rows = DailyUsage.objects.filter(
+        account=OuterRef("pk"), metric_id=metric_id, day__lte=today, value__gt=0
+    ).order_by("-day")
+    return Subquery(rows.values("day")[:1], output_field=DateField())
+
+
+# --- the evaluator's side: one query per account for every metric ------------------------
+
+_CACHE = "_usage_series_by_today"
+
+
+def account_series(account: object, today: date) -> dict[int, dict[date, Decimal]]:
+    """The account's daily values of every metric in the days the windows read, loaded once
+    per account object and day (explain and preview read many fields of one account)."""
+    cache = account.__dict__.setdefault(_CACHE, {})
+    if today not in cache:
+        series: dict[int, dict[date, Decimal]] = {}
+        rows = DailyUsage.objects.filter(
+            account_id=account.pk,
+            day__gt=today - timedelta(days=windows.MAX_DAYS_READ),
+            day__lte=today,
+        ).values_list("metric_id", "day", "value")
+        for metric_id, day, value in rows:
+            series.setdefault(metric_id, {})[day] = value
+        cache[today] = series
+    return cache[today]
+
+
+def _read_window(metric_id: int, kind: str, days: int):
+    def read(account: object, today: date) -> object:
+        series = account_series(account, today).get(metric_id, {})
+        return windows.window_value(kind, days, series, today)
+
+    return read
+
+
+def _read_last_active(metric_id: int):
+    def read(account: object, today: date) -> object:
+        recent = windows.last_active(account_series(account, today).get(metric_id, {}), today)
+        if recent is not None:
+            return recent
+        older = DailyUsage.objects.filter(
+            account_id=account.pk, metric_id=metric_id, day__lte=today, value__gt=0
+        ).aggregate(last=Max("day"))
+        return older["last"]
+
+    return read
+
+
+# --- the family -------------------------------------------------------------------------
+
+
+def _window_field(metric: UsageMetric, kind: str, days: int) -> RuleField:
+    name = f"{PREFIX}{metric.key}.{kind}_{days}d"
+    return RuleField(
+        name=name,
+        type=INTEGER if kind == "days_active" else NUMBER,
+        source=Computed(
+            alias=f"rule_usage_{metric.key}_{kind}_{days}d",
+            expression=lambda today: window_expression(metric.pk, kind, days, today),
+            read_value=_read_window(metric.pk, kind, days),
+        ),
+        label=f"{metric.label}: {_LABELS[kind].format(n=days)}",
+        rankable=True,
+        app=APP,
+    )
+
+
+def _last_active_field(metric: UsageMetric) -> RuleField:
+    return RuleField(
+        name=f"{PREFIX}{metric.key}.{windows.LAST_ACTIVE}",
+        type=DATE,
+        source=Computed(
+            alias=f"rule_usage_{metric.key}_last_active",
+            expression=lambda today: last_active_expression(metric.pk, today),
+            read_value=_read_last_active(metric.pk),
+        ),
+        label=f"{metric.label}: last active day",
+        rankable=True,
+        app=APP,
+    )
+
+
+@dataclass(frozen=True)
+class UsageFamily:
+    """``usage.KEY.<window field>`` for every metric in the metrics table."""
+
+    prefix: str = PREFIX
+    unknown_message: str = "unknown usage metric or window (windows: 7, 14, 30, 60, 90 days)"
+    app: str = APP
+
+    def resolve(self, key: str, attributes: Mapping[str, AttributeSpec]) -> RuleField | None:
+        match = FIELD_NAME.match(key)
+        if match is None:
+            return None
+        metric = UsageMetric.objects.filter(key=match["key"]).first()
+        if metric is None:
+            return None
+        if match["last"]:
+            return _last_active_field(metric)
+        days = int(match["days"])
+        if days not in windows.WINDOWS:
+            return None
+        return _window_field(metric, match["kind"], days)
+
+    def fields(self, attributes: Mapping[str, AttributeSpec]) -> Iterable[RuleField]:
+        for metric in UsageMetric.objects.all():
+            for kind in windows.WINDOW_KINDS:
+                for days in windows.WINDOWS:
+                    yield _window_field(metric, kind, days)
+            yield _last_active_field(metric)
+
+
+USAGE = UsageFamily()
+
+
 def register_rule_fields() -> None:
-    """Registers the usage.* rule field family (filled in below)."""
+    """Register the ``usage.`` family (fields resolved from the metrics table)."""
+    register_family(USAGE)

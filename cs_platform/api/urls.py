@@ -24,6 +24,7 @@ from playbooks.api.urls import register as register_playbooks
 from playbooks.api.urls import urlpatterns as playbook_urlpatterns
 from segments.api.urls import register as register_segments
 from segments.api.urls import urlpatterns as segment_urlpatterns
+from usage.api.urls import urlpatterns as usage_urlpatterns
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -52,6 +53,7 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
         name="api-redoc",
     ),
+    *usage_urlpatterns,
     *segment_urlpatterns,
     *playbook_urlpatterns,
     path("", include(router.urls)),

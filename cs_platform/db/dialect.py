@@ -1,7 +1,7 @@
 """One ``Dialect`` per supported database; ``dialect()`` gives the current connection's."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import NotSupportedError, connection
@@ -54,6 +54,13 @@ class Dialect:
     def xact_lock(self, key: int, *, shared: bool = False) -> None:
         """Take advisory lock ``key`` until the end of the transaction, where the database
         has more than one writer at a time."""
+
+    def copy_rows(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Load ``rows`` into ``table`` in bulk (PostgreSQL: COPY; SQLite: executemany)."""
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     @property
     def concurrent_reads(self) -> bool:
@@ -141,6 +148,13 @@ class PostgreSQL(Dialect):
         # costs 0.1-2 s per statement, far more than running them. SET LOCAL: for this
         # transaction only (outside one it is a no-op with a warning).
         cursor.execute("SET LOCAL jit = off")
+
+    def copy_rows(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(ids)]

@@ -11,6 +11,7 @@ The engine imports no task: a recompute it needs is requested with the
 ``recompute_requested`` signal, which ``segments.receivers`` turns into a task on commit.
 """
 
+from .day_change import segments_recompute_date_dependent
 from .events import SIGNAL_EVENT_IDS_LIMIT, recompute_request, recompute_request_many
 from .recompute import RecomputeResult, segment_lock, segment_recompute
 from .recompute_all import RecomputeAllResult, segments_recompute_all
@@ -44,4 +45,5 @@ __all__ = [
     "segment_target_ids",
     "segments_evaluate_changed_accounts",
     "segments_recompute_all",
+    "segments_recompute_date_dependent",
 ]

@@ -1,5 +1,6 @@
 """The recompute of every active segment (the schedule's job)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -25,7 +26,9 @@ class RecomputeAllResult:
     one_by_one: list[int] = field(default_factory=list)
 
 
-def segments_recompute_all(*, today: date | None = None) -> RecomputeAllResult:
+def segments_recompute_all(
+    *, today: date | None = None, only: Callable[[Segment], bool] | None = None
+) -> RecomputeAllResult:
     """Full recompute of every active segment's current version (the schedule's job).
 
     The unranked dynamic segments are recomputed together: one transaction that locks
@@ -37,7 +40,8 @@ def segments_recompute_all(*, today: date | None = None) -> RecomputeAllResult:
     membership, so evaluating them together changes nothing.
 
     Ranked segments (their top N is a sort of its own) and static ones (totals only) then
-    get their own ``segment_recompute``, one transaction each. A segment whose rule no
+    get their own ``segment_recompute``, one transaction each. ``only``: recompute just
+    the active segments it accepts (the day-change job's date-dependent ones). A segment whose rule no
     longer validates keeps its membership (logged), as in ``segment_recompute``.
     """
     today = today or clock.today()
@@ -51,6 +55,8 @@ def segments_recompute_all(*, today: date | None = None) -> RecomputeAllResult:
             .select_related("current_version")
             .order_by("pk")
         )
+        if only is not None:
+            segments = [segment for segment in segments if only(segment)]
         together = [
             segment
             for segment in segments

@@ -47,7 +47,7 @@ class VersionRules:
 
     def rank_order_by(self, version: SegmentVersion) -> list[OrderBy]:
         """The version's ranking order ("top N by rank_by")."""
-        return rules_rank_order_by(version.rank_by, attributes=self.attributes)
+        return rules_rank_order_by(version.rank_by, attributes=self.attributes, today=self.today)
 
     def matching(self, version: SegmentVersion, base: QuerySet | None = None) -> QuerySet:
         """The accounts of ``base`` (default: all) the version's rule matches."""

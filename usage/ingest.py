@@ -1,0 +1,289 @@
+"""Ingestion of daily usage and events (DESIGN 11): parse, validate every row (all or
+nothing: any bad row is a 400 naming the rows by index), then write set-based.
+
+Writing: the rows (one per account, metric and day) go into a per-connection staging
+table in bulk (PostgreSQL: COPY) and one upsert statement moves them into the daily table
+(``sql/<vendor>/usage_daily_upsert.sql``), returning the accounts whose stored usage really
+changed; exactly those are marked for segment re-evaluation, in the same transaction.
+"""
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils.dateparse import parse_datetime
+
+from cs_platform.db import dialect, load_sql
+from customers.models import Account
+from customers.services import accounts_mark_changed
+
+from .models import USAGE_VALUE, MetricKind, UsageEventBatch, UsageMetric
+from .settings_access import MAX_ROWS_PER_REQUEST, latest_allowed_day, usage_time_zone
+
+DAILY_COLUMNS = ("account", "metric", "day", "value")
+EVENT_COLUMNS = ("account", "metric", "at", "count")
+STAGING_TABLE = "usage_daily_staging"
+# Accounts looked up by external id per query (one IN list; bounded statement size).
+ACCOUNT_LOOKUP_BATCH = 10_000
+# At most this many row errors are listed; the count says how many there were.
+MAX_ERRORS_LISTED = 100
+_MAX_VALUE = Decimal(10) ** (USAGE_VALUE["max_digits"] - USAGE_VALUE["decimal_places"])
+
+Key = tuple[int, int, date]
+
+
+@dataclass(frozen=True)
+class CSVBody:
+    """A CSV request body, parsed into rows by the view for the endpoint's columns."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    rows: int
+    changed_accounts: int
+    duplicate_batch: bool = False
+
+
+class RowErrors:
+    """Errors by row index, raised as one ValidationError ({"rows": {index: [...]}})."""
+
+    def __init__(self) -> None:
+        self.by_row: dict[int, list[str]] = {}
+        self.count = 0
+
+    def add(self, index: int, message: str) -> None:
+        self.count += 1
+        if len(self.by_row) < MAX_ERRORS_LISTED or index in self.by_row:
+            self.by_row.setdefault(index, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.count:
+            rows = {str(index): messages for index, messages in sorted(self.by_row.items())}
+            raise ValidationError(
+                {"rows": [f"{self.count} error(s) in {len(self.by_row)}+ row(s)"], **rows}
+            )
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+def rows_from_csv(text: str, columns: Sequence[str]) -> list[dict[str, str]]:
+    """The rows of a CSV with a header naming ``columns`` (any order, extra columns are an
+    error, so a typo cannot silently drop a value)."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [column for column in columns if column not in header]
+    extra = [column for column in header if column not in columns]
+    if missing or extra:
+        raise ValidationError(
+            {"csv": [f"the header must be {', '.join(columns)} (missing {missing}, extra {extra})"]}
+        )
+    return list(reader)
+
+
+def _check_size(rows: object) -> Sequence[Any]:
+    if not isinstance(rows, list):
+        raise ValidationError({"rows": ["expected a JSON list of rows (or a CSV body)"]})
+    if len(rows) > MAX_ROWS_PER_REQUEST:
+        raise ValidationError(
+            {"rows": [f"{len(rows)} rows; at most {MAX_ROWS_PER_REQUEST:,} a request"]}
+        )
+    return rows
+
+
+def _value(raw: object) -> Decimal | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _metrics() -> dict[str, UsageMetric]:
+    return {metric.key: metric for metric in UsageMetric.objects.all()}
+
+
+def _account_ids(external_ids: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(external_ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), ACCOUNT_LOOKUP_BATCH):
+        chunk = wanted[start : start + ACCOUNT_LOOKUP_BATCH]
+        found.update(Account.objects.filter(external_id__in=chunk).values_list("external_id", "id"))
+    return found
+
+
+def _text(row: Mapping[str, Any], column: str) -> str:
+    raw = row.get(column)
+    return "" if raw is None else str(raw).strip()
+
+
+def _resolve(rows: Sequence[Any], columns: Sequence[str], errors: RowErrors):
+    """Per row: (account id, metric) or None, with errors for unknown ones."""
+    metrics = _metrics()
+    dict_rows = [row if isinstance(row, dict) else None for row in rows]
+    accounts = _account_ids(_text(row, "account") for row in dict_rows if row is not None)
+    resolved = []
+    for index, row in enumerate(dict_rows):
+        if row is None:
+            errors.add(index, f"expected an object with {', '.join(columns)}")
+            resolved.append(None)
+            continue
+        account_id = accounts.get(_text(row, "account"))
+        metric = metrics.get(_text(row, "metric"))
+        if account_id is None:
+            errors.add(index, f"account: unknown account {_text(row, 'account')!r}")
+        if metric is None:
+            errors.add(index, f"metric: unknown metric {_text(row, 'metric')!r}")
+        resolved.append((account_id, metric) if account_id and metric else None)
+    return dict_rows, resolved
+
+
+def _checked_value(raw: object, column: str, index: int, errors: RowErrors) -> Decimal | None:
+    value = _value(raw)
+    if value is None:
+        errors.add(index, f"{column}: not a number: {raw!r}")
+    elif value < 0:
+        errors.add(index, f"{column}: must be 0 or more")
+    elif value >= _MAX_VALUE or value != value.quantize(Decimal("0.0001")):
+        errors.add(index, f"{column}: at most 14 digits and 4 decimal places")
+    else:
+        return value
+    return None
+
+
+def _checked_day(day: date | None, raw: object, column: str, index: int, errors: RowErrors):
+    if day is None:
+        errors.add(index, f"{column}: not a valid date: {raw!r}")
+    elif day > latest_allowed_day():
+        errors.add(index, f"{column}: {day.isoformat()} is more than one day in the future")
+    else:
+        return day
+    return None
+
+
+def daily_rows_validate(rows: object) -> dict[Key, Decimal]:
+    """The values by (account id, metric id, day) of a daily batch; a key sent twice keeps
+    its last value. Raises ValidationError naming every bad row by index."""
+    rows = _check_size(rows)
+    errors = RowErrors()
+    dict_rows, resolved = _resolve(rows, DAILY_COLUMNS, errors)
+    values: dict[Key, Decimal] = {}
+    for index, row in enumerate(dict_rows):
+        if row is None:
+            continue
+        raw_day = _text(row, "day")
+        try:
+            parsed = date.fromisoformat(raw_day) if len(raw_day) == 10 else None
+        except ValueError:
+            parsed = None
+        day = _checked_day(parsed, raw_day, "day", index, errors)
+        value = _checked_value(row.get("value"), "value", index, errors)
+        target = resolved[index]
+        if target and day is not None and value is not None:
+            values[(target[0], target[1].pk, day)] = value
+    errors.raise_if_any()
+    return values
+
+
+def _event_day(raw: str) -> date | None:
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    zone = usage_time_zone()
+    if moment.tzinfo is None:  # a time without an offset is in the usage time zone
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(zone).date()
+
+
+def event_rows_validate(rows: object) -> dict[Key, Decimal]:
+    """The counts to add by (account id, metric id, day): each event's day is the usage
+    time zone's date of ``at``. Only count metrics take events."""
+    rows = _check_size(rows)
+    errors = RowErrors()
+    dict_rows, resolved = _resolve(rows, EVENT_COLUMNS, errors)
+    totals: dict[Key, Decimal] = {}
+    for index, row in enumerate(dict_rows):
+        if row is None:
+            continue
+        target = resolved[index]
+        if target and target[1].kind != MetricKind.COUNT:
+            errors.add(index, f"metric: {target[1].key!r} is a gauge; send gauges as daily values")
+            target = None
+        raw_at = _text(row, "at")
+        day = _checked_day(_event_day(raw_at), raw_at, "at", index, errors)
+        count = _checked_value(row.get("count", 1), "count", index, errors)
+        if target and day is not None and count is not None:
+            key = (target[0], target[1].pk, day)
+            totals[key] = totals.get(key, Decimal(0)) + count
+    errors.raise_if_any()
+    return totals
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _upsert(values: Mapping[Key, Decimal], *, add: bool) -> set[int]:
+    """Write ``values`` into the daily table; the ids of the accounts whose usage changed."""
+    if not values:
+        return set()
+    db = dialect()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (account_id {db.bigint} "
+            f"NOT NULL, metric_id {db.bigint} NOT NULL, day date NOT NULL, "
+            f"value numeric(18, 4) NOT NULL){db.temp_table_suffix}"
+        )
+        cursor.execute(f"DELETE FROM {STAGING_TABLE}")
+        db.copy_rows(
+            cursor,
+            STAGING_TABLE,
+            ("account_id", "metric_id", "day", "value"),
+            ((a, m, d, v) for (a, m, d), v in values.items()),
+        )
+        if add:
+            assign, changed = "stored.value + excluded.value", "excluded.value <> 0"
+        else:
+            assign, changed = "excluded.value", "stored.value <> excluded.value"
+        cursor.execute(load_sql("usage", "usage_daily_upsert", assign=assign, changed=changed))
+        changed_ids = {row[0] for row in cursor.fetchall()}
+        cursor.execute(f"DELETE FROM {STAGING_TABLE}")
+    return changed_ids
+
+
+@transaction.atomic
+def usage_daily_ingest(*, rows: object) -> IngestResult:
+    """Validate and write a batch of daily values (a re-sent day replaces its value)."""
+    values = daily_rows_validate(rows)
+    changed = _upsert(values, add=False)
+    accounts_mark_changed(account_ids=changed)
+    return IngestResult(rows=len(rows), changed_accounts=len(changed))  # type: ignore[arg-type]
+
+
+def usage_events_ingest(*, rows: object, idempotency_key: str | None) -> IngestResult:
+    """Validate and add a batch of events to their days. With an ``idempotency_key``, a
+    batch already applied under that key adds nothing (``duplicate_batch``)."""
+    totals = event_rows_validate(rows)
+    count = len(rows)  # type: ignore[arg-type]
+    with transaction.atomic():
+        if idempotency_key:
+            try:
+                with transaction.atomic():
+                    UsageEventBatch.objects.create(idempotency_key=idempotency_key, accepted=count)
+            except IntegrityError:
+                return IngestResult(rows=0, changed_accounts=0, duplicate_batch=True)
+        changed = _upsert(totals, add=True)
+        accounts_mark_changed(account_ids=changed)
+    return IngestResult(rows=count, changed_accounts=len(changed))
