@@ -18,6 +18,8 @@ from django.db.models import (
     Count,
     DateField,
     DecimalField,
+    FloatField,
+    Func,
     IntegerField,
     Max,
     OuterRef,
@@ -26,7 +28,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 
 from rules import Computed, RuleField, register_family
 from rules.registry import AttributeSpec
@@ -54,6 +56,22 @@ _LABELS = {
 }
 
 
+class Quotient(Func):
+    """``numerator / denominator`` as a decimal. SQLite stores whole decimals as integers
+    and would divide them as integers (3 / 14 = 0), so there the numerator is made real
+    first (Django's per-vendor ``as_sqlite`` hook)."""
+
+    arg_joiner = " / "
+    template = "(%(expressions)s)"
+    output_field = _NUMBER
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        numerator, denominator = self.get_source_expressions()
+        clone = self.copy()
+        clone.set_source_expressions([Cast(numerator, FloatField()), denominator])
+        return super(Quotient, clone).as_sql(compiler, connection, **extra_context)
+
+
 def _days(metric_id: int, first: date, last: date):
     return DailyUsage.objects.filter(
         account=OuterRef("pk"), metric_id=metric_id, day__gte=first, day__lte=last
@@ -73,7 +91,7 @@ def window_expression(metric_id: int, kind: str, days: int, today: date):
         previous_first = first - timedelta(days=days)
         current = Coalesce(Sum("value", filter=Q(day__gte=first)), _ZERO)
         previous = Sum("value", filter=Q(day__lt=first))
-        change = (current - previous) * Value(Decimal(100)) / NullIf(previous, _ZERO)
+        change = Quotient((current - previous) * Value(Decimal(100)), NullIf(previous, _ZERO))
         return _aggregate(_days(metric_id, previous_first, today), change, _NUMBER)
     rows = _days(metric_id, first, today)
     if kind == "days_active":
@@ -83,7 +101,7 @@ def window_expression(metric_id: int, kind: str, days: int, today: date):
         return Coalesce(_aggregate(rows, Max("value"), _NUMBER), _ZERO, output_field=_NUMBER)
     total = Coalesce(_aggregate(rows, Sum("value"), _NUMBER), _ZERO, output_field=_NUMBER)
     if kind == "avg":
-        return total / Value(Decimal(days), output_field=_NUMBER)
+        return Quotient(total, Value(Decimal(days), output_field=_NUMBER))
     return total
 
 

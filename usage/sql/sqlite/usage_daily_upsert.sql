@@ -7,4 +7,4 @@ INSERT INTO usage_dailyusage AS stored (account_id, metric_id, day, value)
 SELECT account_id, metric_id, day, value FROM usage_daily_staging WHERE true
 ON CONFLICT (account_id, metric_id, day) DO UPDATE SET value = {assign}
 WHERE {changed}
-RETURNING stored.account_id
+RETURNING account_id

@@ -1,0 +1,154 @@
+"""The usage API: daily values (JSON and CSV), events with Idempotency-Key and the time
+zone's day, an account's series, and every kind of bad input (400, nothing written)."""
+
+from datetime import date
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from customers.models import PendingEvaluation
+from customers.tests.api_client import api_client
+from usage.ingest import usage_daily_ingest
+from usage.models import DailyUsage, MetricKind
+from usage.settings_access import MAX_ROWS_PER_REQUEST
+
+from .fixtures import account, metric, stored
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 11, 22)
+
+
+@pytest.fixture
+def pinned(settings):
+    settings.CS_TODAY = TODAY
+    settings.USAGE_TIME_ZONE = "America/New_York"
+
+
+def test_daily_json_then_resend_replaces_and_marks_only_changed(manager, pinned):
+    # given two accounts and a metric
+    logins, a, b = metric("logins"), account(external_id="a"), account(external_id="b")
+    client = api_client(manager)
+    rows = [
+        {"account": "a", "metric": "logins", "day": "2026-11-20", "value": 3},
+        {"account": "b", "metric": "logins", "day": "2026-11-21", "value": "4.5"},
+    ]
+    # when a batch is posted
+    response = client.post("/api/usage/daily/", rows, format="json")
+    # then it is written and both accounts are marked
+    assert response.status_code == 200, response.data
+    assert response.data == {"written": 2}
+    assert stored(logins) == {(a.pk, date(2026, 11, 20)): 3, (b.pk, date(2026, 11, 21)): 4.5}
+    assert set(PendingEvaluation.objects.values_list("account_id", flat=True)) == {a.pk, b.pk}
+    # when the same day is re-sent with one value changed (late data for a past day)
+    PendingEvaluation.objects.all().delete()
+    rows[0]["value"] = 7
+    assert client.post("/api/usage/daily/", rows, format="json").status_code == 200
+    # then the row is replaced and only the changed account is marked
+    assert stored(logins)[(a.pk, date(2026, 11, 20))] == 7
+    assert DailyUsage.objects.count() == 2
+    assert list(PendingEvaluation.objects.values_list("account_id", flat=True)) == [a.pk]
+
+
+def test_daily_csv(manager, pinned):
+    logins, a = metric("logins"), account(external_id="a")
+    body = "account,metric,day,value\na,logins,2026-11-22,5\n"
+    response = api_client(manager).post("/api/usage/daily/", body, content_type="text/csv")
+    assert response.status_code == 200, response.data
+    assert stored(logins) == {(a.pk, TODAY): 5}
+
+
+def test_events_add_to_the_time_zone_day_and_a_replay_adds_nothing(manager, pinned):
+    # given a count metric and events either side of midnight in New York (UTC-5)
+    logins, a = metric("logins"), account(external_id="a")
+    events = [
+        {"account": "a", "metric": "logins", "at": "2026-11-21T04:59:59Z", "count": 1},
+        {"account": "a", "metric": "logins", "at": "2026-11-21T05:00:00Z", "count": 2},
+        {"account": "a", "metric": "logins", "at": "2026-11-21T23:00:00-05:00", "count": 3},
+    ]
+    client = api_client(manager)
+    # when the batch is posted, then replayed with the same key
+    first = client.post("/api/usage/events/", events, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    replay = client.post("/api/usage/events/", events, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    # then the days are New York's and the replay added nothing
+    assert first.data == {"accepted": 3}
+    assert replay.data == {"accepted": 0, "duplicate_batch": True}
+    assert stored(logins) == {(a.pk, date(2026, 11, 20)): 1, (a.pk, date(2026, 11, 21)): 5}
+    # and a new batch adds to the day
+    client.post("/api/usage/events/", events[1:2], format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    assert stored(logins)[(a.pk, date(2026, 11, 21))] == 7
+
+
+def test_account_series(manager, pinned):
+    metric("logins")
+    a = account(external_id="a")
+    rows = [
+        {"account": "a", "metric": "logins", "day": f"2026-11-{d:02d}", "value": d} for d in (1, 9)
+    ]
+    api_client(manager).post("/api/usage/daily/", rows, format="json")
+    response = api_client(manager).get(
+        f"/api/accounts/{a.pk}/usage/?metric=logins&since=2026-11-05"
+    )
+    assert response.status_code == 200
+    assert response.json() == [{"metric": "logins", "day": "2026-11-09", "value": "9.0000"}]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"account": "zz", "metric": "logins", "day": "2026-11-20", "value": 1}, "account"),
+        ({"account": "a", "metric": "nope", "day": "2026-11-20", "value": 1}, "metric"),
+        ({"account": "a", "metric": "logins", "day": "2026-11-20", "value": -1}, "value"),
+        ({"account": "a", "metric": "logins", "day": "2026-11-20", "value": "x"}, "value"),
+        ({"account": "a", "metric": "logins", "day": "2026-11-24", "value": 1}, "future"),
+        ({"account": "a", "metric": "logins", "day": "2026-13-01", "value": 1}, "day"),
+    ],
+)
+def test_bad_daily_rows_are_a_400_naming_the_row_and_nothing_is_written(
+    manager, pinned, row, message
+):
+    metric("logins")
+    account(external_id="a")
+    good = {"account": "a", "metric": "logins", "day": "2026-11-23", "value": 1}
+    response = api_client(manager).post("/api/usage/daily/", [good, row], format="json")
+    assert response.status_code == 400
+    assert list(response.data) == ["rows", "1"], response.data
+    assert message in str(response.data["1"])
+    assert not DailyUsage.objects.exists()
+    assert not PendingEvaluation.objects.exists()
+
+
+def test_a_gauge_sent_as_events_is_a_400(manager, pinned):
+    metric("seats", kind=MetricKind.GAUGE)
+    account(external_id="a")
+    events = [{"account": "a", "metric": "seats", "at": "2026-11-21T10:00:00Z", "count": 1}]
+    response = api_client(manager).post("/api/usage/events/", events, format="json")
+    assert response.status_code == 400
+    assert "gauge" in str(response.data["0"])
+    assert not DailyUsage.objects.exists()
+
+
+def test_too_many_rows_is_a_400(manager, pinned):
+    metric("logins")
+    account(external_id="a")
+    row = {"account": "a", "metric": "logins", "day": "2026-11-20", "value": 1}
+    # (through the service: the test client's body limit answers such a body with a 413)
+    with pytest.raises(ValidationError) as error:
+        usage_daily_ingest(rows=[row] * (MAX_ROWS_PER_REQUEST + 1))
+    assert "100,000" in str(error.value.message_dict["rows"])
+    assert not DailyUsage.objects.exists()
+
+
+def test_a_csm_cannot_ingest(csm, pinned):
+    metric("logins")
+    response = api_client(csm).post("/api/usage/daily/", [], format="json")
+    assert response.status_code == 403
+
+
+def test_import_usage_command(tmp_path, pinned):
+    from django.core.management import call_command
+
+    logins, a = metric("logins"), account(external_id="a")
+    path = tmp_path / "usage.csv"
+    path.write_text("account,metric,day,value\na,logins,2026-11-21,2\n")
+    call_command("import_usage", str(path))
+    assert stored(logins) == {(a.pk, date(2026, 11, 21)): 2}
