@@ -59,7 +59,7 @@ _LABELS = {
 class Quotient(Func):
     """``numerator / denominator`` as a decimal. SQLite stores whole decimals as integers
     and would divide them as integers (3 / 14 = 0), so there the numerator is made real
-    first (Django's per-vendor ``as_sqlite`` hook)."""
+    first, and the result keeps numeric affinity (Django's per-vendor ``as_sqlite`` hook)."""
 
     arg_joiner = " / "
     template = "(%(expressions)s)"
@@ -69,7 +69,11 @@ class Quotient(Func):
         numerator, denominator = self.get_source_expressions()
         clone = self.copy()
         clone.set_source_expressions([Cast(numerator, FloatField()), denominator])
-        return super(Quotient, clone).as_sql(compiler, connection, **extra_context)
+        # CAST ... AS NUMERIC gives the result numeric affinity, so a compared value bound
+        # as text is compared as a number.
+        return super(Quotient, clone).as_sql(
+            compiler, connection, template="CAST((%(expressions)s) AS NUMERIC)", **extra_context
+        )
 
 
 def _days(metric_id: int, first: date, last: date):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from cs_platform.db import dialect
 from customers.models import Account
 from rules import (
     RuleValidationError,
@@ -75,8 +76,11 @@ def test_window_fields_sql_matches_evaluator(all_series, picks):
         else:
             # (quotients such as avg_7d are compared to 6 decimal places, as a user writes them)
             value = threshold if isinstance(threshold, int) else threshold.quantize(SIX_PLACES)
-            if name.startswith(("avg", "change")) and value == threshold:
-                # a quotient is not compared at its exact edge: SQLite divides in doubles
+            fraction = isinstance(value, Decimal) and value != value.to_integral_value()
+            quotient = name.startswith(("avg", "change"))
+            if value == threshold and (quotient or (fraction and not dialect().is_postgresql)):
+                # a quotient (and on SQLite, any fraction: it sums and compares in doubles)
+                # is not compared at its exact edge
                 value += SIX_PLACES
             rule = {"field": field, "op": "gte", "value": value}
         # when the rule is compiled to SQL and evaluated in memory
