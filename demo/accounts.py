@@ -21,6 +21,7 @@ from customers.models import Account, AttributeDefinition, AttributeType
 
 from .generator import EXTERNAL_ID_PREFIX, Generator
 from .products import demo_contract_items_seed
+from .usage import UsageGenerator, demo_metrics_upsert
 from .writers import chunk_writer
 
 # Accounts generated and written per chunk. Each chunk holds its accounts, ~2 contracts
@@ -70,12 +71,14 @@ class SeedResult:
     contract_items: int = 0
     users: int = 0
     attribute_definitions: int = 0
+    usage_metrics: int = 0
+    usage_rows: int = 0
     elapsed_seconds: float = 0.0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
-        return self.accounts + self.contracts + self.assignments
+        return self.accounts + self.contracts + self.assignments + self.usage_rows
 
 
 class SeedError(ValueError):
@@ -89,9 +92,13 @@ def demo_logins() -> list[DemoLogin]:
     ]
 
 
-def seed_demo(*, accounts: int, seed: int, out: TextIO | None = None) -> SeedResult:
+def seed_demo(
+    *, accounts: int, seed: int, out: TextIO | None = None, usage: bool = False
+) -> SeedResult:
     """Write a deterministic demo dataset of ``accounts`` accounts (plus users, contracts,
-    their product line items, assignments and attribute definitions) in one transaction.
+    their product line items, assignments, attribute definitions and, with ``usage``, the
+    demo usage metrics and ~120 days of daily usage per account: ``demo.usage``) in one
+    transaction.
 
     Demo users and attribute definitions are created or reset; accounts get external ids
     ``demo-<seed>-<n>``, so seeding the same seed twice into one database is refused.
@@ -113,11 +120,18 @@ def seed_demo(*, accounts: int, seed: int, out: TextIO | None = None) -> SeedRes
         result.users = len(managers) + len(csms)
         result.attribute_definitions = _attributes_upsert()
         generator = Generator(seed=seed, today=clock_today(), csm_ids=csms, manager_ids=managers)
+        usage_generator = None
+        if usage:
+            metrics = demo_metrics_upsert()
+            result.usage_metrics = len(metrics)
+            usage_generator = UsageGenerator(seed=seed, today=clock_today(), metrics=metrics)
         writer = chunk_writer()
         for first in range(0, accounts, CHUNK_ACCOUNTS):
             count = min(CHUNK_ACCOUNTS, accounts - first)
             chunk = generator.chunk(first=first, count=count)
             writer.write(chunk)
+            if usage_generator is not None:
+                result.usage_rows += writer.write_usage(usage_generator.rows(chunk.accounts))
             result.accounts += len(chunk.accounts)
             result.contracts += len(chunk.contracts)
             result.assignments += len(chunk.assignments)

@@ -20,6 +20,7 @@ from playbooks.models import PlaybookActivation, PlaybookTrigger
 from segments import engine as segment_engine
 from segments import services as segment_services
 from segments.models import ExclusiveGroup, Segment, SegmentKind
+from usage.models import UsageMetric
 
 from .products import demo_products_ensure
 
@@ -77,6 +78,35 @@ SEGMENTS: tuple[tuple[str, dict, dict[str, Any]], ...] = (
     ),
 )
 STATIC_SEGMENT = "Strategic accounts (hand-picked)"
+# Usage segments (DESIGN section 11's rule fields), created when the demo usage metrics
+# exist (``seed_demo`` without --no-usage).
+USAGE_SEGMENTS: tuple[tuple[str, dict, dict[str, Any]], ...] = (
+    (
+        "Dormant 30 days",
+        {
+            "all": [
+                {"field": "usage.logins.days_active_30d", "op": "eq", "value": 0},
+                {"field": "usage.logins.last_active", "op": "is_not_null"},
+            ]
+        },
+        {"description": "Used the product before, but nobody logged in for 30 days."},
+    ),
+    (
+        "Usage down 40% month over month",
+        {"field": "usage.logins.change_30d", "op": "lte", "value": -40},
+        {"description": "Logins of the last 30 days at least 40% below the 30 days before."},
+    ),
+    (
+        "Power users",
+        {"field": "usage.logins.days_active_30d", "op": "gte", "value": 20},
+        {
+            "rank_by": "usage.logins.sum_30d",
+            "rank_limit": 50,
+            "description": "The 50 accounts with the most logins in 30 days, active 20+ days.",
+        },
+    ),
+)
+USAGE_METRIC_KEYS = ("logins",)
 
 
 @dataclass
@@ -131,6 +161,11 @@ def _segments_create(owner: Any) -> dict[str, Segment]:
         created[name] = segment_services.segment_create(
             name=name, rule=rule, publish=True, owner=owner, created_by=owner, **extra
         )
+    if UsageMetric.objects.filter(key__in=USAGE_METRIC_KEYS).count() == len(USAGE_METRIC_KEYS):
+        for name, rule, extra in USAGE_SEGMENTS:
+            created[name] = segment_services.segment_create(
+                name=name, rule=rule, publish=True, owner=owner, created_by=owner, **extra
+            )
     strategic = segment_services.segment_create(
         name=STATIC_SEGMENT, kind=SegmentKind.STATIC, publish=True, owner=owner, created_by=owner
     )

@@ -1,10 +1,11 @@
 """The two ways demo rows reach the database: COPY where the database takes rows streamed
 with ``COPY ... FROM STDIN`` (PostgreSQL: ids reserved from the sequence first, so
 contracts and assignments can point at them), ``bulk_create`` elsewhere. Which one is the
-dialect's call (``Dialect.copy_from_stdin``)."""
+dialect's call (``Dialect.copy_from_stdin``). Daily usage rows, many and narrow, go through
+the dialect layer's bulk loader on both (``Dialect.copy_rows``)."""
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -12,12 +13,14 @@ from django.db.models import Model
 
 from cs_platform.db import dialect, table_name
 from customers.models import Account, Contract, ContractItem, CSMAssignment
+from usage.models import DailyUsage
 
 from .generator import ACCOUNT_COLUMNS, ASSIGNMENT_COLUMNS, CONTRACT_COLUMNS, Chunk
 
 # Rows per INSERT statement when bulk_create is used (SQLite). SQLite allows 32766 bound parameters per statement and an account row has
 # ~30 columns, so 500 rows stays well under that; bigger batches gain nothing measurable.
 BULK_BATCH_SIZE = 500
+USAGE_COLUMNS = ("account_id", "metric_id", "day", "value")
 
 
 class BulkCreateWriter:
@@ -30,6 +33,8 @@ class BulkCreateWriter:
         ]
         Account.objects.bulk_create(objects, batch_size=BULK_BATCH_SIZE)
         ids = [obj.pk for obj in objects]
+        for row, account_id in zip(chunk.accounts, ids, strict=True):
+            row[0] = account_id
         Contract.objects.bulk_create(
             (
                 Contract(
@@ -49,6 +54,9 @@ class BulkCreateWriter:
             ),
             batch_size=BULK_BATCH_SIZE,
         )
+
+    def write_usage(self, rows: Iterable[Sequence[Any]]) -> int:
+        return write_usage_rows(rows)
 
     def finish(self) -> None:
         pass
@@ -80,10 +88,13 @@ class CopyWriter:
             self._copy(cursor, Contract, CONTRACT_COLUMNS, _relink(chunk.contracts, ids))
             self._copy(cursor, CSMAssignment, ASSIGNMENT_COLUMNS, _relink(chunk.assignments, ids))
 
+    def write_usage(self, rows: Iterable[Sequence[Any]]) -> int:
+        return write_usage_rows(rows)
+
     def finish(self) -> None:
         # Fresh statistics, so the first queries on a freshly seeded million rows (segment
         # recomputes, benchmarks) get sensible plans without waiting for autovacuum.
-        tables = (Account, Contract, ContractItem, CSMAssignment)
+        tables = (Account, Contract, ContractItem, CSMAssignment, DailyUsage)
         with connection.cursor() as cursor:
             for model in tables:
                 cursor.execute(f"ANALYZE {table_name(model)}")
@@ -102,6 +113,29 @@ class CopyWriter:
         with cursor.copy(f"COPY {table_name(model)} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+class _Counted:
+    """An iterable that counts the rows it hands out."""
+
+    def __init__(self, rows: Iterable[Sequence[Any]]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        for row in self._rows:
+            self.count += 1
+            yield row
+
+
+def write_usage_rows(rows: Iterable[Sequence[Any]]) -> int:
+    """Daily usage rows in ``USAGE_COLUMNS`` order through the dialect layer's bulk loader
+    (COPY on PostgreSQL, one ``executemany`` on SQLite: 4 narrow columns, where
+    ``bulk_create`` would build a model object per row); returns how many were written."""
+    counted = _Counted(rows)
+    with connection.cursor() as cursor:
+        dialect().copy_rows(cursor, table_name(DailyUsage), USAGE_COLUMNS, iter(counted))
+    return counted.count
 
 
 def _relink(rows: list[list[Any]], ids: list[int]) -> Iterator[list[Any]]:

@@ -1,6 +1,8 @@
 """Forms of the workspace pages. They validate and normalise input; queries and writes
 live in the selectors and services."""
 
+from collections.abc import Sequence
+
 from django import forms
 
 from customers.models import NoteKind
@@ -19,6 +21,8 @@ ACCOUNT_SORTS: dict[str, tuple[str, str]] = {
     "lifecycle": ("Lifecycle", "lifecycle_stage"),
     "csm": ("CSM", "owner__username"),
 }
+# Sorting by the chosen usage metric's 30-day sum (workspace.usage), not a column of Account.
+USAGE_SORT = "usage"
 
 RENEWAL_WINDOW_CHOICES = [
     ("", "Any renewal date"),
@@ -36,6 +40,8 @@ def _sort_choices() -> list[tuple[str, str]]:
     for key, (label, _) in ACCOUNT_SORTS.items():
         choices.append((key, f"{label} ↑"))
         choices.append((f"-{key}", f"{label} ↓"))
+    choices.append((USAGE_SORT, "Usage, 30 days ↑"))
+    choices.append((f"-{USAGE_SORT}", "Usage, 30 days ↓"))
     return choices
 
 
@@ -62,15 +68,18 @@ class AccountFilterForm(forms.Form):
     )
     renewal = forms.ChoiceField(label="Renewal", required=False, choices=RENEWAL_WINDOW_CHOICES)
     sort = forms.ChoiceField(label="Sort", required=False, choices=_sort_choices())
+    usage = forms.ChoiceField(label="Usage metric", required=False)
 
     def __init__(
         self,
         *args,
         segment_choices: list[tuple[int, str]],
         csm_choices: list[str],
+        usage_choices: Sequence[tuple[str, str]] = (),
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["usage"].choices = [("", "No usage column"), *usage_choices]
         self.fields["segment"].choices = [("", "Any segment"), *segment_choices]
         self.fields["csm"].choices = [
             ("", "Any CSM"),

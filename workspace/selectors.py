@@ -167,6 +167,9 @@ def accounts_filtered(form: AccountFilterForm) -> QuerySet[Account]:
 
 
 def account_sort(form: AccountFilterForm) -> tuple[str, bool]:
-    """The requested sort column (an ORM path) and whether it is descending."""
+    """The requested sort column (an ORM path) and whether it is descending; by name for a
+    sort that is not a column (usage: see ``workspace.usage.accounts_by_usage``)."""
     sort = form.filters().get("sort") or "name"
+    if sort.lstrip("-") not in ACCOUNT_SORTS:
+        return ACCOUNT_SORTS["name"][1], False
     return ACCOUNT_SORTS[sort.lstrip("-")][1], sort.startswith("-")

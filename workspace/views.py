@@ -5,13 +5,14 @@ These pages compose the three domain apps: they read through selectors (the doma
 and this app's own, ``workspace.selectors``) and write through services.
 """
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -35,9 +36,9 @@ from playbooks import services as playbook_services
 from playbooks.models import TaskStatus
 from segments import selectors as segment_selectors
 
-from . import selectors
+from . import selectors, usage
 from .export import accounts_csv_lines
-from .forms import ACCOUNT_SORTS, AccountFilterForm, NoteForm
+from .forms import ACCOUNT_SORTS, USAGE_SORT, AccountFilterForm, NoteForm
 from .timeline import account_timeline
 
 User = get_user_model()
@@ -76,11 +77,19 @@ def home(request: HttpRequest) -> HttpResponse:
     if manager and picked:
         subject = get_object_or_404(User, username=picked)
     today = clock.today()
-    accounts = list(
-        customer_selectors.csm_book(user=subject)
-        .only(*BOOK_COLUMNS)
-        .order_by(F("renewal_date").asc(nulls_last=True), "name", "id")[:BOOK_ACCOUNTS_SHOWN]
-    )
+    metrics = usage.usage_metrics()
+    metric = _metric_chosen(metrics, request.GET.get("usage", ""))
+    sort = request.GET.get("sort", "") if metric else ""
+    book = customer_selectors.csm_book(user=subject).only(*BOOK_COLUMNS)
+    if sort in (USAGE_SORT, f"-{USAGE_SORT}"):
+        book = usage.accounts_by_usage(
+            book, metric=metric, today=today, descending=sort.startswith("-")
+        )
+    else:
+        sort = ""
+        book = book.order_by(F("renewal_date").asc(nulls_last=True), "name", "id")
+    accounts = list(book[:BOOK_ACCOUNTS_SHOWN])
+    _attach_usage_trends(accounts, metric, today)
     context = {
         "nav": "home",
         "subject": subject,
@@ -94,6 +103,9 @@ def home(request: HttpRequest) -> HttpResponse:
             csm=None if manager and not picked else subject
         ),
         "is_manager_view": manager,
+        "usage_metrics": metrics,
+        "usage_metric": metric,
+        "sort": sort,
     }
     if manager:
         context["csm_choices"] = customer_selectors.csm_usernames()
@@ -103,28 +115,57 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "workspace/home.html", context)
 
 
+def _metric_chosen(metrics: list[Any], key: str) -> Any:
+    return next((metric for metric in metrics if metric.key == key), None) if key else None
+
+
+def _attach_usage_trends(accounts: list[Account], metric: Any, today: date) -> None:
+    """Give each account its ``usage_trend`` of ``metric`` (one query for all of them)."""
+    if metric is None:
+        return
+    trends = usage.usage_trends(account_ids=[a.id for a in accounts], metric=metric, today=today)
+    for account in accounts:
+        account.usage_trend = trends[account.id]
+
+
 # --- accounts list and export ---------------------------------------------------------------
 
 
-def _account_filter_form(request: HttpRequest) -> AccountFilterForm:
+def _account_filter_form(request: HttpRequest, metrics: list[Any]) -> AccountFilterForm:
     return AccountFilterForm(
         request.GET or None,
         segment_choices=selectors.segment_choices(),
         csm_choices=customer_selectors.csm_usernames(),
+        usage_choices=[(metric.key, metric.label) for metric in metrics],
+    )
+
+
+def _usage_ordered(
+    form: AccountFilterForm, accounts: QuerySet[Account], metric: Any
+) -> QuerySet[Account] | None:
+    """``accounts`` by the usage metric's 30-day sum when that sort is asked and a metric is
+    chosen; None otherwise (a column sort)."""
+    sort = form.filters().get("sort") or ""
+    if metric is None or sort.lstrip("-") != USAGE_SORT:
+        return None
+    return usage.accounts_by_usage(
+        accounts, metric=metric, today=clock.today(), descending=sort.startswith("-")
     )
 
 
 @require_GET
 def account_list_view(request: HttpRequest) -> HttpResponse:
-    form = _account_filter_form(request)
-    column, descending = selectors.account_sort(form)
-    accounts = customer_selectors.AccountPages(
-        selectors.accounts_filtered(form).only(*LIST_COLUMNS),
-        column=column,
-        descending=descending,
-    )
+    metrics = usage.usage_metrics()
+    form = _account_filter_form(request, metrics)
+    metric = _metric_chosen(metrics, form.filters().get("usage", ""))
+    filtered = selectors.accounts_filtered(form).only(*LIST_COLUMNS)
+    accounts = _usage_ordered(form, filtered, metric)
+    if accounts is None:
+        column, descending = selectors.account_sort(form)
+        accounts = customer_selectors.AccountPages(filtered, column=column, descending=descending)
     page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
+    _attach_usage_trends(rows, metric, clock.today())
     context = {
         "nav": "accounts",
         "form": form,
@@ -132,6 +173,7 @@ def account_list_view(request: HttpRequest) -> HttpResponse:
         "account_rows": selectors.accounts_with_segments(rows),
         "sort": (form.cleaned_data.get("sort") if form.is_bound else "") or "name",
         "sort_columns": {key: label for key, (label, _) in ACCOUNT_SORTS.items()},
+        "usage_metric": metric,
     }
     template = "workspace/_account_results.html" if is_htmx(request) else None
     return render(request, template or "workspace/account_list.html", context)
@@ -140,11 +182,15 @@ def account_list_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def account_export_view(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered accounts list as CSV, streamed (memory does not grow with the rows)."""
-    form = _account_filter_form(request)
-    column, descending = selectors.account_sort(form)
-    accounts = customer_selectors.accounts_ordered(
-        selectors.accounts_filtered(form), column=column, descending=descending
-    )
+    metrics = usage.usage_metrics()
+    form = _account_filter_form(request, metrics)
+    metric = _metric_chosen(metrics, form.filters().get("usage", ""))
+    accounts = _usage_ordered(form, selectors.accounts_filtered(form), metric)
+    if accounts is None:
+        column, descending = selectors.account_sort(form)
+        accounts = customer_selectors.accounts_ordered(
+            selectors.accounts_filtered(form), column=column, descending=descending
+        )
     response = StreamingHttpResponse(
         accounts_csv_lines(accounts), content_type="text/csv; charset=utf-8"
     )
@@ -189,6 +235,7 @@ def account_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
         "timeline_more": more,
         "note_form": NoteForm(),
         "today": clock.today(),
+        "usage_charts": usage.account_usage_charts(account_id=account.id, today=clock.today()),
     }
     return render(request, "workspace/account_detail.html", context)
 

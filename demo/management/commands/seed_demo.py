@@ -34,15 +34,22 @@ class Command(BaseCommand):
             action="store_true",
             help="Do nothing (but still print the demo logins) when accounts already exist.",
         )
+        parser.add_argument(
+            "--no-usage",
+            action="store_true",
+            help="Leave out the demo usage metrics and daily usage.",
+        )
 
-    def handle(self, *args: Any, accounts: int, seed: int, if_empty: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, accounts: int, seed: int, if_empty: bool, no_usage: bool, **options: Any
+    ) -> None:
         if if_empty and Account.objects.exists():
             self.stdout.write("Accounts already exist; demo data not seeded (--if-empty).")
             self._print_logins()
             return
         self.stdout.write(f"Seeding {accounts:,} demo accounts (seed {seed})...")
         try:
-            result = seed_demo(accounts=accounts, seed=seed, out=self.stdout)
+            result = seed_demo(accounts=accounts, seed=seed, out=self.stdout, usage=not no_usage)
         except SeedError as error:
             raise CommandError(str(error)) from error
         rate = result.rows / result.elapsed_seconds if result.elapsed_seconds else 0.0
@@ -50,7 +57,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Seeded {result.accounts:,} accounts, {result.contracts:,} contracts, "
                 f"{result.assignments:,} assignments, {result.users} users, "
-                f"{result.attribute_definitions} custom attributes "
+                f"{result.attribute_definitions} custom attributes, "
+                f"{result.usage_rows:,} daily usage rows of {result.usage_metrics} metrics "
                 f"in {result.elapsed_seconds:.1f} s ({rate:,.0f} rows/s)."
             )
         )
