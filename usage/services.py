@@ -4,12 +4,14 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from .models import DailyUsage, UsageMetric
+from .models import DailyUsage, MetricKind, UsageMetric
 from .settings_access import retention_days, usage_today
 
 
 @transaction.atomic
-def usage_metric_create(*, key: str, label: str, unit: str = "", kind: str) -> UsageMetric:
+def usage_metric_create(
+    *, key: str, label: str = "", unit: str = "", kind: str = MetricKind.COUNT
+) -> UsageMetric:
     metric = UsageMetric(key=key, label=label or key, unit=unit, kind=kind)
     metric.full_clean()
     metric.save()

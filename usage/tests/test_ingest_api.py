@@ -8,7 +8,7 @@ import pytest
 from customers.models import PendingEvaluation
 from customers.tests.api_client import api_client
 from usage.api.views import BulkJSONParser, CSVTextParser
-from usage.models import DailyUsage, MetricKind
+from usage.models import DailyUsage, MetricKind, UsageMetric
 from usage.settings_access import MAX_ROWS_PER_REQUEST
 
 from .fixtures import account, metric, stored
@@ -202,3 +202,23 @@ def test_import_usage_command(tmp_path, pinned):
     path.write_text("account,metric,day,value\na,logins,2026-11-21,2\n")
     call_command("import_usage", str(path))
     assert stored(logins) == {(a.pk, date(2026, 11, 21)): 2}
+
+
+def test_a_metric_created_without_a_kind_counts_by_default(manager):
+    client = api_client(manager)
+
+    created = client.post(
+        "/api/usage/metrics/", {"key": "logins", "label": "Logins"}, format="json"
+    )
+    refused = client.post("/api/usage/metrics/", {"key": "not a slug", "label": "X"}, format="json")
+
+    assert created.status_code == 201
+    assert created.json() | {"id": 0} == {
+        "id": 0,
+        "key": "logins",
+        "label": "Logins",
+        "unit": "",
+        "kind": "count",
+    }
+    assert refused.status_code == 400 and "key" in refused.json()
+    assert UsageMetric.objects.count() == 1
