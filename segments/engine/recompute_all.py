@@ -41,8 +41,9 @@ def segments_recompute_all(
 
     Ranked segments (their top N is a sort of its own) and static ones (totals only) then
     get their own ``segment_recompute``, one transaction each. ``only``: recompute just
-    the active segments it accepts (the day-change job's date-dependent ones). A segment whose rule no
-    longer validates keeps its membership (logged), as in ``segment_recompute``.
+    the active segments it accepts (the day-change job's date-dependent ones). A segment
+    whose rule no longer validates keeps its membership (logged), as in
+    ``segment_recompute``.
     """
     today = today or clock.today()
     result = RecomputeAllResult()
