@@ -47,7 +47,7 @@ def segments_diff_apply(
     One statement reads each account once and evaluates every segment's rule as a column
     holding the segment's id or NULL (``CASE WHEN <compiled rule> THEN <id> END``, so a
     null is "no match" exactly as in a WHERE clause); exclusive groups subtract what the
-    higher-precedence segments claim (``targets.higher_precedence_claim``). The diff
+    higher-precedence segments claim (``targets.higher_precedence_claims``). The diff
     against the stored memberships goes to a temporary table, ``diff_apply`` writes it for
     all segments at once (events at ``now``), and ``memberships_changed`` is sent after
     commit for each segment that changed.

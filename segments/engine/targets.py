@@ -79,29 +79,31 @@ def segment_higher_precedence(segment: Segment) -> list[Segment]:
     )
 
 
-def higher_precedence_claim(
+def higher_precedence_claims(
     segment: Segment, rules: VersionRules
-) -> tuple[dict[str, Any], Q | None]:
-    """What the higher-precedence segments of ``segment``'s exclusive group claim, as the
-    expressions to alias and one condition on an account (None: nothing is claimed).
+) -> tuple[dict[str, Any], list[Q]]:
+    """What the higher-precedence segments of ``segment``'s exclusive group claim: the
+    expressions to alias and one condition per higher segment (none: nothing claimed).
 
     An unranked higher segment claims every account its rule matches (its condition,
     inline: no nesting); a ranked one claims its own target set, top N included (a
     subquery; recursively, so only ranked segments nest). Claims read the other segments'
     current rules, never their stored membership, so the result does not depend on the
     order in which a group's segments recompute. The compiled rules are null-safe (never
-    NULL), so "not claimed" is exactly the negation of this condition."""
+    NULL), so "not claimed" is exactly the negation of each condition."""
     aliases: dict[str, Any] = {}
-    claimed: Q | None = None
+    claims: list[Q] = []
     for higher in segment_higher_precedence(segment):
         version = higher.current_version
         if version.rank_by:
-            claim = Q(id__in=segment_target_ids(segment=higher, version=version, rules=rules))
+            claims.append(
+                Q(id__in=segment_target_ids(segment=higher, version=version, rules=rules))
+            )
         else:
             higher_aliases, claim = rules.compiled(version)
             aliases.update(higher_aliases)
-        claimed = claim if claimed is None else claimed | claim
-    return aliases, claimed
+            claims.append(claim)
+    return aliases, claims
 
 
 def segment_admitted_condition(
@@ -109,13 +111,14 @@ def segment_admitted_condition(
 ) -> tuple[dict[str, Any], Q]:
     """The expressions to alias and the condition an account meets when ``version``'s
     rule matches it and no higher-precedence segment of the group claims it (ranking
-    aside)."""
+    aside). Each claim is negated on its own (``AND NOT a AND NOT b``, not
+    ``AND NOT (a OR b)``): the form the planner and the benchmarks were tuned on."""
     compiled_aliases, condition = rules.compiled(version)
     aliases = dict(compiled_aliases)
-    claim_aliases, claimed = higher_precedence_claim(segment, rules)
-    if claimed is not None:
-        aliases.update(claim_aliases)
-        condition &= ~claimed
+    claim_aliases, claims = higher_precedence_claims(segment, rules)
+    aliases.update(claim_aliases)
+    for claim in claims:
+        condition &= ~claim
     return aliases, condition
 
 
@@ -130,7 +133,7 @@ def segment_target_ids(
 
     1. the accounts matching the rule;
     2. minus the accounts claimed by a segment of the same exclusive group with a lower
-       priority number (``higher_precedence_claim``);
+       priority number (``higher_precedence_claims``);
     3. then, when ranked, the top ``rank_limit`` by ``rank_by`` (descending, nulls last,
        ties by account id ascending).
 
