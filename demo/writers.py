@@ -1,8 +1,9 @@
 """The two ways demo rows reach the database: COPY where the database takes rows streamed
 with ``COPY ... FROM STDIN`` (PostgreSQL: ids reserved from the sequence first, so
 contracts and assignments can point at them), ``bulk_create`` elsewhere. Which one is the
-dialect's call (``Dialect.copy_from_stdin``). Daily usage rows, many and narrow, go through
-the dialect layer's bulk loader on both (``Dialect.copy_rows``)."""
+dialect's call (``Dialect.copy_from_stdin``); every COPY goes through the dialect layer's
+bulk loader (``Dialect.copy_rows``), which daily usage rows, many and narrow, use on both
+databases."""
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -84,9 +85,9 @@ class CopyWriter:
             for row, account_id in zip(chunk.accounts, ids, strict=True):
                 row[0] = account_id
                 row[22] = json.dumps(row[22])  # traits
-            self._copy(cursor, Account, ACCOUNT_COLUMNS, chunk.accounts)
-            self._copy(cursor, Contract, CONTRACT_COLUMNS, _relink(chunk.contracts, ids))
-            self._copy(cursor, CSMAssignment, ASSIGNMENT_COLUMNS, _relink(chunk.assignments, ids))
+            _copy(wrapper, Account, ACCOUNT_COLUMNS, chunk.accounts)
+            _copy(wrapper, Contract, CONTRACT_COLUMNS, _relink(chunk.contracts, ids))
+            _copy(wrapper, CSMAssignment, ASSIGNMENT_COLUMNS, _relink(chunk.assignments, ids))
 
     def write_usage(self, rows: Iterable[Sequence[Any]]) -> int:
         return write_usage_rows(rows)
@@ -102,18 +103,6 @@ class CopyWriter:
             # of an enclosing transaction, such as a test's.
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
-    @staticmethod
-    def _copy(
-        cursor: Any,
-        model: type[Model],
-        columns: Sequence[str],
-        rows: Iterator[Sequence[Any]] | list,
-    ) -> None:
-        names = ", ".join(dialect().quote(c) for c in columns)
-        with cursor.copy(f"COPY {table_name(model)} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
 
 class _Counted:
     """An iterable that counts the rows it hands out."""
@@ -126,6 +115,14 @@ class _Counted:
         for row in self._rows:
             self.count += 1
             yield row
+
+
+def _copy(
+    cursor: Any, model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """``rows`` into ``model``'s table through the dialect layer's bulk loader (COPY)."""
+    names = [dialect().quote(column) for column in columns]
+    dialect().copy_rows(cursor, table_name(model), names, rows)
 
 
 def write_usage_rows(rows: Iterable[Sequence[Any]]) -> int:
