@@ -30,6 +30,7 @@ from customers.models import Account
 from rules.text import operator_text, version_diff
 
 from . import charts, selectors, services
+from .analytics import segment_growth
 from .models import Segment, SegmentVersion
 
 MEMBERS_PER_PAGE = 50
@@ -127,8 +128,6 @@ def _growth(segment: Segment) -> dict[str, Any]:
 
 def _growth_points(segment: Segment) -> list:
     """One point a day (the day's last snapshot) over the last GROWTH_DAYS days."""
-    from .analytics import segment_growth
-
     return segment_growth(segment_ids=[segment.id], as_of=clock.today(), days=GROWTH_DAYS)[
         segment.id
     ]
