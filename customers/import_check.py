@@ -9,8 +9,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Lower
 
 from .bulk_upsert import account_row_clean
 from .field_values import field_value_clean
@@ -42,32 +42,52 @@ class PlannedRow:
 
 
 class OwnerDirectory:
-    """Users by lower-cased username or e-mail, looked up once per text for the file."""
+    """Active users by username, e-mail or full name ("First Last", as CRM exports write
+    the owner), case- and space-insensitive, looked up once per text for the file. A
+    username or e-mail wins over a full name; a text that names several users is
+    ambiguous."""
 
     def __init__(self) -> None:
         self.known: dict[str, int | None | str] = {}
 
     def resolve(self, texts: set[str]) -> None:
-        missing = {t for t in texts if t not in self.known}
+        missing = {owner_text_key(t) for t in texts} - set(self.known)
         if not missing:
             return
-        found: dict[str, set[int]] = {t: set() for t in missing}
+        exact: dict[str, set[int]] = {t: set() for t in missing}
+        by_name: dict[str, set[int]] = {t: set() for t in missing}
         users = (
             get_user_model()
             .objects.filter(is_active=True)
-            .annotate(username_lower=Lower("username"), email_lower=Lower("email"))
-            .filter(Q(username_lower__in=missing) | Q(email_lower__in=missing))
-            .values_list("id", "username_lower", "email_lower")
+            .annotate(
+                username_lower=Lower("username"),
+                email_lower=Lower("email"),
+                full_name_lower=Lower(Concat("first_name", Value(" "), "last_name")),
+            )
+            .filter(
+                Q(username_lower__in=missing)
+                | Q(email_lower__in=missing)
+                | Q(full_name_lower__in=missing)
+            )
+            .values_list("id", "username_lower", "email_lower", "full_name_lower")
         )
-        for user_id, username, email in users:
+        for user_id, username, email, full_name in users:
             for text in (username, email):
-                if text in found:
-                    found[text].add(user_id)
-        for text, ids in found.items():
+                if text in exact:
+                    exact[text].add(user_id)
+            if full_name in by_name:
+                by_name[full_name].add(user_id)
+        for text in missing:
+            ids = exact[text] or by_name[text]
             self.known[text] = ids.pop() if len(ids) == 1 else ("ambiguous" if ids else None)
 
     def get(self, text: str) -> int | None | str:
-        return self.known.get(text.lower())
+        return self.known.get(owner_text_key(text))
+
+
+def owner_text_key(text: str) -> str:
+    """An owner cell as looked up: lower case, runs of spaces as one."""
+    return " ".join(text.split()).lower()
 
 
 def _plain(value: Any) -> Any:
@@ -178,13 +198,16 @@ def _plan_owner(
             plan.errors.append(
                 (
                     reader.column_for("owner"),
-                    f"No active user with the username or e-mail {text!r}.",
+                    f"No active user with the username, e-mail or full name {text!r}.",
                 )
             )
             return
         if found == "ambiguous":
             plan.errors.append(
-                (reader.column_for("owner"), f"{text!r} matches several users; use a username.")
+                (
+                    reader.column_for("owner"),
+                    f"{text!r} matches several users; use a username or e-mail.",
+                )
             )
             return
         owner_id = int(found)

@@ -271,6 +271,27 @@ def test_unknown_owner_is_rejected_and_nothing_is_written(run, owners):
     assert not Account.objects.exists()
 
 
+def test_owner_is_matched_by_full_name_as_crm_exports_write_it(run, owners):
+    owners["anna"].first_name, owners["anna"].last_name = "Anna", "Keller"
+    owners["anna"].save()
+    content = HUBSPOT_HEADER.encode() + b"k-1,One,anna  KELLER,,,,,\n"
+    job = run(content)
+    assert job["status"] == "done", job
+    assert Account.objects.get(external_id="k-1").owner == owners["anna"]
+
+
+def test_owner_full_name_shared_by_two_users_is_ambiguous(run, owners):
+    for user in owners.values():
+        user.first_name, user.last_name = "Sam", "Lee"
+        user.save()
+    job = run(HUBSPOT_HEADER.encode() + b"k-1,One,Sam Lee,,,,,\n")
+    assert job["status"] == "failed"
+    assert (
+        job["errors"][0]["message"] == "'Sam Lee' matches several users; use a username or e-mail."
+    )
+    assert not Account.objects.exists()
+
+
 def test_skip_invalid_writes_valid_rows_and_offers_rejected_csv(client, run, owners):
     content = (
         HUBSPOT_HEADER.encode()
