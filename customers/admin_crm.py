@@ -8,8 +8,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -36,8 +38,8 @@ class PicklistValueFormSet(forms.BaseInlineFormSet):
                 )
             if form.cleaned_data.get("DELETE") and Account.objects.filter(**{field: old}).exists():
                 raise ValidationError(
-                    f"Accounts hold {old!r}: merge it into another value (API: POST "
-                    f"/api/picklists/{field}/merge/) instead of deleting it."
+                    f"Accounts hold {old!r}: merge it into another value (the action "
+                    f'"Merge into another value" on the list of values) instead of deleting it.'
                 )
 
 
@@ -109,6 +111,73 @@ def mark_reviewed(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> 
     messages.success(request, f"{count} values marked as reviewed.")
 
 
+class MergeIntoForm(forms.Form):
+    into = forms.ModelChoiceField(
+        queryset=PicklistValue.objects.none(),
+        label="Merge into",
+        help_text="Accounts holding the selected values get this value instead.",
+    )
+
+    def __init__(self, *args: Any, picklist: Picklist, exclude: list[int], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["into"].queryset = picklist.values.exclude(pk__in=exclude).order_by(
+            "order", "value"
+        )
+
+
+@admin.action(description="Merge into another value", permissions=["change"])
+def merge_values_action(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse | None:
+    """Merge the selected values (of one picklist) into a value chosen on the next page:
+    their accounts are rewritten set-based and re-evaluated. All or nothing: a value a
+    published rule uses refuses the whole merge, naming the segments."""
+    selected = list(queryset.select_related("picklist").order_by("value"))
+    picklist_ids = {item.picklist_id for item in selected}
+    if len(picklist_ids) != 1:
+        model_admin.message_user(request, "Choose values of one picklist to merge.", messages.ERROR)
+        return None
+    picklist = selected[0].picklist
+    form = MergeIntoForm(
+        request.POST if "apply" in request.POST else None,
+        picklist=picklist,
+        exclude=[item.pk for item in selected],
+    )
+    if form.is_bound and form.is_valid():
+        into = form.cleaned_data["into"]
+        try:
+            with transaction.atomic():
+                rewritten = sum(
+                    picklists.picklist_values_merge(
+                        picklist=picklist, from_value=item.value, into_value=into.value
+                    )
+                    for item in selected
+                )
+        except ValidationError as exc:
+            for text in exc.messages:
+                model_admin.message_user(request, f"Nothing was merged: {text}", messages.ERROR)
+            return None
+        names = ", ".join(repr(item.value) for item in selected)
+        model_admin.message_user(
+            request,
+            f"Merged {names} into {into.value!r}: {rewritten} account(s) rewritten.",
+            messages.SUCCESS,
+        )
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Merge {picklist.field} values",
+        "form": form,
+        "values": selected,
+        "picklist": picklist,
+        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "opts": model_admin.model._meta,
+        "action": "merge_values_action",
+    }
+    return TemplateResponse(request, "admin/customers/merge_values.html", context)
+
+
 @admin.register(PicklistValue)
 class PicklistValueAdmin(admin.ModelAdmin):
     """Every picklist value; filter "needs review" for the values writes added."""
@@ -116,7 +185,7 @@ class PicklistValueAdmin(admin.ModelAdmin):
     list_display = ("value", "picklist", "label", "order", "is_active", "needs_review")
     list_filter = ("picklist", "needs_review", "is_active")
     search_fields = ("value", "label")
-    actions = (mark_reviewed,)
+    actions = (mark_reviewed, merge_values_action)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # added from the picklist's page

@@ -64,3 +64,56 @@ def test_contract_items_inline_writes_through_the_service(admin_client):
     item = ContractItem.objects.get()
     assert (item.product.code, item.quantity, item.arr) == ("CRM", 2, Decimal("600.00"))
     assert Account.objects.filter(pending_evaluation__isnull=False, pk=contract.account_id)
+
+
+def merge_post(admin_client, values: list[PicklistValue], **extra: str):
+    url = reverse("admin:customers_picklistvalue_changelist")
+    data = {"action": "merge_values_action", "_selected_action": [v.pk for v in values]}
+    return admin_client.post(url, {**data, **extra}, follow=True)
+
+
+def test_merge_action_rewrites_the_accounts_and_deletes_the_merged_values(admin_client):
+    industry = Picklist.objects.get(field="industry")
+    tech = PicklistValue.objects.create(picklist=industry, value="Technology")
+    typo = PicklistValue.objects.create(picklist=industry, value="Tech", needs_review=True)
+    it = PicklistValue.objects.create(picklist=industry, value="IT", needs_review=True)
+    first = Account.objects.create(external_id="a-1", name="One", industry="Tech")
+    second = Account.objects.create(external_id="a-2", name="Two", industry="IT")
+    form_page = merge_post(admin_client, [typo, it])
+    page = form_page.content.decode()
+    assert "Merge industry values" in page
+    assert f'<option value="{tech.pk}">' in page and f'<option value="{typo.pk}">' not in page
+    done = merge_post(admin_client, [typo, it], apply="1", into=str(tech.pk))
+    assert (
+        "Merged &#x27;IT&#x27;, &#x27;Tech&#x27; into &#x27;Technology&#x27;"
+        in done.content.decode()
+    )
+    assert set(Account.objects.values_list("industry", flat=True)) == {"Technology"}
+    assert not PicklistValue.objects.filter(pk__in=[typo.pk, it.pk]).exists()
+    assert (
+        Account.objects.filter(
+            pk__in=[first.pk, second.pk], pending_evaluation__isnull=False
+        ).count()
+        == 2
+    )
+
+
+def test_merge_action_is_all_or_nothing_when_a_rule_uses_a_value(admin_client):
+    region = Picklist.objects.get(field="region")
+    emea = PicklistValue.objects.get(picklist=region, value="EMEA")
+    europe = PicklistValue.objects.create(picklist=region, value="Europe")
+    africa = PicklistValue.objects.create(picklist=region, value="Africa")
+    Account.objects.create(external_id="a-1", name="One", region="Europe")
+    published("EMEA accounts", {"field": "region", "op": "eq", "value": "EMEA"})
+    done = merge_post(admin_client, [europe, emea], apply="1", into=str(africa.pk))
+    page = done.content.decode()
+    assert "Nothing was merged" in page and "EMEA accounts" in page
+    assert Account.objects.get(external_id="a-1").region == "Europe"
+    assert PicklistValue.objects.filter(pk__in=[europe.pk, emea.pk]).count() == 2
+
+
+def test_merge_action_refuses_values_of_two_picklists(admin_client):
+    emea = PicklistValue.objects.get(picklist__field="region", value="EMEA")
+    other = PicklistValue.objects.filter(picklist__field="plan").first()
+    page = merge_post(admin_client, [emea, other]).content.decode()
+    assert "Choose values of one picklist to merge." in page
