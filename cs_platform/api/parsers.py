@@ -1,5 +1,6 @@
-"""JSON parsers: DRF's, with a body nested too deeply to parse answered as a 400, and a
-variant with a larger size bound for bulk requests.
+"""JSON parsers: DRF's, with a body nested more deeply than ``MAX_JSON_DEPTH`` levels
+refused with a 400 before it is decoded (``cs_platform.json_limits``: no recursion, so no
+RecursionError however deep), and a variant with a larger size bound for bulk requests.
 
 DRF's JSONParser reads ``request.body``, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE
 (2.5 MB by default): far below a 10,000-account bulk upsert (about 6 MB) or a 100,000-row
@@ -14,6 +15,8 @@ from typing import Any
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
+from cs_platform.json_limits import JSONTooDeep, text_depth_check
+
 from .exceptions import RequestTooLarge
 
 # 10,000 accounts with every field and a few custom attributes stay well under this.
@@ -22,12 +25,12 @@ BULK_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
         try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            # Caught here, not in the exception handler, so that a RecursionError that is
-            # a bug elsewhere still surfaces as one.
-            raise ParseError("The JSON body is nested too deeply.") from None
+            text_depth_check(raw)
+        except JSONTooDeep as exc:
+            raise ParseError(f"JSON parse error - the body is {exc}.") from None
+        return super().parse(io.BytesIO(raw), media_type, parser_context)
 
 
 class BulkJSONParser(parsers.BaseParser):
