@@ -12,15 +12,31 @@ Django's cap) instead of the stream, so it delegates the decoding to one instead
 import io
 from typing import Any
 
-from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError
 
 from cs_platform.json_limits import JSONTooDeep, text_depth_check
 
-from .exceptions import RequestTooLarge
-
-# 10,000 accounts with every field and a few custom attributes stay well under this.
+# The bound of the bulk endpoints (accounts upsert, usage ingestion): 100,000 rows of
+# usage or of accounts with a few fields stay under it (100,000 accounts with every field
+# and a few custom attributes come to about 50 MB).
 BULK_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class RequestTooLarge(APIException):
+    # Here, not in .exceptions (which imports rest_framework.views, whose APIView loads the
+    # parser classes the settings name: this module).
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+def body_too_large(max_bytes: int) -> RequestTooLarge:
+    """The 413 of a body over ``max_bytes``, saying the bound."""
+    size = f"{max_bytes // 2**20} MiB" if max_bytes % 2**20 == 0 else f"{max_bytes:,} bytes"
+    return RequestTooLarge(
+        f"The request body is larger than {size}, the most this endpoint accepts."
+    )
 
 
 class JSONParser(parsers.JSONParser):
@@ -43,5 +59,5 @@ class BulkJSONParser(parsers.BaseParser):
             return {}
         raw = stream.read(self.max_bytes + 1)
         if len(raw) > self.max_bytes:
-            raise RequestTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+            raise body_too_large(self.max_bytes)
         return JSONParser().parse(io.BytesIO(raw), media_type, parser_context)
