@@ -241,6 +241,8 @@ def _exchange(
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     host = _host_of(url)
+    if parts.scheme not in _DEFAULT_PORTS:
+        return None, f"unsupported scheme {parts.scheme!r}"
     port = parts.port or _DEFAULT_PORTS[parts.scheme]
     try:
         addresses = resolve_checked(host, port, timeout=timeout)
