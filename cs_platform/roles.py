@@ -33,6 +33,14 @@ def can_work_account(user: AbstractBaseUser | AnonymousUser, account: Any) -> bo
 
 # Apps whose models managers may change in full; CSMs may view them all.
 MANAGED_APPS = ("customers", "segments", "playbooks", "django_celery_beat")
+# The login protection's records (django-axes): managers see lockouts and unlock an account
+# or address by deleting its access attempts.
+MANAGER_LOGIN_PROTECTION_CODENAMES = (
+    "view_accessattempt",
+    "delete_accessattempt",
+    "view_accesslog",
+    "view_accessfailurelog",
+)
 # What a CSM may change beyond viewing; object-level checks (own book only) live in code.
 CSM_CODENAMES = ("add_note", "change_note", "change_task", "add_task")
 
@@ -44,7 +52,11 @@ def roles_sync_permissions(**kwargs: object) -> None:
     csms, _ = Group.objects.get_or_create(name=CSMS)
     in_apps = Permission.objects.filter(content_type__app_label__in=MANAGED_APPS)
     managers.permissions.add(
-        *in_apps, *Permission.objects.filter(content_type__app_label="auth", codename="view_user")
+        *in_apps,
+        *Permission.objects.filter(content_type__app_label="auth", codename="view_user"),
+        *Permission.objects.filter(
+            content_type__app_label="axes", codename__in=MANAGER_LOGIN_PROTECTION_CODENAMES
+        ),
     )
     csms.permissions.add(
         *in_apps.filter(codename__startswith="view_"), *in_apps.filter(codename__in=CSM_CODENAMES)

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
+from cs_platform.json_forms import BoundedJSONAdminMixin, periodic_task_admin_bound
 from cs_platform.read_only_admin import ReadOnlyMixin
 
 from . import services
@@ -116,7 +117,7 @@ class AccountAdminForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(BoundedJSONAdminMixin, admin.ModelAdmin):
     form = AccountAdminForm
     list_display = (
         "name",
@@ -350,7 +351,7 @@ class AttributeDefinitionForm(forms.ModelForm):
 
 
 @admin.register(AttributeDefinition)
-class AttributeDefinitionAdmin(admin.ModelAdmin):
+class AttributeDefinitionAdmin(BoundedJSONAdminMixin, admin.ModelAdmin):
     form = AttributeDefinitionForm
     list_display = ("key", "label", "type")
     list_filter = ("type",)
@@ -405,3 +406,8 @@ class NoteAdmin(admin.ModelAdmin):
         obj.created_at = created.created_at
         obj._state.adding = False
         obj._state.db = created._state.db
+
+
+# The periodic tasks' page (django-celery-beat, registered before this app's admin):
+# its JSON arguments get the nesting bound of every JSON input.
+periodic_task_admin_bound(admin.site)

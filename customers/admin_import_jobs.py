@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
+from cs_platform.json_forms import BoundedJSONAdminMixin
 from cs_platform.roles import is_manager
 
 from .import_jobs import import_job_progress
@@ -42,7 +43,7 @@ class ImportProfileForm(forms.ModelForm):
 
 
 @admin.register(ImportProfile)
-class ImportProfileAdmin(admin.ModelAdmin):
+class ImportProfileAdmin(BoundedJSONAdminMixin, admin.ModelAdmin):
     form = ImportProfileForm
     list_display = ["name", "label", "date_format", "builtin"]
     readonly_fields = ["builtin"]
@@ -67,7 +68,7 @@ class ImportUploadForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(BoundedJSONAdminMixin, admin.ModelAdmin):
     list_display = ["id", "original_name", "profile", "dry_run", "status", "created", "updated",
                     "unchanged", "rejected", "created_at"]  # fmt: skip
     list_filter = ["status", "dry_run", "profile"]

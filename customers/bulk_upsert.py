@@ -45,7 +45,7 @@ from .services import (
     accounts_rederive,
 )
 
-MAX_BULK_ROWS = 10_000
+MAX_BULK_ROWS = 100_000
 # Rows per INSERT … ON CONFLICT statement: an account row binds ~25 parameters, so 1,000
 # rows stay far below PostgreSQL's 65,535 parameters per statement while keeping round
 # trips few (10 statements for a full request).

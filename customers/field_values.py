@@ -28,13 +28,19 @@ from .models import AttributeDefinition, Picklist, PicklistField, PicklistValue
 
 
 def has_nul(value: Any) -> bool:
-    """Whether a JSON value holds a NUL character anywhere (PostgreSQL refuses those)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
+    """Whether a JSON value holds a NUL character anywhere, keys included (PostgreSQL
+    refuses those). Walks with an explicit stack: any depth is safe."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 

@@ -35,7 +35,7 @@ from django.db.models import JSONField
 from django.utils import timezone
 
 from cs_platform.db import dialect, table_name
-from cs_platform.spreadsheet import formula_safe
+from cs_platform.spreadsheet import csv_writer
 
 from .bulk_upsert import UPSERT_BATCH_SIZE, contracts_bulk_upsert
 from .import_check import CREATE, REJECT, UNCHANGED, UPDATE, OwnerDirectory, PlannedRow, chunk_plan
@@ -279,17 +279,15 @@ def _pass(job: ImportJob, binary: IO[bytes], encoding: str, *, write: bool) -> _
         tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as rejected_file,
         _open_records(job, binary, encoding) as (records, reader),
     ):
-        rejected_csv = csv.writer(rejected_file)
-        rejected_csv.writerow([formula_safe(h) for h in reader.header] + ["error"])
+        rejected_csv = csv_writer(rejected_file)
+        rejected_csv.writerow([*reader.header, "error"])
         try:
             for chunk in _chunks(reader, records):
                 plans = chunk_plan(reader, chunk, seen_keys=seen, owners=owners)
                 for plan in plans:
                     outcome.add(plan)
                     if plan.action == REJECT:
-                        rejected_csv.writerow(
-                            [formula_safe(c) for c in plan.row.cells] + [_error_text(plan)]
-                        )
+                        rejected_csv.writerow([*plan.row.cells, _error_text(plan)])
                 outcome.aborted = write and outcome.rejected > 0 and not job.skip_invalid
                 if write and not outcome.aborted:
                     writes = [plan for plan in plans if plan.action in (CREATE, UPDATE)]

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from cs_platform.json_forms import BoundedJSONAdminMixin
 from cs_platform.read_only_admin import ReadOnlyMixin
 from cs_platform.roles import is_manager
 
@@ -234,7 +235,7 @@ class PlaybookStepForm(forms.ModelForm):
         return cleaned
 
 
-class PlaybookStepInline(admin.TabularInline):
+class PlaybookStepInline(BoundedJSONAdminMixin, admin.TabularInline):
     model = PlaybookStep
     form = PlaybookStepForm
     extra = 0

@@ -25,9 +25,6 @@ Templates use Django's template language on a plain dict context: ``{{ account.n
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -39,7 +36,9 @@ from django.template import Context, Engine, TemplateSyntaxError
 from customers.models import Account
 from customers.picklists import picklist_choices
 
+from . import webhooks
 from .models import StepKind
+from .webhooks import WebhookResult
 
 STRATEGIES = ("round_robin", "fewest_accounts", "least_arr")
 DEFAULT_DUE_IN_DAYS = 7
@@ -173,6 +172,10 @@ def step_config_validate(kind: str, config: Any, *, path: str = "config") -> dic
             URLValidator(schemes=["http", "https"])(url)
         except (ValidationError, TypeError):
             errors.add("url", f"expected an http(s) URL, got {url!r}.")
+        else:
+            problem = webhooks.url_address_problem(url)
+            if problem:
+                errors.add("url", problem)
         secret = config.get("secret")
         if not isinstance(secret, str) or not secret:
             errors.add("secret", "a non-empty signing secret is required.")
@@ -258,57 +261,19 @@ def webhook_signature(secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-@dataclass
-class WebhookResult:
-    ok: bool
-    retryable: bool
-    detail: str
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
 def webhook_post(
     *, url: str, secret: str, payload: dict, delivery: str, timeout: float
 ) -> WebhookResult:
-    """POST ``payload`` as JSON, signed. 2xx: ok. 5xx, timeouts and connection errors:
-    retryable. Anything else (4xx, redirects): failed for good."""
+    """POST ``payload`` as JSON, signed, under the address policy of ``webhooks``. 2xx: ok.
+    5xx and no answer: retryable. Anything else (4xx, redirects): failed for good."""
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "cs-platform-webhook/1",
-            "X-CS-Signature": webhook_signature(secret, body),
-            "X-CS-Delivery": delivery,
-        },
-    )
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-        exc.close()
-    except TimeoutError as exc:
-        return WebhookResult(ok=False, retryable=True, detail=f"timeout: {exc}")
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            return WebhookResult(ok=False, retryable=True, detail=f"timeout: {exc.reason}")
-        return WebhookResult(ok=False, retryable=True, detail=f"connection error: {exc.reason}")
-    except (ConnectionError, OSError) as exc:
-        return WebhookResult(ok=False, retryable=True, detail=f"connection error: {exc}")
-    if 200 <= status < 300:
-        return WebhookResult(ok=True, retryable=False, detail=f"HTTP {status}")
-    if status >= 500:
-        return WebhookResult(ok=False, retryable=True, detail=f"HTTP {status}")
-    return WebhookResult(ok=False, retryable=False, detail=f"HTTP {status}")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "cs-platform-webhook/1",
+        "X-CS-Signature": webhook_signature(secret, body),
+        "X-CS-Delivery": delivery,
+    }
+    return webhooks.deliver(url=url, body=body, headers=headers, timeout=timeout)
 
 
 def webhook_backoff(attempt: int) -> int:

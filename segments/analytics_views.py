@@ -5,7 +5,6 @@ from segments.analytics; the SVG from segments.charts; these views only parse th
 and shape rows for the templates and the CSV files.
 """
 
-import csv
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -16,6 +15,7 @@ from django.shortcuts import render
 from django.utils.safestring import SafeString
 
 from cs_platform import clock
+from cs_platform.spreadsheet import csv_writer
 from customers.selectors import picklist_options
 
 from . import analytics, charts
@@ -376,18 +376,11 @@ def _page_context(choices: dict[str, Any]) -> dict[str, Any]:
 def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # escapes formula cells, the header's segment names too
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else _csv_safe(v) for v in row])
+        writer.writerow(row)
     return response
-
-
-def _csv_safe(value: Any) -> Any:
-    """Spreadsheet apps run cells starting with = + - @ as formulas; quote such names."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:

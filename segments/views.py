@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cs_platform import clock
+from cs_platform import clock, json_limits
 from cs_platform.htmx import is_htmx, started_param
 from cs_platform.roles import is_manager
 from customers import selectors as customer_selectors
@@ -244,7 +244,9 @@ def _parse_definition(data: dict[str, str]) -> tuple[dict[str, Any], list[dict[s
     errors: list[dict[str, str]] = []
     parsed: dict[str, Any] = {"rule": None, "rank_by": data["rank_by"], "rank_limit": None}
     try:
-        parsed["rule"] = json.loads(data["rule"] or "null")
+        parsed["rule"] = json_limits.loads(data["rule"] or "null")
+    except json_limits.JSONTooDeep as error:
+        errors.append({"path": "rule", "message": f"not valid JSON: {error}"})
     except json.JSONDecodeError as error:
         message = f"not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
         errors.append({"path": "rule", "message": message})

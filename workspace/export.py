@@ -1,13 +1,12 @@
 """The accounts list as CSV, streamed: rows are read with a cursor in chunks, so memory
 does not grow with the size of the export."""
 
-import csv
 from collections import defaultdict
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
-from cs_platform.spreadsheet import formula_safe
+from cs_platform.spreadsheet import csv_writer, formula_safe
 from customers.models import Account
 from segments.models import Membership
 
@@ -31,13 +30,6 @@ CSV_FIELDS = (
 CSV_HEADER = (*CSV_FIELDS[:-1], "csm", "segments")
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def _segment_names(account_ids: list[int]) -> dict[int, list[str]]:
     names: dict[int, list[str]] = defaultdict(list)
     rows = (
@@ -51,7 +43,8 @@ def _segment_names(account_ids: list[int]) -> dict[int, list[str]]:
 
 
 def _csv_rows(accounts: QuerySet[Account]) -> Iterator[list]:
-    """Rows of the export, read with a cursor in chunks: memory is bounded by CSV_CHUNK."""
+    """Rows of the export, read with a cursor in chunks: memory is bounded by CSV_CHUNK
+    (the writer escapes the cells)."""
     chunk: list[tuple] = []
     for row in accounts.values_list(*CSV_FIELDS).iterator(chunk_size=CSV_CHUNK):
         chunk.append(row)
@@ -65,14 +58,14 @@ def _csv_rows(accounts: QuerySet[Account]) -> Iterator[list]:
 def _csv_chunk(chunk: list[tuple]) -> Iterator[list]:
     names = _segment_names([row[0] for row in chunk])
     for row in chunk:
-        cells = ("" if v is None else formula_safe(v) for v in row)
-        yield [*cells, formula_safe("; ".join(names.get(row[0], ())))]
+        # Each name escaped too: a spreadsheet splitting the cell on "; " sees each alone.
+        yield [*row, "; ".join(formula_safe(name) for name in names.get(row[0], ()))]
 
 
 def accounts_csv_lines(accounts: QuerySet[Account]) -> Iterator[str]:
     """The header and one CSV line per account of ``accounts`` (in its order), with the
     account's current segments in the last column."""
-    writer = csv.writer(_Echo())
+    writer = csv_writer()
     yield writer.writerow(CSV_HEADER)
     for row in _csv_rows(accounts):
         yield writer.writerow(row)

@@ -1,5 +1,6 @@
-"""JSON parsers: DRF's, with a body nested too deeply to parse answered as a 400, and a
-variant with a larger size bound for bulk requests.
+"""JSON parsers: DRF's, with a body nested more deeply than ``MAX_JSON_DEPTH`` levels
+refused with a 400 before it is decoded (``cs_platform.json_limits``: no recursion, so no
+RecursionError however deep), and a variant with a larger size bound for bulk requests.
 
 DRF's JSONParser reads ``request.body``, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE
 (2.5 MB by default): far below a 10,000-account bulk upsert (about 6 MB) or a 100,000-row
@@ -11,23 +12,41 @@ Django's cap) instead of the stream, so it delegates the decoding to one instead
 import io
 from typing import Any
 
-from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError
 
-from .exceptions import RequestTooLarge
+from cs_platform.json_limits import JSONTooDeep, text_depth_check
 
-# 10,000 accounts with every field and a few custom attributes stay well under this.
+# The bound of the bulk endpoints (accounts upsert, usage ingestion): 100,000 rows of
+# usage or of accounts with a few fields stay under it (100,000 accounts with every field
+# and a few custom attributes come to about 50 MB).
 BULK_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class RequestTooLarge(APIException):
+    # Here, not in .exceptions (which imports rest_framework.views, whose APIView loads the
+    # parser classes the settings name: this module).
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+def body_too_large(max_bytes: int) -> RequestTooLarge:
+    """The 413 of a body over ``max_bytes``, saying the bound."""
+    size = f"{max_bytes // 2**20} MiB" if max_bytes % 2**20 == 0 else f"{max_bytes:,} bytes"
+    return RequestTooLarge(
+        f"The request body is larger than {size}, the most this endpoint accepts."
+    )
 
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
         try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            # Caught here, not in the exception handler, so that a RecursionError that is
-            # a bug elsewhere still surfaces as one.
-            raise ParseError("The JSON body is nested too deeply.") from None
+            text_depth_check(raw)
+        except JSONTooDeep as exc:
+            raise ParseError(f"JSON parse error - the body is {exc}.") from None
+        return super().parse(io.BytesIO(raw), media_type, parser_context)
 
 
 class BulkJSONParser(parsers.BaseParser):
@@ -40,5 +59,5 @@ class BulkJSONParser(parsers.BaseParser):
             return {}
         raw = stream.read(self.max_bytes + 1)
         if len(raw) > self.max_bytes:
-            raise RequestTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+            raise body_too_large(self.max_bytes)
         return JSONParser().parse(io.BytesIO(raw), media_type, parser_context)

@@ -1,6 +1,8 @@
 """Settings shared by every environment; everything that varies comes from the environment."""
 
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -27,6 +29,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "customers",
     "usage",
     "segments",
@@ -45,6 +48,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cs_platform.middleware.LoginRequiredMiddleware",
+    # Last: turns an attempt made while locked out into the lockout answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# axes' backend first: it refuses a locked-out account or address before any password is
+# hashed (it needs the request: every caller of authenticate() passes it).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "cs_platform.urls"
@@ -160,9 +172,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token and Basic auth, counted and refused by the login protection.
+        "cs_platform.api.authentication.TokenAuthentication",
         # For scripts and the API fuzz run (-a user:pass); integrations should prefer tokens.
-        "rest_framework.authentication.BasicAuthentication",
+        "cs_platform.api.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
@@ -209,6 +222,36 @@ SEGMENT_RECOMPUTE_EVERY_MINUTES = int(os.environ.get("SEGMENT_RECOMPUTE_EVERY_MI
 ACCOUNT_IMPORT_MAX_BYTES = int(os.environ.get("ACCOUNT_IMPORT_MAX_BYTES", str(50 * 2**20)))
 # Largest CRM export an import job accepts (bytes).
 CRM_IMPORT_MAX_BYTES = int(os.environ.get("CRM_IMPORT_MAX_BYTES", str(100 * 2**20)))
+
+# --- Login protection (django-axes; see cs_platform/login_protection.py) ---------------------
+# Failed sign-ins are counted per username and per client address; LOGIN_FAILURE_LIMIT of
+# them lock that account or address for LOGIN_LOCKOUT_MINUTES after the last one.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = "cs_platform.login_protection.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "cs_platform.login_protection.client_ip"
+AXES_LOCKOUT_CALLABLE = "cs_platform.login_protection.lockout_response"
+# A success does not wipe the address's failures (else one's own good login would reset
+# the count of guesses made at other accounts from the same address).
+AXES_RESET_ON_SUCCESS = False
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: none, the client
+# address is REMOTE_ADDR).
+LOGIN_TRUSTED_PROXIES = int(os.environ.get("LOGIN_TRUSTED_PROXIES", "0"))
+
+# --- Webhooks (playbook steps) ---------------------------------------------------------------
+# Loopback, private, link-local, multicast and reserved addresses are refused (see
+# playbooks/webhooks.py) unless allowed here: host names exactly as written in webhook URLs,
+# and networks (CIDR) an internal receiver's address may be in. Comma-separated.
+WEBHOOK_ALLOWED_HOSTS = [
+    h.strip().lower() for h in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+WEBHOOK_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(n.strip(), strict=False))
+    for n in os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",")
+    if n.strip()
+]
+# CA bundle for receivers whose certificate a private CA signed (default: the system's).
+WEBHOOK_CA_FILE = os.environ.get("WEBHOOK_CA_FILE", "")
 
 LOGGING = {
     "version": 1,

@@ -123,7 +123,7 @@ class AccountViewSet(
                 "{field: [messages]}."
             ),
         },
-        summary="Upsert up to 10,000 accounts by external_id (managers)",
+        summary="Upsert up to 100,000 accounts by external_id (managers)",
     )
     @action(detail=False, methods=["post"], url_path="bulk", parser_classes=[BulkJSONParser])
     def bulk(self, request: Request) -> Response:

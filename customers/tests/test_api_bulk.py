@@ -1,5 +1,6 @@
 """POST /api/accounts/bulk/: set-based upsert by external_id."""
 
+import json
 import math
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cs_platform.api.parsers import BULK_MAX_BODY_BYTES
 from customers import services
 from customers.bulk_upsert import MAX_BULK_ROWS, accounts_bulk_upsert
 from customers.models import Account
@@ -141,6 +143,34 @@ def test_more_than_the_limit_is_refused(manager):
     response = api_client(manager).post(URL, {"accounts": rows}, format="json")
     assert response.status_code == 400
     assert response.json() == {"accounts": [f"At most {MAX_BULK_ROWS} accounts per request."]}
+    assert not Account.objects.exists()
+
+
+def test_a_body_above_djangos_upload_bound_is_accepted(manager, settings):
+    # Given 12,000 rows in a body well above Django's 2.5 MB bound for ordinary requests
+    # (and above the 10,000 rows the endpoint took before)
+    rows = [
+        {"external_id": f"big-{n:05d}", "name": f"Account {n}", "domain": f"{'d' * 180}.com"}
+        for n in range(12_000)
+    ]
+    body = json.dumps({"accounts": rows})
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 2_621_440
+    # When it is posted, then every row is written
+    response = api_client(manager).post(URL, body, content_type="application/json")
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["created"] == 12_000 and Account.objects.count() == 12_000
+
+
+def test_a_body_above_the_bulk_bound_is_a_413(manager):
+    # Given a body one byte over 64 MiB (padding inside a valid JSON document)
+    padding = BULK_MAX_BODY_BYTES + 1 - len('{"accounts": []}')
+    body = b'{"accounts": [' + b" " * padding + b"]}"
+    # When it is posted, then it is refused before it is parsed, saying why
+    response = api_client(manager).post(URL, body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The request body is larger than 64 MiB, the most this endpoint accepts."
+    }
     assert not Account.objects.exists()
 
 

@@ -2,7 +2,9 @@
 re-import, keep-if-blank, value maps, owners, encodings and every bad-input case (a clear
 error, nothing written). The job runs in-process (eager) at the upload's commit."""
 
+import csv
 import importlib
+import io
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -409,3 +411,24 @@ def test_a_value_outside_a_closed_picklist_is_a_rejected_row(run):
     assert (error["row"], error["column"]) == (3, "Lifecycle Stage")
     assert "'Other' is not a value of the lifecycle_stage picklist" in error["message"]
     assert not Account.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ['=HYPERLINK("http://evil")', "+1+2", "-3+4", "@SUM(A1:A2)", "\t=1+1", "\r=1+1"],
+)
+def test_rejected_rows_csv_escapes_every_formula_start(client, run, cell):
+    # Given a rejected row holding a formula-like cell (quoted in the upload), and a
+    # header column named like a formula
+    quoted = '"' + cell.replace('"', '""') + '"'
+    content = (
+        HUBSPOT_HEADER.rstrip("\n").encode() + b",=cmd\n" + f"k-1,{quoted},,,,many,,,x\n".encode()
+    )
+    job = run(content, skip_invalid="true")
+    assert job["rejected"] == 1
+    response = client.get(job["rejected_csv"])
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))
+    # Then the cell, the header's column and the error text are safe to open
+    assert rows[0][-2:] == ["'=cmd", "error"]
+    assert rows[1][1] == "'" + cell
+    assert not rows[1][-1].startswith(("=", "+", "-", "@", "\t", "\r"))

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from cs_platform.json_forms import BoundedJSONFormField
 from rules import rule_schema
 
 from .. import selectors, services
@@ -24,7 +25,7 @@ class DefinitionFormMixin(forms.Form):
     """Rule, ranking and note, validated by the service's validator with the error paths
     shown under the fields."""
 
-    rule = forms.JSONField(widget=RuleEditorWidget, initial={"all": []})
+    rule = BoundedJSONFormField(widget=RuleEditorWidget, initial={"all": []})
     rank_by = forms.ChoiceField(required=False, choices=_rank_choices)
     rank_limit = forms.IntegerField(required=False, min_value=1)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from cs_platform.api.serializers import BoundedJSONField
 from customers.api.serializers import AccountSerializer, has_nul
 from segments.models import MembershipEvent, Segment, SegmentKind, SegmentVersion
 
@@ -16,7 +17,7 @@ RULE_HELP = (
 )
 
 
-class RuleField(serializers.JSONField):
+class RuleField(BoundedJSONField):
     """A rule as JSON; its meaning is checked by the rule engine (in the service)."""
 
     def to_internal_value(self, data: Any) -> Any:

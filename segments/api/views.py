@@ -1,7 +1,6 @@
 """REST endpoints of segments (DESIGN section 8). Views are thin: permissions,
 serializers, then segments.selectors / segments.services."""
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ from rest_framework.response import Response
 from cs_platform.api.params import path_int, query_date, query_datetime, query_int
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
 from cs_platform.api.serializers import QueuedSerializer
-from cs_platform.spreadsheet import formula_safe
+from cs_platform.spreadsheet import csv_writer
 from customers.models import Account
 from segments import selectors, services
 from segments.models import Segment, SegmentKind, SegmentVersion
@@ -51,27 +50,20 @@ class MembersCSVRenderer(BaseRenderer):
         return data if isinstance(data, bytes | str) else b""
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def members_csv_rows(members: Any) -> Iterator[str]:
     """The header, then one line per member, read in chunks (no whole table in memory)."""
     fields = MemberSerializer.Meta.fields
-    writer = csv.writer(_Echo())
+    writer = csv_writer()
     yield writer.writerow(fields)
     for account in members.iterator(chunk_size=CSV_CHUNK_SIZE):
         row = MemberSerializer(account).data
-        yield writer.writerow(
-            ["" if row[name] is None else _csv_cell(row[name]) for name in fields]
-        )
+        yield writer.writerow(_csv_cell(row[name]) for name in fields)
 
 
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return formula_safe(json.dumps(value, sort_keys=True))
-    return formula_safe(value)
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 class SegmentFilter(filters.FilterSet):

@@ -11,8 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cs_platform.api.exceptions import RequestTooLarge
-from cs_platform.api.parsers import BULK_MAX_BODY_BYTES, BulkJSONParser
+from cs_platform.api.parsers import BULK_MAX_BODY_BYTES, BulkJSONParser, body_too_large
 from cs_platform.api.permissions import IsManager, IsManagerOrReadOnly
 from customers.models import Account
 from usage import ingest, selectors, services
@@ -29,7 +28,7 @@ class CSVTextParser(parsers.BaseParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         raw = stream.read(self.max_bytes + 1) if stream is not None else b""
         if len(raw) > self.max_bytes:
-            raise RequestTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+            raise body_too_large(self.max_bytes)
         return ingest.CSVBody(raw.decode("utf-8-sig"))
 
 
