@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "customers",
     "usage",
     "segments",
+    "health",
     "playbooks",
     "workspace",
     "demo",
