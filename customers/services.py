@@ -45,7 +45,6 @@ ACCOUNT_EDITABLE_FIELDS = (
     "churned_on",
     "has_champion",
     "referenceable",
-    "health_score",
     "last_seen_at",
     "active_users",
     "licensed_seats",
@@ -54,6 +53,8 @@ ACCOUNT_EDITABLE_FIELDS = (
     "acquisition_cost",
     "traits",
 )
+# ``health_score`` is not among them: it is the computed health score (the health app
+# writes it; docs/health.md), read-only through the API, forms and imports.
 CONTRACT_EDITABLE_FIELDS = ("start_date", "end_date", "arr", "status", "auto_renew", "seats")
 # Accounts marked per INSERT statement (two bound values each): a 10k-account import marks
 # in two statements, and no backend's limit on bound values is reached.

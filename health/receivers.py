@@ -6,9 +6,10 @@ from typing import Any
 from django.db.models import QuerySet
 from django.dispatch import receiver
 
-from segments.signals import accounts_evaluating
+from segments.signals import accounts_evaluated, accounts_evaluating
 
 from .engine import health_recompute
+from .models import Scorecard
 from .signals import recompute_requested
 from .tasks import health_recompute_task
 
@@ -29,3 +30,13 @@ def on_accounts_evaluating(sender: Any, accounts: QuerySet, today: date, **kwarg
     would let the segments evaluate stale scores. The work is bounded by the batch (one
     set-based statement per scorecard) and marks nothing (the batch is the sweep)."""
     health_recompute(accounts=accounts, today=today, mark_changed=False)
+
+
+@receiver(accounts_evaluated, dispatch_uid="health_rescore_after_memberships")
+def on_accounts_evaluated(sender: Any, accounts: QuerySet, today: date, **kwargs: Any) -> None:
+    """The batch's segment memberships are written: an account that entered or left a
+    scorecard's segment changes scorecard. Rescore the batch again (only when some
+    scorecard has a segment); accounts whose health changes are marked, so the next sweep
+    brings their health segments up to date."""
+    if Scorecard.objects.filter(segment__isnull=False).exists():
+        health_recompute(accounts=accounts, today=today, mark_changed=True)

@@ -26,6 +26,12 @@ account data (the health scores) bring those values up to date here, in the batc
 transaction, so the segments evaluate fresh values; the work must be set-based and
 bounded by the batch.
 
+``accounts_evaluated`` is sent in the same batch after its segment memberships are written
+and its marks deleted, with the same arguments: values that depend on memberships (which
+health scorecard scores an account) are brought up to date here; a receiver that changes
+a rule value marks the accounts again (``customers.services``), so the next sweep
+re-evaluates their segments.
+
 Receivers of the other signals must only enqueue work.
 """
 
@@ -34,3 +40,4 @@ from django.dispatch import Signal
 memberships_changed = Signal()
 recompute_requested = Signal()
 accounts_evaluating = Signal()
+accounts_evaluated = Signal()

@@ -202,6 +202,26 @@ def target_select(
     return sql, list(params)
 
 
+def target_insert(
+    spec: ScorecardSpec,
+    earlier: Sequence[ScorecardSpec],
+    *,
+    base: QuerySet[Account],
+    today: date,
+    attributes: dict[str, AttributeSpec],
+    cursor: Any,
+) -> int:
+    """Add to ``health_target`` the accounts of ``base`` that ``spec`` scores (those
+    ``earlier`` scorecards take excluded); returns the rows written."""
+    accounts = assigned_accounts(spec, earlier, base)
+    sql, params = target_select(spec, accounts, today=today, attributes=attributes)
+    cursor.execute(
+        f"INSERT INTO {TARGET_TABLE} (account_id, scorecard_id, score, status, measures) {sql}",
+        params,
+    )
+    return max(cursor.rowcount, 0)
+
+
 def targets_fill(
     specs: Sequence[ScorecardSpec],
     *,
@@ -213,16 +233,12 @@ def targets_fill(
     """Fill ``health_target`` with the target health of every account of ``base`` that one
     of ``specs`` (in assignment order) scores; returns the rows written. Accounts no
     scorecard takes get no row."""
-    written = 0
-    for position, spec in enumerate(specs):
-        accounts = assigned_accounts(spec, specs[:position], base)
-        sql, params = target_select(spec, accounts, today=today, attributes=attributes)
-        cursor.execute(
-            f"INSERT INTO {TARGET_TABLE} (account_id, scorecard_id, score, status, measures) {sql}",
-            params,
+    return sum(
+        target_insert(
+            spec, specs[:position], base=base, today=today, attributes=attributes, cursor=cursor
         )
-        written += max(cursor.rowcount, 0)
-    return written
+        for position, spec in enumerate(specs)
+    )
 
 
 def scope_sql(base: QuerySet[Account] | None) -> tuple[str, list[Any]]:

@@ -10,6 +10,8 @@ from decimal import Decimal
 from django.db import migrations
 from django.utils import timezone
 
+from cs_platform import clock
+
 SCORECARD_NAME = "Typed-in health score (migrated)"
 MEASURE_KEY = "csm_health"
 VALID_DAYS = 365
@@ -46,7 +48,7 @@ def typed_in_scores_to_entries(apps, schema_editor):
                 measure.pk,
                 "Typed-in health score, kept when scores became computed",
                 timezone.now(),
-                timezone.localdate(),
+                clock.today(),
             ],
         )
 

@@ -16,7 +16,7 @@ from customers.selectors import account_ids_pending_evaluation
 from rules import RuleValidationError
 
 from ..models import Membership, Segment, SegmentKind
-from ..signals import accounts_evaluating
+from ..signals import accounts_evaluated, accounts_evaluating
 from . import events
 from .diff import membership_diff_apply
 from .recompute import segment_recompute
@@ -135,6 +135,8 @@ def _evaluate_changed_batch(
             elif any(ranked_change):
                 changes[segment.pk] = ranked_change
     _marks_delete(pending)
+    # Values that depend on the new memberships (a health scorecard per segment).
+    accounts_evaluated.send(sender=Segment, accounts=batch_accounts(), today=today)
     events.count_adjust({sid: entered - exited for sid, (entered, exited) in changes.items()})
     entered = sum(e for e, _ in changes.values())
     exited = sum(x for _, x in changes.values())
