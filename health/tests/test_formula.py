@@ -4,8 +4,8 @@ missing values and expired manual scores left out, rounding half up (at .5 exact
 thresholds at their boundaries. Random accounts and scorecards from hypothesis."""
 
 from datetime import date, datetime, timedelta
-from fractions import Fraction
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from django.utils import timezone
@@ -46,7 +46,7 @@ def reference(account: dict, measures: list[dict], red_below: int, green_from: i
             if entry is not None and entry[1] < m["valid_days"]:
                 scores[m["key"]] = entry[0] * 100
     weights = {m["key"]: Fraction(m["weight"]) for m in measures}
-    present = [key for key in scores]
+    present = list(scores)
     if not present:
         return None, None, {}
     total = sum(weights[k] * Fraction(scores[k], 100) for k in present) / sum(

@@ -17,7 +17,7 @@ from health.models import AccountHealth, HealthHistory, Scorecard
 from segments.engine import segments_evaluate_changed_accounts
 from segments.tests.engine_fixtures import member_ids, published, recompute
 
-from .fixtures import condition, field, run, scorecard, score_of
+from .fixtures import condition, field, run, score_of, scorecard
 
 TODAY = date(2026, 11, 22)
 pytestmark = pytest.mark.django_db
