@@ -169,12 +169,22 @@ def draft_preview(*, scorecard: Scorecard, today: date | None = None) -> dict[st
     """What the scorecard's draft (its live definition when it has none) would give today
     and in the backtest; writes nothing. Raises ValidationError when the draft is no
     longer valid (a field or segment gone)."""
-    today = today or clock.today()
     draft = spec_from_draft(scorecard)
-    spec = draft or spec_from_scorecard(scorecard)
-    specs = ordered([spec if s.id == scorecard.pk else s for s in live_specs()])
-    position = next(i for i, s in enumerate(specs) if s.id == scorecard.pk)
-    earlier = specs[:position]
+    result = definition_preview(spec=draft or spec_from_scorecard(scorecard), today=today)
+    return {**result, "definition": "draft" if draft else "live"}
+
+
+def definition_preview(
+    *, spec: ScorecardSpec, today: date | None = None, backtest: bool = True
+) -> dict[str, Any]:
+    """What a validated definition (``definition_validate``; ``spec.id`` None: a scorecard
+    not created yet) would give today, next to the live split of the scorecard it
+    replaces, and (``backtest``) in the backtest; writes nothing. The admin's live preview
+    asks without the backtest, which takes one statement per renewal date."""
+    today = today or clock.today()
+    others = [s for s in live_specs() if spec.id is None or s.id != spec.id]
+    specs = ordered([*others, spec])
+    earlier = specs[: next(i for i, s in enumerate(specs) if s is spec)]
     with transaction.atomic(), connection.cursor() as cursor:
         work_tables_ensure(cursor)
         target_insert(
@@ -187,10 +197,11 @@ def draft_preview(*, scorecard: Scorecard, today: date | None = None) -> dict[st
         )
         cursor.execute(_split_sql("true"))
         split = _split(cursor.fetchall())
-        backtest = _backtest(spec, earlier, today, cursor)
+        tested = _backtest(spec, earlier, today, cursor) if backtest else None
+    live = _live_split(spec.id) if spec.id is not None else _split([])
     return {
-        "scorecard": scorecard.pk,
-        "definition": "draft" if draft else "live",
-        "today": {"day": today.isoformat(), "draft": split, "live": _live_split(scorecard.pk)},
-        "backtest": backtest,
+        "scorecard": spec.id,
+        "definition": "draft",
+        "today": {"day": today.isoformat(), "draft": split, "live": live},
+        "backtest": tested,
     }
