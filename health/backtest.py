@@ -170,6 +170,7 @@ def draft_preview(*, scorecard: Scorecard, today: date | None = None) -> dict[st
     and in the backtest; writes nothing. Raises ValidationError when the draft is no
     longer valid (a field or segment gone)."""
     today = today or clock.today()
+    scorecard = Scorecard.objects.get(pk=scorecard.pk)  # the draft as stored now
     draft = spec_from_draft(scorecard)
     spec = draft or spec_from_scorecard(scorecard)
     specs = ordered([spec if s.id == scorecard.pk else s for s in live_specs()])
