@@ -80,7 +80,7 @@ def build(args: argparse.Namespace) -> None:
               n %% 3 = 0, false, (n * 13) %% 120, 20 + n %% 100, (n * 7) %% 15,
               %s::date - (n %% 60)::int, ((n * 7919) %% 300000)::numeric,
               jsonb_build_object('nps', (n %% 11)), now(), now()
-            FROM generate_series(1, %s) n
+            FROM generate_series(1, %s::bigint) n
             """,
             [TODAY, args.accounts],
         )
