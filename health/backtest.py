@@ -169,6 +169,7 @@ def draft_preview(*, scorecard: Scorecard, today: date | None = None) -> dict[st
     """What the scorecard's draft (its live definition when it has none) would give today
     and in the backtest; writes nothing. Raises ValidationError when the draft is no
     longer valid (a field or segment gone)."""
+    scorecard = Scorecard.objects.get(pk=scorecard.pk)  # the draft as stored now
     draft = spec_from_draft(scorecard)
     result = definition_preview(spec=draft or spec_from_scorecard(scorecard), today=today)
     return {**result, "definition": "draft" if draft else "live"}

@@ -82,7 +82,7 @@ def _measure_read(key: str):
     def read(account: object, today: date) -> Decimal | None:
         current = _current(account)
         value = (current.measures or {}).get(key) if current is not None else None
-        return None if value is None else Decimal(str(value))
+        return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
     return read
 

@@ -48,7 +48,7 @@ class ChangesQuerySerializer(serializers.Serializer):
 
 
 class ManualEntryInputSerializer(serializers.Serializer):
-    measure = serializers.JSONField(help_text="The manual measure's key (or id).")
+    measure = serializers.CharField(help_text="The manual measure's key (or its id).")
     score = serializers.JSONField(help_text="A whole number from 0 to 100.")
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 

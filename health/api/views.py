@@ -132,6 +132,11 @@ class AccountHealthChangesView(APIView):
         return Response(selectors.account_health_changes(account, start, end))
 
 
+def _measure_reference(text: str) -> str | int:
+    """A key (keys start with a letter) or, all digits, a measure id."""
+    return int(text) if text.isdigit() else text
+
+
 class ManualEntryView(APIView):
     """POST /api/accounts/{id}/health/manual/ {measure, score, comment}: a CSM's score for
     one of their own accounts (managers: any). 201 with the entry; the account is
@@ -145,7 +150,7 @@ class ManualEntryView(APIView):
         account = _account(account_id)
         entry = services.manual_entry_create(
             account=account,
-            measure=data.validated_data["measure"],
+            measure=_measure_reference(data.validated_data["measure"]),
             score=data.validated_data["score"],
             comment=data.validated_data.get("comment", ""),
             by=request.user,

@@ -26,7 +26,15 @@ from segments.engine.targets import attribute_specs
 
 from ..definitions import ScorecardSpec, live_specs
 from ..models import AccountHealth, HealthHistory
-from .targets import CHANGED_TABLE, TARGET_TABLE, scope_sql, targets_fill, work_tables_ensure
+from .targets import (
+    CHANGED_TABLE,
+    SCOPE_TABLE,
+    TARGET_TABLE,
+    scope_accounts,
+    scope_fill,
+    targets_fill,
+    work_tables_ensure,
+)
 
 HEALTH_LOCK = 0x484C5448  # "HLTH"
 
@@ -68,8 +76,6 @@ def health_recompute(
     specs = live_specs() if specs is None else specs
     if not specs and not AccountHealth.objects.exists():
         return result
-    base = accounts if accounts is not None else Account.objects.all()
-    scope, scope_params = scope_sql(accounts)
     tables = {
         "target": TARGET_TABLE,
         "changed": CHANGED_TABLE,
@@ -79,10 +85,16 @@ def health_recompute(
     }
     with connection.cursor() as cursor:
         work_tables_ensure(cursor)
+        if accounts is None:
+            base, scope = Account.objects.all(), f"SELECT id FROM {tables['account']}"
+        else:
+            scope_fill(cursor, accounts)
+            base, scope = scope_accounts(), f"SELECT account_id FROM {SCOPE_TABLE}"
         result.scored = targets_fill(
             specs, base=base, today=today, attributes=attribute_specs(), cursor=cursor
         )
-        db.analyze(cursor, TARGET_TABLE)
+        # Row counts are what the diff's plan needs (statistics on the JSON column are not).
+        db.analyze(cursor, f"{TARGET_TABLE} (account_id)")
         diff = load_sql(
             "health",
             "health_diff",
@@ -94,16 +106,21 @@ def health_recompute(
             distinct_status=_distinct("status"),
             distinct_measures=_distinct("measures"),
         )
-        cursor.execute(diff, scope_params)
+        cursor.execute(diff)
         result.changed = max(cursor.rowcount, 0)
         if result.changed:
             cursor.execute(load_sql("health", "health_current_upsert", **tables), [today])
             cursor.execute(
                 load_sql("health", "health_history_insert", **tables), [today, timezone.now()]
             )
-        sync = load_sql("health", "health_account_score_sync", **tables, scope=scope)
-        cursor.execute(sync, scope_params)
-        result.scores_copied = max(cursor.rowcount, 0)
+        # The column is copied for the changed accounts; a partial run copies it for its
+        # whole scope, which also repairs a copy skipped earlier (a row another transaction
+        # held: every writer of an account marks it, so it comes back in a sweep batch).
+        synced = scope if accounts is not None else f"SELECT account_id FROM {CHANGED_TABLE}"
+        if accounts is not None or result.changed:
+            sync = load_sql("health", "health_account_score_sync", **tables, scope=synced)
+            cursor.execute(sync)
+            result.scores_copied = max(cursor.rowcount, 0)
     if result.changed and mark_changed:
         changed = Account.objects.filter(
             id__in=RawSQL(f"SELECT account_id FROM {CHANGED_TABLE}", [])  # noqa: S611 (constant)

@@ -23,8 +23,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.expressions import RawSQL
 
-from cs_platform.db import dialect, table_name
+from cs_platform.db import dialect
 from customers.models import Account
 from rules import AttributeSpec, Column, RuleValidationError, compile_rule, registry
 from rules.compiler import source_expression
@@ -38,6 +39,8 @@ MEASURE_SCALE = 100
 FULL = 100 * MEASURE_SCALE
 TARGET_TABLE = "health_target"
 CHANGED_TABLE = "health_changed"
+# The accounts a partial run rescores (a sweep batch, a list of changed accounts).
+SCOPE_TABLE = "health_scope"
 
 
 def work_tables_ensure(cursor: Any) -> None:
@@ -53,6 +56,11 @@ def work_tables_ensure(cursor: Any) -> None:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} ({columns}){db.temp_table_suffix}"
         )
         cursor.execute(f"DELETE FROM {table}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {SCOPE_TABLE} "
+        f"(account_id {db.bigint} PRIMARY KEY){db.temp_table_suffix}"
+    )
+    cursor.execute(f"DELETE FROM {SCOPE_TABLE}")
 
 
 def _member_of(segment_id: int) -> Exists:
@@ -241,9 +249,18 @@ def targets_fill(
     )
 
 
-def scope_sql(base: QuerySet[Account] | None) -> tuple[str, list[Any]]:
-    """SQL selecting the ids of ``base`` (every account when None), for the diff's scope."""
-    if base is None:
-        return f"SELECT id FROM {table_name(Account)}", []
-    sql, params = base.order_by().values("id").query.sql_with_params()
-    return sql, list(params)
+def scope_fill(cursor: Any, accounts: QuerySet[Account]) -> int:
+    """Put the ids of ``accounts`` into the scope work table (one statement); returns the
+    count. Every statement of a partial run then joins this small keyed table."""
+    sql, params = accounts.order_by().values("id").query.sql_with_params()
+    cursor.execute(f"INSERT INTO {SCOPE_TABLE} (account_id) {sql}", params)
+    count = max(cursor.rowcount, 0)
+    dialect().analyze(cursor, SCOPE_TABLE)
+    return count
+
+
+def scope_accounts() -> QuerySet[Account]:
+    """The accounts in the scope work table, as a queryset to filter on."""
+    return Account.objects.filter(
+        id__in=RawSQL(f"SELECT account_id FROM {SCOPE_TABLE}", [])  # noqa: S611 (constant)
+    )

@@ -3,7 +3,7 @@
 -- scope that no scorecard scores any more (it becomes empty).
 -- Format fields: target, changed, current (table names), distinct_* (the dialect's
 -- "differs, NULLs included" tests), empty_json, scope (SQL selecting the ids in scope).
--- Parameters: the scope's.
+-- No parameters.
 INSERT INTO {changed} (account_id, scorecard_id, score, status, measures)
 SELECT t.account_id, t.scorecard_id, t.score, t.status, t.measures
 FROM {target} t LEFT JOIN {current} c ON c.account_id = t.account_id

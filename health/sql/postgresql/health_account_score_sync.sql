@@ -3,7 +3,7 @@
 -- writer holding an account row may be waiting for a segment sweep batch that waits for
 -- this run (the health lock); a skipped row is copied by the next run of its scope.
 -- Format fields: account, current (table names), scope (SQL selecting ids).
--- Parameters: the scope's.
+-- No parameters.
 UPDATE {account} a SET health_score = c.score
 FROM {current} c
 WHERE c.account_id = a.id AND a.id IN (

@@ -1,7 +1,7 @@
 -- Copy the computed score into customers' Account.health_score where it differs, for the
 -- accounts in scope (SQLite has one writer at a time: nothing to skip).
 -- Format fields: account, current (table names), scope (SQL selecting ids).
--- Parameters: the scope's.
+-- No parameters.
 UPDATE {account} SET health_score = (
   SELECT c.score FROM {current} c WHERE c.account_id = {account}.id
 )
