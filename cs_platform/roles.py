@@ -32,7 +32,7 @@ def can_work_account(user: AbstractBaseUser | AnonymousUser, account: Any) -> bo
 
 
 # Apps whose models managers may change in full; CSMs may view them all.
-MANAGED_APPS = ("customers", "segments", "playbooks", "django_celery_beat")
+MANAGED_APPS = ("customers", "segments", "health", "playbooks", "django_celery_beat")
 # What a CSM may change beyond viewing; object-level checks (own book only) live in code.
 CSM_CODENAMES = ("add_note", "change_note", "change_task", "add_task")
 

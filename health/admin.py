@@ -2,14 +2,58 @@
 live preview comes with the screens). Scorecards are changed through the services, so a
 change rescores every account."""
 
+from django import forms
 from django.contrib import admin
 
 from . import services
-from .models import AccountHealth, HealthHistory, ManualEntry, Measure, Scorecard
+from .definitions import measure_problems
+from .models import (
+    DEFAULT_VALID_DAYS,
+    AccountHealth,
+    HealthHistory,
+    ManualEntry,
+    Measure,
+    Scorecard,
+)
+
+MEASURE_FIELDS = (
+    "order",
+    "key",
+    "label",
+    "weight",
+    "source",
+    "field",
+    "bad",
+    "good",
+    "rule",
+    "valid_days",
+)
+
+
+class MeasureForm(forms.ModelForm):
+    """Checks a measure as the API does (a numeric field, bad ≠ good, a valid rule)."""
+
+    class Meta:
+        model = Measure
+        fields = MEASURE_FIELDS
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        raw = {
+            name: cleaned.get(name)
+            for name in ("key", "label", "weight", "source", "field", "bad", "good", "rule")
+            if cleaned.get(name) not in (None, "")
+        }
+        raw["valid_days"] = cleaned.get("valid_days") or DEFAULT_VALID_DAYS
+        for name, messages in measure_problems(raw).items():
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)
+        return cleaned
 
 
 class MeasureInline(admin.TabularInline):
     model = Measure
+    form = MeasureForm
     extra = 0
     fields = (
         "order",
