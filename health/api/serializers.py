@@ -77,6 +77,15 @@ class ChangesQuerySerializer(serializers.Serializer):
     end = serializers.DateField(source="to")
 
 
+class HistoryPointSerializer(serializers.Serializer):
+    """One change of an account's health: the values from ``day`` on."""
+
+    day = serializers.DateField()
+    score = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+    scorecard = serializers.IntegerField(allow_null=True)
+
+
 class ManualEntryInputSerializer(serializers.Serializer):
     measure = serializers.CharField(help_text="The manual measure's key (or its id).")
     score = serializers.JSONField(help_text="A whole number from 0 to 100.")

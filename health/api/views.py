@@ -25,6 +25,7 @@ from .serializers import (
     AsOfQuerySerializer,
     ChangesQuerySerializer,
     DraftSerializer,
+    HistoryPointSerializer,
     ManualEntryInputSerializer,
     ManualEntrySerializer,
     ScorecardSerializer,
@@ -116,7 +117,8 @@ class AccountHealthHistoryView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        parameters=[OpenApiParameter("since", OpenApiTypes.DATE)], responses=OpenApiTypes.OBJECT
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATE)],
+        responses=HistoryPointSerializer(many=True),
     )
     def get(self, request: Request, account_id: int) -> Response:
         since = _query(SinceQuerySerializer, request).get("since")

@@ -260,3 +260,9 @@ def test_the_admin_refuses_a_measure_the_api_would_refuse(manager, client):
     assert response.status_code == 200
     assert "expected a numeric field" in response.content.decode()
     assert not Measure.objects.filter(key="plan_measure").exists()
+
+
+def test_a_segment_on_health_fields_cannot_pick_a_scorecard(manager):
+    red = published("Red", {"field": "health.status", "op": "eq", "value": "red"})
+    response = api_client(manager).post(URL, valid(segment=red.pk), format="json")
+    assert response.status_code == 400 and "segment" in response.json()
