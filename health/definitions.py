@@ -301,6 +301,18 @@ def _condition_measure(
     return {"rule": rule}
 
 
+def measure_problems(raw: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The problems of one measure (the API's shape), by field name: what a form of one
+    measure (the admin's inline) shows."""
+    errors = _Errors()
+    _measure(errors, 0, raw, attribute_specs(), {})
+    prefix = "measures[0]."
+    return {
+        name[len(prefix) :] if name.startswith(prefix) else "__all__": messages
+        for name, messages in errors.by_field.items()
+    }
+
+
 def definition_validate(
     data: Any,
     *,
@@ -340,8 +352,18 @@ def definition_validate(
         if isinstance(segment_id, bool) or not isinstance(segment_id, int):
             errors.add("segment", f"expected a segment id or null, got {segment_id!r}")
             segment_id = None
-        elif not Segment.objects.filter(pk=segment_id).exists():
+        elif (
+            segment := Segment.objects.select_related("current_version")
+            .filter(pk=segment_id)
+            .first()
+        ) is None:
             errors.add("segment", f"no segment with id {segment_id} (deleted?)")
+            segment_id = None
+        elif segment.current_version and _health_fields(
+            rule_field_names(segment.current_version.rule)
+        ):
+            # Membership would depend on the score it assigns: scores could flip forever.
+            errors.add("segment", "a segment whose rule uses health fields cannot pick a scorecard")
             segment_id = None
     taken = Scorecard.objects.filter(segment_id=segment_id).exclude(
         pk=getattr(scorecard, "pk", None)

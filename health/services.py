@@ -53,7 +53,11 @@ def _scorecard_apply(scorecard: Scorecard, spec: ScorecardSpec) -> Scorecard:
     scorecard.priority = spec.priority
     scorecard.red_below = spec.red_below
     scorecard.green_from = spec.green_from
-    scorecard.save()
+    if scorecard.pk is None:
+        scorecard.save()
+    else:
+        fields = ["name", "segment", "priority", "red_below", "green_from", "draft"]
+        scorecard.save(update_fields=[*fields, "draft_updated_at", "updated_at"])
     _measures_apply(scorecard, spec)
     recompute_requested.send(sender=Scorecard, scorecard_id=scorecard.pk)
     return scorecard

@@ -10,9 +10,35 @@ from ..definitions import spec_from_scorecard
 from ..models import Scorecard
 
 
-class ScorecardSerializer(serializers.BaseSerializer):
+class MeasureSerializer(serializers.Serializer):
+    """One measure (DESIGN 12): ``field`` with ``bad``/``good``, ``condition`` with
+    ``rule``, or ``manual`` with ``valid_days``; the other keys are absent."""
+
+    key = serializers.CharField(max_length=50)
+    label = serializers.CharField(max_length=200, required=False)
+    weight = serializers.DecimalField(max_digits=8, decimal_places=2)
+    source = serializers.ChoiceField(choices=["field", "condition", "manual"])
+    field = serializers.CharField(required=False)
+    bad = serializers.DecimalField(max_digits=20, decimal_places=6, required=False)
+    good = serializers.DecimalField(max_digits=20, decimal_places=6, required=False)
+    rule = serializers.JSONField(required=False)
+    valid_days = serializers.IntegerField(required=False, min_value=1)
+
+
+class ScorecardSerializer(serializers.Serializer):
     """``{id, name, segment, priority, red_below, green_from, measures: [...], has_draft,
-    draft_updated_at}`` (DESIGN 12's shape plus the id and the draft's state)."""
+    draft_updated_at}`` (DESIGN 12's shape plus the id and the draft's state). Writes are
+    validated by the service (``health.definitions``), not here: this declares the shape."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=200)
+    segment = serializers.IntegerField(allow_null=True)
+    priority = serializers.IntegerField(required=False, min_value=0)
+    red_below = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    green_from = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    measures = MeasureSerializer(many=True)
+    has_draft = serializers.BooleanField(read_only=True)
+    draft_updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def to_representation(self, instance: Scorecard) -> dict[str, Any]:
         payload = spec_from_scorecard(instance, instance.measures.all()).as_payload()
@@ -20,7 +46,11 @@ class ScorecardSerializer(serializers.BaseSerializer):
             "id": instance.pk,
             **payload,
             "has_draft": instance.draft is not None,
-            "draft_updated_at": instance.draft_updated_at,
+            "draft_updated_at": serializers.DateTimeField().to_representation(
+                instance.draft_updated_at
+            )
+            if instance.draft_updated_at
+            else None,
         }
 
 
@@ -45,6 +75,15 @@ class ChangesQuerySerializer(serializers.Serializer):
     # "from" is a keyword: the serializer reads it under that name (see the view).
     start = serializers.DateField(source="from")
     end = serializers.DateField(source="to")
+
+
+class HistoryPointSerializer(serializers.Serializer):
+    """One change of an account's health: the values from ``day`` on."""
+
+    day = serializers.DateField()
+    score = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+    scorecard = serializers.IntegerField(allow_null=True)
 
 
 class ManualEntryInputSerializer(serializers.Serializer):

@@ -5,6 +5,8 @@ scores, and "recompute now". Views parse and delegate to services / selectors.""
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -23,6 +25,7 @@ from .serializers import (
     AsOfQuerySerializer,
     ChangesQuerySerializer,
     DraftSerializer,
+    HistoryPointSerializer,
     ManualEntryInputSerializer,
     ManualEntrySerializer,
     ScorecardSerializer,
@@ -56,6 +59,7 @@ class ScorecardViewSet(viewsets.ModelViewSet):
     def _show(self, scorecard: Scorecard) -> dict[str, Any]:
         return ScorecardSerializer(self.get_queryset().get(pk=scorecard.pk)).data
 
+    @extend_schema(request=ScorecardSerializer, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get", "put", "patch", "delete"], url_path="draft")
     def draft(self, request: Request, pk: str | None = None) -> Response:
         """The draft: GET it, PUT / PATCH it (validated, nothing rescored), DELETE it."""
@@ -69,11 +73,13 @@ class ScorecardViewSet(viewsets.ModelViewSet):
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(DraftSerializer(scorecard).data)
 
+    @extend_schema(request=None, responses=ScorecardSerializer)
     @action(detail=True, methods=["post"], url_path="draft/publish")
     def draft_publish(self, request: Request, pk: str | None = None) -> Response:
         scorecard = services.scorecard_draft_publish(scorecard=self.get_object())
         return Response(self._show(scorecard))
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], url_path="draft/preview")
     def draft_preview(self, request: Request, pk: str | None = None) -> Response:
         """Counts and ARR per status today, and the 12-month churn backtest (docs/health.md)."""
@@ -95,6 +101,9 @@ class AccountHealthView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE)], responses=OpenApiTypes.OBJECT
+    )
     def get(self, request: Request, account_id: int) -> Response:
         as_of = _query(AsOfQuerySerializer, request).get("as_of")
         account = get_object_or_404(Account, pk=account_id)
@@ -107,6 +116,10 @@ class AccountHealthHistoryView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATE)],
+        responses=HistoryPointSerializer(many=True),
+    )
     def get(self, request: Request, account_id: int) -> Response:
         since = _query(SinceQuerySerializer, request).get("since")
         account = _account(account_id)
@@ -119,6 +132,13 @@ class AccountHealthChangesView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, account_id: int) -> Response:
         params = {"start": request.query_params.get("from"), "end": request.query_params.get("to")}
         query = ChangesQuerySerializer(data={k: v for k, v in params.items() if v is not None})
@@ -144,6 +164,7 @@ class ManualEntryView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(request=ManualEntryInputSerializer, responses={201: ManualEntrySerializer})
     def post(self, request: Request, account_id: int) -> Response:
         data = ManualEntryInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -163,6 +184,7 @@ class RecomputeView(APIView):
 
     permission_classes = [IsManager]
 
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         services.health_recompute_request()
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)

@@ -31,7 +31,7 @@ from rules import AttributeSpec, Column, RuleValidationError, compile_rule, regi
 from rules.compiler import source_expression
 from segments.models import Membership
 
-from ..definitions import MeasureSpec, ScorecardSpec
+from ..definitions import NUMERIC_TYPES, MeasureSpec, ScorecardSpec
 from ..models import ManualEntry, MeasureSource
 
 # Hundredths of a point: a measure score of 83.47 is kept as 8347.
@@ -85,7 +85,14 @@ def _field_value(measure: MeasureSpec, today: date, attributes: dict) -> tuple[A
     """The field's value as an expression, and the constant it is to be divided by (a
     column such as ``mrr`` = arr / 12 is read as the column)."""
     rule_field = registry.get(measure.field, attributes)
-    if rule_field is None:  # validated on save; a custom attribute may have gone since
+    usable = (
+        rule_field is not None
+        and rule_field.type in NUMERIC_TYPES
+        and measure.bad is not None
+        and measure.good is not None
+        and measure.bad != measure.good
+    )
+    if not usable:  # validated on save; a custom attribute may have gone (or changed type)
         return Value(None, output_field=IntegerField()), 1
     source = rule_field.source
     divisor = source.divide_by if isinstance(source, Column) else 1
@@ -153,6 +160,8 @@ def measure_score_sql(measure: MeasureSpec, raw: str, divisor: int) -> str:
         return f"({raw} * {FULL})"
     if measure.source == MeasureSource.MANUAL:
         return f"({raw} * {MEASURE_SCALE})"
+    if measure.bad is None or measure.good is None or measure.bad == measure.good:
+        return "NULL"  # not usable (see _field_value): the measure is left out
     value = db.number(raw)
     if divisor != 1:
         value = f"({value} / {int(divisor)})"

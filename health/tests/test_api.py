@@ -231,3 +231,38 @@ def test_a_draft_is_saved_previewed_and_published_without_touching_live_scores(m
     run(today=TODAY)
     assert score_of(account) == 0
     assert client.post(f"{draft_url}publish/").status_code == 400
+
+
+def test_the_admin_refuses_a_measure_the_api_would_refuse(manager, client):
+    # given a scorecard in the admin's change form
+    card = scorecard(measures=[TICKETS])
+    client.force_login(manager)
+    url = f"/admin/health/scorecard/{card.pk}/change/"
+    form = {
+        "name": card.name,
+        "priority": 100,
+        "red_below": 40,
+        "green_from": 70,
+        "measures-TOTAL_FORMS": 1,
+        "measures-INITIAL_FORMS": 0,
+        "measures-0-order": 0,
+        "measures-0-key": "plan_measure",
+        "measures-0-label": "Plan",
+        "measures-0-weight": "1",
+        "measures-0-source": "field",
+        "measures-0-field": "plan",
+        "measures-0-bad": "0",
+        "measures-0-good": "1",
+        "measures-0-valid_days": 90,
+    }
+    # when a measure over a text field is added, then the form shows the error
+    response = client.post(url, form)
+    assert response.status_code == 200
+    assert "expected a numeric field" in response.content.decode()
+    assert not Measure.objects.filter(key="plan_measure").exists()
+
+
+def test_a_segment_on_health_fields_cannot_pick_a_scorecard(manager):
+    red = published("Red", {"field": "health.status", "op": "eq", "value": "red"})
+    response = api_client(manager).post(URL, valid(segment=red.pk), format="json")
+    assert response.status_code == 400 and "segment" in response.json()

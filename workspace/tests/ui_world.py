@@ -53,9 +53,9 @@ def make_account(
         licensed_seats=50,
         active_users=30,
     )
-    # health_score is computed (read-only to the services); with no scorecard nothing
-    # computes it, so the world sets the column as a health run would.
-    Account.objects.filter(pk=account.pk).update(health_score=40 + n % 60)
+    # The computed health score (the health app writes it), as a scored account holds it.
+    account.health_score = 40 + n % 60
+    Account.objects.filter(pk=account.pk).update(health_score=account.health_score)
     end = today + timedelta(days=renews_in_days)
     customer_services.contract_create(
         account=account,
