@@ -115,6 +115,7 @@ DATA_MIGRATIONS = (
     ("segments.migrations.0005_analytics_warm_schedule", "create_schedule"),
     ("segments.migrations.0009_day_change_schedule", "create_schedule"),
     ("usage.migrations.0002_retention_schedule", "create_schedule"),
+    ("health.migrations.0003_recompute_schedule", "create_schedule"),
 )
 
 

@@ -32,7 +32,7 @@ def can_work_account(user: AbstractBaseUser | AnonymousUser, account: Any) -> bo
 
 
 # Apps whose models managers may change in full; CSMs may view them all.
-MANAGED_APPS = ("customers", "segments", "playbooks", "django_celery_beat")
+MANAGED_APPS = ("customers", "segments", "health", "playbooks", "django_celery_beat")
 # The login protection's records (django-axes): managers see lockouts and unlock an account
 # or address by deleting its access attempts.
 MANAGER_LOGIN_PROTECTION_CODENAMES = (

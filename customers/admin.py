@@ -142,6 +142,7 @@ class AccountAdmin(BoundedJSONAdminMixin, admin.ModelAdmin):
     # Counting a million unfiltered rows on every page view is the slow part of a list.
     show_full_result_count = False
     readonly_fields = (
+        "health_score",
         "arr",
         "renewal_date",
         "owner",

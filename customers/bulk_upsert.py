@@ -55,7 +55,7 @@ LOOKUP_BATCH_SIZE = 2_000
 
 # Fields a client may send back from GET /api/accounts/ that a bulk row ignores.
 ACCOUNT_READ_ONLY_FIELDS = frozenset(
-    {"id", "arr", "renewal_date", "csm", "created_at", "updated_at"}
+    {"id", "arr", "renewal_date", "csm", "health_score", "created_at", "updated_at"}
 )
 # The column (or key) of a contract row that names its account.
 CONTRACT_CSV_ACCOUNT_COLUMN = "account_external_id"

@@ -45,7 +45,6 @@ ACCOUNT_EDITABLE_FIELDS = (
     "churned_on",
     "has_champion",
     "referenceable",
-    "health_score",
     "last_seen_at",
     "active_users",
     "licensed_seats",
@@ -54,6 +53,8 @@ ACCOUNT_EDITABLE_FIELDS = (
     "acquisition_cost",
     "traits",
 )
+# ``health_score`` is not among them: it is the computed health score (the health app
+# writes it; docs/health.md), read-only through the API, forms and imports.
 CONTRACT_EDITABLE_FIELDS = ("start_date", "end_date", "arr", "status", "auto_renew", "seats")
 # Accounts marked per INSERT statement (two bound values each): a 10k-account import marks
 # in two statements, and no backend's limit on bound values is reached.
@@ -94,17 +95,28 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
     transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=ids))
 
 
-def accounts_mark_changed_matching(*, accounts: QuerySet[Account]) -> int:
+def accounts_mark_changed_matching(
+    *, accounts: QuerySet[Account], wait_for_sweep: bool = True
+) -> int:
     """``accounts_mark_changed`` for every account of a queryset, in one INSERT ... SELECT
     (no ids through Python: a merge over a million accounts marks them in seconds);
     returns how many were marked. ``accounts_changed`` is sent after commit with
-    ``account_ids=None`` (too many to list)."""
+    ``account_ids=None`` (too many to list).
+
+    ``wait_for_sweep=False``: an account already marked keeps its mark untouched (ON
+    CONFLICT DO NOTHING), so the statement never waits for a sweep batch that holds it.
+    For writers a sweep batch may itself wait for (the health engine, whose lock the
+    batch's health rescoring takes): such a batch re-reads the account after the writer
+    commits, so the existing mark is enough."""
     select_sql, select_params = accounts.order_by().values("id").query.sql_with_params()
     statement = load_sql(
         "customers",
         "pending_evaluation_mark_matching",
         pending_evaluation=table_name(PendingEvaluation),
         accounts=select_sql,
+        on_conflict="DO UPDATE SET marked_at = excluded.marked_at"
+        if wait_for_sweep
+        else "DO NOTHING",
     )
     # The marked_at parameter comes first: its %s precedes the subquery's.
     with connection.cursor() as cursor:

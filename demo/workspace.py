@@ -1,6 +1,6 @@
 """``seed_demo_workspace``: the demo workspace on top of the demo accounts: segments a CS
-team would define, their memberships, two playbooks and the renewal queue, so a new user
-sees a working product.
+team would define, their memberships, playbooks, health scorecards with a short score
+history (``demo.health``) and the renewal queue, so a new user sees a working product.
 
 Everything goes through the same services as the UI, the admin and the API. The
 recomputes and the renewal queue build run in-process, so the pages have content as soon
@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from cs_platform import clock
 from cs_platform.roles import MANAGERS
 from customers.models import Account
 from playbooks import services as playbook_services
@@ -22,6 +23,12 @@ from segments import services as segment_services
 from segments.models import ExclusiveGroup, Segment, SegmentKind
 from usage.models import UsageMetric
 
+from .health import (
+    demo_history_compute,
+    demo_red_segment_create,
+    demo_scorecards_create,
+    demo_sentiment_enter,
+)
 from .products import demo_products_ensure
 
 # (name, rule, extra segment_create arguments); tiers share an exclusive group.
@@ -114,6 +121,8 @@ class DemoWorkspace:
     created: bool = False
     segments: dict[str, int] = field(default_factory=dict)  # name -> member count
     playbooks: list[str] = field(default_factory=list)
+    scorecards: list[str] = field(default_factory=list)
+    sentiment_entries: int = 0
     queue_entries: int = 0
     renewal_tasks: int = 0
 
@@ -129,7 +138,20 @@ def seed_demo_workspace() -> DemoWorkspace:
         demo_products_ensure()  # the product segment names one
         segments = _segments_create(owner)
         result.playbooks = _playbooks_create(segments, owner)
-    for segment in Segment.objects.order_by("exclusive_group_id", "priority", "pk"):
+        result.scorecards = [s.name for s in demo_scorecards_create(segments)]
+        _, red_playbook = demo_red_segment_create(owner)
+        result.playbooks.append(red_playbook.name)
+    # The tiers first: the Enterprise scorecard scores the Enterprise tier's members. Then
+    # health (a few past weeks and today), then every other segment, some of which read it.
+    tiers = Segment.objects.filter(exclusive_group__isnull=False)
+    others = Segment.objects.filter(exclusive_group__isnull=True)
+    for segment in tiers.order_by("exclusive_group_id", "priority", "pk"):
+        run = segment_engine.segment_recompute(segment_id=segment.pk)
+        result.segments[segment.name] = run.member_count or 0
+    today = clock.today()
+    demo_history_compute(today=today)
+    result.sentiment_entries = demo_sentiment_enter(today=today)
+    for segment in others.order_by("pk"):
         run = segment_engine.segment_recompute(segment_id=segment.pk)
         result.segments[segment.name] = run.member_count or 0
     # The recomputes' membership events start the playbooks (their runs go to the worker).

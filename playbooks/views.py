@@ -30,7 +30,7 @@ from cs_platform.htmx import is_htmx, started_param
 from cs_platform.roles import is_manager
 from customers import selectors as customer_selectors
 
-from . import selectors, services
+from . import renewal_health, selectors, services
 from .models import (
     Playbook,
     RenewalQueueBuild,
@@ -91,7 +91,16 @@ def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry],
         entries = entries.filter(task_id__isnull=True)
     elif task in TaskStatus.values:
         entries = entries.filter(task_status=task)
-    filters = {"csm": csm_value, "window": window, "q": request.GET.get("q", ""), "task": task}
+    sort = request.GET.get("sort", "")
+    sort = sort if sort in renewal_health.SORTS else ""
+    entries = renewal_health.renewals_sorted(renewal_health.renewals_with_health(entries), sort)
+    filters = {
+        "csm": csm_value,
+        "window": window,
+        "q": request.GET.get("q", ""),
+        "task": task,
+        "sort": sort,
+    }
     return entries, filters
 
 
@@ -100,7 +109,10 @@ def renewal_queue_view(request: HttpRequest) -> HttpResponse:
     entries, filters = _renewal_entries(request)
     page = Paginator(entries, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     totals = entries.order_by().aggregate(
-        contracts=Count("contract_id", distinct=True), arr=Coalesce(Sum("arr"), Decimal("0"))
+        # Before "arr", whose name would otherwise stand for this aggregate in Sum("arr").
+        arr_at_risk=renewal_health.arr_at_risk_total(),
+        contracts=Count("contract_id", distinct=True),
+        arr=Coalesce(Sum("arr"), Decimal("0")),
     )
     context = {
         "nav": "renewals",
@@ -111,6 +123,7 @@ def renewal_queue_view(request: HttpRequest) -> HttpResponse:
         "windows": list(selectors.renewal_window_list()),
         "csm_choices": customer_selectors.csm_usernames(),
         "task_statuses": TaskStatus.choices,
+        "health_sorts": renewal_health.SORTS,
         "today": clock.today(),
         "last_build": selectors.renewal_queue_last_build(),
     }

@@ -19,10 +19,25 @@ full recompute (a publish, a change of its exclusive group, "recompute now"), wi
 it runs). The engine never enqueues tasks itself: ``segments.receivers`` queues the task
 when the transaction commits.
 
-Receivers must only enqueue work.
+``accounts_evaluating`` is sent inside each changed-accounts sweep batch, after the batch
+took its accounts and before it evaluates them against the segments, with ``accounts`` (a
+queryset of the batch's accounts) and ``today``. Apps whose rule fields are derived from
+account data (the health scores) bring those values up to date here, in the batch's
+transaction, so the segments evaluate fresh values; the work must be set-based and
+bounded by the batch.
+
+``accounts_evaluated`` is sent in the same batch after its segment memberships are written
+and its marks deleted, with the same arguments: values that depend on memberships (which
+health scorecard scores an account) are brought up to date here; a receiver that changes
+a rule value marks the accounts again (``customers.services``), so the next sweep
+re-evaluates their segments.
+
+Receivers of the other signals must only enqueue work.
 """
 
 from django.dispatch import Signal
 
 memberships_changed = Signal()
 recompute_requested = Signal()
+accounts_evaluating = Signal()
+accounts_evaluated = Signal()

@@ -17,9 +17,10 @@ LAYERS = {
     "customers": 2,
     "usage": 3,
     "segments": 4,
-    "playbooks": 5,
-    "workspace": 6,
-    "demo": 6,
+    "health": 5,
+    "playbooks": 6,
+    "workspace": 7,
+    "demo": 7,
 }
 # The project's wiring composes every app (settings name them, URLconfs include them).
 WIRING = {"cs_platform.urls", "cs_platform.api.urls", "cs_platform.settings.base"}

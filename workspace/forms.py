@@ -9,6 +9,15 @@ from customers.models import NoteKind
 from customers.selectors import picklist_options
 
 UNASSIGNED = "__none__"
+# The health filter: a status, or accounts no scorecard scores.
+NOT_SCORED = "none"
+HEALTH_CHOICES = [
+    ("", "Any health"),
+    ("red", "Red"),
+    ("yellow", "Yellow"),
+    ("green", "Green"),
+    (NOT_SCORED, "Not scored"),
+]
 
 # Sort keys a user may pass in ?sort= → ORM ordering (whitelisted: never a raw field name).
 ACCOUNT_SORTS: dict[str, tuple[str, str]] = {
@@ -67,6 +76,7 @@ class AccountFilterForm(forms.Form):
         choices=lambda: [("", "Any stage"), *picklist_options("lifecycle_stage")],
     )
     renewal = forms.ChoiceField(label="Renewal", required=False, choices=RENEWAL_WINDOW_CHOICES)
+    health = forms.ChoiceField(label="Health", required=False, choices=HEALTH_CHOICES)
     sort = forms.ChoiceField(label="Sort", required=False, choices=_sort_choices())
     usage = forms.ChoiceField(label="Usage metric", required=False)
 

@@ -20,7 +20,7 @@ from playbooks import services as playbook_services
 from playbooks.models import Task, TaskStatus
 from segments.models import Membership, Segment
 
-from .forms import ACCOUNT_SORTS, UNASSIGNED, AccountFilterForm
+from .forms import ACCOUNT_SORTS, NOT_SCORED, UNASSIGNED, AccountFilterForm
 
 User = get_user_model()
 
@@ -153,6 +153,10 @@ def accounts_filtered(form: AccountFilterForm) -> QuerySet[Account]:
         accounts = accounts.filter(
             id__in=Membership.objects.filter(segment_id=segment_id).values("account_id")
         )
+    if (health := filters.get("health")) == NOT_SCORED:
+        accounts = accounts.filter(Q(health__isnull=True) | Q(health__status__isnull=True))
+    elif health:
+        accounts = accounts.filter(health__status=health)
     renewal = filters.get("renewal")
     today = clock.today()
     if renewal == "overdue":

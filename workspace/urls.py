@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import health_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +15,14 @@ urlpatterns = [
         name="account-timeline",
     ),
     path("accounts/<int:account_id>/notes/", views.note_create_view, name="note-create"),
+    path(
+        "accounts/<int:account_id>/health/changes/",
+        health_views.health_changes_view,
+        name="account-health-changes",
+    ),
+    path(
+        "accounts/<int:account_id>/health/manual/",
+        health_views.health_manual_view,
+        name="account-health-manual",
+    ),
 ]

@@ -36,7 +36,7 @@ from playbooks import services as playbook_services
 from playbooks.models import TaskStatus
 from segments import selectors as segment_selectors
 
-from . import selectors, usage
+from . import health, selectors, usage
 from .export import accounts_csv_lines
 from .forms import ACCOUNT_SORTS, USAGE_SORT, AccountFilterForm, NoteForm
 from .timeline import account_timeline
@@ -90,6 +90,7 @@ def home(request: HttpRequest) -> HttpResponse:
         book = book.order_by(F("renewal_date").asc(nulls_last=True), "name", "id")
     accounts = list(book[:BOOK_ACCOUNTS_SHOWN])
     _attach_usage_trends(accounts, metric, today)
+    health.attach_health(accounts)
     context = {
         "nav": "home",
         "subject": subject,
@@ -166,6 +167,7 @@ def account_list_view(request: HttpRequest) -> HttpResponse:
     page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     _attach_usage_trends(rows, metric, clock.today())
+    health.attach_health(rows)
     context = {
         "nav": "accounts",
         "form": form,
@@ -236,6 +238,7 @@ def account_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
         "note_form": NoteForm(),
         "today": clock.today(),
         "usage_charts": usage.account_usage_charts(account_id=account.id, today=clock.today()),
+        **health.account_health_section(account, params=request.GET, can_work=can_work),
     }
     return render(request, "workspace/account_detail.html", context)
 

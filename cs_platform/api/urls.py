@@ -28,6 +28,8 @@ from customers.api.views import (
     ContractViewSet,
     TokenView,
 )
+from health.api.urls import register as register_health
+from health.api.urls import urlpatterns as health_urlpatterns
 from playbooks.api.urls import register as register_playbooks
 from playbooks.api.urls import urlpatterns as playbook_urlpatterns
 from segments.api.urls import register as register_segments
@@ -44,6 +46,7 @@ router.register("import-profiles", ImportProfileViewSet, basename="api-import-pr
 router.register("imports", ImportJobViewSet, basename="api-import")
 router.register("products", ProductViewSet, basename="api-product")
 register_segments(router)
+register_health(router)
 register_playbooks(router)
 
 urlpatterns = [
@@ -83,6 +86,7 @@ urlpatterns = [
     path("picklists/<str:field>/merge/", PicklistMergeView.as_view(), name="api-picklist-merge"),
     *usage_urlpatterns,
     *segment_urlpatterns,
+    *health_urlpatterns,
     *playbook_urlpatterns,
     path("", include(router.urls)),
 ]

@@ -146,6 +146,40 @@ class Dialect:
         so that an ``ON CONFLICT`` clause may follow (SQLite needs it there)."""
         raise NotImplementedError
 
+    # --- health scores (health.engine) ---
+    # Column type of a JSON document in a work table, and the empty object as SQL.
+    json_type = "text"
+    empty_json = "'{}'"
+    # Appended to a derived table's SELECT so the planner keeps it a separate step: its
+    # columns (correlated subqueries) are computed once per row, however often the outer
+    # SELECT names them (a subquery with OFFSET is never merged into its parent).
+    keep_subquery = " LIMIT -1 OFFSET 0"
+    # Appended to a SELECT of account rows that an UPDATE will write: lock them, skipping
+    # rows another transaction holds (which then get their turn on a later run).
+    skip_locked_for_write = ""
+
+    def is_distinct(self, left: str, right: str) -> str:
+        """``left`` and ``right`` differ, NULLs compared as values."""
+        return f"{left} IS NOT {right}"
+
+    def number(self, sql: str) -> str:
+        """``sql`` as a number that divides without truncation."""
+        return f"CAST({sql} AS REAL)"
+
+    def round_to_integer(self, sql: str) -> str:
+        """``sql`` (≥ 0) rounded half up to an integer."""
+        return f"CAST(ROUND({sql}) AS INTEGER)"
+
+    def json_object_without_nulls(self, pairs: Sequence[tuple[str, str]]) -> str:
+        """A JSON object of ``(key, value SQL)`` pairs, leaving out the NULL values; keys are
+        plain identifiers (checked by the caller)."""
+        members = ", ".join(f"'{key}', {value}" for key, value in pairs)
+        return f"json_patch('{{}}', json_object({members}))"
+
+    def hundredths_as_number(self, sql: str) -> str:
+        """An integer count of hundredths as a number with two decimals (8350 → 83.5)."""
+        return f"({sql} / 100.0)"
+
 
 class PostgreSQL(Dialect):
     vendor = "postgresql"
@@ -282,6 +316,29 @@ class PostgreSQL(Dialect):
     def set_local(self, cursor: Any, settings: dict[str, str]) -> None:
         calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
         cursor.execute(f"SELECT {calls}", [part for pair in settings.items() for part in pair])
+
+    # --- health scores (health.engine) ---
+    json_type = "jsonb"
+    empty_json = "'{}'::jsonb"
+    keep_subquery = " OFFSET 0"
+    skip_locked_for_write = " FOR NO KEY UPDATE SKIP LOCKED"
+
+    def is_distinct(self, left: str, right: str) -> str:
+        return f"{left} IS DISTINCT FROM {right}"
+
+    def number(self, sql: str) -> str:
+        return f"CAST({sql} AS numeric)"
+
+    def round_to_integer(self, sql: str) -> str:
+        # ROUND(numeric) rounds half away from zero: half up for the values ≥ 0 given.
+        return f"CAST(ROUND({sql}) AS bigint)"
+
+    def json_object_without_nulls(self, pairs: Sequence[tuple[str, str]]) -> str:
+        members = ", ".join(f"'{key}', {value}" for key, value in pairs)
+        return f"jsonb_strip_nulls(jsonb_build_object({members}))"
+
+    def hundredths_as_number(self, sql: str) -> str:
+        return f"ROUND(CAST({sql} AS numeric) / 100, 2)"
 
 
 class SQLite(Dialect):

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "customers",
     "usage",
     "segments",
+    "health",
     "playbooks",
     "workspace",
     "demo",

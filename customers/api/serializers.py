@@ -40,13 +40,15 @@ class AccountSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             *ACCOUNT_EDITABLE_FIELDS,
+            "health_score",
             "arr",
             "renewal_date",
             "csm",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["arr", "renewal_date", "created_at", "updated_at"]
+        # health_score is the computed health score (docs/health.md).
+        read_only_fields = ["health_score", "arr", "renewal_date", "created_at", "updated_at"]
 
     def validate_traits(self, value: dict[str, Any]) -> dict[str, Any]:
         if has_nul(value):

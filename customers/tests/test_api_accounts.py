@@ -177,7 +177,7 @@ def test_manager_creates_account(manager):
         ({"external_id": "x"}, "name"),
         ({"name": "X"}, "external_id"),
         ({"name": "X", "external_id": "x", "lifecycle_stage": "gold"}, "lifecycle_stage"),
-        ({"name": "X", "external_id": "x", "health_score": 101}, "health_score"),
+        ({"name": "X", "external_id": "x", "employees": -1}, "employees"),
         ({"name": "X", "external_id": "x", "cost_to_serve": "-1"}, "cost_to_serve"),
         ({"name": "X", "external_id": "x", "customer_since": "yesterday"}, "customer_since"),
         ({"name": "X", "external_id": "x", "employees": 2**64}, "employees"),
@@ -336,3 +336,16 @@ def test_too_large_body_is_413_json(manager):
     response = api_client(manager).post("/api/accounts/", body, content_type="application/json")
     assert response.status_code == 413
     assert "detail" in response.json()
+
+
+def test_health_score_is_read_only_computed_by_the_health_app(manager):
+    # Given an account (its health_score is the computed health score, docs/health.md)
+    account = AccountFactory(health_score=55)
+    # When a client sends a health score, then it is ignored: the stored score stays
+    response = api_client(manager).patch(
+        f"/api/accounts/{account.pk}/", {"health_score": 10, "employees": 7}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["health_score"] == 55
+    account.refresh_from_db()
+    assert (account.health_score, account.employees) == (55, 7)

@@ -94,7 +94,7 @@ def test_mixed_valid_and_invalid_rows(manager):
     AccountFactory(external_id="exists")
     rows = [
         {"external_id": "ok-1", "name": "Fine"},
-        {"external_id": "bad-1", "name": "Bad", "health_score": 300, "lifecycle_stage": "gold"},
+        {"external_id": "bad-1", "name": "Bad", "employees": -3, "lifecycle_stage": "gold"},
         {"external_id": "bad-2"},  # new account without a name
         {"external_id": "exists", "region": "MARS"},
         "not an object",
@@ -109,7 +109,7 @@ def test_mixed_valid_and_invalid_rows(manager):
     assert (body["created"], body["updated"]) == (1, 1)
     errors = {e["index"]: e for e in body["errors"]}
     assert set(errors) == {1, 2, 3, 4, 5, 6, 7}
-    assert set(errors[1]["errors"]) == {"health_score", "lifecycle_stage"}
+    assert set(errors[1]["errors"]) == {"employees", "lifecycle_stage"}
     assert errors[1]["external_id"] == "bad-1"
     assert errors[2]["errors"] == {"name": ["This field is required."]}
     assert set(errors[3]["errors"]) == {"region"}
@@ -122,7 +122,7 @@ def test_mixed_valid_and_invalid_rows(manager):
 
 
 def test_atomic_rejects_the_whole_request_on_any_invalid_row(manager):
-    rows = [{"external_id": "ok", "name": "Fine"}, {"external_id": "bad", "health_score": -1}]
+    rows = [{"external_id": "ok", "name": "Fine"}, {"external_id": "bad", "employees": -1}]
     response = api_client(manager).post(URL, {"accounts": rows, "atomic": True}, format="json")
     assert response.status_code == 400
     body = response.json()

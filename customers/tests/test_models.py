@@ -128,10 +128,11 @@ def test_only_name_and_external_id_are_required():
     assert account.has_champion is False and account.plan is None
 
 
-def test_health_score_above_100_is_refused():
+def test_health_score_is_not_writable_through_the_services_and_stays_in_range():
+    # health_score is the computed score (the health app writes it set-based)
     with pytest.raises(ValidationError) as error:
-        services.account_create(name="X", external_id="x-1", health_score=101)
-    assert "health_score" in error.value.message_dict
+        services.account_create(name="X", external_id="x-1", health_score=50)
+    assert error.value.message_dict["health_score"] == ["Unknown or read-only field."]
     with pytest.raises(IntegrityError), transaction.atomic():
         Account.objects.filter(pk=AccountFactory().pk).update(health_score=101)
 

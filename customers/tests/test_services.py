@@ -265,7 +265,7 @@ def test_accounts_changed_is_not_sent_when_the_transaction_rolls_back(
 @pytest.mark.parametrize(
     "write",
     [
-        lambda a: services.account_update(account=a, data={"health_score": 40}),
+        lambda a: services.account_update(account=a, data={"open_tickets": 4}),
         lambda a: services.contract_create(
             account=a, start_date=date(2026, 1, 1), end_date=date(2026, 2, 1), arr=1
         ),

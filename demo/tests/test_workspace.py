@@ -3,11 +3,12 @@ renewal queue, and nothing done twice."""
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count
+from django.db.models import Count, F
 
-from customers.models import ContractItem, ContractStatus
+from customers.models import Account, ContractItem, ContractStatus
 from demo.accounts import seed_demo
 from demo.workspace import seed_demo_workspace
+from health.models import AccountHealth, HealthHistory, ManualEntry, Scorecard
 from playbooks.models import Playbook, PlaybookRun, RenewalQueueEntry, Task
 from segments.models import Membership, Segment
 
@@ -24,7 +25,7 @@ def test_workspace_creates_recomputed_segments_playbooks_and_the_queue(today):
     result = seed_demo_workspace()
 
     assert result.created
-    assert Segment.objects.count() == len(result.segments) == 10
+    assert Segment.objects.count() == len(result.segments) == 11
     for segment in Segment.objects.all():
         assert segment.current_version_id is not None
         members = Membership.objects.filter(segment=segment).count()
@@ -73,3 +74,37 @@ def test_command_needs_accounts_and_reports(capsys, today):
     call_command("seed_demo_workspace")
     out = capsys.readouterr().out
     assert "segment 'At risk'" in out and "Renewal queue:" in out
+
+
+def test_workspace_scores_health_with_two_scorecards_and_a_red_segment(today):
+    seed_demo(accounts=300, seed=3)
+
+    result = seed_demo_workspace()
+
+    # two scorecards: Enterprise (the Enterprise tier first) and the default
+    assert result.scorecards == ["Enterprise", "Everyone else"]
+    enterprise = Scorecard.objects.get(name="Enterprise")
+    assert enterprise.segment.name == "Enterprise tier"
+    assert set(enterprise.measures.values_list("source", flat=True)) == {
+        "field",
+        "condition",
+        "manual",
+    }
+    tier = member_ids_of(enterprise.segment)
+    scored_by = dict(AccountHealth.objects.values_list("account_id", "scorecard__name"))
+    assert len(scored_by) == Account.objects.count()
+    assert {scored_by[pk] for pk in tier} == {"Enterprise"}
+    assert {name for pk, name in scored_by.items() if pk not in tier} == {"Everyone else"}
+    # health_score is the computed score, and CSM sentiment scores were entered
+    assert not Account.objects.exclude(health_score=F("health__score")).exists()
+    assert result.sentiment_entries == ManualEntry.objects.count() > 0
+    # a history over past weeks: some accounts have more than one row
+    assert HealthHistory.objects.values("day").distinct().count() > 1
+    # "Health: red" holds exactly the red accounts, and its playbook made tasks
+    red = Segment.objects.get(name="Health: red")
+    assert member_ids_of(red) == set(
+        AccountHealth.objects.filter(status="red").values_list("account_id", flat=True)
+    )
+    assert result.segments["Health: red"] == red.member_count > 0
+    rescue = Playbook.objects.get(name="Rescue red health")
+    assert rescue.segment_id == red.pk and PlaybookRun.objects.filter(playbook=rescue).exists()

@@ -16,12 +16,13 @@ from customers.selectors import account_ids_pending_evaluation
 from rules import RuleValidationError
 
 from ..models import Membership, Segment, SegmentKind
+from ..signals import accounts_evaluated, accounts_evaluating
 from . import events
 from .diff import membership_diff_apply
 from .recompute import segment_recompute
 from .segments_diff import segments_diff_apply
 from .targets import VersionRules, attribute_specs, segment_ranked_top_among
-from .work_tables import BATCH_TABLE, work_tables_ensure
+from .work_tables import BATCH_TABLE, batch_accounts, work_tables_ensure
 
 # Accounts re-evaluated per sweep transaction. A batch holds row locks on its accounts
 # until it commits (account writes to those rows wait), and costs two statements per
@@ -109,6 +110,8 @@ def _evaluate_changed_batch(
         if not taken:
             return 0, 0, 0
         db.analyze(cursor, BATCH_TABLE)
+    # Derived rule values (health scores) of the batch's accounts first, same transaction.
+    accounts_evaluating.send(sender=Segment, accounts=batch_accounts(), today=today)
     # Lock every swept segment at once, in id order (as every other locker does, so two
     # sweeps cannot deadlock); a recompute of one of them waits for this batch.
     segments = list(
@@ -132,6 +135,8 @@ def _evaluate_changed_batch(
             elif any(ranked_change):
                 changes[segment.pk] = ranked_change
     _marks_delete(pending)
+    # Values that depend on the new memberships (a health scorecard per segment).
+    accounts_evaluated.send(sender=Segment, accounts=batch_accounts(), today=today)
     events.count_adjust({sid: entered - exited for sid, (entered, exited) in changes.items()})
     entered = sum(e for e, _ in changes.values())
     exited = sum(x for _, x in changes.values())

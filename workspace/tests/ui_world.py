@@ -50,10 +50,12 @@ def make_account(
         region="EMEA",
         industry="software",
         lifecycle_stage="adopting",
-        health_score=40 + n % 60,
         licensed_seats=50,
         active_users=30,
     )
+    # The computed health score (the health app writes it), as a scored account holds it.
+    account.health_score = 40 + n % 60
+    Account.objects.filter(pk=account.pk).update(health_score=account.health_score)
     end = today + timedelta(days=renews_in_days)
     customer_services.contract_create(
         account=account,

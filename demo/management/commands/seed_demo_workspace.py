@@ -24,6 +24,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  segment {name!r}: {count:,} members")
         for name in result.playbooks:
             self.stdout.write(f"  playbook {name!r} (active)")
+        for name in result.scorecards:
+            self.stdout.write(f"  health scorecard {name!r}")
+        self.stdout.write(f"  {result.sentiment_entries:,} CSM sentiment scores entered")
         self.stdout.write(
             f"Renewal queue: {result.queue_entries:,} entries, "
             f"{result.renewal_tasks:,} renewal tasks."

@@ -270,5 +270,6 @@
   }
 
   window.csRuleText = ruleText;  // (schema, rule, top)
+  window.csRuleEditorInit = init;  // enhance textareas marked later (admin inline rows)
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();

@@ -1,0 +1,129 @@
+"""A health run: compute the target health of the accounts in scope (``targets``), diff it
+against the stored current health, and write only what changed (current rows, one history
+row per changed account, ``Account.health_score``), then flag the changed accounts for the
+segment sweep so health segments follow. A run that changes nothing writes nothing.
+
+Runs are serialized by one advisory lock (PostgreSQL; SQLite has one writer anyway), held
+to the end of the run's transaction. Lock order, so nothing can deadlock: a segment sweep
+batch takes its marks, then this lock (its health rescoring, ``segments.signals.
+accounts_evaluating``); a run holding the lock never waits for a mark (it marks with ON
+CONFLICT DO NOTHING) nor for an account row (it copies scores with SKIP LOCKED).
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from cs_platform import clock
+from cs_platform.db import dialect, load_sql, table_name
+from customers.models import Account
+from customers.services import accounts_mark_changed_matching
+from segments.engine.targets import attribute_specs
+
+from ..definitions import ScorecardSpec, live_specs
+from ..models import AccountHealth, HealthHistory
+from .targets import (
+    CHANGED_TABLE,
+    SCOPE_TABLE,
+    TARGET_TABLE,
+    scope_accounts,
+    scope_fill,
+    targets_fill,
+    work_tables_ensure,
+)
+
+HEALTH_LOCK = 0x484C5448  # "HLTH"
+
+
+@dataclass
+class HealthRunResult:
+    scored: int = 0
+    changed: int = 0
+    scores_copied: int = 0
+    marked: int = 0
+
+
+def _distinct(column: str) -> str:
+    return dialect().is_distinct(f"c.{column}", f"t.{column}")
+
+
+@transaction.atomic
+def health_recompute(
+    *,
+    accounts: QuerySet[Account] | None = None,
+    today: date | None = None,
+    mark_changed: bool = True,
+    specs: list[ScorecardSpec] | None = None,
+) -> HealthRunResult:
+    """Recompute the health of ``accounts`` (every account when None) on ``today``.
+
+    ``mark_changed``: flag the accounts whose health changed for the segment sweep (and
+    send ``accounts_changed`` after commit). The sweep's own rescoring passes False: its
+    batch evaluates the segments right after, in the same transaction.
+    ``specs``: the scorecards (default: every stored scorecard's live definition).
+
+    With no scorecard and no stored health nothing is computed or written, so a site that
+    never defined a scorecard keeps ``Account.health_score`` as it is.
+    """
+    today = today or clock.today()
+    result = HealthRunResult()
+    db = dialect()
+    db.xact_lock(HEALTH_LOCK)
+    specs = live_specs() if specs is None else specs
+    if not specs and not AccountHealth.objects.exists():
+        return result
+    tables = {
+        "target": TARGET_TABLE,
+        "changed": CHANGED_TABLE,
+        "current": table_name(AccountHealth),
+        "history": table_name(HealthHistory),
+        "account": table_name(Account),
+    }
+    with connection.cursor() as cursor:
+        work_tables_ensure(cursor)
+        if accounts is None:
+            base, scope = Account.objects.all(), f"SELECT id FROM {tables['account']}"
+        else:
+            scope_fill(cursor, accounts)
+            base, scope = scope_accounts(), f"SELECT account_id FROM {SCOPE_TABLE}"
+        result.scored = targets_fill(
+            specs, base=base, today=today, attributes=attribute_specs(), cursor=cursor
+        )
+        # Row counts are what the diff's plan needs (statistics on the JSON column are not).
+        db.analyze(cursor, f"{TARGET_TABLE} (account_id)")
+        diff = load_sql(
+            "health",
+            "health_diff",
+            **tables,
+            scope=scope,
+            empty_json=db.empty_json,
+            distinct_scorecard=_distinct("scorecard_id"),
+            distinct_score=_distinct("score"),
+            distinct_status=_distinct("status"),
+            distinct_measures=_distinct("measures"),
+        )
+        cursor.execute(diff)
+        result.changed = max(cursor.rowcount, 0)
+        if result.changed:
+            cursor.execute(load_sql("health", "health_current_upsert", **tables), [today])
+            cursor.execute(
+                load_sql("health", "health_history_insert", **tables), [today, timezone.now()]
+            )
+        # The column is copied for the changed accounts; a partial run copies it for its
+        # whole scope, which also repairs a copy skipped earlier (a row another transaction
+        # held: every writer of an account marks it, so it comes back in a sweep batch).
+        synced = scope if accounts is not None else f"SELECT account_id FROM {CHANGED_TABLE}"
+        if accounts is not None or result.changed:
+            sync = load_sql("health", "health_account_score_sync", **tables, scope=synced)
+            cursor.execute(sync)
+            result.scores_copied = max(cursor.rowcount, 0)
+    if result.changed and mark_changed:
+        changed = Account.objects.filter(
+            id__in=RawSQL(f"SELECT account_id FROM {CHANGED_TABLE}", [])  # noqa: S611 (constant)
+        )
+        result.marked = accounts_mark_changed_matching(accounts=changed, wait_for_sweep=False)
+    return result

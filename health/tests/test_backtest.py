@@ -1,0 +1,92 @@
+"""The draft backtest on a small hand-built history whose answer is worked out by hand:
+each renewal's account scored by the draft as of 90 days before the contract's end date,
+from the daily usage stored for those days, and the churn rate per status band."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from customers.models import ContractStatus
+from customers.tests.factories import AccountFactory, ContractFactory
+from health import services
+from health.backtest import draft_preview
+from usage.models import DailyUsage
+from usage.tests.fixtures import metric
+
+from .fixtures import field, scorecard
+
+TODAY = date(2026, 11, 22)
+pytestmark = pytest.mark.django_db
+ACTIVE_DAYS = field("active", "usage.logins.days_active_30d", 0, 10)
+
+
+def renewal(ended_days_ago: int, status: str, active_days_before: int, logins):
+    """An account whose contract ended ``ended_days_ago`` with ``status``, and that was
+    active on ``active_days_before`` days of the 30 days ending 90 days before that."""
+    account = AccountFactory()
+    end = TODAY - timedelta(days=ended_days_ago)
+    ContractFactory(
+        account=account,
+        start_date=end - timedelta(days=365),
+        end_date=end,
+        status=status,
+        arr=Decimal("1000"),
+    )
+    as_of = end - timedelta(days=90)
+    DailyUsage.objects.bulk_create(
+        DailyUsage(account=account, metric=logins, day=as_of - timedelta(days=n), value=1)
+        for n in range(active_days_before)
+    )
+    return account
+
+
+def test_churn_rate_per_band_as_the_draft_scored_each_account_90_days_before_renewal(settings):
+    settings.CS_TODAY = TODAY
+    logins = metric("logins")
+    # given renewals of the last 12 months with what their accounts did 90 days before:
+    renewal(30, ContractStatus.CHURNED, 0, logins)  # 0 active days → 0: red, churned
+    renewal(200, ContractStatus.CHURNED, 2, logins)  # 2 → 20: red, churned
+    renewal(300, ContractStatus.RENEWED, 3, logins)  # 3 → 30: red, renewed
+    renewal(10, ContractStatus.RENEWED, 5, logins)  # 5 → 50: yellow, renewed
+    renewal(60, ContractStatus.RENEWED, 10, logins)  # 10 → 100: green, renewed
+    renewal(100, ContractStatus.CHURNED, 8, logins)  # 8 → 80: green, churned
+    # and contracts that do not count: older than a year, undecided, cancelled
+    renewal(400, ContractStatus.CHURNED, 0, logins)
+    renewal(20, ContractStatus.ACTIVE, 0, logins)
+    renewal(20, ContractStatus.CANCELLED, 0, logins)
+    card = scorecard(measures=[field("tickets", "open_tickets", 10, 0)])
+    draft = {"name": card.name, "segment": None, "measures": [ACTIVE_DAYS]}
+    services.scorecard_draft_save(scorecard=card, data=draft)
+
+    # when the draft is previewed
+    preview = draft_preview(scorecard=card)
+
+    # then: red 3 contracts, 2 churned; yellow 1, none; green 2, one churned
+    bands = preview["backtest"]["bands"]
+    assert (bands["red"]["contracts"], bands["red"]["churned"]) == (3, 2)
+    assert bands["red"]["churn_rate"] == "0.6667"
+    assert (bands["yellow"]["contracts"], bands["yellow"]["churn_rate"]) == (1, "0.0000")
+    assert (bands["green"]["contracts"], bands["green"]["churn_rate"]) == (2, "0.5000")
+    assert bands["unscored"]["contracts"] == 0
+    assert (preview["backtest"]["contracts"], preview["backtest"]["churned"]) == (6, 3)
+    # six renewals are far too few to judge, and the preview says so
+    assert preview["backtest"]["too_thin"] is True
+    assert "Only 6 renewals" in preview["backtest"]["message"]
+    assert all(band["too_thin"] for band in bands.values())
+    # today nobody logged in: the draft would make all nine accounts red (ARR of the
+    # active contract only), while the live definition (no open tickets) has them green
+    assert preview["today"]["draft"]["red"]["count"] == 9
+    assert preview["today"]["draft"]["red"]["arr"] == "0.00"
+    assert preview["today"]["live"]["red"]["count"] == 0
+
+
+def test_the_live_definition_is_backtested_when_there_is_no_draft(settings):
+    settings.CS_TODAY = TODAY
+    card = scorecard(measures=[field("tickets", "open_tickets", 10, 0)])
+    preview = draft_preview(scorecard=card)
+    assert preview["definition"] == "live"
+    assert preview["backtest"]["contracts"] == 0 and preview["backtest"]["too_thin"]
+    assert preview["backtest"]["notes"] == [
+        "tickets: open_tickets has no history; today's value is used"
+    ]
