@@ -116,11 +116,17 @@ def _growth(segment: Segment) -> dict[str, Any]:
     return {
         "points": points,
         "members_svg": mark_safe(  # noqa: S308 (charts escapes every text it writes)
-            charts.line_chart([members], title=f"{segment.name}: members", height=220)
+            charts.line_chart(
+                [members], title=f"{segment.name}: members", y_label="Members", height=240
+            )
         ),
         "arr_svg": mark_safe(  # noqa: S308
             charts.line_chart(
-                [arr], title=f"{segment.name}: ARR", value_format=charts.format_money, height=220
+                [arr],
+                title=f"{segment.name}: ARR",
+                value_format=charts.format_money,
+                y_label="ARR",
+                height=240,
             )
         ),
     }
