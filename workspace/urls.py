@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import owners, team, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +15,15 @@ urlpatterns = [
         name="account-timeline",
     ),
     path("accounts/<int:account_id>/notes/", views.note_create_view, name="note-create"),
+    path(
+        "accounts/<int:account_id>/owners/assign/",
+        owners.account_owner_assign_view,
+        name="account-owner-assign",
+    ),
+    path(
+        "accounts/<int:account_id>/owners/end/",
+        owners.account_owner_end_view,
+        name="account-owner-end",
+    ),
+    path("team/", team.team_view, name="team"),
 ]
