@@ -6,6 +6,7 @@ import pytest
 from customers.models import CSMAssignment
 from customers.tests.factories import AccountFactory
 from tests.browser.chromium import HAVE_CHROMIUM, NO_CHROMIUM
+from tests.browser.test_ui import assert_accessible_controls
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,6 +39,7 @@ def test_assign_change_and_add_roles_from_the_account_page(
     page.locator("#current-roles", has_text="other_csm — Owner").wait_for()
     assign("secondary", "csm")
     page.locator("#current-roles", has_text="Secondary CSM").wait_for()
+    assert_accessible_controls(page)
     screenshot(page, "account-owners")
 
     # Then the page shows the current roles and the full history, as stored

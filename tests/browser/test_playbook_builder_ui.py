@@ -10,6 +10,7 @@ from playbooks.models import Playbook, Task
 from playbooks.tests.factories import SegmentFactory
 from segments.models import Membership
 from tests.browser.chromium import HAVE_CHROMIUM, NO_CHROMIUM
+from tests.browser.test_ui import assert_accessible_controls
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,6 +44,7 @@ def test_build_dry_run_and_activate_a_playbook(page, live_server, manager, eager
     page.click("button[value='add:set_lifecycle_stage']")
     page.select_option("#id_step-1-stage", "onboarding")
     assert page.locator("#step-0 details summary").inner_text() == "Template fields you can use"
+    assert_accessible_controls(page)
     screenshot(page, "playbook-builder")
     page.click("#save-playbook")
 

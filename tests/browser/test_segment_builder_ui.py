@@ -9,6 +9,7 @@ import pytest
 from customers.tests.factories import AccountFactory
 from segments.models import Segment
 from tests.browser.chromium import HAVE_CHROMIUM, NO_CHROMIUM
+from tests.browser.test_ui import assert_accessible_controls
 
 pytestmark = [
     pytest.mark.browser,
@@ -81,6 +82,7 @@ def test_build_a_nested_segment_preview_publish_and_see_the_count(
             },
         ]
     }
+    assert_accessible_controls(page)
     screenshot(page, "segment-builder")
 
     # When they save a draft, the preview lists who would enter

@@ -29,8 +29,8 @@
     return node;
   }
 
-  function select(options, value, onchange) {
-    var s = el("select", { onchange: function () { onchange(s.value); } });
+  function select(options, value, onchange, label) {
+    var s = el("select", { "aria-label": label || "Value", onchange: function () { onchange(s.value); } });
     options.forEach(function (o) {
       var opt = el("option", { value: o[0], text: o[1] });
       if (String(o[0]) === String(value)) { opt.selected = true; }
@@ -40,8 +40,8 @@
   }
 
   /* A select whose options come in labelled groups: groups = [[label, [[value, text]...]]]. */
-  function groupedSelect(groups, value, onchange) {
-    var s = el("select", { onchange: function () { onchange(s.value); } });
+  function groupedSelect(groups, value, onchange, label) {
+    var s = el("select", { "aria-label": label || "Field", onchange: function () { onchange(s.value); } });
     groups.forEach(function (g) {
       var parent = g[0] ? el("optgroup", { label: g[0] }) : s;
       g[1].forEach(function (o) {
@@ -204,7 +204,7 @@
     var header = el("div", { "class": "rule-group-header" }, [
       select([["all", "ALL of (AND)"], ["any", "ANY of (OR)"]], key, function (value) {
         var kids = node[key]; delete node[key]; node[value] = kids; self.changed();
-      }),
+      }, "Group combines"),
       el("button", { type: "button", "class": "button", text: "+ condition", onclick: function () {
         children.push({ field: "arr", op: "gte", value: 0 }); node[key] = children; self.changed();
       } }),
@@ -248,7 +248,7 @@
         if ((self.schema.operators[newType] || []).indexOf(node.op) < 0) { node.op = self.schema.operators[newType][0]; }
         if (takes(self.schema, node.op) === "nothing") { delete node.value; }
         self.changed();
-      }),
+      }, "Field"),
       select(ops, node.op, function (value) {
         node.op = value;
         var kind = takes(self.schema, value);
@@ -257,7 +257,7 @@
         else if (kind === "list") { node.value = []; }
         else if (kind === "days") { node.value = 30; }
         self.changed();
-      })
+      }, "Operator")
     ]);
     var input = this.valueInput(node, type);
     if (input) { row.appendChild(input); }
@@ -302,6 +302,7 @@
       var wrap = el("span");
       [0, 1].forEach(function (i) {
         var inp = el("input", { type: inputType, value: pair[i] === null || pair[i] === undefined ? "" : pair[i], size: "12",
+          "aria-label": i === 0 ? "From" : "To",
           onchange: function () { pair[i] = self.parse(inp.value, type); node.value = pair; self.changed(); } });
         wrap.appendChild(inp);
         if (i === 0) { wrap.appendChild(document.createTextNode(" and ")); }
@@ -325,7 +326,7 @@
     }
     if (kind === "list") {
       var list = Array.isArray(node.value) ? node.value : [];
-      var inp = el("input", { type: "text", size: "40", value: list.join(", "),
+      var inp = el("input", { type: "text", size: "40", value: list.join(", "), "aria-label": "Values",
         placeholder: choices ? choices.join(", ") : "comma-separated values",
         onchange: function () {
           node.value = inp.value.split(",").map(function (v) { return self.parse(v, type); }).filter(function (v) { return v !== ""; });
@@ -333,7 +334,7 @@
         } });
       return inp;
     }
-    var single = el("input", { type: inputType, size: "16",
+    var single = el("input", { type: inputType, size: "16", "aria-label": kind === "days" ? "Days" : "Value",
       value: node.value === null || node.value === undefined ? "" : node.value,
       onchange: function () {
         node.value = kind === "days" ? self.parse(single.value, "integer") : self.parse(single.value, type);
