@@ -415,7 +415,7 @@ def definition_totals(
         exiting = Account.objects.filter(id__in=current).exclude(id__in=target_ids).count()
     return DefinitionTotals(
         count=totals["count"] or 0,
-        arr=totals["arr"] or Decimal("0"),
+        arr=Decimal(totals["arr"] or 0).quantize(Decimal("0.01")),
         entering_count=entering,
         exiting_count=exiting,
     )
