@@ -8,6 +8,7 @@ as the command returns; the playbook runs are queued for the worker like any oth
 """
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -29,6 +30,7 @@ from .health import (
     demo_scorecards_create,
     demo_sentiment_enter,
 )
+from .history import tier_history_create
 from .products import demo_products_ensure
 
 # (name, rule, extra segment_create arguments); tiers share an exclusive group.
@@ -154,6 +156,9 @@ def seed_demo_workspace() -> DemoWorkspace:
     for segment in others.order_by("pk"):
         run = segment_engine.segment_recompute(segment_id=segment.pk)
         result.segments[segment.name] = run.member_count or 0
+    # The revenue tiers get a history (growth charts, trailing-year retention); the other
+    # segments stay as new as they are ("since created").
+    tier_history_create([(segments[name], Decimal(rule["value"])) for name, rule in TIERS])
     # The recomputes' membership events start the playbooks (their runs go to the worker).
     playbook_services.playbooks_process_events()
     build = playbook_services.renewal_queue_rebuild(full=True)

@@ -254,6 +254,7 @@ class PlaybookForm(forms.ModelForm):
             "on_activation",
             "stable_days",
             "reentry_cooldown_days",
+            "fallback_assignee",
         ]
 
     def clean(self) -> dict:

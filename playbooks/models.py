@@ -356,6 +356,10 @@ class Playbook(models.Model):
         choices=PlaybookActivation.choices,
         default=PlaybookActivation.ONLY_NEW_ENTRIES,
     )
+    # Gets the owner's tasks of accounts without an owner; a run that used it says so.
+    fallback_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # Set each time the playbook is switched on; events before it are not acted on.
     activated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(

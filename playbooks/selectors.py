@@ -254,7 +254,7 @@ def renewal_tasks_for_contract(*, contract_id: int) -> QuerySet[Task]:
 
 
 def playbook_list() -> QuerySet[Playbook]:
-    return Playbook.objects.select_related("segment").prefetch_related("steps")
+    return Playbook.objects.select_related("segment", "fallback_assignee").prefetch_related("steps")
 
 
 def playbook_get(*, playbook_id: int) -> Playbook:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import builder_views, views
 
 urlpatterns = [
     path("renewals/", views.renewal_queue_view, name="renewal-queue"),
@@ -16,4 +16,25 @@ urlpatterns = [
     path("tasks/<int:task_id>/cancel/", views.task_cancel_view, name="task-cancel"),
     path("playbooks/", views.playbook_list_view, name="playbook-list"),
     path("playbooks/<int:playbook_id>/", views.playbook_detail_view, name="playbook-detail"),
+    path("playbooks/new/", builder_views.playbook_builder_view, name="playbook-new"),
+    path(
+        "playbooks/<int:playbook_id>/edit/",
+        builder_views.playbook_builder_view,
+        name="playbook-edit",
+    ),
+    path(
+        "playbooks/<int:playbook_id>/dry-run/",
+        builder_views.playbook_dry_run_view,
+        name="playbook-dry-run",
+    ),
+    path(
+        "playbooks/<int:playbook_id>/activate/",
+        builder_views.playbook_activate_view,
+        name="playbook-activate",
+    ),
+    path(
+        "playbooks/<int:playbook_id>/deactivate/",
+        builder_views.playbook_deactivate_view,
+        name="playbook-deactivate",
+    ),
 ]

@@ -8,14 +8,15 @@ and shape rows for the templates and the CSV files.
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from cs_platform import clock
-from cs_platform.spreadsheet import csv_writer
 from customers.selectors import picklist_options
 
 from . import analytics, charts
@@ -36,6 +37,24 @@ COMPARE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ltv", "LTV", "money"),
     ("avg_health", "Avg health", "number"),
 )
+# Which accounts each compare column is computed over (segments.analytics.drilldown):
+# the population as of D unless named here.
+COLUMN_FIGURES = {
+    "nrr": "window",
+    "grr": "window",
+    "logo_churn_rate": "churned",
+    "renewal_rate": "renewals",
+}
+# The columns measured over the window population P: a "since created" segment's are
+# marked beside the figure.
+WINDOW_COLUMNS = frozenset(COLUMN_FIGURES)
+
+
+def figure_url(figure: str, as_of: date, **params: Any) -> str:
+    """The page listing the accounts behind a figure (segments.analytics_accounts)."""
+    query = {"figure": figure, "as_of": as_of.isoformat()}
+    query.update({k: v for k, v in params.items() if v not in (None, "")})
+    return f"{reverse('analytics-accounts')}?{urlencode(query)}"
 
 
 class DateInput(forms.DateInput):
@@ -109,12 +128,23 @@ def compare_context(
         analytics.segment_growth, segment_ids=[s.pk for s in segments], as_of=as_of
     )
     names = [s.name for s in segments]
+
+    def url(segment: Segment, key: str = "accounts") -> str:
+        return figure_url(COLUMN_FIGURES.get(key, "members"), as_of, segment=segment.pk)
+
     rows = [
         {
             "segment": s,
             "metrics": metrics[s.pk],
             "cells": [
-                charts.format_value(getattr(metrics[s.pk], key), kind)
+                {
+                    "text": "no churn"
+                    if key == "ltv" and metrics[s.pk].ltv_no_churn
+                    else charts.format_value(getattr(metrics[s.pk], key), kind),
+                    "href": url(s, key),
+                    "since_created": key in WINDOW_COLUMNS
+                    and metrics[s.pk].population == analytics.PopulationKind.SINCE_CREATED,
+                }
                 for key, _l, kind in COMPARE_COLUMNS
             ],
         }
@@ -122,15 +152,27 @@ def compare_context(
     ]
 
     def bar_chart(
-        title: str, value_format: charts.Formatter, *keys_and_labels: tuple[str, str]
+        title: str,
+        value_format: charts.Formatter,
+        axis_label: str,
+        figure_key: str,
+        *keys_and_labels: tuple[str, str],
     ) -> SafeString:
-        """A bar chart of the segments' metrics named in ``keys_and_labels``, one series each."""
+        """A bar chart of the segments' metrics named in ``keys_and_labels``, one series each;
+        each segment's bars link to the accounts behind ``figure_key``'s figure."""
         series = [
             charts.BarSeries(label, [getattr(metrics[s.pk], key) for s in segments])
             for key, label in keys_and_labels
         ]
         return charts.safe_svg(
-            charts.bar_chart(names, series, title=title, value_format=value_format)
+            charts.bar_chart(
+                names,
+                series,
+                title=title,
+                value_format=value_format,
+                axis_label=axis_label,
+                links=[url(s, figure_key) for s in segments],
+            )
         )
 
     return {
@@ -138,16 +180,22 @@ def compare_context(
         "columns": [label for _k, label, _kind in COMPARE_COLUMNS],
         "rows": rows,
         "since_created": [r for r in rows if r["metrics"].population == "since_created"],
-        "arr_chart": bar_chart("ARR by segment", charts.format_money, ("arr", "ARR")),
+        "arr_chart": bar_chart(
+            "ARR by segment", charts.format_money, f"ARR on {as_of}", "arr", ("arr", "ARR")
+        ),
         "retention_chart": bar_chart(
             "Net and gross revenue retention",
             charts.format_percent,
+            "Share of the window's starting ARR",
+            "nrr",
             ("nrr", "NRR"),
             ("grr", "GRR"),
         ),
         "churn_chart": bar_chart(
             "Logo churn and renewal rate",
             charts.format_percent,
+            "Share of accounts (churn) or of decided contracts (renewals)",
+            "logo_churn_rate",
             ("logo_churn_rate", "Logo churn"),
             ("renewal_rate", "Renewal rate"),
         ),
@@ -158,8 +206,12 @@ def compare_context(
                     for s in segments
                 ],
                 title="Members over time (last snapshot of each day)",
+                y_label="Members",
+                width=1180,
+                height=360,
             )
         ),
+        "growth_points": sum(len(points) for points in growth.values()),
         "growth_table": growth_monthly_table(segments, growth),
     }
 
@@ -169,34 +221,60 @@ def growth_monthly_table(
 ) -> dict[str, Any]:
     """The growth chart's numbers, one column per month (its last point): a table a person
     can read; the CSV has every day."""
-    months: dict[str, dict[int, int]] = {}
+    months: dict[str, dict[int, analytics.GrowthPoint]] = {}
     for s in segments:
         for point in growth[s.pk]:
-            months.setdefault(point.day.strftime("%Y-%m"), {})[s.pk] = point.member_count
+            months.setdefault(point.day.strftime("%Y-%m"), {})[s.pk] = point
     ordered = sorted(months)
+
+    def cell(segment: Segment, month: str) -> dict[str, Any] | None:
+        point = months[month].get(segment.pk)
+        if point is None:
+            return None
+        return {
+            "value": point.member_count,
+            "day": point.day,
+            "href": figure_url("members", point.day, segment=segment.pk),
+        }
+
     return {
         "months": ordered,
-        "rows": [
-            {"segment": s, "values": [months[m].get(s.pk) for m in ordered]} for s in segments
-        ],
+        "rows": [{"segment": s, "values": [cell(s, m) for m in ordered]} for s in segments],
     }
 
 
 def overlap_context(segments: list[Segment], overlap: analytics.Overlap) -> dict[str, Any]:
     as_of = overlap.as_of
     names = [s.name for s in segments]
+
+    def url(row: Segment, column: Segment) -> str:
+        if row.pk == column.pk:
+            return figure_url("members", as_of, segment=row.pk)
+        return figure_url("overlap", as_of, segment=row.pk, other=column.pk)
+
+    links = [[url(row, column) for column in segments] for row in segments]
     return {
         "as_of": as_of,
         "overlap": overlap,
-        "rows": [{"segment": s, "values": overlap.matrix[i]} for i, s in enumerate(segments)],
+        "rows": [
+            {
+                "segment": s,
+                "values": [
+                    {"value": value, "href": links[i][j]}
+                    for j, value in enumerate(overlap.matrix[i])
+                ],
+            }
+            for i, s in enumerate(segments)
+        ],
         "segments": segments,
         "chart": charts.safe_svg(
             charts.heatmap(
                 names,
-                [str(i + 1) for i in range(len(segments))],
+                names,
                 overlap.matrix,
-                title="Accounts in both segments (columns numbered as the rows)",
-                cell_width=52,
+                title="Accounts in both segments",
+                cell_width=56,
+                links=links,
             )
         ),
     }
@@ -222,6 +300,17 @@ def cohort_context(
         ]
 
     logo, revenue = grid("logo_retention"), grid("revenue_retention")
+
+    def url(cohort: analytics.Cohort, on: date) -> str:
+        return figure_url(
+            "cohort",
+            on,
+            month=cohort.month.strftime("%Y-%m"),
+            segment=segment.pk if segment else None,
+            plan=plan,
+        )
+
+    links = [[url(c, cell.measured_on) for cell in c.cells] for c in table.cohorts]
     return {
         "table": table,
         "columns": columns,
@@ -229,9 +318,14 @@ def cohort_context(
             {
                 "cohort": c,
                 "label": labels[i],
-                "logo": [charts.format_value(v, "rate") if v is not None else "" for v in logo[i]],
-                "revenue": [
-                    charts.format_value(v, "rate") if v is not None else "" for v in revenue[i]
+                "href": url(c, as_of),
+                "cells": [
+                    {
+                        "logo": charts.format_value(logo[i][k], "rate"),
+                        "revenue": charts.format_value(revenue[i][k], "rate"),
+                        "href": links[i][k],
+                    }
+                    for k in range(len(c.cells))
                 ],
             }
             for i, c in enumerate(table.cohorts)
@@ -241,10 +335,12 @@ def cohort_context(
                 labels,
                 [str(k) for k in columns],
                 logo,
-                title="Logo retention by signup month (columns: months since)",
+                title="Logo retention by signup month",
                 value_format=charts.format_percent,
                 max_value=1,
-                cell_width=48,
+                cell_width=60,
+                links=links,
+                x_label="Months since signup",
             )
         ),
         "revenue_chart": charts.safe_svg(
@@ -252,15 +348,17 @@ def cohort_context(
                 labels,
                 [str(k) for k in columns],
                 revenue,
-                title="Revenue retention by signup month (columns: months since)",
+                title="Revenue retention by signup month",
                 value_format=charts.format_percent,
-                cell_width=48,
+                cell_width=60,
+                links=links,
+                x_label="Months since signup",
             )
         ),
     }
 
 
-def _page_choices(request: HttpRequest) -> dict[str, Any]:
+def page_choices(request: HttpRequest) -> dict[str, Any]:
     """The page's forms and what they chose (defaults where nothing valid was asked)."""
     today = clock.today()
     compare_form = CompareForm(request.GET or None)
@@ -293,14 +391,14 @@ def _shared_figures(choices: dict[str, Any]) -> bool:
     return same_segments and choices["compare_as_of"] == choices["overlap_as_of"]
 
 
-def _compare_metrics(choices: dict[str, Any]) -> dict[int, analytics.SegmentMetrics]:
+def compare_metrics(choices: dict[str, Any]) -> dict[int, analytics.SegmentMetrics]:
     ids, as_of = [segment.pk for segment in choices["compare_segments"]], choices["compare_as_of"]
     if _shared_figures(choices):
         return analytics.cached(analytics.segment_figures, segment_ids=ids, as_of=as_of).metrics
     return analytics.cached(analytics.segment_metrics_many, segment_ids=ids, as_of=as_of)
 
 
-def _overlap(choices: dict[str, Any]) -> analytics.Overlap:
+def overlap_figures(choices: dict[str, Any]) -> analytics.Overlap:
     ids, as_of = [segment.pk for segment in choices["overlap_segments"]], choices["overlap_as_of"]
     if _shared_figures(choices):
         return analytics.cached(analytics.segment_figures, segment_ids=ids, as_of=as_of).overlap
@@ -329,10 +427,10 @@ def _page_sections(choices: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         sections["compare_and_overlap"] = compare_and_overlap
     else:
         sections["compare"] = lambda: compare_context(
-            choices["compare_segments"], choices["compare_as_of"], _compare_metrics(choices)
+            choices["compare_segments"], choices["compare_as_of"], compare_metrics(choices)
         )
         sections["overlap"] = lambda: overlap_context(
-            choices["overlap_segments"], _overlap(choices)
+            choices["overlap_segments"], overlap_figures(choices)
         )
     return {
         **sections,
@@ -346,7 +444,7 @@ def _page_sections(choices: dict[str, Any]) -> dict[str, Callable[[], Any]]:
 
 
 def analytics_page(request: HttpRequest) -> HttpResponse:
-    choices = _page_choices(request)
+    choices = page_choices(request)
     query = request.GET.urlencode()
     return render(
         request,
@@ -368,92 +466,3 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
 def _page_context(choices: dict[str, Any]) -> dict[str, Any]:
     context = analytics.run_concurrently(_page_sections(choices))
     return {**context.pop("compare_and_overlap", {}), **context}
-
-
-# --- CSV ----------------------------------------------------------------------------------
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv_writer(response)  # escapes formula cells, the header's segment names too
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(row)
-    return response
-
-
-def analytics_csv(request: HttpRequest, kind: str) -> HttpResponse:
-    choices = _page_choices(request)
-    if kind == "compare":
-        segments, as_of = choices["compare_segments"], choices["compare_as_of"]
-        metrics = _compare_metrics(choices)
-        keys = [key for key, _l, _k in COMPARE_COLUMNS]
-        extra = ["population", "population_since", "population_size", "ltv_no_churn"]
-        return _csv_response(
-            f"segments-{as_of}.csv",
-            ["segment_id", "segment", "as_of", *keys, *extra],
-            (
-                [x.pk, x.name, as_of]
-                + [metrics[x.pk].as_dict()[k] for k in keys]
-                + [metrics[x.pk].as_dict()[k] for k in extra]
-                for x in segments
-            ),
-        )
-    if kind == "growth":
-        segments, as_of = choices["compare_segments"], choices["compare_as_of"]
-        growth = analytics.cached(
-            analytics.segment_growth, segment_ids=[x.pk for x in segments], as_of=as_of
-        )
-        return _csv_response(
-            f"segment-growth-{as_of}.csv",
-            ["segment_id", "segment", "day", "members", "arr"],
-            ([x.pk, x.name, p.day, p.member_count, p.arr] for x in segments for p in growth[x.pk]),
-        )
-    if kind == "overlap":
-        segments, as_of = choices["overlap_segments"], choices["overlap_as_of"]
-        overlap = _overlap(choices)
-        rows = [[x.name, *overlap.matrix[i]] for i, x in enumerate(segments)]
-        rows.append(["(in none of these)", overlap.in_none])
-        rows.append(["(accounts on that date)", overlap.accounts_total])
-        return _csv_response(
-            f"segment-overlap-{as_of}.csv", ["segment", *[x.name for x in segments]], rows
-        )
-    if kind == "cohorts":
-        table = analytics.cached(
-            analytics.cohort_retention,
-            as_of=choices["cohort_as_of"],
-            months=choices["cohort_months"],
-            segment_id=choices["cohort_segment"].pk if choices["cohort_segment"] else None,
-            plan=choices["cohort_plan"],
-        )
-        return _csv_response(
-            f"cohorts-{table.as_of}.csv",
-            [
-                "cohort",
-                "accounts",
-                "start_arr",
-                "months_since",
-                "measured_on",
-                "accounts_retained",
-                "logo_retention",
-                "arr",
-                "revenue_retention",
-            ],
-            (
-                [
-                    c.month.strftime("%Y-%m"),
-                    c.accounts,
-                    c.start_arr,
-                    cell.months_since,
-                    cell.measured_on,
-                    cell.accounts_retained,
-                    cell.logo_retention,
-                    cell.arr,
-                    cell.revenue_retention,
-                ]
-                for c in table.cohorts
-                for cell in c.cells
-            ),
-        )
-    raise Http404("Unknown export.")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cs_platform import clock
 from customers.models import Account
-from rules import account_rule_values, explain_rule
+from rules import account_rule_values, explain_rule, rule_schema
 
 from .engine.targets import (
     VersionRules,
@@ -304,3 +304,118 @@ def segments_using_value(*, field: str, value: str) -> list[str]:
         published_at__isnull=False, pk__in=Segment.objects.values("current_version")
     ).values_list("segment__name", "rule")
     return sorted({name for name, rule in versions if _rule_compares(rule, field, value)})
+
+
+# --- the rule builder ---------------------------------------------------------------------
+
+# How the builder groups the fields in its menu; a field under none of these names goes by
+# its namespace (RULE_FIELD_NAMESPACES), else under "Other".
+RULE_FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "Revenue and contracts",
+        (
+            "arr",
+            "mrr",
+            "renewal_date",
+            "products",
+            "product_count",
+            "cost_to_serve",
+            "acquisition_cost",
+        ),
+    ),
+    ("Company", ("name", "domain", "industry", "region", "country", "employees", "business_model")),
+    (
+        "Lifecycle and ownership",
+        (
+            "plan",
+            "lifecycle_stage",
+            "customer_since",
+            "churned_on",
+            "has_champion",
+            "referenceable",
+            "csm",
+        ),
+    ),
+    (
+        "Adoption and support",
+        (
+            "health_score",
+            "active_users",
+            "licensed_seats",
+            "seat_utilization",
+            "last_seen_at",
+            "open_tickets",
+        ),
+    ),
+)
+RULE_FIELD_NAMESPACES = (
+    ("usage.", "Product usage"),
+    ("health.", "Health score"),
+    ("traits.", "Custom attributes"),
+)
+
+
+def rule_editor_schema() -> dict[str, Any]:
+    """What the rule builder (static/admin/segments/rule_editor.js, in the admin and in
+    the app) offers: the rule engine's schema (fields with labels and types, operators in
+    words, choices from the picklists and the product catalogue, rankable fields) plus
+    ``groups``, the fields in the order and groups of the builder's menu."""
+    schema = rule_schema(attribute_specs(), on_demand=True)
+    named = {name: label for label, names in RULE_FIELD_GROUPS for name in names}
+    groups: dict[str, list[str]] = {label: [] for label, _names in RULE_FIELD_GROUPS}
+    for name in schema["fields"]:
+        label = named.get(name) or next(
+            (group for prefix, group in RULE_FIELD_NAMESPACES if name.startswith(prefix)), "Other"
+        )
+        groups.setdefault(label, []).append(name)
+    order = {name: n for _label, names in RULE_FIELD_GROUPS for n, name in enumerate(names)}
+    schema["groups"] = [
+        [label, sorted(names, key=lambda n: (order.get(n, 99), schema["fields"][n]["label"]))]
+        for label, names in groups.items()
+        if names
+    ]
+    return schema
+
+
+@dataclass(frozen=True)
+class DefinitionTotals:
+    count: int
+    arr: Decimal
+    entering_count: int | None
+    exiting_count: int | None
+
+
+def definition_totals(
+    *,
+    rule: Any,
+    rank_by: str = "",
+    rank_limit: int | None = None,
+    segment: Segment | None = None,
+    exclusive_group_id: int | None = None,
+    priority: int | None = None,
+    today: date | None = None,
+) -> DefinitionTotals:
+    """How many accounts a definition (a validated rule and ranking, not saved) would hold
+    now and their ARR, with the exclusive group's precedence applied (``segment``'s, or
+    ``exclusive_group_id`` and ``priority`` for a segment not created yet); for an existing
+    segment also how many would enter and exit. Two or three aggregate statements."""
+    subject = segment or Segment(
+        exclusive_group_id=exclusive_group_id, priority=priority or 100, kind=SegmentKind.DYNAMIC
+    )
+    version = SegmentVersion(
+        segment=subject, rule=rule, rank_by=rank_by or "", rank_limit=rank_limit
+    )
+    rules = VersionRules(today=today or clock.today(), attributes=attribute_specs())
+    target_ids = segment_target_ids(segment=subject, version=version, rules=rules)
+    totals = Account.objects.filter(id__in=target_ids).aggregate(count=Count("id"), arr=Sum("arr"))
+    entering = exiting = None
+    if segment is not None and segment.pk:
+        current = Membership.objects.filter(segment=segment).values("account_id")
+        entering = Account.objects.filter(id__in=target_ids).exclude(id__in=current).count()
+        exiting = Account.objects.filter(id__in=current).exclude(id__in=target_ids).count()
+    return DefinitionTotals(
+        count=totals["count"] or 0,
+        arr=Decimal(totals["arr"] or 0).quantize(Decimal("0.01")),
+        entering_count=entering,
+        exiting_count=exiting,
+    )

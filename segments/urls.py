@@ -1,9 +1,16 @@
 from django.urls import path
 
-from . import views
+from . import builder, views
 
 urlpatterns = [
     path("", views.segment_list_view, name="segment-list"),
+    path("new/", builder.segment_new_view, name="segment-new"),
+    path("new/count/", builder.definition_count_view, name="segment-definition-count"),
+    path(
+        "<int:segment_id>/versions/count/",
+        builder.definition_count_view,
+        name="segment-version-count",
+    ),
     path("<int:segment_id>/", views.segment_detail_view, name="segment-detail"),
     path(
         "<int:segment_id>/versions/new/", views.version_create_view, name="segment-version-create"

@@ -116,11 +116,17 @@ def _growth(segment: Segment) -> dict[str, Any]:
     return {
         "points": points,
         "members_svg": mark_safe(  # noqa: S308 (charts escapes every text it writes)
-            charts.line_chart([members], title=f"{segment.name}: members", height=220)
+            charts.line_chart(
+                [members], title=f"{segment.name}: members", y_label="Members", height=240
+            )
         ),
         "arr_svg": mark_safe(  # noqa: S308
             charts.line_chart(
-                [arr], title=f"{segment.name}: ARR", value_format=charts.format_money, height=220
+                [arr],
+                title=f"{segment.name}: ARR",
+                value_format=charts.format_money,
+                y_label="ARR",
+                height=240,
             )
         ),
     }
@@ -238,7 +244,7 @@ def version_detail_view(request: HttpRequest, segment_id: int, number: int) -> H
 VERSION_FORM_FIELDS = ("rule", "rank_by", "rank_limit", "note")
 
 
-def _parse_definition(data: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def definition_parse(data: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The posted rule JSON and ranking as values for the services, or the problems with
     their syntax (the rule's meaning is validated by the service)."""
     errors: list[dict[str, str]] = []
@@ -274,15 +280,17 @@ def version_create_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     status = 200
     if request.method == "POST":
         data = {key: request.POST.get(key, "").strip() for key in VERSION_FORM_FIELDS}
-        parsed, errors = _parse_definition(data)
+        parsed, errors = definition_parse(data)
         if not errors:
             try:
                 version = services.version_create_draft(
                     segment=segment, note=data["note"], created_by=request.user, **parsed
                 )
             except ValidationError as error:
-                errors.extend(_validation_errors(error))
+                errors.extend(validation_errors_shaped(error))
             else:
+                if request.POST.get("action") == "publish":
+                    return version_publish_view(request, segment.id, version.number)
                 messages.success(request, f"Draft v{version.number} saved. Review its preview.")
                 return redirect("segment-version", segment.id, version.number)
         status = 400
@@ -296,12 +304,12 @@ def version_validate_view(request: HttpRequest, segment_id: int) -> HttpResponse
     _require_manager(request, "create segment versions")
     segment = _segment_or_404(segment_id)
     data = {key: request.POST.get(key, "").strip() for key in VERSION_FORM_FIELDS}
-    parsed, errors = _parse_definition(data)
+    parsed, errors = definition_parse(data)
     if not errors:
         try:
             services.definition_validate(**parsed)
         except ValidationError as error:
-            errors.extend(_validation_errors(error))
+            errors.extend(validation_errors_shaped(error))
     context = {"segment": segment, "errors": errors, "checked": True}
     if not errors:
         context["tree"] = rule_tree(parsed["rule"])
@@ -311,7 +319,7 @@ def version_validate_view(request: HttpRequest, segment_id: int) -> HttpResponse
 RULE_PATH = re.compile(r"^(?P<path>[A-Za-z_][\w.]*(?:\[\d+\][\w.]*)*): (?P<message>.+)$", re.S)
 
 
-def _validation_errors(error: ValidationError) -> list[dict[str, str]]:
+def validation_errors_shaped(error: ValidationError) -> list[dict[str, str]]:
     """``[{"path", "message"}]`` from the service's errors; rule errors arrive as
     ``"all[2].value: expected a number, got \"abc\""`` and keep their rule path."""
     if not hasattr(error, "message_dict"):

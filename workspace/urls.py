@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import health_views, views
+from . import health_views, owners, team, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,4 +25,15 @@ urlpatterns = [
         health_views.health_manual_view,
         name="account-health-manual",
     ),
+    path(
+        "accounts/<int:account_id>/owners/assign/",
+        owners.account_owner_assign_view,
+        name="account-owner-assign",
+    ),
+    path(
+        "accounts/<int:account_id>/owners/end/",
+        owners.account_owner_end_view,
+        name="account-owner-end",
+    ),
+    path("team/", team.team_view, name="team"),
 ]

@@ -230,7 +230,6 @@ def account_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
         "can_work": can_work,
         "contracts": list(account.contracts.all()),
         "products": list(customer_selectors.account_products(account=account)),
-        "assignments": list(account.assignments.all()),
         "segments": segments,
         "task_rows": [(t, playbook_services.task_can_change(request.user, t)) for t in tasks],
         "timeline": timeline,

@@ -4,13 +4,15 @@ renewal queue, and nothing done twice."""
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F
+from django.utils import timezone
 
 from customers.models import Account, ContractItem, ContractStatus
 from demo.accounts import seed_demo
 from demo.workspace import seed_demo_workspace
 from health.models import AccountHealth, HealthHistory, ManualEntry, Scorecard
 from playbooks.models import Playbook, PlaybookRun, RenewalQueueEntry, Task
-from segments.models import Membership, Segment
+from segments import analytics
+from segments.models import Membership, MembershipEvent, Segment
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +54,30 @@ def test_workspace_creates_recomputed_segments_playbooks_and_the_queue(today):
     assert PlaybookRun.objects.filter(playbook=save).count() == result.segments["At risk"] > 0
     assert RenewalQueueEntry.objects.count() == result.queue_entries > 0
     assert Task.objects.filter(source="renewal").count() == result.renewal_tasks > 0
+
+
+def test_the_tiers_have_history_and_the_other_segments_are_new(today):
+    # Given the demo workspace
+    seed_demo(accounts=300, seed=3)
+    seed_demo_workspace()
+    tiers = list(Segment.objects.filter(exclusive_group__name="Revenue tier"))
+    new = Segment.objects.get(name="At risk")
+
+    # When their analytics are read as of today
+    growth = analytics.segment_growth(segment_ids=[s.pk for s in tiers], as_of=today)
+    metrics = analytics.segment_metrics_many(segment_ids=[s.pk for s in tiers], as_of=today)
+    # (the recompute stamps events with the real clock, after the pinned today)
+    young = analytics.segment_metrics(segment_id=new.pk, as_of=timezone.localdate())
+
+    # Then each tier grows over a year of daily points and is measured over a trailing
+    # year, while a segment created today is "since created" (yet not a flat 100 %)
+    for tier in tiers:
+        assert len(growth[tier.pk]) > 300
+        assert metrics[tier.pk].population == analytics.PopulationKind.TRAILING
+    assert young.population == analytics.PopulationKind.SINCE_CREATED
+    assert young.population_size > 0 and young.nrr != 1
+    # churned accounts were in a tier until they churned
+    assert MembershipEvent.objects.filter(segment__in=tiers, kind="exited").exists()
 
 
 def test_workspace_is_created_once(today):

@@ -101,6 +101,13 @@ class PlaybookStepSerializer(serializers.Serializer):
 
 class PlaybookSerializer(serializers.ModelSerializer):
     steps = PlaybookStepSerializer(many=True, required=False)
+    fallback_assignee = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        allow_null=True,
+        required=False,
+        help_text="Username that gets the owner's tasks of accounts without an owner.",
+    )
 
     class Meta:
         model = Playbook

@@ -21,6 +21,7 @@ PLAYBOOK_FIELDS = (
     "stable_days",
     "reentry_cooldown_days",
     "on_activation",
+    "fallback_assignee",
 )
 
 

@@ -41,7 +41,7 @@ def playbook_dry_run(*, playbook: Playbook, limit: int = DRY_RUN_MAX_ACCOUNTS) -
         .select_related("owner")
         .order_by("name", "id")[:limit]
     )
-    step_list = list(playbook.steps.order_by("order"))
+    step_list = list(playbook.steps.order_by("order").select_related("playbook__fallback_assignee"))
     pools = {
         step.pk: AssignmentPool(step) for step in step_list if step.kind == StepKind.ASSIGN_CSM
     }

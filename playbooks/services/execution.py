@@ -21,7 +21,15 @@ from ..models import (
     StepOutcome,
     TaskSource,
 )
-from .step_planner import FAIL, SKIP, STEP_ERRORS, AssignmentPool, StepPlan, plan_step
+from .step_planner import (
+    FAIL,
+    FALLBACK_NOTE,
+    SKIP,
+    STEP_ERRORS,
+    AssignmentPool,
+    StepPlan,
+    plan_step,
+)
 from .tasks import task_create
 
 
@@ -151,7 +159,9 @@ def playbook_run_execute(*, run_id: int) -> int | None:
             run.status = RunStatus.RUNNING
             run.started_at = timezone.now()
             run.save(update_fields=["status", "started_at"])
-        step_list = list(run.playbook.steps.order_by("order"))
+        step_list = list(
+            run.playbook.steps.order_by("order").select_related("playbook__fallback_assignee")
+        )
         PlaybookStepRun.objects.bulk_create(
             [PlaybookStepRun(run=run, step=s, order=s.order, kind=s.kind) for s in step_list],
             ignore_conflicts=True,
@@ -187,9 +197,15 @@ def playbook_run_execute(*, run_id: int) -> int | None:
             return result.retry_in
     with transaction.atomic():
         failed = PlaybookStepRun.objects.filter(run_id=run_id, outcome=StepOutcome.FAILED).exists()
+        fallback = PlaybookStepRun.objects.filter(
+            run_id=run_id, outcome=StepOutcome.OK, detail__contains=FALLBACK_NOTE
+        ).exists()
+        notes = ["a step failed"] if failed else []
+        if fallback:
+            notes.append("the account had no owner: its task went to the fallback assignee")
         PlaybookRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
             status=RunStatus.FAILED if failed else RunStatus.DONE,
             finished_at=timezone.now(),
-            detail="a step failed" if failed else "",
+            detail="; ".join(notes),
         )
     return None

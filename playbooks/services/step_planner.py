@@ -77,11 +77,18 @@ class StepPlan:
         return {"would": self.would, **shown, **({"note": self.note} if self.note else {})}
 
 
-def assignee_for(config: dict, account: Account) -> tuple[Any, str]:
-    """The user a create_task step assigns its task to, and a note saying so."""
+FALLBACK_NOTE = "the account has no owner: assigned to the playbook's fallback assignee"
+
+
+def assignee_for(config: dict, account: Account, fallback: Any = None) -> tuple[Any, str]:
+    """The user a create_task step assigns its task to, and a note saying so. A task for
+    the owner of an account without one goes to the playbook's ``fallback`` assignee (an
+    active user), if it has one, and the note says so."""
     wanted = config.get("assignee", "owner")
     if wanted == "owner":
         if account.owner is None:
+            if fallback is not None and fallback.is_active:
+                return fallback, f"{FALLBACK_NOTE} {fallback.username}"
             return None, "the account has no owner: the task is unassigned"
         return account.owner, f"assigned to the owner {account.owner.username}"
     user = User.objects.filter(username=wanted, is_active=True).first()
@@ -156,7 +163,7 @@ def plan_step(
     config = step.config
     plan = StepPlan(kind=step.kind)
     if step.kind == StepKind.CREATE_TASK:
-        plan.assignee, plan.note = assignee_for(config, account)
+        plan.assignee, plan.note = assignee_for(config, account, step.playbook.fallback_assignee)
         plan.title = steps.render(config["title"], context)[:300]
         plan.description = steps.render(config.get("description", ""), context)
         plan.due_date = today + timedelta(days=config.get("due_in_days", 7))

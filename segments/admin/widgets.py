@@ -1,14 +1,13 @@
 """The rule editor widget: a JSON textarea that static/admin/segments/rule_editor.js turns
-into a small query builder. Everything the builder offers (fields, their types and labels,
-operators and their labels, choices) is rendered next to it as JSON from the rule engine's
-registry, so the browser holds no copy of the rule language."""
+into the segment builder (the same builder as the app's segment pages). Everything the
+builder offers (fields in groups with their types and labels, operators in words, choices)
+is rendered next to it as JSON from the rule engine's registry
+(``selectors.rule_editor_schema``), so the browser holds no copy of the rule language."""
 
 from typing import Any
 
 from django import forms
 from django.utils.html import json_script
-
-from rules import rule_schema
 
 from .. import selectors
 
@@ -29,6 +28,4 @@ class RuleEditorWidget(forms.Textarea):
         textarea = super().render(
             name, value, {**(attrs or {}), "data-rule-editor": schema_id}, renderer
         )
-        return textarea + json_script(
-            rule_schema(selectors.attribute_specs(), on_demand=True), schema_id
-        )
+        return textarea + json_script(selectors.rule_editor_schema(), schema_id)

@@ -12,8 +12,8 @@ Vocabulary (see docs/metrics.md):
   time zone, from MembershipEvent (the current Membership rows when D is today);
 * the *window* of D runs from ``S = D - 365 days`` to D; its population P is the members
   at the end of S with ARR on S > 0 (``trailing_12_months``), or, for a segment that began
-  after S, every account that entered it by the end of D with ARR > 0 on the day it first
-  entered (``since_created``).
+  after S, every account that has been a member since it began (up to the end of D) with
+  ARR on S > 0, its ARR on S read from contract history (``since_created``).
 
 The modules, by job: ``metrics`` (per-segment figures), ``overlap`` (shared members),
 ``cohorts`` (growth from snapshots, signup-month retention), ``families`` (ARR by

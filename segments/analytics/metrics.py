@@ -16,14 +16,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from cs_platform.db import table_name
 from customers.models import Account, Contract, ContractStatus
 
-from ..models import MembershipEvent, MembershipEventKind, Segment
+from ..models import MembershipEvent, Segment
 from .overlap import (
     Overlap,
     overlap_from_rows,
@@ -31,17 +30,20 @@ from .overlap import (
     segment_masks_sql,
     segment_overlap,
 )
-from .population import contract_counts_on, end_of_day, members_as_of_sql, window_start
+from .population import (
+    contract_counts_on,
+    members_as_of_sql,
+    members_since_began_sql,
+    window_start,
+)
 from .statements import (
     CENT,
     ZERO,
     analytics_sql,
     date_param,
-    moment_param,
     ratio,
     run_analytic_statement,
     run_concurrently,
-    sql_placeholders,
     to_decimal,
 )
 
@@ -206,7 +208,7 @@ def _metrics_and_rows(
         result[pk] = SegmentMetrics(
             segment_id=pk,
             as_of=as_of,
-            window_start=began[pk] if is_young else start,
+            window_start=start,
             population=PopulationKind.SINCE_CREATED if is_young else PopulationKind.TRAILING,
             population_since=began[pk] if is_young else None,
             population_size=size,
@@ -242,14 +244,16 @@ def _metrics_statements(
     """The statements behind every segment's metrics as of ``as_of``, each for all segments
     at once: rows ``("cur", segment, 9 sums)`` over each population as of D
     (``analytics_metrics_current.sql``), and ``("win", segment, 7 sums)`` over each window
-    population P of the trailing segments (``analytics_metrics_trailing_window.sql``), then
-    of the young ones (``analytics_metrics_young_window.sql``).
+    population P of the trailing segments (``analytics_metrics_window.sql``), then
+    of the young ones (the same statement over a different population).
 
-    The trailing window takes ARR on S, ARR on D and the window's renewals per account from
-    a single pass over the contracts (the ``acct`` CTE), joined with the members at S; a
-    young segment's members, each measured from its own entry day, take all three from one
-    join with their contracts. The three statements are independent so that they run side
-    by side (``run_concurrently``).
+    The window takes ARR on S, ARR on D and the window's renewals per account from a single
+    pass over the contracts (the ``acct`` CTE), joined with the window population before
+    its ARR-on-S filter: the members at the end of S for a trailing segment, and for a
+    segment younger than the window (DESIGN section 6) every account that has been a member
+    since it began (``members_since_began_sql``), its ARR on S read from contract history
+    all the same. The three statements are independent so that they run side by side
+    (``run_concurrently``).
 
     With ``overlap``, the first statement also returns the overlap of the same population
     (``overlap_rows_sql``): its masks are already grouped there."""
@@ -279,12 +283,17 @@ def _metrics_statements(
         overlap_rows=overlap_sql,
     )
     statements = [(current, [*members_params, as_of_day, as_of_day, *overlap_params])]
-    if trailing:
-        at_start_sql, at_start_params = members_as_of_sql(trailing, start)
-        start_masks, start_bits = segment_masks_sql("at_start", trailing)
-        trailing_window = analytics_sql(
-            "metrics_trailing_window",
-            members_at_start=at_start_sql,
+    window_populations = [
+        members_as_of_sql(trailing, start) + (trailing,),
+        members_since_began_sql(young, as_of) + (young,),
+    ]
+    for population_sql, population_params, population_ids in window_populations:
+        if not population_ids:
+            continue
+        start_masks, start_bits = segment_masks_sql("at_start", population_ids)
+        window = analytics_sql(
+            "metrics_window",
+            members_at_start=population_sql,
             masks=start_masks,
             bits=start_bits,
             contract=contract,
@@ -295,9 +304,9 @@ def _metrics_statements(
         )
         statements.append(
             (
-                trailing_window,
+                window,
                 [
-                    *at_start_params,
+                    *population_params,
                     *(as_of_day, as_of_day),  # ARR on D
                     *(start_day, start_day),  # ARR on S
                     *(start_day, as_of_day),  # renewed in (S, D]
@@ -306,28 +315,6 @@ def _metrics_statements(
                 ],
             )
         )
-    if young:
-        first_day_sql, first_day_params = connection.ops.datetime_cast_date_sql(
-            "MIN(e.at)", (), timezone.get_current_timezone_name()
-        )
-        young_window = analytics_sql(
-            "metrics_young_window",
-            first_day=first_day_sql,
-            membership_event=table_name(MembershipEvent),
-            segment_ids=sql_placeholders(young),
-            contract=contract,
-            counts_on_entry=contract_counts_on("c", "base.start_date"),
-            counts_on_day=counts_on_day,
-            **statuses,
-        )
-        young_params = [
-            *first_day_params,
-            *young,
-            MembershipEventKind.ENTERED.value,
-            moment_param(end_of_day(as_of)),
-            *[as_of_day] * 5,  # ARR on D (twice), renewed by D, decided by D, started by D
-        ]
-        statements.append((young_window, young_params))
     return statements
 
 

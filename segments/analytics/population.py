@@ -58,3 +58,17 @@ def members_as_of_sql(segment_ids: Sequence[int], as_of: date) -> tuple[str, lis
         exited=MembershipEventKind.EXITED.value,
     )
     return sql, [*segment_ids, moment_param(end_of_day(as_of))]
+
+
+def members_since_began_sql(segment_ids: Sequence[int], as_of: date) -> tuple[str, list[Any]]:
+    """SQL selecting ``(segment_id, account_id)`` for every account that entered
+    ``segment_ids`` by the end of ``as_of``, whether still a member or not
+    (``segments/sql/analytics_members_since_began.sql``): the window population of a segment
+    younger than the window, before the ARR-on-S filter."""
+    sql = analytics_sql(
+        "members_since_began",
+        membership_event=table_name(MembershipEvent),
+        segment_ids=sql_placeholders(segment_ids),
+        entered=MembershipEventKind.ENTERED.value,
+    )
+    return sql, [*segment_ids, moment_param(end_of_day(as_of))]

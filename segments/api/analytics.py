@@ -133,13 +133,14 @@ class SegmentMetricsSerializer(serializers.Serializer):
     segment = serializers.IntegerField()
     as_of = serializers.DateField()
     window_start = serializers.DateField(
-        help_text="S = as_of - 365 days, or the day the segment began (since_created)."
+        help_text="S = as_of - 365 days (for since_created segments too)."
     )
     population = serializers.ChoiceField(
         choices=[kind.value for kind in analytics.PopulationKind],
         help_text="since_created: the segment is younger than the window, so the window "
-        "population is every account that was a member since it began (not a true "
-        "trailing-12-month figure).",
+        "population is every account that has been a member since it began, with ARR on S "
+        "from contract history (not a true trailing-12-month figure: accounts that churned "
+        "before the segment existed are not in it).",
     )
     population_since = serializers.DateField(
         allow_null=True, help_text="The day the segment began, for since_created; else null."

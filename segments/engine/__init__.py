@@ -5,6 +5,7 @@
 - ``segments_diff``: many segments' diff in one pass over the accounts, used by
   ``sweep`` (the changed-accounts sweep) and ``recompute_all`` (every segment);
 - ``events``: memberships_changed, totals and snapshots, recompute requests;
+- ``snapshot_backfill``: daily snapshots rebuilt from membership history (growth charts);
 - ``work_tables``: the per-connection temporary tables.
 
 The engine imports no task: a recompute it needs is requested with the
@@ -15,6 +16,7 @@ from .day_change import segments_recompute_date_dependent
 from .events import SIGNAL_EVENT_IDS_LIMIT, recompute_request, recompute_request_many
 from .recompute import RecomputeResult, segment_lock, segment_recompute
 from .recompute_all import RecomputeAllResult, segments_recompute_all
+from .snapshot_backfill import BackfillResult, segment_snapshots_backfill
 from .sweep import (
     SWEEP_BATCH_SIZE,
     SWEEP_MAX_BATCHES,
@@ -32,6 +34,7 @@ __all__ = [
     "SIGNAL_EVENT_IDS_LIMIT",
     "SWEEP_BATCH_SIZE",
     "SWEEP_MAX_BATCHES",
+    "BackfillResult",
     "RecomputeAllResult",
     "RecomputeResult",
     "SweepResult",
@@ -42,6 +45,7 @@ __all__ = [
     "segment_higher_precedence",
     "segment_lock",
     "segment_recompute",
+    "segment_snapshots_backfill",
     "segment_target_ids",
     "segments_evaluate_changed_accounts",
     "segments_recompute_all",

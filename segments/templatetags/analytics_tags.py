@@ -10,6 +10,7 @@ from django import template
 
 from cs_platform import clock
 from segments import analytics, charts
+from segments.analytics_views import figure_url
 from segments.models import Segment
 
 register = template.Library()
@@ -39,11 +40,17 @@ def segment_metrics(
         [charts.LineSeries("Members", [(p.day, p.member_count) for p in growth])],
         title=f"{segment.name}: members, {(as_of - timedelta(days=days)).isoformat()} to "
         f"{as_of.isoformat()}",
-        height=220,
+        y_label="Members",
+        height=240,
     )
     return {
         "segment": segment,
         "metrics": metrics,
+        "since_created": metrics.population == analytics.PopulationKind.SINCE_CREATED,
+        "links": {
+            figure: figure_url(figure, as_of, segment=segment.pk)
+            for figure in ("members", "window", "churned", "renewals")
+        },
         "growth": growth,
         "growth_chart": charts.safe_svg(chart),
         "segment_metrics_form": True,
@@ -61,6 +68,14 @@ def rate(value: Decimal | None) -> str:
 def money(value: Decimal | None) -> str:
     """1234.5 → "$1,235"; None → "—"."""
     return charts.format_value(value, "money")
+
+
+@register.simple_tag
+def ratio(numerator: Decimal, denominator: Decimal) -> str:
+    """``numerator / denominator`` as a rate ("95.7%"); "—" over zero."""
+    if not denominator:
+        return "—"
+    return charts.format_value(numerator / denominator, "rate")
 
 
 @register.filter

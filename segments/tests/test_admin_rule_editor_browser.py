@@ -24,15 +24,20 @@ def test_query_builder_edits_the_rule_json_and_saves(page, live_server, manager)
     page.goto(f"{live_server.url}/admin/segments/segment/add/")
     assert page.locator(".rule-builder").count() == 1
 
-    # when they add a condition, pick "plan", "in", and type two plans
+    # when they add a condition, pick "plan", "in", and two plans from the picklist
     page.click(".rule-group-header >> text=+ condition")
     leaf = page.locator(".rule-leaf").first
     leaf.locator("select").nth(0).select_option("plan")
     leaf.locator("select").nth(1).select_option("in")
-    page.locator(".rule-leaf input").first.fill("pro, enterprise")
-    page.locator(".rule-leaf input").first.dispatch_event("change")
+    page.locator(".rule-leaf select[multiple]").select_option(["pro", "enterprise"])
 
-    # then the operators read as the server labels them
+    # then the fields are grouped and labelled, and the operators read as the server
+    # labels them
+    groups = leaf.locator("select").nth(0).locator("optgroup")
+    assert "Revenue and contracts" in [
+        groups.nth(i).get_attribute("label") for i in range(groups.count())
+    ]
+    assert "Plan" in leaf.locator("select").nth(0).locator("option").all_inner_texts()
     labels = leaf.locator("select").nth(1).locator("option").all_inner_texts()
     assert "not in" in labels and "is set" in labels
 

@@ -1,16 +1,20 @@
 """The metric selectors (segments.analytics.metrics) against hand-computed fixtures
 (docs/metrics.md)."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from customers.services import accounts_rederive
 from customers.tests.factories import AccountFactory
 from segments import analytics
 from segments.analytics import PopulationKind
+from segments.engine import segment_recompute
+from segments.services import segment_create
 from segments.tests.analytics_fixtures import (
     CHURNED,
     RENEWED,
@@ -80,38 +84,85 @@ def test_metrics_as_of_a_past_date_use_the_events_and_contracts_as_they_stood(to
     assert m.renewal_rate == Decimal("0.6667")
 
 
-def test_a_segment_younger_than_the_window_uses_every_member_since_it_began(today):
-    # Given a segment created 2026-06-01 (after S = 2025-11-22)
+def test_a_segment_younger_than_the_window_measures_its_members_from_s(today):
+    # Given a segment created 2026-06-01 (after S = 2025-11-22): DESIGN section 6 keeps
+    # S = D - 365 days and takes P = every account that has been a member since it began,
+    # with ARR on S > 0 read from contract history
     new = segment("New logos", date(2026, 6, 1))
-    b1, b2, b3, b4 = AccountFactory.create_batch(4)
-    # B1: 100 throughout, entered 06-15 and left 09-01 (still counts: it was a member)
-    contract(b1, date(2026, 1, 1), date(2026, 12, 31), 100)
+    b1, b2, b3, b4, outsider = AccountFactory.create_batch(5)
+    # B1: 100 throughout; entered 06-15 and left 09-01 (still in P: it was a member)
+    contract(b1, date(2025, 1, 1), date(2026, 12, 31), 100)
     member(new, b1, date(2026, 6, 15), exited=date(2026, 9, 1))
-    # B2: 200 at entry (06-15), churned 07-31 -> 0 on D
-    contract(b2, date(2026, 2, 1), date(2026, 7, 31), 200, CHURNED)
+    # B2: 200 on S, churned 07-31 -> 0 on D
+    contract(b2, date(2025, 2, 1), date(2026, 7, 31), 200, CHURNED)
     member(new, b2, date(2026, 6, 15))
-    # B3: no ARR on its entry day (its contract starts later) -> not in P
+    # B3: no ARR on S (its first contract starts later) -> not in P
     contract(b3, date(2026, 9, 1), date(2027, 8, 31), 300)
     member(new, b3, date(2026, 8, 10))
-    # B4: entered 07-01 on its renewal contract (130); the renewed one ended 06-30
-    contract(b4, date(2026, 3, 1), date(2026, 6, 30), 100, RENEWED)
+    # B4: 100 on S, renewed on 07-01 at 130
+    contract(b4, date(2025, 7, 1), date(2026, 6, 30), 100, RENEWED)
     contract(b4, date(2026, 7, 1), date(2027, 6, 30), 130)
     member(new, b4, date(2026, 7, 1))
+    # Never a member: not in P whatever its contracts
+    contract(outsider, date(2025, 1, 1), date(2026, 3, 31), 999, CHURNED)
 
     # When its metrics are computed as of today
     m = analytics.segment_metrics(segment_id=new.pk, as_of=today)
 
-    # Then the population says since_created, from the day the segment began
+    # Then the population says since_created, from the day the segment began, but the
+    # window still starts at S
     assert m.population == PopulationKind.SINCE_CREATED
-    assert m.population_since == date(2026, 6, 1) == m.window_start
-    # P = B1 (100 -> 100), B2 (200 -> 0), B4 (130 -> 130): 230 / 430
+    assert m.population_since == date(2026, 6, 1)
+    assert m.window_start == date(2025, 11, 22)
+    # P = B1 (100 -> 100), B2 (200 -> 0), B4 (100 -> 130): NRR 230 / 400
     assert m.population_size == 3
-    assert m.nrr == Decimal("0.5349")
-    assert m.grr == Decimal("0.5349")
+    assert m.nrr == Decimal("0.5750")
+    # GRR: (100 + 0 + 100) / 400
+    assert m.grr == Decimal("0.5000")
     assert m.logo_churn_rate == Decimal("0.3333")
-    # Only B2's churned contract ended after its account entered -> 0 / 1
-    assert m.renewal_rate == Decimal("0.0000")
+    # P's contracts ending in (S, D] and decided: B2's churned, B4's renewed -> 1 / 2
+    assert m.renewal_rate == Decimal("0.5000")
+    assert m.contracts_up_for_renewal == 2
     assert m.accounts == 3  # B2, B3, B4
+
+
+def test_a_segment_created_today_reports_how_its_members_revenue_moved_over_the_year():
+    # Given a segment created today (the real today: it is created through the service and
+    # recomputed by the engine, both stamped with the real clock), over accounts whose ARR
+    # changed during the year; S = D - 365 days
+    d = timezone.localdate()
+    s = d - timedelta(days=365)
+    c1, c2, c3, c4 = (AccountFactory(name=f"C{n}") for n in range(1, 5))
+    # C1 expanded: 1,000 on S, renewed 180 days ago at 1,200
+    contract(c1, s - timedelta(days=100), d - timedelta(days=181), 1000, RENEWED)
+    contract(c1, d - timedelta(days=180), d + timedelta(days=185), 1200)
+    # C2 contracted: 500 on S, renewed 60 days ago at 200
+    contract(c2, s - timedelta(days=30), d - timedelta(days=61), 500, RENEWED)
+    contract(c2, d - timedelta(days=60), d + timedelta(days=305), 200)
+    # C3 flat: 800 all year
+    contract(c3, s - timedelta(days=200), d + timedelta(days=40), 800)
+    # C4 is new this year: no ARR on S, so not in P
+    contract(c4, d - timedelta(days=90), d + timedelta(days=275), 400)
+    accounts_rederive(account_ids=[c1.pk, c2.pk, c3.pk, c4.pk])
+    seg = segment_create(name="Paying", rule={"field": "arr", "op": "gt", "value": 0}, publish=True)
+    segment_recompute(segment_id=seg.pk)
+
+    # When its metrics are computed as of today
+    m = analytics.segment_metrics(segment_id=seg.pk, as_of=d)
+
+    # Then, by hand: P = C1, C2, C3; Σ ARR on S = 1,000 + 500 + 800 = 2,300;
+    # Σ ARR on D = 1,200 + 200 + 800 = 2,200 -> NRR = 2,200 / 2,300 = 0.95652
+    assert m.accounts == 4
+    assert m.population == PopulationKind.SINCE_CREATED
+    assert m.population_since == d and m.window_start == s
+    assert m.population_size == 3
+    assert m.nrr == Decimal("0.9565")
+    assert m.nrr != Decimal("1")
+    # GRR = (1,000 + 200 + 800) / 2,300 = 0.86957; nobody churned
+    assert m.grr == Decimal("0.8696")
+    assert m.logo_churn_rate == Decimal("0.0000")
+    # C1's and C2's first contracts ended in the window, both renewed
+    assert m.renewal_rate == Decimal("1.0000") and m.contracts_up_for_renewal == 2
 
 
 def test_empty_population_gives_nulls_not_zeros(today):

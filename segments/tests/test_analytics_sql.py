@@ -24,8 +24,8 @@ def test_every_statement_of_the_selectors_has_a_file():
         "cohort_retention",
         "members_as_of",
         "metrics_current",
-        "metrics_trailing_window",
-        "metrics_young_window",
+        "members_since_began",
+        "metrics_window",
     }
 
 

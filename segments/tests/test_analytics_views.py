@@ -59,8 +59,16 @@ def test_page_renders_compare_overlap_and_cohorts_for_a_manager(client, manager,
         ET.fromstring("<svg" + svg)
     compare = response.context["compare"]
     assert [r["segment"] for r in compare["rows"]] == [ent, smb]
-    assert compare["rows"][0]["cells"][:2] == ["7", "$1,220"]
+    assert [cell["text"] for cell in compare["rows"][0]["cells"][:2]] == ["7", "$1,220"]
     assert response.context["overlap"]["overlap"].in_none == 9 - 8
+    # every figure links to the accounts behind it: NRR to the window population
+    nrr = compare["rows"][0]["cells"][3]
+    assert nrr["text"] == "68.9%"
+    assert f"figure=window&as_of=2026-11-22&segment={ent.pk}" in nrr["href"]
+    assert f'href="{nrr["href"].replace("&", "&amp;")}"' in html
+    # the overlap matrix names its columns with the segments' names
+    assert 'class="num column-name">SMB &lt;b&gt;&amp;</th>' in html
+    assert "columns numbered" not in html
 
 
 def test_csms_see_the_same_read_only_page(client, csm, two_segments):

@@ -129,8 +129,10 @@ def test_manager_publishes_a_version_and_members_change(
     page.get_by_role("link", name="Enterprise").first.click()
     expect(page.locator("#member-count")).to_have_text("6")
 
-    # When the manager saves an invalid rule, then the error names the rule path
+    # When the manager saves an invalid rule (typed as JSON behind the builder's "Edit as
+    # JSON" switch), then the error names the rule path
     page.get_by_role("link", name="New version").click()
+    page.get_by_role("button", name="Edit as JSON").click()
     editor = page.get_by_label("Rule (JSON)")
     editor.fill(json.dumps({"all": [{"field": "arr", "op": "gte", "value": "abc"}]}))
     page.get_by_role("button", name="Save draft and preview").click()
@@ -139,6 +141,7 @@ def test_manager_publishes_a_version_and_members_change(
     screenshot(page, "08-rule-error")
 
     # When they fix it and save, then the draft's preview shows who enters and exits
+    page.get_by_role("button", name="Edit as JSON").click()
     page.get_by_label("Rule (JSON)").fill(
         json.dumps({"all": [{"field": "arr", "op": "gte", "value": 13000}]})
     )

@@ -1,9 +1,13 @@
-/* A small query builder for segment rules (DESIGN section 3), in plain JS with no build.
- * It edits the JSON in the textarea it enhances: every change re-writes the textarea, and
- * typing valid JSON in the textarea re-draws the builder. The server validates on save.
- * Everything it offers comes from the server (the rule engine's registry, rendered as a
- * JSON script tag next to the textarea): fields with their types and labels, the
- * operators of each type, each operator's label and what value it takes, and choices. */
+/* The segment builder (DESIGN section 3), in plain JS with no build, shared by the admin
+ * and the app's segment pages. It edits the JSON in the textarea it enhances: every change
+ * re-writes the textarea, and typing valid JSON in the textarea ("Edit as JSON") re-draws
+ * the builder. The server validates on save.
+ * Everything it offers comes from the server (segments.selectors.rule_editor_schema,
+ * rendered as a JSON script tag next to the textarea): fields in groups with their labels
+ * and types, the operators of each type in words and what value each takes, and the
+ * choices of picklist and catalogue fields.
+ * With data-rule-count-url on the textarea, it also shows the live count and ARR of the
+ * definition being edited: it posts the textarea's form there after each change. */
 (function () {
   "use strict";
 
@@ -25,12 +29,27 @@
     return node;
   }
 
-  function select(options, value, onchange) {
-    var s = el("select", { onchange: function () { onchange(s.value); } });
+  function select(options, value, onchange, label) {
+    var s = el("select", { "aria-label": label || "Value", onchange: function () { onchange(s.value); } });
     options.forEach(function (o) {
       var opt = el("option", { value: o[0], text: o[1] });
       if (String(o[0]) === String(value)) { opt.selected = true; }
       s.appendChild(opt);
+    });
+    return s;
+  }
+
+  /* A select whose options come in labelled groups: groups = [[label, [[value, text]...]]]. */
+  function groupedSelect(groups, value, onchange, label) {
+    var s = el("select", { "aria-label": label || "Field", onchange: function () { onchange(s.value); } });
+    groups.forEach(function (g) {
+      var parent = g[0] ? el("optgroup", { label: g[0] }) : s;
+      g[1].forEach(function (o) {
+        var opt = el("option", { value: o[0], text: o[1] });
+        if (String(o[0]) === String(value)) { opt.selected = true; }
+        parent.appendChild(opt);
+      });
+      if (parent !== s) { s.appendChild(parent); }
     });
     return s;
   }
@@ -87,8 +106,53 @@
       this.rule = null;
       textarea.style.display = "";  // not JSON: let the person fix it by hand
     }
+    this.live = null;
+    if (textarea.dataset.ruleCountUrl && textarea.form) {
+      this.live = el("p", { "class": "rule-live", "aria-live": "polite", id: textarea.id + "-live" });
+      textarea.parentNode.insertBefore(this.live, this.readable.nextSibling);
+      textarea.form.addEventListener("change", function (event) {
+        if (event.target !== textarea && !self.root.contains(event.target)) { self.count(); }
+      });
+      textarea.addEventListener("input", function () { self.count(); });
+    }
     this.draw(false);
   }
+
+  /* Post the form to data-rule-count-url (debounced) and show what the definition would
+   * hold now: {count, arr, entering, exiting} or {errors: [{path, message}]}. */
+  Editor.prototype.count = function () {
+    var self = this;
+    if (!this.live) { return; }
+    clearTimeout(this.countTimer);
+    this.countTimer = setTimeout(function () {
+      var form = self.textarea.form;
+      var token = form.querySelector("input[name=csrfmiddlewaretoken]");
+      self.live.classList.add("busy");
+      fetch(self.textarea.dataset.ruleCountUrl, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: token ? { "X-CSRFToken": token.value } : {}
+      }).then(function (r) { return r.json(); }).then(function (data) {
+        self.live.classList.remove("busy");
+        if (data.errors) {
+          self.live.className = "rule-live error";
+          self.live.textContent = "Not counted: " + data.errors.map(function (e) {
+            return (e.path ? e.path + ": " : "") + e.message;
+          }).join("; ");
+          return;
+        }
+        self.live.className = "rule-live ok";
+        var text = "Would hold " + data.count_text + " accounts · " + data.arr_text + " ARR";
+        if (data.entering !== null && data.entering !== undefined) {
+          text += " · +" + data.entering + " entering, −" + data.exiting + " exiting";
+        }
+        self.live.textContent = text;
+        self.live.dataset.count = data.count;
+      }).catch(function () {
+        self.live.className = "rule-live error";
+        self.live.textContent = "Could not count right now.";
+      });
+    }, 350);
+  };
 
   Editor.prototype.fieldType = function (name) {
     var field = this.schema.fields[name];
@@ -112,6 +176,7 @@
     var self = this;
     this.root.appendChild(this.node(this.rule, function (replacement) { self.rule = replacement; }, true));
     this.readable.textContent = "Reads: " + ruleText(this.schema, this.rule, true);
+    this.count();
   };
 
   Editor.prototype.node = function (node, replace, isRoot) {
@@ -139,7 +204,7 @@
     var header = el("div", { "class": "rule-group-header" }, [
       select([["all", "ALL of (AND)"], ["any", "ANY of (OR)"]], key, function (value) {
         var kids = node[key]; delete node[key]; node[value] = kids; self.changed();
-      }),
+      }, "Group combines"),
       el("button", { type: "button", "class": "button", text: "+ condition", onclick: function () {
         children.push({ field: "arr", op: "gte", value: 0 }); node[key] = children; self.changed();
       } }),
@@ -170,17 +235,20 @@
     var self = this;
     if (!node || typeof node !== "object") { node = { field: "arr", op: "gte", value: 0 }; replace(node); }
     var type = this.fieldType(node.field);
-    var fields = Object.keys(this.schema.fields).map(function (f) { return [f, f + " (" + self.schema.fields[f].type + ")"]; });
-    if (!type) { fields.unshift([node.field, String(node.field) + " (unknown)"]); }
+    var label = function (f) { return self.schema.fields[f].label || f; };
+    var groups = (this.schema.groups || [["", Object.keys(this.schema.fields)]]).map(function (g) {
+      return [g[0], g[1].map(function (f) { return [f, label(f)]; })];
+    });
+    if (!type) { groups.unshift(["", [[node.field, String(node.field) + " (unknown field)"]]]); }
     var ops = (this.schema.operators[type] || [node.op]).map(function (op) { return [op, self.opLabel(op)]; });
     var row = el("div", { "class": "rule-leaf" }, [
-      select(fields, node.field, function (value) {
+      groupedSelect(groups, node.field, function (value) {
         node.field = value;
         var newType = self.fieldType(value);
         if ((self.schema.operators[newType] || []).indexOf(node.op) < 0) { node.op = self.schema.operators[newType][0]; }
         if (takes(self.schema, node.op) === "nothing") { delete node.value; }
         self.changed();
-      }),
+      }, "Field"),
       select(ops, node.op, function (value) {
         node.op = value;
         var kind = takes(self.schema, value);
@@ -189,7 +257,7 @@
         else if (kind === "list") { node.value = []; }
         else if (kind === "days") { node.value = 30; }
         self.changed();
-      })
+      }, "Operator")
     ]);
     var input = this.valueInput(node, type);
     if (input) { row.appendChild(input); }
@@ -234,15 +302,31 @@
       var wrap = el("span");
       [0, 1].forEach(function (i) {
         var inp = el("input", { type: inputType, value: pair[i] === null || pair[i] === undefined ? "" : pair[i], size: "12",
+          "aria-label": i === 0 ? "From" : "To",
           onchange: function () { pair[i] = self.parse(inp.value, type); node.value = pair; self.changed(); } });
         wrap.appendChild(inp);
         if (i === 0) { wrap.appendChild(document.createTextNode(" and ")); }
       });
       return wrap;
     }
+    if (kind === "list" && choices) {
+      var picked = Array.isArray(node.value) ? node.value.map(String) : [];
+      var multi = el("select", { multiple: "multiple", size: String(Math.min(6, choices.length)),
+        "aria-label": "values", onchange: function () {
+          node.value = Array.prototype.filter.call(multi.options, function (o) { return o.selected; })
+            .map(function (o) { return o.value; });
+          self.changed();
+        } });
+      choices.forEach(function (c) {
+        var opt = el("option", { value: c, text: c });
+        if (picked.indexOf(String(c)) >= 0) { opt.selected = true; }
+        multi.appendChild(opt);
+      });
+      return multi;
+    }
     if (kind === "list") {
       var list = Array.isArray(node.value) ? node.value : [];
-      var inp = el("input", { type: "text", size: "40", value: list.join(", "),
+      var inp = el("input", { type: "text", size: "40", value: list.join(", "), "aria-label": "Values",
         placeholder: choices ? choices.join(", ") : "comma-separated values",
         onchange: function () {
           node.value = inp.value.split(",").map(function (v) { return self.parse(v, type); }).filter(function (v) { return v !== ""; });
@@ -250,7 +334,7 @@
         } });
       return inp;
     }
-    var single = el("input", { type: inputType, size: "16",
+    var single = el("input", { type: inputType, size: "16", "aria-label": kind === "days" ? "Days" : "Value",
       value: node.value === null || node.value === undefined ? "" : node.value,
       onchange: function () {
         node.value = kind === "days" ? self.parse(single.value, "integer") : self.parse(single.value, type);
@@ -265,7 +349,7 @@
       if (area.dataset.ruleEditorReady) { return; }
       area.dataset.ruleEditorReady = "1";
       var schema = JSON.parse(document.getElementById(area.dataset.ruleEditor).textContent);
-      new Editor(area, schema);
+      area.ruleEditor = new Editor(area, schema);
     });
   }
 

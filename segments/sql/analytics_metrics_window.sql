@@ -1,8 +1,10 @@
--- The window sums of the segments that began before S = D - 365 days, for all of them at
--- once: one row ('win', segment_id, |P|, ARR on S, ARR on D, kept ARR, churned accounts,
--- renewed contracts, decided contracts, NULL, NULL) per segment, over P = the members at the
--- end of S with ARR on S > 0.
--- Format fields: members_at_start (SQL of the members at S: segment_id, account_id),
+-- The window sums of some segments, for all of them at once: one row ('win', segment_id,
+-- |P|, ARR on S, ARR on D, kept ARR, churned accounts, renewed contracts, decided
+-- contracts, NULL, NULL) per segment, over P = the accounts of members_at_start with ARR on
+-- S > 0 (S = D - 365 days). For a segment that began before S, members_at_start is its
+-- members at the end of S; for a younger one, every account that has been a member since
+-- it began, up to the end of D (DESIGN section 6, "since_created").
+-- Format fields: members_at_start (SQL of the population: segment_id, account_id),
 -- masks (the masks CTE over at_start), bits (the derived table of segment bits), contract
 -- (the quoted table), counts_on_day and counts_on_start (contract c counts on D, on S: a
 -- placeholder twice each), renewed, churned, cancelled, active (the contract statuses).
