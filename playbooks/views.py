@@ -161,7 +161,10 @@ def renewal_rebuild_status_view(request: HttpRequest) -> HttpResponse:
         .first()
     )
     context = {"started": started.isoformat(), "done": build is not None, "build": build}
-    return render(request, "playbooks/_rebuild_status.html", context)
+    response = render(request, "playbooks/_rebuild_status.html", context)
+    if build is not None:  # the queue re-reads its rows and totals (htmx)
+        response["HX-Trigger"] = "figuresChanged"
+    return response
 
 
 # --- tasks -------------------------------------------------------------------------------
