@@ -90,15 +90,15 @@ def renewal_detail_view(request: HttpRequest, contract_id: int) -> HttpResponse:
         Contract.objects.select_related("account", "account__owner"), pk=contract_id
     )
     can_change = forecasts.renewal_can_change(request.user, contract)
-    forecast_form = ForecastForm(prefix="f")
-    outcome_form = OutcomeForm(prefix="o", contract=contract)
+    forecast_form = ForecastForm(prefix="f", label_suffix="")
+    outcome_form = OutcomeForm(prefix="o", contract=contract, label_suffix="")
     if request.method == "POST":
         if not can_change:
             raise PermissionDenied("Only the account's owner CSM or a manager can do this.")
         action = request.POST.get("action")
         try:
             if action == "forecast":
-                forecast_form = ForecastForm(request.POST, prefix="f")
+                forecast_form = ForecastForm(request.POST, prefix="f", label_suffix="")
                 if forecast_form.is_valid():
                     data = forecast_form.cleaned_data
                     forecasts.renewal_forecast_set(
@@ -111,7 +111,9 @@ def renewal_detail_view(request: HttpRequest, contract_id: int) -> HttpResponse:
                     messages.success(request, "Forecast saved.")
                     return redirect(reverse("renewal-detail", args=[contract.pk]))
             elif action == "outcome":
-                outcome_form = OutcomeForm(request.POST, prefix="o", contract=contract)
+                outcome_form = OutcomeForm(
+                    request.POST, prefix="o", contract=contract, label_suffix=""
+                )
                 if outcome_form.is_valid():
                     data = outcome_form.cleaned_data
                     renewal = forecasts.renewal_close(
@@ -134,6 +136,7 @@ def renewal_detail_view(request: HttpRequest, contract_id: int) -> HttpResponse:
     if renewal is not None and renewal.forecast and not forecast_form.is_bound:
         forecast_form = ForecastForm(
             prefix="f",
+            label_suffix="",
             initial={"forecast": renewal.forecast, "expected_arr": renewal.expected_arr},
         )
     entries = list(

@@ -325,6 +325,8 @@ TASK_ROW_FIELDS = (
     "account__owner_id",
     "assignee__id",
     "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
     "window__id",
     "window__days",
     "window__name",
