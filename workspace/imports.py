@@ -69,8 +69,12 @@ def import_columns() -> list[ImportColumn]:
     """Every column the accounts import takes: the account fields, arr / renewal_date /
     csm, and one ``traits.KEY`` per custom attribute."""
     names = [n for n in ACCOUNT_EDITABLE_FIELDS if n != "traits"] + ["arr", "renewal_date", "csm"]
-    ordered = sorted(names, key=lambda n: list(COLUMN_MEANINGS).index(n))
-    columns = [ImportColumn(n, *COLUMN_MEANINGS[n]) for n in ordered]
+    order = list(COLUMN_MEANINGS)
+    ordered = sorted(names, key=lambda n: order.index(n) if n in order else len(order))
+    columns = [
+        ImportColumn(n, *COLUMN_MEANINGS.get(n, (n.replace("_", " ").capitalize() + ".", "")))
+        for n in ordered
+    ]
     for definition in AttributeDefinition.objects.order_by("key"):
         columns.append(
             ImportColumn(

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -30,7 +30,10 @@ class ChurnReasonSerializer(serializers.ModelSerializer):
 
 
 class RenewalSerializer(serializers.ModelSerializer):
-    """A renewal's forecast and, once closed, its outcome."""
+    """A renewal's forecast and, once closed, its outcome (each null until set)."""
+
+    forecast = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
 
     account = serializers.IntegerField(source="contract.account_id", read_only=True)
     csm = serializers.CharField(
@@ -45,6 +48,14 @@ class RenewalSerializer(serializers.ModelSerializer):
     closed_by = serializers.CharField(
         source="closed_by.username", read_only=True, allow_null=True, default=None
     )
+
+    @extend_schema_field(serializers.ChoiceField(choices=RenewalForecast.choices, allow_null=True))
+    def get_forecast(self, renewal: Renewal) -> str | None:
+        return renewal.forecast or None
+
+    @extend_schema_field(serializers.ChoiceField(choices=RenewalOutcome.choices, allow_null=True))
+    def get_outcome(self, renewal: Renewal) -> str | None:
+        return renewal.outcome or None
 
     class Meta:
         model = Renewal

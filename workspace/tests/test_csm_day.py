@@ -262,3 +262,31 @@ def test_friendly_404_and_500_pages_and_the_favicon(client, csm):
 
 def test_task_status_choice_labels_are_words(world):
     assert dict(TaskStatus.choices)["open"] == "Open"
+
+
+# --- the import page ---------------------------------------------------------------------------
+
+
+def test_the_import_page_template_and_column_list(client, csm, manager):
+    client.force_login(csm)
+    assert client.get(reverse("account-import")).status_code == 403
+    client.force_login(manager)
+    page = client.get(reverse("account-import")).content.decode()
+    for column in ("external_id", "arr", "renewal_date", "csm", "customer_since"):
+        assert f"<code>{column}</code>" in page
+    template = client.get(reverse("account-import-template"))
+    header = template.content.decode().splitlines()[0].split(",")
+    assert header[0] == "external_id" and {"arr", "renewal_date", "csm"} <= set(header)
+
+
+def test_the_import_page_imports_and_reports(client, manager):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(manager)
+    upload = SimpleUploadedFile(
+        "a.csv", b"external_id,name,arr\nh-1,Hooli,2500\nh-2,Bad,abc\n", content_type="text/csv"
+    )
+    response = client.post(reverse("account-import"), {"file": upload})
+    body = response.content.decode()
+    assert "created 1" in body and "got &#x27;abc&#x27;" in body
+    assert Account.objects.get(external_id="h-1").arr == 2500
