@@ -249,6 +249,8 @@ def test_timeline_entries_read_as_sentences_with_links(client, csm, world):
 
 
 def test_friendly_404_and_500_pages_and_the_favicon(client, csm):
+    # the favicon needs no login (browsers ask for it on the login page too)
+    assert client.get("/favicon.ico").status_code == 301
     client.force_login(csm)
     missing = client.get("/no/such/page/")
     assert missing.status_code == 404
