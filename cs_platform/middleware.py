@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 
 # Paths that handle their own authentication (the API answers 401/403 in JSON) or must be
 # reachable before logging in.
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/api/", "/admin/", "/healthz")
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/api/", "/admin/", "/healthz", "/favicon.ico")
 
 
 class LoginRequiredMiddleware:

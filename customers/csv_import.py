@@ -2,7 +2,9 @@
 upload): CSV cells become the rows the bulk upsert services take, in chunks of
 ``MAX_BULK_ROWS``, and their problems are reported by line."""
 
+import contextlib
 import csv
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -17,6 +19,15 @@ from .bulk_upsert import (
     MAX_BULK_ROWS,
     accounts_bulk_upsert,
     contracts_bulk_upsert,
+)
+from .csv_import_contracts import (
+    READ_ONLY_COLUMNS,
+    ContractPlan,
+    RowExtras,
+    contracts_apply,
+    contracts_plan,
+    extras_parse,
+    users_by_name,
 )
 from .models import Account, AttributeDefinition, Contract
 from .services import ACCOUNT_EDITABLE_FIELDS, CONTRACT_EDITABLE_FIELDS
@@ -43,6 +54,7 @@ class ImportReport:
     rows: int = 0
     created: int = 0
     updated: int = 0
+    contracts: int = 0  # accounts rows whose arr set their contract's ARR
     errors: list[ImportRowError] = field(default_factory=list)
 
 
@@ -125,6 +137,35 @@ def _csv_rows(
         yield reader.line_num, row
 
 
+def _accounts_extras(
+    chunk: list[tuple[int, dict[str, Any]]], report: "ImportReport"
+) -> tuple[list[ContractPlan], list[RowExtras]]:
+    """Take the ``arr``, ``renewal_date`` and ``csm`` cells off the chunk's rows, parse and
+    plan them (``csv_import_contracts``); a row with a problem there is reported by column
+    and left out of the chunk, so it is not imported at all."""
+    wanted_users = {
+        str(row["csm"]).strip().lower() for _, row in chunk if row.get("csm") not in (None, "")
+    }
+    users = users_by_name(wanted_users)
+    parsed: list[RowExtras] = []
+    problems: list[tuple[RowExtras, str, str]] = []
+    since: dict[str, dt.date | None] = {}
+    for line, row in chunk:
+        extras, row_problems = extras_parse(line, row, users)
+        problems += [(extras, column, message) for column, message in row_problems.items()]
+        if not row_problems:
+            parsed.append(extras)
+        with contextlib.suppress(TypeError, ValueError):
+            since[extras.external_id] = dt.date.fromisoformat(str(row.get("customer_since")))
+    plans, plan_problems = contracts_plan(parsed, since)
+    problems += plan_problems
+    bad_lines = {row.line for row, _, _ in problems}
+    for row, column, message in problems:
+        report.errors.append(ImportRowError(row.line, row.external_id or None, column, message))
+    chunk[:] = [(line, row) for line, row in chunk if line not in bad_lines]
+    return plans, [row for row in parsed if row.line not in bad_lines]
+
+
 def _read_problem(exc: csv.Error | UnicodeDecodeError) -> str:
     if isinstance(exc, UnicodeDecodeError):
         # The text is decoded a block at a time, so the line is where reading stopped.
@@ -161,20 +202,27 @@ def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportRepor
         if kind == "accounts"
         else {*CONTRACT_EDITABLE_FIELDS, CONTRACT_CSV_ACCOUNT_COLUMN}
     )
-    unknown = [
-        column
+    refused = {
+        column: READ_ONLY_COLUMNS.get(column.strip(), "Unknown column.")
         for column in fieldnames
-        if column.strip() not in allowed
-        and not (kind == "accounts" and column.strip().startswith("traits."))
-    ]
-    if unknown:
-        for column in unknown:
-            report.errors.append(ImportRowError(1, None, column, "Unknown column."))
+        if column.strip() in READ_ONLY_COLUMNS
+        or (
+            column.strip() not in allowed
+            and not (kind == "accounts" and column.strip().startswith("traits."))
+        )
+    }
+    if refused:
+        for column, message in refused.items():
+            report.errors.append(ImportRowError(1, None, column, message))
         return report
     definitions = {d.key: d for d in AttributeDefinition.objects.all()}
     chunk: list[tuple[int, dict[str, Any]]] = []
 
     def flush() -> None:
+        plans: list[ContractPlan] = []
+        extras: list[RowExtras] = []
+        if kind == "accounts":
+            plans, extras = _accounts_extras(chunk, report)
         rows = [row for _, row in chunk]
         result = upsert(rows=rows, dry_run=dry_run)
         report.created += result.created
@@ -186,6 +234,14 @@ def csv_import(*, kind: str, file: TextIO, dry_run: bool = False) -> ImportRepor
                     messages = ["The row has more cells than the header has columns."]
                 for message in messages:
                     report.errors.append(ImportRowError(line, error.external_id, name, message))
+        refused = {chunk[error.index][0] for error in result.errors}
+        plans = [plan for plan in plans if plan.row.line not in refused]
+        extras = [row for row in extras if row.line not in refused]
+        report.contracts += len(plans)
+        if not dry_run:
+            for row, column, message in contracts_apply(plans, extras):
+                report.errors.append(ImportRowError(row.line, row.external_id, column, message))
+                report.contracts -= 1
         chunk.clear()
 
     try:

@@ -344,3 +344,6 @@ class PlaybookRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Viewing (read-only) still needs the view permission, which CSMs and managers have.
         return False
+
+
+from . import admin_renewals  # noqa: E402,F401 (registers the churn reasons and renewals)

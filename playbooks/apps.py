@@ -17,6 +17,7 @@ class PlaybooksConfig(AppConfig):
         from .receivers import (
             on_runs_pending,
             process_segment_playbooks,
+            rebuild_renewal_queue_soon,
             wait_for_renewal_build,
         )
 
@@ -31,6 +32,12 @@ class PlaybooksConfig(AppConfig):
         )
         customer_signals.account_deleting.connect(
             wait_for_renewal_build, dispatch_uid="playbooks_account_deleting_waits"
+        )
+        customer_signals.accounts_changed.connect(
+            rebuild_renewal_queue_soon, dispatch_uid="playbooks_renewals_on_accounts_changed"
+        )
+        signals.renewal_queue_changed.connect(
+            rebuild_renewal_queue_soon, dispatch_uid="playbooks_renewals_on_queue_changed"
         )
         pre_delete.connect(
             wait_for_renewal_build,

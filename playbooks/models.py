@@ -1,4 +1,5 @@
-"""Renewal windows and queue, CSM tasks, and playbooks (DESIGN sections 4 and 5).
+"""CSM tasks and playbooks (DESIGN sections 4 and 5); the renewal windows, queue, forecasts
+and outcomes are in ``renewal_models``, imported here.
 
 Writes go through playbooks.services; reads through playbooks.selectors.
 """
@@ -10,153 +11,20 @@ from django.db import models
 from django.db.models import Q
 
 from cs_platform import clock
-from customers.models import MONEY, Account, Contract
+from customers.models import Account, Contract
 from segments.models import MembershipEvent, Segment
 
-# --- Renewals ---------------------------------------------------------------------------------
-
-
-class RenewalWindow(models.Model):
-    """A renewal window T-N: a contract is inside it when 0 <= end_date - today <= N."""
-
-    days = models.PositiveIntegerField(unique=True, help_text="N of T-N: days before end_date.")
-    name = models.CharField(max_length=50, blank=True, help_text='Defaults to "T-N".')
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-days"]
-
-    def __str__(self) -> str:
-        return self.name or f"T-{self.days}"
-
-
-class RenewalQueueEntry(models.Model):
-    """One active contract inside one renewal window (``window`` set), or one active contract
-    whose end_date has passed (``window`` null, ``overdue`` true).
-
-    Rows are maintained only by ``services.renewal_queue_rebuild`` (set-based diff). Days
-    left are not stored, so a new day does not rewrite every row: ``days_left`` is derived
-    from ``renewal_date`` and today (``selectors.renewal_queue_list`` annotates it in SQL).
-
-    The table is derived data, rebuilt from contracts and accounts, so none of its foreign
-    keys is a database constraint (Django still cascades / nulls them on delete): each one
-    costs a deferred per-row trigger check at commit (a query, and for ``contract`` a row
-    lock) on every insert, one to two seconds of a million-contract first build. Entries
-    left behind by a raw delete of their contract are removed by the next full diff (at
-    least weekly), which drops entries whose contract is gone.
-    """
-
-    # Single-column FK indexes are left out where a composite index below starts with the
-    # column: fewer indexes keep the full build of a million-contract queue fast.
-    contract = models.ForeignKey(
-        Contract,
-        on_delete=models.CASCADE,
-        related_name="renewal_entries",
-        db_index=False,
-        db_constraint=False,
-    )
-    # A copy of the contract's account, for reads. Not indexed (entries are looked up by
-    # account through their contracts) and nothing to do on delete: deleting an account
-    # deletes its contracts, whose entries go with them (by the contract index).
-    account = models.ForeignKey(
-        Account,
-        on_delete=models.DO_NOTHING,
-        related_name="renewal_entries",
-        db_index=False,
-        db_constraint=False,
-    )
-    window = models.ForeignKey(
-        RenewalWindow,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="entries",
-        db_index=False,
-        db_constraint=False,
-    )
-    csm = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="renewal_entries",
-        db_index=False,
-        db_constraint=False,
-        help_text="The account's owner CSM when the entry was last computed.",
-    )
-    arr = models.DecimalField(**MONEY)
-    renewal_date = models.DateField()
-    overdue = models.BooleanField(default=False)
-    computed_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["renewal_date", "contract_id", "window_id"]
-        verbose_name_plural = "renewal queue entries"
-        constraints = [
-            # NULL windows are distinct here, so overdue rows need the second constraint.
-            models.UniqueConstraint(
-                fields=["contract", "window"], name="renewal_entry_unique_contract_window"
-            ),
-            models.UniqueConstraint(
-                fields=["contract"],
-                condition=Q(window__isnull=True),
-                name="renewal_entry_unique_overdue_contract",
-            ),
-            models.CheckConstraint(
-                condition=Q(window__isnull=True, overdue=True)
-                | Q(window__isnull=False, overdue=False),
-                name="renewal_entry_overdue_iff_no_window",
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["csm", "renewal_date"], name="renewal_entry_csm_idx"),
-            models.Index(fields=["window", "renewal_date"], name="renewal_entry_window_idx"),
-        ]
-
-    def __str__(self) -> str:
-        where = "overdue" if self.window_id is None else f"window {self.window_id}"
-        return f"contract {self.contract_id} ({where})"
-
-    @property
-    def days_left(self) -> int:
-        """``renewal_date - today`` (negative when overdue); set by the selector's
-        annotation when the row was read through it."""
-        annotated = self.__dict__.get("_days_left")
-        if annotated is not None:
-            return annotated
-        return (self.renewal_date - clock.today()).days
-
-    @days_left.setter
-    def days_left(self, value: int) -> None:
-        self.__dict__["_days_left"] = value
-
-
-class RenewalQueueBuild(models.Model):
-    """One run of the renewal queue rebuild: what it did and how long it took. The latest
-    row also tells the next run where the previous one left off (its ``built_for`` day and
-    ``started_at`` time), which is what makes the daily rebuild a small delta."""
-
-    built_for = models.DateField(help_text="The day the queue was built for.")
-    full = models.BooleanField(default=False)
-    windows = models.CharField(
-        max_length=200, blank=True, help_text="Active window days at build time, e.g. 120,90."
-    )
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    inserted = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    deleted = models.PositiveIntegerField(default=0)
-    tasks_created = models.PositiveIntegerField(default=0)
-    tasks_reassigned = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
-        get_latest_by = "started_at"
-
-    def __str__(self) -> str:
-        return f"renewal queue for {self.built_for} ({'full' if self.full else 'delta'})"
-
+from .renewal_models import (  # noqa: F401 (Django finds the models here)
+    ChurnReason,
+    Renewal,
+    RenewalChange,
+    RenewalChangeKind,
+    RenewalForecast,
+    RenewalOutcome,
+    RenewalQueueBuild,
+    RenewalQueueEntry,
+    RenewalWindow,
+)
 
 # --- Tasks ------------------------------------------------------------------------------------
 
@@ -251,6 +119,13 @@ class Task(models.Model):
                 fields=["contract", "window"],
                 name="task_one_renewal_per_contract_window",
                 violation_error_message="This contract already has a task for this window.",
+            ),
+            # The overdue renewal task: one per contract (NULL windows are distinct above).
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=Q(source="renewal", window__isnull=True, contract__isnull=False),
+                name="task_one_overdue_renewal_per_contract",
+                violation_error_message="This contract already has an overdue renewal task.",
             ),
             models.CheckConstraint(
                 condition=Q(window__isnull=True) | Q(source="renewal"),

@@ -3,8 +3,14 @@ renewal queue build. Connected in ``PlaybooksConfig.ready``."""
 
 from typing import Any
 
+from django.db import transaction
+
 from .renewal_queue import renewal_writers_lock
-from .tasks import process_events_task, run_execute_task
+from .tasks import (
+    process_events_task,
+    renewal_queue_rebuild_enqueue_debounced,
+    run_execute_task,
+)
 
 
 def process_segment_playbooks(sender: Any, segment_id: int | None, **kwargs: Any) -> None:
@@ -28,3 +34,11 @@ def wait_for_renewal_build(sender: Any, **kwargs: Any) -> None:
     at them, so the delete then finds every entry and task the build wrote; otherwise the
     build's commit would fail on a task whose account or assignee is gone."""
     renewal_writers_lock(shared=True)
+
+
+def rebuild_renewal_queue_soon(sender: Any, **kwargs: Any) -> None:
+    """Accounts or contracts changed (``customers.signals.accounts_changed``, sent after
+    commit), or a renewal was closed (``signals.renewal_queue_changed``, sent inside the
+    transaction): queue a debounced delta build of the renewal queue after commit, so new,
+    changed and closed contracts reach the queue without waiting for the nightly job."""
+    transaction.on_commit(renewal_queue_rebuild_enqueue_debounced)

@@ -23,11 +23,27 @@ from django.db import connection
 from cs_platform.db import dialect, load_sql, table_name
 from customers.models import Account, Contract, ContractStatus
 
-from .models import RenewalQueueEntry, RenewalWindow, Task, TaskSource, TaskStatus
+from .models import (
+    RenewalQueueEntry,
+    RenewalWindow,
+    Task,
+    TaskSource,
+    TaskStatus,
+    TaskStatusChange,
+)
 
 # Renewal tasks are due two weeks after the contract enters the window (or on the renewal
-# date, when that comes first).
+# date, when that comes first); an overdue renewal's task is due the day it is made.
 RENEWAL_TASK_DUE_IN_DAYS = 14
+# The overdue renewal task's title reads "Overdue renewal: ACME, ended 2027-03-01, …".
+OVERDUE_TITLE = ("Overdue renewal: ", ", ended ")
+# The history note of a renewal task closed because its contract got a tighter window's
+# task: "Closed: the renewal moved into T-90, which has its own task."
+SUPERSEDED_NOTE = (
+    "Closed: the renewal moved into ",
+    "the overdue stage",
+    ", which has its own task.",
+)
 
 # Settings for the rest of the build's transaction, where the database has them
 # (PostgreSQL; ``Dialect.tune_transaction`` also turns JIT off, which would compile the
@@ -69,6 +85,7 @@ class RebuildCounts:
     deleted: int = 0
     tasks_created: int = 0
     tasks_reassigned: int = 0
+    tasks_closed: int = 0  # open renewal tasks replaced by a tighter window's
     scope_size: int | None = None  # None: full diff
     # (label, seconds, rows) per statement, for the benchmark and the logs.
     timings: list[tuple[str, float, int]] = field(default_factory=list)
@@ -100,6 +117,7 @@ class RenewalStatements:
             "account": table_name(Account),
             "window": table_name(RenewalWindow),
             "task": table_name(Task),
+            "change": table_name(TaskStatusChange),
         }
 
     # --- fragments --------------------------------------------------------------------------
@@ -126,15 +144,16 @@ class RenewalStatements:
     def window_bounds(
         self, windows: list[RenewalWindow], *, overdue: bool = False
     ) -> tuple[str, list[Any]]:
-        """A derived table ``(id, first_day, last_day, label)`` of the active windows: a
-        contract is inside window ``id`` when first_day (today) <= end_date <= last_day.
-        With ``overdue``, one more row with a NULL id stands for the overdue entries
-        (end_date before today, no lower bound)."""
-        rows: list[tuple[int | None, date, date, str]] = [
-            (w.id, self.today, self.today + timedelta(days=w.days), str(w)) for w in windows
+        """A derived table ``(id, first_day, last_day, label, days)`` of the active
+        windows: a contract is inside window ``id`` when first_day (today) <= end_date <=
+        last_day. With ``overdue``, one more row with a NULL id (and days -1, tighter than
+        any window) stands for the overdue entries (end_date before today, no lower
+        bound)."""
+        rows: list[tuple[int | None, date, date, str, int]] = [
+            (w.id, self.today, self.today + timedelta(days=w.days), str(w), w.days) for w in windows
         ]
         if overdue:
-            rows.append((None, date.min, self.today - timedelta(days=1), ""))
+            rows.append((None, date.min, self.today - timedelta(days=1), "", -1))
         # Typed where the database needs it, so that a NULL id alone is still a bigint.
         row_sql = self.dialect.typed_row(
             [
@@ -142,10 +161,11 @@ class RenewalStatements:
                 ("first_day", "date"),
                 ("last_day", "date"),
                 ("label", "text"),
+                ("days", "integer"),
             ]
         )
         if not rows:
-            return f"({row_sql} WHERE 1 = 0)", [None, None, None, None]
+            return f"({row_sql} WHERE 1 = 0)", [None, None, None, None, None]
         return f"({' UNION ALL '.join(row_sql for _ in rows)})", [v for row in rows for v in row]
 
     # --- statements -------------------------------------------------------------------------
@@ -198,20 +218,32 @@ class RenewalStatements:
         sql = _statement("renewal_insert_entries", **self.tables, source=source, **guard)
         return sql, [self.now]
 
-    def insert_tasks(self, source: str, *, condition: str = "") -> tuple[str, list[Any]]:
-        """One renewal task per (contract, window) row of ``source`` (rows aliased ``s``,
-        columns as in ``wanted_entries``; ``condition``, SQL starting with AND, narrows
-        them) that has none (renewal_insert_tasks.sql); the missing tasks are found by NOT
-        EXISTS under the writers' lock or skipped by ON CONFLICT DO NOTHING. The caller
-        adds the source's parameters."""
+    def insert_tasks(
+        self,
+        source: str,
+        *,
+        tightest: str,
+        condition: str = "",
+        source_params: list[Any] | None = None,
+    ) -> tuple[str, list[Any]]:
+        """The renewal task of each renewal among the rows of ``source`` (rows aliased
+        ``s``, columns as in ``wanted_entries``; ``tightest``, SQL starting with AND, keeps
+        each contract's tightest row; ``condition`` narrows them further) that has none
+        (renewal_insert_tasks.sql): its tightest window's task, or the overdue renewal
+        task; none while a tighter window's task is open. The missing tasks are found by
+        NOT EXISTS under the writers' lock or skipped by ON CONFLICT DO NOTHING.
+        ``source_params`` are the parameters of ``source``."""
         due = self.today + timedelta(days=RENEWAL_TASK_DUE_IN_DAYS)
         guard = self.missing_only(
-            self.tables["task"], "x.contract_id = s.contract_id AND x.window_id = s.window_id"
+            self.tables["task"],
+            "x.contract_id = s.contract_id AND x.source = 'renewal' "
+            "AND COALESCE(x.window_id, 0) = COALESCE(s.window_id, 0)",
         )
         sql = _statement(
             "renewal_insert_tasks",
             **self.tables,
             source=source,
+            tightest=tightest,
             condition=condition,
             renews=self.dialect.date_text("s.renewal_date"),
             arr=self.dialect.money_text("s.arr"),
@@ -219,10 +251,48 @@ class RenewalStatements:
             **guard,
         )
         params = [
-            *("\n", self.today, "\n", "\n", "\n", "\n"),  # the description's, in order
-            *(due, due, TaskStatus.OPEN, TaskSource.RENEWAL, self.now, self.now),
+            *OVERDUE_TITLE,
+            # The description's, in order (days left: once for overdue, once in a window).
+            *("\n", self.today, self.today, "\n", "\n", "\n", "\n"),
+            *(self.today, due, due, TaskStatus.OPEN, TaskSource.RENEWAL, self.now, self.now),
+            *(source_params or []),
+            *(TaskStatus.OPEN, TaskStatus.SNOOZED, TaskSource.RENEWAL),
         ]
         return sql, params
+
+    def tightest_among(self, table: str) -> str:
+        """``AND`` no row of ``table`` (rows shaped like ``wanted_entries``) is a tighter
+        window of the same contract than ``s``: s is its contract's tightest row."""
+        return (
+            f" AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.contract_id = s.contract_id "
+            f"AND t.window_days < s.window_days)"
+        )
+
+    def tightest_entry(self) -> str:
+        """``AND`` no stored entry of the same contract is tighter than ``s`` (where the
+        entries are written before the tasks: SQLite)."""
+        return (
+            f" AND NOT EXISTS (SELECT 1 FROM {self.tables['entry']} t "
+            f"LEFT JOIN {self.tables['window']} tw ON tw.id = t.window_id "
+            f"WHERE t.contract_id = s.contract_id AND COALESCE(tw.days, -1) < s.window_days)"
+        )
+
+    def close_superseded(self) -> list[tuple[str, tuple[str, list[Any]]]]:
+        """The two statements (history rows, then the update) that close the other open
+        renewal tasks of the contracts that got a renewal task in this build
+        (renewal_close_superseded*.sql)."""
+        scope_y, params_y = self.in_scope("y.contract_id")
+        history = _statement("renewal_close_superseded_history", **self.tables, scope=scope_y)
+        close = _statement("renewal_close_superseded", **self.tables, scope=scope_y)
+        match = [TaskSource.RENEWAL, self.now, TaskSource.RENEWAL]
+        match += [TaskStatus.OPEN, TaskStatus.SNOOZED, *params_y]
+        return [
+            (
+                "superseded tasks' history",
+                (history, [TaskStatus.CANCELLED, self.now, *SUPERSEDED_NOTE, *match]),
+            ),
+            ("close superseded tasks", (close, [TaskStatus.CANCELLED, self.now, *match])),
+        ]
 
     def insert_entries_and_tasks(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
         """Where a WITH clause may insert (PostgreSQL): the missing entries and their tasks
@@ -240,18 +310,22 @@ class RenewalStatements:
         """
         wanted_sql, wanted_params = self.wanted_entries(windows)
         entries_sql, entries_params = self.insert_entries("wanted s")
+        tightest = self.tightest_among("wanted")
         if self.scope is None:
             tasks_sql, tasks_params = self.insert_tasks(
                 "wanted s",
+                tightest=tightest,
                 condition=(
                     f" AND NOT EXISTS (SELECT 1 FROM {self.tables['entry']} y "
-                    f"WHERE y.contract_id = s.contract_id AND y.window_id = s.window_id)"
+                    f"WHERE y.contract_id = s.contract_id "
+                    f"AND COALESCE(y.window_id, 0) = COALESCE(s.window_id, 0))"
                 ),
             )
         else:
             tasks_sql, tasks_params = self.insert_tasks(
-                "new_entries n JOIN wanted s "
-                "ON s.contract_id = n.contract_id AND s.window_id = n.window_id"
+                "new_entries n JOIN wanted s ON s.contract_id = n.contract_id "
+                "AND COALESCE(s.window_id, 0) = COALESCE(n.window_id, 0)",
+                tightest=tightest,
             )
         sql = _statement(
             "renewal_insert_entries_and_tasks",
@@ -326,8 +400,16 @@ def run_statements(
                 "insert entries", (entries_sql, entries_params + source_params)
             )
             written_sql, written_params = statements.written_entries()
-            tasks_sql, tasks_params = statements.insert_tasks(written_sql)
             counts.tasks_created = execute(
-                "insert tasks", (tasks_sql, tasks_params + written_params)
+                "insert tasks",
+                statements.insert_tasks(
+                    written_sql,
+                    tightest=statements.tightest_entry(),
+                    source_params=written_params,
+                ),
             )
+        if counts.tasks_created:
+            history, close = statements.close_superseded()
+            execute(*history)
+            counts.tasks_closed = execute(*close)
     return counts

@@ -11,17 +11,23 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
 )
+from django.db.models import Value as V
+from django.db.models.functions import Coalesce
 
 from cs_platform import clock
 from cs_platform.db import DaysUntil, dialect
 from customers.models import Account
 
 from .models import (
+    ChurnReason,
     Playbook,
     PlaybookRun,
     PlaybookStepRun,
+    Renewal,
+    RenewalForecast,
     RenewalQueueBuild,
     RenewalQueueEntry,
     RenewalWindow,
@@ -53,11 +59,14 @@ def renewal_queue_list(
     overdue: bool | None = None,
     account_id: int | None = None,
     tightest_only: bool = False,
+    forecast: str | None = None,
 ) -> QuerySet[RenewalQueueEntry]:
     """Queue entries with contract, account, window and csm loaded and ``days_left``
-    annotated (renewal_date − today). ``tightest_only`` keeps, per contract, only the
+    annotated (renewal_date − today), and the renewal's ``forecast`` and ``expected_arr``
+    (empty and null when none is set). ``tightest_only`` keeps, per contract, only the
     entry of its smallest window (lists grouped by window show a contract once, under its
-    tightest window); overdue entries are always kept."""
+    tightest window); overdue entries are always kept. ``forecast`` keeps one forecast
+    (``none``: renewals without one)."""
     today = today or clock.today()
     entries = RenewalQueueEntry.objects.select_related("contract", "account", "window", "csm")
     entries = entries.annotate(days_left=DaysUntil("renewal_date", today))
@@ -72,7 +81,22 @@ def renewal_queue_list(
     )
     if tightest_only:
         entries = entries.filter(_tightest_entries(csm))
+    entries = with_forecast(entries)
+    if forecast == "none":
+        entries = entries.filter(forecast__isnull=True)
+    elif forecast is not None:
+        entries = entries.filter(forecast=forecast)
     return entries.order_by("renewal_date", "contract_id", "window__days")
+
+
+def with_forecast(entries: QuerySet[RenewalQueueEntry]) -> QuerySet[RenewalQueueEntry]:
+    """``forecast`` and ``expected_arr`` of each entry's renewal (null when none is set),
+    one indexed lookup per entry read."""
+    renewal = Renewal.objects.filter(contract_id=OuterRef("contract_id")).exclude(forecast="")
+    return entries.annotate(
+        forecast=Subquery(renewal.values("forecast")[:1]),
+        expected_arr=Subquery(renewal.values("expected_arr")[:1]),
+    )
 
 
 def _tightest_entries(csm: Any) -> Q:
@@ -112,6 +136,8 @@ RENEWAL_ROW_FIELDS = (
     "window__name",
     "csm__id",
     "csm__username",
+    "csm__first_name",
+    "csm__last_name",
 )
 
 
@@ -163,6 +189,101 @@ def renewals_by_window(*, csm: Any | None, today: date | None = None) -> dict[st
     }
 
 
+# The forecast categories of the totals, in the order a forecast table reads them.
+FORECAST_COLUMNS = [*RenewalForecast.values, "none"]
+
+
+def renewal_forecast_totals(
+    *, csm: Any = None, window_days: int | None = None, today: date | None = None
+) -> dict[str, Any]:
+    """The open renewals (each contract once, under its tightest window or overdue) by
+    CSM and by window: contracts, current ARR and expected ARR, per forecast category
+    (``none``: no forecast yet, counted at its current ARR in the expected total). One
+    aggregate query; the per-CSM and per-window totals are summed from its rows."""
+    entries = renewal_queue_list(today=today, csm=csm, window_days=window_days, tightest_only=True)
+    renewal = Renewal.objects.filter(contract_id=OuterRef("contract_id"))
+    entries = entries.annotate(
+        category=Coalesce(Subquery(renewal.exclude(forecast="").values("forecast")[:1]), V("none")),
+        expected=Coalesce(Subquery(renewal.exclude(forecast="").values("expected_arr")[:1]), "arr"),
+    )
+    zero = Decimal("0")
+    aggregates: dict[str, Any] = {
+        "contracts": Count("id"),
+        "current_arr": Coalesce(Sum("arr"), zero),
+        "expected_arr": Coalesce(Sum("expected"), zero),
+    }
+    for category in FORECAST_COLUMNS:
+        chosen = Q(category=category)
+        aggregates[f"{category}_n"] = Count("id", filter=chosen)
+        aggregates[f"{category}_arr"] = Coalesce(Sum("arr", filter=chosen), zero)
+        aggregates[f"{category}_expected"] = Coalesce(Sum("expected", filter=chosen), zero)
+    rows = list(
+        entries.order_by()
+        .values("csm__username", "window__days", "window__name", "overdue")
+        .annotate(**aggregates)
+        .order_by("csm__username", "-overdue", "window__days")
+    )
+
+    def total(group: list[dict[str, Any]], **label: Any) -> dict[str, Any]:
+        summed = {key: sum((row[key] for row in group), start=0) for key in aggregates}
+        for key in ("current_arr", "expected_arr"):
+            summed[key] = Decimal(summed[key])
+        return {**label, **summed}
+
+    by_csm: dict[str | None, list] = {}
+    by_window: dict[tuple, list] = {}
+    for row in rows:
+        row["window"] = (
+            "Overdue" if row["overdue"] else (row["window__name"] or f"T-{row['window__days']}")
+        )
+        by_csm.setdefault(row["csm__username"], []).append(row)
+        by_window.setdefault((row["overdue"], row["window__days"], row["window"]), []).append(row)
+    return {
+        "rows": rows,
+        "by_csm": [total(group, csm=name) for name, group in by_csm.items()],
+        "by_window": [
+            total(group, window=key[2], days=key[1], overdue=key[0])
+            for key, group in sorted(by_window.items(), key=lambda kv: (not kv[0][0], kv[0][1]))
+        ],
+        "total": total(rows),
+        "columns": FORECAST_COLUMNS,
+    }
+
+
+def renewal_get(*, contract_id: int) -> Renewal | None:
+    return (
+        Renewal.objects.select_related("forecast_by", "closed_by", "churn_reason", "new_contract")
+        .filter(contract_id=contract_id)
+        .first()
+    )
+
+
+def renewal_outcome_list(
+    *,
+    outcome: str | None = None,
+    csm_username: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[Renewal]:
+    """Closed renewals, newest first, with their contract, account and reason loaded."""
+    renewals = Renewal.objects.exclude(outcome="").select_related(
+        "contract", "contract__account", "contract__account__owner", "churn_reason", "closed_by"
+    )
+    renewals = _filter_given(
+        renewals,
+        outcome=outcome,
+        contract__account__owner__username=csm_username,
+        closed_at__date__gte=since,
+        closed_at__date__lte=until,
+    )
+    return renewals.order_by("-closed_at", "-id")
+
+
+def churn_reason_list(*, active_only: bool = False) -> QuerySet[ChurnReason]:
+    reasons = ChurnReason.objects.order_by("order", "name")
+    return reasons.filter(is_active=True) if active_only else reasons
+
+
 def renewal_queue_last_build() -> RenewalQueueBuild | None:
     return RenewalQueueBuild.objects.order_by("-started_at", "-id").first()
 
@@ -204,6 +325,8 @@ TASK_ROW_FIELDS = (
     "account__owner_id",
     "assignee__id",
     "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
     "window__id",
     "window__days",
     "window__name",

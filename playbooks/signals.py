@@ -13,3 +13,7 @@ playbook_processing_requested = Signal()
 # Sent with ``run_ids`` (pending runs, committed with the current transaction) to have
 # them executed.
 playbook_runs_pending = Signal()
+
+# Sent (inside the transaction) when a write changed what the renewal queue should hold
+# (a renewal closed): a renewal queue build is queued, debounced, after commit.
+renewal_queue_changed = Signal()

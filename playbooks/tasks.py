@@ -4,6 +4,9 @@ into these tasks."""
 
 from datetime import date
 
+from django.conf import settings
+from django.core.cache import cache
+
 from cs_platform.tasks import cs_task
 
 from .reviews import segment_review_reminders
@@ -14,11 +17,19 @@ from .services.triggers import playbook_runs_enqueue_pending, playbooks_process_
 
 # Webhook retries are bounded by the step's max_attempts; this is the outer bound.
 RUN_MAX_RETRIES = 20
+# One pending renewal build at a time per cache: a burst of contract changes (an import)
+# queues one delta build, a few seconds later. A lost key costs one extra (cheap) delta.
+RENEWAL_REBUILD_PENDING_KEY = "playbooks:renewal-rebuild:pending"
 
 
 @cs_task(name="playbooks.renewal_queue_rebuild")
-def renewal_queue_rebuild_task(today: str | None = None, full: bool = False) -> dict:
-    """The daily job (and "rebuild now"): renewal queue, its tasks, snoozed tasks due."""
+def renewal_queue_rebuild_task(
+    today: str | None = None, full: bool = False, debounced: bool = False
+) -> dict:
+    """The daily job (and "rebuild now", and the debounced build after contract changes):
+    renewal queue, its tasks, snoozed tasks due."""
+    if debounced:  # changes from now on queue another build
+        cache.delete(RENEWAL_REBUILD_PENDING_KEY)
     day = date.fromisoformat(today) if today else None
     build = renewal_queue_rebuild(today=day, full=full)
     woken = tasks_wake_snoozed(today=day)
@@ -31,6 +42,16 @@ def renewal_queue_rebuild_task(today: str | None = None, full: bool = False) -> 
         "tasks_created": build.tasks_created,
         "tasks_woken": woken,
     }
+
+
+def renewal_queue_rebuild_enqueue_debounced() -> bool:
+    """Queue a (delta) renewal queue build with a short countdown unless one is pending:
+    contracts changed, or a renewal was closed, so the queue catches up by itself."""
+    delay = int(getattr(settings, "RENEWAL_REBUILD_DEBOUNCE_SECONDS", 5))
+    if not cache.add(RENEWAL_REBUILD_PENDING_KEY, 1, timeout=delay + 60):
+        return False
+    renewal_queue_rebuild_task.apply_async(kwargs={"debounced": True}, countdown=delay)
+    return True
 
 
 @cs_task(name="playbooks.process_events")

@@ -1,10 +1,16 @@
 from django.urls import path
 
-from . import builder_views, views
+from . import builder_views, renewal_views, views
 
 urlpatterns = [
     path("renewals/", views.renewal_queue_view, name="renewal-queue"),
     path("renewals/rebuild/", views.renewal_rebuild_view, name="renewal-rebuild"),
+    path("renewals/forecast/", renewal_views.renewal_forecast_view, name="renewal-forecast"),
+    path(
+        "renewals/<int:contract_id>/",
+        renewal_views.renewal_detail_view,
+        name="renewal-detail",
+    ),
     path(
         "renewals/rebuild/status/",
         views.renewal_rebuild_status_view,

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +33,7 @@ from customers import selectors as customer_selectors
 from . import renewal_health, selectors, services
 from .models import (
     Playbook,
+    RenewalForecast,
     RenewalQueueBuild,
     RenewalQueueEntry,
     Task,
@@ -63,24 +64,28 @@ def _picked_user(request: HttpRequest, param: str) -> tuple[Any | None, str]:
 
 
 def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry], dict]:
-    """The queue filtered by ?window= (days, ``overdue`` or ``tightest``), ?csm=, ?q= and
-    ?task= (the renewal task's status, or ``none``), each entry with its renewal task's id
-    and status."""
+    """The queue filtered by ?window= (by default each contract once, under its tightest
+    window; ``all`` for every window's entry, days, or ``overdue``), ?csm=, ?q=,
+    ?forecast= and ?task= (the renewal task's status, or ``none``), each entry with its
+    renewal's current task (the open one, else the latest) and its forecast."""
     csm, csm_value = _picked_user(request, "csm")
-    window = request.GET.get("window", "")
+    window = request.GET.get("window", "") or "tightest"
+    forecast = request.GET.get("forecast", "")
     entries = selectors.renewal_queue_rows(
         today=clock.today(),
         csm=csm,
-        window_days=int(window) if window.isdigit() else None,
+        window_days=int(window) if window.isdigit() and len(window) < 7 else None,
         overdue=True if window == "overdue" else None,
         tightest_only=window == "tightest",
+        forecast=forecast if forecast in (*RenewalForecast.values, "none") else None,
     )
     if text := request.GET.get("q", "").strip():
         entries = entries.filter(account__name__icontains=text)
     renewal_task = Task.objects.filter(
-        source=TaskSource.RENEWAL,
-        contract_id=OuterRef("contract_id"),
-        window_id=OuterRef("window_id"),
+        source=TaskSource.RENEWAL, contract_id=OuterRef("contract_id")
+    ).order_by(
+        Case(When(status__in=[TaskStatus.OPEN, TaskStatus.SNOOZED], then=0), default=1),
+        "-id",
     )
     entries = entries.annotate(
         task_id=Subquery(renewal_task.values("id")[:1]),
@@ -100,6 +105,7 @@ def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry],
         "q": request.GET.get("q", ""),
         "task": task,
         "sort": sort,
+        "forecast": forecast,
     }
     return entries, filters
 
@@ -124,6 +130,7 @@ def renewal_queue_view(request: HttpRequest) -> HttpResponse:
         "csm_choices": customer_selectors.csm_usernames(),
         "task_statuses": TaskStatus.choices,
         "health_sorts": renewal_health.SORTS,
+        "forecasts": RenewalForecast.choices,
         "today": clock.today(),
         "last_build": selectors.renewal_queue_last_build(),
     }
@@ -162,7 +169,10 @@ def renewal_rebuild_status_view(request: HttpRequest) -> HttpResponse:
         .first()
     )
     context = {"started": started.isoformat(), "done": build is not None, "build": build}
-    return render(request, "playbooks/_rebuild_status.html", context)
+    response = render(request, "playbooks/_rebuild_status.html", context)
+    if build is not None:  # the queue re-reads its rows and totals (htmx)
+        response["HX-Trigger"] = "figuresChanged"
+    return response
 
 
 # --- tasks -------------------------------------------------------------------------------
@@ -262,11 +272,14 @@ def _task_change(request: HttpRequest, task_id: int, change: Callable[[Task], st
     return _after_task_change(request, task, f"{done}: {task.title}")
 
 
-def _snooze_until(data: Any) -> date:
-    """The snooze date from the form: ``days`` (1 to 365) from today, or an ``until`` date."""
+def snooze_until(data: Any, task: Task) -> date:
+    """The snooze date from the form: ``days`` (1 to 365) counted from the later of today
+    and the task's due date (snoozing a task due on the 5th by 3 days gives the 8th), or an
+    ``until`` date."""
     days = data.get("days", "")
     if days.isdigit() and 0 < int(days) <= 365:
-        return clock.today() + timedelta(days=int(days))
+        start = max(clock.today(), task.due_date or clock.today())
+        return start + timedelta(days=int(days))
     try:
         return date.fromisoformat(data.get("until", ""))
     except ValueError:
@@ -287,7 +300,7 @@ def task_complete_view(request: HttpRequest, task_id: int) -> HttpResponse:
 @require_POST
 def task_snooze_view(request: HttpRequest, task_id: int) -> HttpResponse:
     def snooze(task: Task) -> str:
-        until = _snooze_until(request.POST)
+        until = snooze_until(request.POST, task)
         services.task_snooze(task=task, until=until, by=request.user)
         return f"Snoozed until {until:%Y-%m-%d}"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Sets up and runs the product on http://127.0.0.1:8000 with demo data: web, Celery worker
-# and beat scheduler together. With no environment it uses the embedded defaults (SQLite
-# and a broker that needs no server); set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL
-# and Redis. Stop with Ctrl-C.
+# Sets up and runs the product on http://127.0.0.1:$PORT (default 8000) with demo data: web,
+# Celery worker and beat scheduler together. With no environment it uses the embedded
+# defaults (SQLite and a broker that needs no server); set DATABASE_URL / CELERY_BROKER_URL
+# for PostgreSQL and Redis. The web app runs with debug off (DJANGO_DEBUG=1 for Django's
+# debug pages), under gunicorn, its static files served by WhiteNoise. Stop with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,8 +12,12 @@ if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 mkdir -p var
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-cs_platform.settings.local}
+export DJANGO_DEBUG=${DJANGO_DEBUG:-0}
+PORT=${PORT:-8000}
+HOST=${HOST:-127.0.0.1}
 
 .venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py collectstatic --noinput --verbosity 0
 .venv/bin/python manage.py seed_demo --accounts "${DEMO_ACCOUNTS:-2000}" --seed 1 --if-empty
 .venv/bin/python manage.py seed_demo_workspace
 
@@ -23,7 +28,8 @@ trap cleanup EXIT INT TERM
   --schedule var/celerybeat-schedule >var/worker.log 2>&1 &
 pids+=($!)
 echo "Worker and scheduler running (log: var/worker.log)"
-echo "Open http://127.0.0.1:8000 (API docs: http://127.0.0.1:8000/api/docs/)"
-.venv/bin/python manage.py runserver 127.0.0.1:8000 &
+echo "Open http://$HOST:$PORT (API docs: http://$HOST:$PORT/api/docs/)"
+.venv/bin/gunicorn cs_platform.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 \
+  --access-logfile var/web-access.log &
 pids+=($!)
 wait -n "${pids[@]}"

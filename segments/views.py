@@ -377,7 +377,10 @@ def segment_recompute_status_view(request: HttpRequest, segment_id: int) -> Http
         "started": started.isoformat(),
         "done": _computed_since(segment, started),
     }
-    return render(request, "segments/_recompute_status.html", context)
+    response = render(request, "segments/_recompute_status.html", context)
+    if context["done"]:  # the page re-reads its figures, members and analytics (htmx)
+        response["HX-Trigger"] = "figuresChanged"
+    return response
 
 
 @require_GET

@@ -131,6 +131,15 @@ def team_overview(today: date) -> list[Any]:
 # --- the accounts list's filters and sort ----------------------------------------------------
 
 
+def static_segment_choices() -> list[tuple[int, str]]:
+    """The active static segments, for the accounts list's "add to / remove from" actions."""
+    return list(
+        Segment.objects.filter(is_active=True, kind="static")
+        .order_by("name")
+        .values_list("id", "name")
+    )
+
+
 def segment_choices() -> list[tuple[int, str]]:
     """The active segments, for the accounts list's segment filter."""
     return list(Segment.objects.filter(is_active=True).order_by("name").values_list("id", "name"))

@@ -2,12 +2,27 @@
 
 from django.urls import path
 
-from . import health_views, owners, team, views
+from . import account_tasks, bulk, health_views, imports, owners, saved_views, search, team, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("search/", search.search_view, name="search"),
+    path("views/save/", saved_views.saved_view_save_view, name="saved-view-save"),
+    path(
+        "views/<int:view_id>/delete/",
+        saved_views.saved_view_delete_view,
+        name="saved-view-delete",
+    ),
+    path("accounts/bulk/", bulk.account_bulk_view, name="accounts-bulk"),
+    path("tasks/bulk/", bulk.task_bulk_view, name="tasks-bulk"),
     path("accounts/", views.account_list_view, name="account-list"),
     path("accounts/export.csv", views.account_export_view, name="account-export"),
+    path("accounts/import/", imports.account_import_view, name="account-import"),
+    path(
+        "accounts/import/template.csv",
+        imports.account_import_template_view,
+        name="account-import-template",
+    ),
     path("accounts/<int:account_id>/", views.account_detail_view, name="account-detail"),
     path(
         "accounts/<int:account_id>/timeline/",
@@ -36,4 +51,9 @@ urlpatterns = [
         name="account-owner-end",
     ),
     path("team/", team.team_view, name="team"),
+    path(
+        "accounts/<int:account_id>/tasks/",
+        account_tasks.account_task_create_view,
+        name="account-task-create",
+    ),
 ]

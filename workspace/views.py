@@ -37,6 +37,8 @@ from playbooks.models import TaskStatus
 from segments import selectors as segment_selectors
 
 from . import health, selectors, usage
+from .account_tasks import ManualTaskForm
+from .columns import COLUMNS, columns_chosen, fields_read
 from .export import accounts_csv_lines
 from .forms import ACCOUNT_SORTS, USAGE_SORT, AccountFilterForm, NoteForm
 from .timeline import account_timeline
@@ -46,20 +48,6 @@ User = get_user_model()
 ACCOUNTS_PER_PAGE = 50
 # My book shows this many accounts (soonest renewals first) and links to the full list.
 BOOK_ACCOUNTS_SHOWN = 25
-# The accounts list reads only what it shows (narrow rows sort faster).
-LIST_COLUMNS = (
-    "id",
-    "name",
-    "domain",
-    "plan",
-    "region",
-    "lifecycle_stage",
-    "arr",
-    "health_score",
-    "renewal_date",
-    "owner_id",
-    "owner__username",
-)
 # My book's accounts table reads only what it shows.
 BOOK_COLUMNS = ("id", "name", "arr", "health_score", "renewal_date", "owner__id")
 
@@ -156,10 +144,15 @@ def _usage_ordered(
 
 @require_GET
 def account_list_view(request: HttpRequest) -> HttpResponse:
+    """The accounts list: a CSM opening it with no filters lands on their own book (the
+    "Any CSM" choice, ``?csm=``, lists everyone's)."""
+    if not request.GET and not is_manager(request.user):
+        return redirect(reverse("account-list") + f"?csm={request.user.get_username()}")
     metrics = usage.usage_metrics()
     form = _account_filter_form(request, metrics)
     metric = _metric_chosen(metrics, form.filters().get("usage", ""))
-    filtered = selectors.accounts_filtered(form).only(*LIST_COLUMNS)
+    columns = columns_chosen(",".join(request.GET.getlist("cols")))
+    filtered = selectors.accounts_filtered(form).only(*fields_read(columns))
     accounts = _usage_ordered(form, filtered, metric)
     if accounts is None:
         column, descending = selectors.account_sort(form)
@@ -175,7 +168,12 @@ def account_list_view(request: HttpRequest) -> HttpResponse:
         "account_rows": selectors.accounts_with_segments(rows),
         "sort": (form.cleaned_data.get("sort") if form.is_bound else "") or "name",
         "sort_columns": {key: label for key, (label, _) in ACCOUNT_SORTS.items()},
+        "columns": columns,
+        "column_keys": [column.key for column in columns],
+        "all_columns": list(COLUMNS.values()),
         "usage_metric": metric,
+        "csm_choices": customer_selectors.csm_usernames() if is_manager(request.user) else [],
+        "static_segments": selectors.static_segment_choices(),
     }
     template = "workspace/_account_results.html" if is_htmx(request) else None
     return render(request, template or "workspace/account_list.html", context)
@@ -235,6 +233,7 @@ def account_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
         "timeline": timeline,
         "timeline_more": more,
         "note_form": NoteForm(),
+        "task_form": ManualTaskForm(),
         "today": clock.today(),
         "usage_charts": usage.account_usage_charts(account_id=account.id, today=clock.today()),
         **health.account_health_section(account, params=request.GET, can_work=can_work),

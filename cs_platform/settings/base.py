@@ -212,6 +212,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share a field name: a renewal's outcome and a playbook step's.
+    "ENUM_NAME_OVERRIDES": {
+        "RenewalOutcomeEnum": "playbooks.renewal_models.RenewalOutcome",
+        "StepOutcomeEnum": "playbooks.models.StepOutcome",
+    },
 }
 
 # --- Product settings -----------------------------------------------------------------------

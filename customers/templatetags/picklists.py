@@ -9,6 +9,8 @@ from django import template
 
 from customers.models import PicklistValue
 
+from .cs_format import humanize_value
+
 register = template.Library()
 
 _CACHE_KEY = "customers_picklist_labels"
@@ -27,4 +29,5 @@ def picklist_label(context: template.Context, field: str, value: Any) -> str:
             )
         }
         context.render_context[_CACHE_KEY] = labels
-    return labels.get((field, value), str(value))
+    label = labels.get((field, value))
+    return label if label and label != value else humanize_value(value)

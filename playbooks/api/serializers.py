@@ -8,6 +8,7 @@ from playbooks.models import (
     Playbook,
     PlaybookRun,
     PlaybookStepRun,
+    RenewalForecast,
     RenewalQueueEntry,
     StepKind,
     Task,
@@ -25,6 +26,19 @@ class RenewalEntrySerializer(serializers.ModelSerializer):
     )
     days_left = serializers.IntegerField(read_only=True)
     csm = serializers.CharField(source="csm.username", read_only=True, allow_null=True)
+    forecast = serializers.ChoiceField(
+        choices=RenewalForecast.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="The owner's forecast of this renewal; null when none is set.",
+    )
+    expected_arr = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="The ARR the forecast expects; null when none is set.",
+    )
 
     class Meta:
         model = RenewalQueueEntry
@@ -37,6 +51,8 @@ class RenewalEntrySerializer(serializers.ModelSerializer):
             "arr",
             "csm",
             "overdue",
+            "forecast",
+            "expected_arr",
         ]
         read_only_fields = fields
 

@@ -20,6 +20,7 @@ from customers.api.filters import IntegerFilter
 from playbooks import selectors, services
 from playbooks.models import (
     Playbook,
+    RenewalForecast,
     RenewalQueueEntry,
     Task,
     TaskSource,
@@ -46,15 +47,37 @@ class RenewalFilter(filters.FilterSet):
     overdue = filters.BooleanFilter()
     # Through the contracts, which are indexed by account (the entries' copy is not).
     account = IntegerFilter(field_name="contract__account_id", min_value=1, max_value=2**63 - 1)
+    forecast = filters.ChoiceFilter(
+        choices=[*RenewalForecast.choices, ("none", "No forecast")],
+        method="filter_forecast",
+        help_text="The renewal's forecast, or none.",
+    )
+    tightest = filters.BooleanFilter(
+        method="filter_tightest",
+        help_text="true: each contract once, under its tightest window (and overdue ones).",
+    )
 
     class Meta:
         model = RenewalQueueEntry
         fields: list[str] = []
 
+    def filter_forecast(self, queryset: Any, name: str, value: str) -> Any:
+        if value == "none":
+            return queryset.filter(forecast__isnull=True)
+        return queryset.filter(forecast=value)
+
+    def filter_tightest(self, queryset: Any, name: str, value: bool | None) -> Any:
+        if not value:
+            return queryset
+        return queryset.filter(pk__in=selectors.renewal_queue_list(tightest_only=True).values("pk"))
+
 
 class RenewalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The renewal queue: one entry per active contract per window it is inside, plus
-    overdue contracts (``window`` null). ``days_left`` is counted from today."""
+    overdue contracts (``window`` null); ``?tightest=true`` lists each contract once, under
+    its tightest window. ``days_left`` is counted from today; ``forecast`` and
+    ``expected_arr`` are the owner's forecast (POST ``/api/renewals/{contract}/forecast/``),
+    null when none is set."""
 
     queryset = RenewalQueueEntry.objects.all()
     serializer_class = RenewalEntrySerializer

@@ -5,6 +5,8 @@
   ``task_complete``, ``task_snooze``, ``task_cancel``, ``task_reopen``,
   ``tasks_wake_snoozed``; permission helpers ``task_can_change`` / ``task_can_create``
   (the services raise PermissionDenied).
+- ``forecasts``: ``renewal_forecast_set``, ``renewal_close`` (outcome), ``renewal_can_change``,
+  ``churn_reason_create``, ``churn_reason_update``.
 - ``definitions``: ``playbook_create``, ``playbook_update``, ``playbook_set_steps``,
   ``playbook_steps_validate``, ``playbook_activate``, ``playbook_deactivate``.
 - The step engine: ``triggers`` (``playbooks_process_events``,
@@ -27,6 +29,13 @@ from .definitions import (
 )
 from .dry_run import DRY_RUN_MAX_ACCOUNTS, playbook_dry_run
 from .execution import playbook_run_execute
+from .forecasts import (
+    churn_reason_create,
+    churn_reason_update,
+    renewal_can_change,
+    renewal_close,
+    renewal_forecast_set,
+)
 from .renewals import renewal_queue_rebuild, renewal_window_create
 from .tasks import (
     TASK_EDITABLE_FIELDS,
@@ -53,6 +62,11 @@ __all__ = [
     "PLAYBOOK_FIELDS",
     "TASK_EDITABLE_FIELDS",
     "ProcessResult",
+    "churn_reason_create",
+    "churn_reason_update",
+    "renewal_can_change",
+    "renewal_close",
+    "renewal_forecast_set",
     "playbook_activate",
     "playbook_create",
     "playbook_deactivate",

@@ -67,7 +67,12 @@ def _execute_step(step: PlaybookStep, run: PlaybookRun, step_run: PlaybookStepRu
             playbook_run=run,
             dedupe_key=f"playbook-run:{run.id}:{step_run.order}",
         )
-        return StepResult(StepOutcome.OK, f"task {task.id} created, {plan.note}")
+        who = plan.assignee.get_full_name() or plan.assignee.username if plan.assignee else None
+        due = f", due {task.due_date:%-d %b %Y}" if task.due_date else ""
+        return StepResult(
+            StepOutcome.OK,
+            f"Created the task “{task.title}” for {who or 'nobody (unassigned)'}{due}",
+        )
     if step.kind == StepKind.SEND_EMAIL:
         sent = mail.send_mail(
             subject=plan.subject,

@@ -159,9 +159,11 @@ def renewal_queue_rebuild(
         deleted=counts.deleted,
         tasks_created=counts.tasks_created,
         tasks_reassigned=counts.tasks_reassigned,
+        tasks_closed=counts.tasks_closed,
     )
     logger.info(
-        "renewal queue for %s (%s): +%d ~%d -%d entries, %d tasks created, %d reassigned",
+        "renewal queue for %s (%s): +%d ~%d -%d entries, %d tasks created, %d reassigned, "
+        "%d closed",
         today,
         "full" if build.full else f"delta of {len(scope or [])} contracts",
         counts.inserted,
@@ -169,6 +171,7 @@ def renewal_queue_rebuild(
         counts.deleted,
         counts.tasks_created,
         counts.tasks_reassigned,
+        counts.tasks_closed,
     )
     return build
 

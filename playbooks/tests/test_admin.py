@@ -191,4 +191,4 @@ def test_task_actions_go_through_the_services(admin_client, manager):
 def test_management_command_rebuilds(today, capsys):
     ContractFactory(start_date=today - timedelta(days=300), end_date=today + timedelta(days=30))
     call_command("renewal_queue_rebuild", "--today", today.isoformat())
-    assert "+2 ~0 -0 entries, 2 tasks created" in capsys.readouterr().out
+    assert "+2 ~0 -0 entries, 1 tasks created" in capsys.readouterr().out

@@ -66,7 +66,7 @@ def test_an_account_deleted_during_a_build_takes_the_builds_tasks_with_it(world)
     assert not Account.objects.filter(pk=doomed_id).exists()
     assert not Task.objects.filter(account_id=doomed_id).exists()
     assert not RenewalQueueEntry.objects.filter(account_id=doomed_id).exists()
-    assert Task.objects.filter(account=world["kept"]).count() == 2
+    assert Task.objects.filter(account=world["kept"]).count() == 1
 
 
 def test_a_user_deleted_during_a_build_leaves_the_builds_tasks_unassigned(world):
@@ -84,7 +84,7 @@ def test_a_user_deleted_during_a_build_leaves_the_builds_tasks_unassigned(world)
     assert results["errors"] == []
     assert results["other_seconds"] >= 0.5
     doomed_tasks = Task.objects.filter(account=world["doomed"])
-    assert doomed_tasks.count() == 2
+    assert doomed_tasks.count() == 1
     assert not doomed_tasks.filter(assignee__isnull=False).exists()
     assert not RenewalQueueEntry.objects.filter(csm_id=owner_id).exists()
     assert Account.objects.get(pk=world["doomed"].pk).owner_id is None

@@ -1,5 +1,6 @@
 """The renewal queue: window boundaries, overdue, owners, leaving, and the delta build."""
 
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -56,8 +57,16 @@ def test_window_boundaries_and_overdue(today):
     assert overdue.overdue and overdue.window is None and overdue.days_left == -1
     listed = {(e.contract_id, e.days_left) for e in selectors.renewal_queue_list(today=today)}
     assert (ends[89].id, 89) in listed and (ends[-1].id, -1) in listed
-    # And one renewal task per (contract, window) entry, none for the overdue entry
-    assert Task.objects.filter(source=TaskSource.RENEWAL).count() == 7
+    # And one renewal task per renewal: its tightest window's, or the overdue task
+    assert set(
+        Task.objects.filter(source=TaskSource.RENEWAL).values_list("contract_id", "window__days")
+    ) == {
+        (ends[120].id, 120),
+        (ends[90].id, 90),
+        (ends[89].id, 90),
+        (ends[0].id, 90),
+        (ends[-1].id, None),
+    }
 
 
 def test_entries_carry_owner_arr_and_several_contracts_per_account(today):
@@ -131,7 +140,8 @@ def test_entries_leave_when_contract_is_no_longer_active(today, status):
     # Then their entries leave the queue (the renewal tasks stay, as history)
     assert entries() == set()
     assert not build.full and build.deleted == 3
-    assert Task.objects.filter(contract=inside).count() == 2
+    assert Task.objects.filter(contract=inside).count() == 1
+    assert Task.objects.filter(contract=overdue).count() == 1
 
 
 def test_next_days_delta_moves_contracts_between_windows(today):
@@ -194,15 +204,20 @@ def test_delta_and_full_agree(today):
 
 
 def test_entry_and_open_task_follow_an_owner_change(today):
-    # Given a contract of Alice's account with its renewal tasks, one done already
+    # Given a contract of Alice's account with its renewal tasks: the T-120 one done, then
+    # the contract moved into T-90 and got that window's task
     alice, bob, carol = (UserFactory(username=n) for n in ("alice", "bob", "carol"))
     account = AccountFactory(name="ACME")
     customer_services.csm_assign(account=account, user=alice)
-    contract = contract_ending(today, 60, account=account)
+    contract = contract_ending(today, 100, account=account)
     services.renewal_queue_rebuild(today=today)
     t120 = Task.objects.get(contract=contract, window__days=120)
-    t90 = Task.objects.get(contract=contract, window__days=90)
     services.task_complete(task=t120, by=alice)
+    customer_services.contract_update(
+        contract=contract, data={"end_date": today + timedelta(days=60)}
+    )
+    services.renewal_queue_rebuild(today=today)
+    t90 = Task.objects.get(contract=contract, window__days=90)
     # ... and a manager handed nothing else over
 
     # When Bob becomes the owner and the queue is rebuilt
@@ -353,11 +368,30 @@ def test_successive_deltas_match_the_definition(today):
         services.renewal_queue_rebuild(today=day)
         actual = set(RenewalQueueEntry.objects.values_list("contract_id", "window__days", "csm_id"))
         assert actual == expected_entries(day), day
-        in_windows = RenewalQueueEntry.objects.filter(window__isnull=False)
-        assert all(
-            Task.objects.filter(contract_id=e.contract_id, window_id=e.window_id).count() == 1
-            for e in in_windows
-        )
+        assert_one_open_task_per_renewal()
+
+
+def assert_one_open_task_per_renewal() -> None:
+    """No contract has two open (or snoozed) renewal tasks, and each contract in the queue
+    has its tightest entry's task (any status) or an open task for a tighter window."""
+    open_tasks = Task.objects.filter(source=TaskSource.RENEWAL, status__in=["open", "snoozed"])
+    per_contract = Counter(open_tasks.values_list("contract_id", flat=True))
+    assert max(per_contract.values(), default=0) <= 1, per_contract
+    rank = {None: -1}
+    rank.update(RenewalWindow.objects.values_list("id", "days"))
+    tightest: dict[int, int] = {}
+    for contract_id, window_id in RenewalQueueEntry.objects.values_list("contract_id", "window_id"):
+        if contract_id not in tightest or rank[window_id] < rank[tightest[contract_id]]:
+            tightest[contract_id] = window_id
+    tasks = Task.objects.filter(source=TaskSource.RENEWAL).values_list(
+        "contract_id", "window_id", "status"
+    )
+    for contract_id, window_id in tightest.items():
+        assert any(
+            c == contract_id
+            and (w == window_id or (s in ("open", "snoozed") and rank[w] < rank[window_id]))
+            for c, w, s in tasks
+        ), (contract_id, window_id, list(tasks))
 
 
 def test_entries_of_a_contract_deleted_behind_djangos_back_leave_on_the_next_full_diff(today):
@@ -382,7 +416,7 @@ def test_deleting_an_account_takes_its_entries_through_its_contracts(today):
     gone = contract_ending(today, 30)
     kept = contract_ending(today, 100)
     services.renewal_queue_rebuild(today=today)
-    assert Task.objects.filter(account=gone.account).count() == 2
+    assert Task.objects.filter(account=gone.account).count() == 1
 
     # When one account is deleted through Django (the entries' account copy has no
     # cascade of its own: its contracts' does it)

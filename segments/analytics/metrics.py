@@ -19,6 +19,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from cs_platform import clock
 from cs_platform.db import table_name
 from customers.models import Account, Contract, ContractStatus
 
@@ -281,6 +282,9 @@ def _metrics_statements(
         account=table_name(Account),
         counts_on_day=counts_on_day,
         overlap_rows=overlap_sql,
+        # Today's ARR is DESIGN section 1's (active contracts), as the segment's own totals.
+        arr_d="COALESCE(a.arr, 0)" if as_of >= clock.today() else "COALESCE(acct.arr_d, 0)",
+        acct_off="1 = 0 AND " if as_of >= clock.today() else "",
     )
     statements = [(current, [*members_params, as_of_day, as_of_day, *overlap_params])]
     window_populations = [

@@ -5,7 +5,10 @@
 -- Format fields: members (SQL of the population: segment_id, account_id), masks (the masks
 -- CTE over pop), bits (the derived table of segment bits), contract and account (the quoted
 -- tables), counts_on_day (contract c counts on D, a placeholder twice), overlap_rows (empty,
--- or UNION ALL and the overlap rows over the same masks).
+-- or UNION ALL and the overlap rows over the same masks), arr_d (an account's ARR on D:
+-- from acct for a past D; for today, the account's own ARR column, DESIGN section 1's ARR,
+-- which the segment's totals and every list show, so one page never shows two figures)
+-- and acct_off ("1 = 0 AND " when acct is not needed, else empty).
 -- Parameters: those of members, D twice, those of the overlap rows.
 --
 -- Each account's figures are summed once per distinct combination of segments (its mask),
@@ -13,17 +16,17 @@
 WITH pop AS ({members}), {masks},
 acct AS (
     SELECT c.account_id, SUM(c.arr) AS arr_d FROM {contract} c
-    WHERE {counts_on_day} GROUP BY c.account_id
+    WHERE {acct_off}{counts_on_day} GROUP BY c.account_id
 ),
 combos AS (
     SELECT masks.mask, COUNT(*) AS n,
-        SUM(COALESCE(acct.arr_d, 0)) AS arr,
+        SUM({arr_d}) AS arr,
         SUM(a.cost_to_serve) AS cost,
-        SUM(CASE WHEN a.cost_to_serve IS NOT NULL THEN COALESCE(acct.arr_d, 0) ELSE 0 END)
+        SUM(CASE WHEN a.cost_to_serve IS NOT NULL THEN {arr_d} ELSE 0 END)
             AS cost_arr,
         COUNT(a.acquisition_cost) AS cac_n,
         SUM(a.acquisition_cost) AS cac,
-        SUM(CASE WHEN a.acquisition_cost IS NOT NULL THEN COALESCE(acct.arr_d, 0) ELSE 0 END)
+        SUM(CASE WHEN a.acquisition_cost IS NOT NULL THEN {arr_d} ELSE 0 END)
             AS cac_arr,
         COUNT(a.health_score) AS health_n,
         SUM(a.health_score) AS health

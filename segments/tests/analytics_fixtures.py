@@ -4,6 +4,7 @@ written directly, as a recompute would leave them)."""
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from customers import services as customer_services
 from customers.models import Account, ContractStatus
 from customers.tests.factories import AccountFactory, ContractFactory
 from segments.models import Membership, MembershipEvent, Segment
@@ -84,4 +85,6 @@ def enterprise_fixture() -> dict:
         member(ent, a[n], joined)
     member(ent, a[5], date(2026, 3, 1))
     member(ent, a[7], joined, exited=date(2026, 6, 1))
+    # The accounts' stored ARR follows their contracts, as the services keep it.
+    customer_services.accounts_rederive(account_ids=[account.pk for account in a.values()])
     return {"segment": ent, "accounts": a}

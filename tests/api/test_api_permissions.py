@@ -92,6 +92,16 @@ CASES = [
     ("get", "/api/segments/{segment}/events/", None, READ),
     ("get", "/api/renewals/", None, READ),
     ("post", "/api/renewals/rebuild/", None, write(202)),
+    ("get", "/api/renewals/forecast/", None, READ),
+    ("get", "/api/renewals/outcomes/", None, READ),
+    (
+        "post",
+        "/api/renewals/{contract}/forecast/",
+        {"forecast": "commit"},
+        {"anonymous": "denied", "csm": 200, "other_csm": 403, "manager": 200},
+    ),
+    ("get", "/api/churn-reasons/", None, READ),
+    ("post", "/api/churn-reasons/", {"name": "Price"}, write(201)),
     ("get", "/api/tasks/", None, READ),
     ("get", "/api/tasks/{task}/", None, READ),
     (

@@ -21,5 +21,6 @@ class Command(BaseCommand):
             f"Renewal queue for {build.built_for} ({'full' if build.full else 'delta'}, "
             f"{seconds:.2f} s): +{build.inserted} ~{build.updated} -{build.deleted} entries, "
             f"{build.tasks_created} tasks created, {build.tasks_reassigned} reassigned, "
+            f"{build.tasks_closed} replaced by a tighter window's, "
             f"{woken} snoozed tasks reopened."
         )

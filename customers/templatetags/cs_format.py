@@ -1,0 +1,108 @@
+"""Money, percentages and dates as people read them, in the active locale's number format
+(grouping and decimal marks follow the language the request was served in):
+
+- ``{{ contract.arr|money }}`` → "$120,000" (whole units; ``money:2`` keeps the cents),
+- ``{{ rate|percent }}`` → "93%" for 0.93 (``percent:1`` → "93.4%"),
+- ``{{ day|day }}`` → "5 Jan 2027".
+
+The currency symbol is the ``CS_CURRENCY_SYMBOL`` setting ("$" by default). A missing
+value reads "—"."""
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.utils.formats import date_format, number_format
+
+from customers.models import AttributeDefinition
+
+register = template.Library()
+
+NOTHING = "—"
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+@register.filter
+def money(value: Any, places: int = 0) -> str:
+    amount = _decimal(value)
+    if amount is None:
+        return NOTHING
+    symbol = getattr(settings, "CS_CURRENCY_SYMBOL", "$")
+    places = int(places)
+    text = number_format(
+        abs(amount).quantize(Decimal(1).scaleb(-places)),
+        decimal_pos=places,
+        use_l10n=True,
+        force_grouping=True,
+    )
+    return f"{'−' if amount < 0 else ''}{symbol}{text}"
+
+
+@register.filter
+def percent(value: Any, places: int = 0) -> str:
+    rate = _decimal(value)
+    if rate is None:
+        return NOTHING
+    places = int(places)
+    shown = (rate * 100).quantize(Decimal(1).scaleb(-places))
+    return f"{number_format(shown, decimal_pos=places, use_l10n=True, force_grouping=True)}%"
+
+
+def humanize_value(value: Any) -> str:
+    """A stored value as a person reads it when nothing gives it a label: ``True`` →
+    "Yes", ``healthcare`` → "Healthcare", ``at_risk`` → "At risk"; other text as is."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if value in (None, ""):
+        return NOTHING
+    text = str(value)
+    if text.replace("_", "").isalnum() and text == text.lower() and not text.isdigit():
+        return text.replace("_", " ").capitalize()
+    return text
+
+
+@register.filter(name="humanize_value")
+def humanize_value_filter(value: Any) -> str:
+    return humanize_value(value)
+
+
+@register.simple_tag
+def account_traits(account: Any) -> list[tuple[str, str]]:
+    """(label, value as read) of the account's custom attributes, labels from their
+    definitions (one query), money and dates formatted, in the definitions' order; keys
+    with no definition come last under their key."""
+    traits = dict(account.traits or {})
+    rows = []
+    for definition in AttributeDefinition.objects.filter(key__in=list(traits)).order_by("label"):
+        value = traits.pop(definition.key)
+        if value in (None, ""):
+            shown = NOTHING
+        elif definition.type == "money":
+            shown = money(value)
+        elif definition.type == "date":
+            try:
+                shown = day(date.fromisoformat(str(value)))
+            except ValueError:
+                shown = str(value)
+        else:
+            shown = humanize_value(value)
+        rows.append((definition.label, shown))
+    rows += [(key.replace("_", " ").capitalize(), humanize_value(v)) for key, v in traits.items()]
+    return rows
+
+
+@register.filter
+def day(value: date | None) -> str:
+    if not value:
+        return NOTHING
+    return date_format(value, "j M Y")

@@ -1,0 +1,34 @@
+from datetime import date
+from decimal import Decimal
+
+from django.utils import translation
+
+from customers.templatetags.cs_format import day, money, percent
+
+
+def test_money_percent_and_day_read_as_people_write_them():
+    assert money(Decimal("99012.36")) == "$99,012"
+    assert money(Decimal("99012.36"), 2) == "$99,012.36"
+    assert money("1234567") == "$1,234,567"
+    assert money(Decimal("-50")) == "−$50"
+    assert money(None) == "—" and money("abc") == "—"
+    assert percent(Decimal("0.934")) == "93%"
+    assert percent(0.934, 1) == "93.4%"
+    assert percent(None) == "—"
+    assert day(date(2027, 1, 5)) == "5 Jan 2027"
+
+
+def test_money_follows_the_active_locale():
+    with translation.override("de"):
+        assert money(Decimal("99012.36"), 2) == "$99.012,36"
+
+
+def test_stored_values_read_as_words():
+    from customers.templatetags.cs_format import humanize_value
+
+    assert humanize_value(True) == "Yes" and humanize_value(False) == "No"
+    assert humanize_value("healthcare") == "Healthcare"
+    assert humanize_value("at_risk") == "At risk"
+    assert humanize_value("Technology") == "Technology"
+    assert humanize_value("ACME-1") == "ACME-1"
+    assert humanize_value(None) == "—"
