@@ -108,9 +108,11 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 # The data migrations whose rows tests expect (default renewal windows, beat schedules).
 DATA_MIGRATIONS = (
+    ("cs_platform.migrations.0002_relay_schedule", "create_schedule"),
     ("playbooks.migrations.0002_default_windows", "create_windows"),
     ("playbooks.migrations.0003_schedules", "create_schedules"),
     ("playbooks.migrations.0006_review_reminder_schedule", "create_schedule"),
+    ("playbooks.migrations.0010_run_lease_recover_schedule", "create_schedule"),
     ("segments.migrations.0003_recompute_schedule", "create_schedules"),
     ("segments.migrations.0005_analytics_warm_schedule", "create_schedule"),
     ("segments.migrations.0009_day_change_schedule", "create_schedule"),

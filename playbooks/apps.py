@@ -15,13 +15,14 @@ class PlaybooksConfig(AppConfig):
 
         from . import signals
         from .receivers import (
+            on_memberships_changed,
             on_runs_pending,
             process_segment_playbooks,
             wait_for_renewal_build,
         )
 
         segment_signals.memberships_changed.connect(
-            process_segment_playbooks, dispatch_uid="playbooks_on_memberships_changed"
+            on_memberships_changed, dispatch_uid="playbooks_on_memberships_changed"
         )
         signals.playbook_processing_requested.connect(
             process_segment_playbooks, dispatch_uid="playbooks_on_processing_requested"
