@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -207,11 +208,10 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process on the real Redis broker and this test's database."""
-    if not redis_reachable():
-        pytest.skip("needs a real Redis broker")
+@contextmanager
+def celery_worker(*extra_args: str) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the real broker and this test's database (both
+    queues unless ``extra_args`` say otherwise, e.g. ``-Q interactive``)."""
     from cs_platform.celery import app
 
     app.control.purge()
@@ -231,6 +231,7 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *extra_args,
         ],
         cwd=ROOT,
         env=_worker_env(),
@@ -255,6 +256,15 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the real Redis broker and this test's database."""
+    if not redis_reachable():
+        pytest.skip("needs a real Redis broker")
+    with celery_worker() as process:
+        yield process
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
