@@ -17,7 +17,6 @@ a lease on it with a heartbeat while it runs, and records how it ended.
 
 import logging
 import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from django.utils import timezone
 
 from .models import OutboxMessage, OutboxState
 from .outbox import insert_unless_duplicate, queue_for
+from .worker_processes import holder_gone, worker_name
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +61,6 @@ class Execution:
 
 def lease_duration() -> timedelta:
     return timedelta(seconds=getattr(settings, "OUTBOX_LEASE_SECONDS", 60))
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def execution_start(*, task: str, message_id: str, args: Any, kwargs: Any) -> Execution | None:
@@ -279,31 +275,10 @@ def _claimable(row: OutboxMessage, now: Any) -> bool:
     if row.state == OutboxState.QUEUED:
         return row.due_at <= now
     if row.state == OutboxState.RUNNING:
-        return row.lease_expires_at is None or row.lease_expires_at <= now or _holder_gone(row)
+        return (
+            row.lease_expires_at is None or row.lease_expires_at <= now or holder_gone(row.worker)
+        )
     return False
-
-
-def _holder_gone(row: OutboxMessage) -> bool:
-    """Whether the process holding ``row`` ran on this host and no longer exists (a
-    worker child killed mid-task: its message comes back at once, before the lease ends)."""
-    host, _, pid = row.worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _is_zombie(int(pid))
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 def _held_by(row: OutboxMessage | None, execution: Execution) -> bool:

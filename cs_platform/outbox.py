@@ -34,6 +34,7 @@ from django.utils import timezone
 from .celery import app
 from .db import table_name
 from .models import OutboxMessage, OutboxState
+from .worker_processes import holder_gone
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def relay(*, now: datetime | None = None) -> RelayResult:
     out), then purge rows finished long ago."""
     result = RelayResult()
     now = now or timezone.now()
+    _end_leases_of_vanished_holders(now)
     for queue in _queues():
         rows = _take_for_dispatch(OutboxMessage.objects.filter(queue=queue), now=now)
         resent = sum(1 for row in rows if row.dispatches > 1)
@@ -210,6 +212,15 @@ def insert_unless_duplicate(message: OutboxMessage) -> int | None:
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _end_leases_of_vanished_holders(now: datetime) -> None:
+    """Running rows whose worker process (on this host) no longer exists: their lease ends
+    now, so this pass sends them again instead of waiting for the lease to run out."""
+    running = OutboxMessage.objects.filter(state=OutboxState.RUNNING, lease_expires_at__gt=now)
+    vanished = [pk for pk, worker in running.values_list("pk", "worker") if holder_gone(worker)]
+    if vanished:
+        running.filter(pk__in=vanished).update(lease_expires_at=now, next_check_at=now)
 
 
 def _take_for_dispatch(

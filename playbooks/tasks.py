@@ -15,9 +15,10 @@ from .services.renewals import renewal_queue_rebuild
 from .services.tasks import tasks_wake_snoozed
 from .services.triggers import playbook_runs_recover, playbooks_process_events
 
-# Runs executed per message: a 100k-member activation is ~2,000 messages, not 100,000,
-# each a few seconds of work (one run is ~15 short statements).
-RUN_EXECUTE_BATCH = 50
+# Runs executed per message: a 100k-member activation is 5,000 messages, not 100,000,
+# each a few seconds of work (one run with one step is ~20 short statements and three
+# commits: 0.1-0.2 s).
+RUN_EXECUTE_BATCH = 20
 # A batch stops after this long (slow webhooks: up to 30 s each) and queues its remaining
 # runs as a new message, well inside the task's time limit.
 RUN_BATCH_BUDGET = 120

@@ -189,8 +189,11 @@ OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "60"))
 # A sent message not started within this (doubling with each send) is sent again.
 OUTBOX_REDISPATCH_SECONDS = int(os.environ.get("OUTBOX_REDISPATCH_SECONDS", "60"))
 # At most this many sent-but-not-started messages per queue in the broker; the rest wait
-# in the outbox (a 100k-member playbook fan-out is not poured into Redis at once).
-OUTBOX_QUEUE_WINDOWS = {"bulk": int(os.environ.get("OUTBOX_BULK_WINDOW", "20"))}
+# in the outbox (a 100k-member playbook fan-out is not poured into Redis at once), and a
+# worker finishing one sends the next. Keep it at least the number of bulk worker
+# processes, and small enough that a message does not wait in Redis longer than
+# OUTBOX_REDISPATCH_SECONDS (it would be sent twice; harmless, the second does nothing).
+OUTBOX_QUEUE_WINDOWS = {"bulk": int(os.environ.get("OUTBOX_BULK_WINDOW", "8"))}
 OUTBOX_KEEP_DONE_HOURS = 24
 OUTBOX_KEEP_FAILED_DAYS = 14
 
