@@ -29,7 +29,7 @@ class OutboxMessage(models.Model):
     kwargs = models.JSONField(default=dict, blank=True)
     # A queue other than the task's route (e.g. "interactive" for a "rebuild now").
     queue = models.CharField(max_length=50, blank=True)
-    # Work with the same key coalesces while one is queued (e.g. one pending sweep).
+    # Work with the same key coalesces with a queued one (e.g. one pending sweep).
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     # The Celery id of a message that arrived without a row (sent by beat), adopted on start.
     message_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
@@ -50,14 +50,15 @@ class OutboxMessage(models.Model):
 
     class Meta:
         verbose_name = "outbox message"
-        constraints = [
-            models.UniqueConstraint(
+        indexes = [
+            # Coalescing (``outbox.enqueue``): is work with this key queued already? Not a
+            # unique index: a writer's insert would then wait for any other transaction
+            # holding a queued row with the key (a long import) until it commits.
+            models.Index(
                 fields=["dedupe_key"],
                 condition=Q(state=OutboxState.QUEUED),
-                name="outbox_one_queued_per_key",
-            )
-        ]
-        indexes = [
+                name="outbox_queued_key_idx",
+            ),
             # The relay's scan, per queue: open rows by their next check, nothing else.
             models.Index(
                 fields=["queue", "next_check_at"],

@@ -77,13 +77,20 @@ def enqueue(
     and dispatch it as soon as that commits (at once in autocommit).
 
     ``delay`` (seconds) or ``due_at`` defer it; the relay sends it when due. With a
-    ``dedupe_key``, nothing is added while a row with that key is queued (not yet
-    started): the queued one does the work of both (e.g. one pending sweep of changed
-    accounts). ``queue`` overrides the task's route. Returns the new row's id, or None
+    ``dedupe_key``, nothing is added while a row with that key is queued (not started)
+    and visible here (committed, or written by this transaction): the queued one does the
+    work of both (e.g. one pending sweep of changed accounts). Two transactions running
+    at once may each add one (the second run then finds little to do); neither waits for
+    the other. ``queue`` overrides the task's route. Returns the new row's id, or None
     when it coalesced with a queued one.
     """
     if queue and queue not in app.amqp.queues:
         raise ValueError(f"Unknown queue {queue!r}: not in CELERY_TASK_QUEUES.")
+    if (
+        dedupe_key
+        and OutboxMessage.objects.filter(dedupe_key=dedupe_key, state=OutboxState.QUEUED).exists()
+    ):
+        return None
     now = timezone.now()
     due = due_at or now + timedelta(seconds=delay)
     message = OutboxMessage(
@@ -198,8 +205,8 @@ def _queues() -> list[str]:
 
 
 def insert_unless_duplicate(message: OutboxMessage) -> int | None:
-    """INSERT the row unless a unique key (a queued row's ``dedupe_key``) already exists,
-    in one statement (no error, nothing logged by the server): the new id, or None."""
+    """INSERT the row unless its unique key (``message_id``) exists already, in one
+    statement (no error, nothing logged by the server): the new id, or None."""
     fields = [f for f in OutboxMessage._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)

@@ -245,6 +245,9 @@ SPECTACULAR_SETTINGS = {
 # Injectable "today" (ISO date) for demos and tests; unset means the configured zone's date.
 CS_TODAY = os.environ.get("CS_TODAY") or None
 SEGMENT_RECOMPUTE_EVERY_MINUTES = int(os.environ.get("SEGMENT_RECOMPUTE_EVERY_MINUTES", "15"))
+# Seconds the changed-accounts sweep waits after the first change (0: at once; a burst of
+# changes coalesces into the one queued sweep whatever the delay).
+SEGMENT_EVAL_DEBOUNCE_SECONDS = float(os.environ.get("SEGMENT_EVAL_DEBOUNCE_SECONDS", "0"))
 # Largest CSV the admin's import accepts (bytes); a bigger one goes through the
 # import_csv command or is split.
 ACCOUNT_IMPORT_MAX_BYTES = int(os.environ.get("ACCOUNT_IMPORT_MAX_BYTES", str(50 * 2**20)))

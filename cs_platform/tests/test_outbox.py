@@ -3,10 +3,12 @@ after commit, delayed in the database, coalesced by key, sent again when lost, a
 back in the broker by a queue's window. Tasks run in-process here (``eager_tasks``); see
 test_broker_outage and the playbooks and segments integration tests for real workers."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from cs_platform import outbox
@@ -149,3 +151,37 @@ def test_the_relay_purges_old_finished_rows_and_keeps_failures_longer():
         OutboxMessage.objects.create(task=PROBE, state=state, due_at=now, done_at=now - age)
     assert outbox.purge(now=now) == 2
     assert sorted(OutboxMessage.objects.values_list("state", flat=True)) == ["done", "failed"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two writers at once: SQLite serializes them"
+)
+def test_a_long_transaction_holding_queued_work_does_not_block_another_writer():
+    # given a long transaction (an import) that recorded a sweep and has not committed
+    recorded = threading.Event()
+    release = threading.Event()
+
+    def long_writer() -> None:
+        try:
+            with transaction.atomic():
+                outbox.enqueue(PROBE, "import", dedupe_key="sweep", delay=60)
+                recorded.set()
+                release.wait(timeout=10)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=long_writer)
+    writer.start()
+    assert recorded.wait(timeout=10)
+    try:
+        # when another writer records the same work meanwhile, then it does not wait
+        started = time.monotonic()
+        with transaction.atomic():
+            outbox.enqueue(PROBE, "patch", dedupe_key="sweep", delay=60)
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        writer.join(timeout=10)
+    # and both rows exist (the second sweep will find little left to do)
+    assert OutboxMessage.objects.filter(dedupe_key="sweep").count() == 2

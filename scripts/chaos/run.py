@@ -109,8 +109,9 @@ class System:
             proc.stop()
 
 
-def inject(system: System, task: str, target: str | None, how: str) -> tuple[str, bool]:
-    """Inject the fault at a random moment while ``task`` runs; returns (detail, hit)."""
+def inject(system: System, task: str, target: str | None, how: str) -> tuple[str, bool, float]:
+    """Inject the fault at a random moment while ``task`` runs; returns (detail, hit, the
+    monotonic time of the fault)."""
     from scenarios import terminate_backends, wait_until_running
 
     from cs_platform.models import OutboxMessage
@@ -119,21 +120,22 @@ def inject(system: System, task: str, target: str | None, how: str) -> tuple[str
     time.sleep(random.uniform(0, 0.8))
     running = OutboxMessage.objects.filter(task=task, state="running").first()
     hit = claimed and running is not None
+    at = time.monotonic()
     if how == "redis":
         system.redis.restart(down_seconds=random.uniform(0.5, 3))
-        return "Redis restarted", hit
+        return "Redis restarted", hit, at
     if how == "terminate":
         count = terminate_backends(f"chaos-{target}")
-        return f"{count} backends of the {target} worker terminated", hit
+        return f"{count} backends of the {target} worker terminated", hit, at
     worker = system.procs[target]
     holder = int(running.worker.rpartition(":")[2]) if running else 0
     if holder and holder != worker.pid and random.random() < 0.5:
         os.kill(holder, signal.SIGKILL)  # the pool process running the task, only
-        return f"{target} pool process {holder} killed", hit
+        return f"{target} pool process {holder} killed", hit, at
     worker.kill9()
     time.sleep(random.uniform(0.5, 3))
     system.restart(target)
-    return f"{target} worker and its pool killed, restarted", hit
+    return f"{target} worker and its pool killed, restarted", hit, at
 
 
 def settle(started: float) -> float | None:
@@ -192,8 +194,7 @@ def main() -> int:
                 "crm_import": lambda n=n: scenarios.crm_import(expected, 2000, str(n)),
                 "account_changes": lambda: scenarios.account_changes(300),
             }[workload]()
-            detail, hit = inject(system, task, target, how)
-            started = time.monotonic()
+            detail, hit, started = inject(system, task, target, how)
             recovered = settle(started)
             found = check(expected.as_dict())
             violations = [f"{name}: {v}" for name, vs in found.items() for v in vs]
