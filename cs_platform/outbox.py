@@ -187,6 +187,22 @@ def redispatch_grace(dispatches: int) -> timedelta:
     return timedelta(seconds=base * 2 ** min(max(dispatches - 1, 0), 5))
 
 
+def requeue_failed(*, ids: Iterable[int]) -> int:
+    """Queue failed rows again (an operator's "run again" after fixing the cause), due now
+    and with their counters reset; returns how many. Other rows are left as they are."""
+    now = timezone.now()
+    return OutboxMessage.objects.filter(pk__in=list(ids), state=OutboxState.FAILED).update(
+        state=OutboxState.QUEUED,
+        due_at=now,
+        next_check_at=now,
+        dispatched_at=None,
+        dispatches=0,
+        attempts=0,
+        failures=0,
+        done_at=None,
+    )
+
+
 def open_count(*, task_prefix: str) -> int:
     """Rows not finished (queued or running) whose task name starts with ``task_prefix``."""
     return OutboxMessage.objects.filter(state__in=OPEN_STATES, task__startswith=task_prefix).count()

@@ -185,3 +185,24 @@ def test_a_long_transaction_holding_queued_work_does_not_block_another_writer():
         writer.join(timeout=10)
     # and both rows exist (the second sweep will find little left to do)
     assert OutboxMessage.objects.filter(dedupe_key="sweep").count() == 2
+
+
+def test_the_admin_lists_messages_and_runs_failed_ones_again(admin_client):
+    # given a failed row and a done one
+    now = timezone.now()
+    failed = OutboxMessage.objects.create(
+        task=PROBE, state=OutboxState.FAILED, due_at=now, done_at=now, error="ValueError: x"
+    )
+    done = OutboxMessage.objects.create(task=PROBE, state=OutboxState.DONE, due_at=now)
+    assert admin_client.get("/admin/cs_platform/outboxmessage/").status_code == 200
+
+    # when a superuser runs both again, then only the failed one is queued, due now
+    response = admin_client.post(
+        "/admin/cs_platform/outboxmessage/",
+        {"action": "run_again", "_selected_action": [failed.pk, done.pk]},
+    )
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    done.refresh_from_db()
+    assert (failed.state, failed.attempts, failed.done_at) == (OutboxState.QUEUED, 0, None)
+    assert done.state == OutboxState.DONE
