@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -108,9 +109,11 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 # The data migrations whose rows tests expect (default renewal windows, beat schedules).
 DATA_MIGRATIONS = (
+    ("cs_platform.migrations.0002_relay_schedule", "create_schedule"),
     ("playbooks.migrations.0002_default_windows", "create_windows"),
     ("playbooks.migrations.0003_schedules", "create_schedules"),
     ("playbooks.migrations.0006_review_reminder_schedule", "create_schedule"),
+    ("playbooks.migrations.0010_run_lease_recover_schedule", "create_schedule"),
     ("segments.migrations.0003_recompute_schedule", "create_schedules"),
     ("segments.migrations.0005_analytics_warm_schedule", "create_schedule"),
     ("segments.migrations.0009_day_change_schedule", "create_schedule"),
@@ -206,11 +209,10 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process on the real Redis broker and this test's database."""
-    if not redis_reachable():
-        pytest.skip("needs a real Redis broker")
+@contextmanager
+def celery_worker(*extra_args: str) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the real broker and this test's database (both
+    queues unless ``extra_args`` say otherwise, e.g. ``-Q interactive``)."""
     from cs_platform.celery import app
 
     app.control.purge()
@@ -230,6 +232,7 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *extra_args,
         ],
         cwd=ROOT,
         env=_worker_env(),
@@ -254,6 +257,15 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the real Redis broker and this test's database."""
+    if not redis_reachable():
+        pytest.skip("needs a real Redis broker")
+    with celery_worker() as process:
+        yield process
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from django.core.cache import cache
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
@@ -92,6 +92,10 @@ def import_job_run(*, job_id: int) -> None:
             errors=[{"row": 1, "column": exc.column, "message": exc.message}],
             finished_at=timezone.now(),
         )
+    except (OperationalError, InterfaceError):
+        # A transient database error (a terminated connection, a failover): the job's writes
+        # were rolled back and it stays running; its task is retried and starts it over.
+        raise
     except Exception:
         logger.exception("import job %s failed", job_id)
         _update(

@@ -10,6 +10,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
+from cs_platform import outbox
+
 from .import_models import ImportJob, ImportProfile
 from .tasks import import_job_run_task
 
@@ -66,5 +68,5 @@ def import_job_confirm(*, job: ImportJob, user: Any = None) -> ImportJob:
 
 
 def _enqueue(job: ImportJob) -> None:
-    job_id = job.pk
-    transaction.on_commit(lambda: import_job_run_task.delay(job_id))
+    """Record the job's run in the transaction that created it (sent after commit)."""
+    outbox.enqueue(import_job_run_task.name, job.pk)

@@ -26,7 +26,7 @@ from .models import (
     Note,
     PendingEvaluation,
 )
-from .signals import account_deleting, accounts_changed
+from .signals import account_deleting, accounts_changed, accounts_marked
 
 User = get_user_model()
 
@@ -62,9 +62,10 @@ MARK_BATCH_SIZE = 5_000
 
 
 def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
-    """Mark accounts for segment re-evaluation (a ``PendingEvaluation`` row each) and
+    """Mark accounts for segment re-evaluation (a ``PendingEvaluation`` row each), send
+    ``accounts_marked`` (its receivers record the sweep in the same transaction), and
     announce it with ``accounts_changed`` after commit. Call it in the transaction that
-    writes the accounts, so the write and its mark commit together.
+    writes the accounts, so the write, its mark and the work commit together.
 
     One upsert per ``MARK_BATCH_SIZE`` accounts, in id order: ``INSERT ... ON CONFLICT
     (account_id) DO UPDATE SET marked_at``. DO UPDATE, not DO NOTHING, because of the
@@ -92,6 +93,7 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
         unique_fields=["account"],
         update_fields=["marked_at"],
     )
+    accounts_marked.send(sender=Account)
     transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=ids))
 
 
@@ -123,6 +125,7 @@ def accounts_mark_changed_matching(
         cursor.execute(statement, [timezone.now(), *select_params])
         marked = cursor.rowcount
     if marked:
+        accounts_marked.send(sender=Account)
         transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=None))
     return marked
 

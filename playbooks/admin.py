@@ -30,7 +30,7 @@ from .models import (
     TaskStatus,
     TaskStatusChange,
 )
-from .tasks import renewal_queue_rebuild_task
+from .tasks import renewal_rebuild_request
 
 # --- Renewals ---------------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ class RenewalWindowAdmin(admin.ModelAdmin):
         if getattr(request, "_renewal_rebuild_queued", False):
             return
         request._renewal_rebuild_queued = True
-        renewal_queue_rebuild_task.delay_on_commit()
+        renewal_rebuild_request()
         self.message_user(
             request,
             "The renewal queue is being rebuilt for the changed windows; refresh it in a moment.",
@@ -104,7 +104,7 @@ class RenewalQueueEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:playbooks_renewalqueueentry_changelist"))
         if not is_manager(request.user):
             raise PermissionDenied("Only managers can rebuild the renewal queue.")
-        renewal_queue_rebuild_task.delay_on_commit(full=True)
+        renewal_rebuild_request(full=True)
         self.message_user(
             request, "Renewal queue rebuild queued; refresh in a moment.", messages.SUCCESS
         )

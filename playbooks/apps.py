@@ -15,6 +15,7 @@ class PlaybooksConfig(AppConfig):
 
         from . import signals
         from .receivers import (
+            on_memberships_changed,
             on_runs_pending,
             process_segment_playbooks,
             rebuild_renewal_queue_soon,
@@ -22,7 +23,7 @@ class PlaybooksConfig(AppConfig):
         )
 
         segment_signals.memberships_changed.connect(
-            process_segment_playbooks, dispatch_uid="playbooks_on_memberships_changed"
+            on_memberships_changed, dispatch_uid="playbooks_on_memberships_changed"
         )
         signals.playbook_processing_requested.connect(
             process_segment_playbooks, dispatch_uid="playbooks_on_processing_requested"

@@ -309,6 +309,9 @@ class PlaybookRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Until when a worker (or a queued retry) answers for the run; a run still unfinished
+    # after it is executed again (steps already done are not repeated).
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

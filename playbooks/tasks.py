@@ -1,25 +1,31 @@
-"""Celery entry points of the playbooks app: thin, by id, idempotent. The services never
-import this module; they send ``playbooks.signals``, which ``playbooks.receivers`` turn
-into these tasks."""
+"""Celery entry points of the playbooks app: thin, by id, idempotent, and the helpers that
+record them in the outbox (``cs_platform.outbox``). The services never import this
+module; they send ``playbooks.signals``, which ``playbooks.receivers`` turn into these
+tasks. Dependencies then run one way: tasks -> services -> signals."""
 
 from datetime import date
 
 from django.conf import settings
-from django.core.cache import cache
 
+from cs_platform import outbox
+from cs_platform.executions import RetryLater
 from cs_platform.tasks import cs_task
 
 from .reviews import segment_review_reminders
-from .services.execution import playbook_run_execute
+from .services.execution import playbook_run_execute, playbook_runs_execute
 from .services.renewals import renewal_queue_rebuild
 from .services.tasks import tasks_wake_snoozed
-from .services.triggers import playbook_runs_enqueue_pending, playbooks_process_events
+from .services.triggers import playbook_runs_recover, playbooks_process_events
 
+# Runs executed per message: a 100k-member activation is 5,000 messages, not 100,000,
+# each a few seconds of work (one run with one step is ~20 short statements and three
+# commits: 0.1-0.2 s).
+RUN_EXECUTE_BATCH = 20
+# A batch stops after this long (slow webhooks: up to 30 s each) and queues its remaining
+# runs as a new message, well inside the task's time limit.
+RUN_BATCH_BUDGET = 120
 # Webhook retries are bounded by the step's max_attempts; this is the outer bound.
 RUN_MAX_RETRIES = 20
-# One pending renewal build at a time per cache: a burst of contract changes (an import)
-# queues one delta build, a few seconds later. A lost key costs one extra (cheap) delta.
-RENEWAL_REBUILD_PENDING_KEY = "playbooks:renewal-rebuild:pending"
 
 
 @cs_task(name="playbooks.renewal_queue_rebuild")
@@ -27,9 +33,8 @@ def renewal_queue_rebuild_task(
     today: str | None = None, full: bool = False, debounced: bool = False
 ) -> dict:
     """The daily job (and "rebuild now", and the debounced build after contract changes):
-    renewal queue, its tasks, snoozed tasks due."""
-    if debounced:  # changes from now on queue another build
-        cache.delete(RENEWAL_REBUILD_PENDING_KEY)
+    renewal queue, its tasks, snoozed tasks due. (``debounced`` only names the debounced
+    build's outbox row: once it has started, changes record another one.)"""
     day = date.fromisoformat(today) if today else None
     build = renewal_queue_rebuild(today=day, full=full)
     woken = tasks_wake_snoozed(today=day)
@@ -44,24 +49,14 @@ def renewal_queue_rebuild_task(
     }
 
 
-def renewal_queue_rebuild_enqueue_debounced() -> bool:
-    """Queue a (delta) renewal queue build with a short countdown unless one is pending:
-    contracts changed, or a renewal was closed, so the queue catches up by itself."""
-    delay = int(getattr(settings, "RENEWAL_REBUILD_DEBOUNCE_SECONDS", 5))
-    if not cache.add(RENEWAL_REBUILD_PENDING_KEY, 1, timeout=delay + 60):
-        return False
-    renewal_queue_rebuild_task.apply_async(kwargs={"debounced": True}, countdown=delay)
-    return True
-
-
 @cs_task(name="playbooks.process_events")
 def process_events_task(segment_id: int | None = None) -> dict:
     """Create runs for new membership events (all segments when ``segment_id`` is None: the
     periodic sweep, which also handles stable_days and lost messages)."""
     result = playbooks_process_events(segment_id=segment_id)
-    requeued = playbook_runs_enqueue_pending() if segment_id is None else 0
+    requeued = playbook_runs_recover() if segment_id is None else 0
     if result.has_more:
-        process_events_task.delay(segment_id)
+        process_events_request(segment_id=segment_id)
     return {
         "created": result.runs_created,
         "skipped": result.runs_skipped,
@@ -70,13 +65,33 @@ def process_events_task(segment_id: int | None = None) -> dict:
     }
 
 
-@cs_task(name="playbooks.run_execute", bind=True, max_retries=RUN_MAX_RETRIES)
-def run_execute_task(self, run_id: int) -> None:
-    """Execute one playbook run; a webhook asking for a retry re-schedules this task with
-    the step's backoff (steps already done are not repeated)."""
+@cs_task(name="playbooks.runs_execute")
+def runs_execute_task(run_ids: list[int]) -> dict:
+    """Execute a batch of playbook runs; a run whose webhook asks for a retry continues
+    alone (``playbooks.run_execute``), due after the step's backoff; runs left when the
+    time budget is spent go on in a new message."""
+    retries, rest = playbook_runs_execute(run_ids=run_ids, budget_seconds=RUN_BATCH_BUDGET)
+    for run_id, wait in retries.items():
+        outbox.enqueue(run_execute_task.name, run_id, delay=wait)
+    if rest:
+        runs_execute_request(run_ids=rest)
+    return {"runs": len(run_ids) - len(rest), "retrying": len(retries), "left": len(rest)}
+
+
+@cs_task(name="playbooks.run_execute", max_retries=RUN_MAX_RETRIES)
+def run_execute_task(run_id: int) -> None:
+    """Execute one playbook run; a webhook asking for a retry queues this task again
+    with the step's backoff as its due time (steps already done are not repeated)."""
     retry_in = playbook_run_execute(run_id=run_id)
     if retry_in is not None:
-        raise self.retry(countdown=retry_in)
+        raise RetryLater(retry_in, f"run {run_id}: webhook retry in {retry_in} s")
+
+
+@cs_task(name="playbooks.runs_recover")
+def runs_recover_task() -> dict:
+    """The schedule's job (every minute): execute again the runs whose lease lapsed (a
+    worker died mid-run) and pending runs nobody queued."""
+    return {"requeued": playbook_runs_recover()}
 
 
 @cs_task(name="playbooks.segment_review_reminders")
@@ -88,3 +103,45 @@ def segment_review_reminders_task(today: str | None = None) -> dict:
         "already_flagged": result.already_flagged,
         "skipped_empty": result.skipped_empty,
     }
+
+
+# --- recording the work (in the caller's transaction) ----------------------------------------
+
+
+def process_events_request(*, segment_id: int | None) -> None:
+    """Record the processing of a segment's playbooks (all with None); one queued each."""
+    outbox.enqueue(
+        process_events_task.name,
+        segment_id,
+        dedupe_key=f"{process_events_task.name}:{segment_id}",
+    )
+
+
+def runs_execute_request(*, run_ids: list[int]) -> None:
+    """Record the execution of runs, ``RUN_EXECUTE_BATCH`` per message."""
+    for start in range(0, len(run_ids), RUN_EXECUTE_BATCH):
+        outbox.enqueue(runs_execute_task.name, run_ids[start : start + RUN_EXECUTE_BATCH])
+
+
+def renewal_rebuild_request(*, full: bool = False) -> None:
+    """ "Rebuild now" (a button, a window change): recorded in the caller's transaction and
+    sent to the interactive queue, ahead of any bulk backlog."""
+    outbox.enqueue(
+        renewal_queue_rebuild_task.name,
+        kwargs={"full": full},
+        queue="interactive",
+        dedupe_key=f"{renewal_queue_rebuild_task.name}:now:{full}",
+    )
+
+
+def renewal_rebuild_request_debounced() -> None:
+    """A delta build of the renewal queue a few seconds from now (contracts changed, or a
+    renewal was closed), so the queue catches up by itself: a burst of changes (an import)
+    coalesces into the one queued build (its due time is in the outbox, not a broker
+    countdown)."""
+    outbox.enqueue(
+        renewal_queue_rebuild_task.name,
+        kwargs={"debounced": True},
+        delay=int(getattr(settings, "RENEWAL_REBUILD_DEBOUNCE_SECONDS", 5)),
+        dedupe_key=f"{renewal_queue_rebuild_task.name}:debounced",
+    )

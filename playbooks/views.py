@@ -40,7 +40,7 @@ from .models import (
     TaskSource,
     TaskStatus,
 )
-from .tasks import renewal_queue_rebuild_task
+from .tasks import renewal_rebuild_request
 
 User = get_user_model()
 
@@ -146,7 +146,7 @@ def renewal_rebuild_view(request: HttpRequest) -> HttpResponse:
     if not is_manager(request.user):
         raise PermissionDenied("Only managers can rebuild the renewal queue.")
     started = timezone.now()
-    renewal_queue_rebuild_task.delay_on_commit()
+    renewal_rebuild_request()
     context = {"started": started.isoformat(), "done": False}
     if is_htmx(request):
         return render(request, "playbooks/_rebuild_status.html", context)

@@ -1,16 +1,11 @@
 """Celery entry points of the segment engine: thin, idempotent, ids not instances."""
 
 from django.conf import settings
-from django.core.cache import cache
 
+from cs_platform import outbox
 from cs_platform.tasks import cs_task
 
 from . import analytics, engine
-
-# One pending sweep at a time per cache (see receivers): the key lives for the debounce
-# delay, so a burst of account changes enqueues one sweep; the sweep itself is cheap and
-# idempotent when nothing is flagged, so a lost key costs at most one extra run.
-EVALUATE_CHANGED_PENDING_KEY = "segments:evaluate-changed:pending"
 
 
 @cs_task(name="segments.recompute")
@@ -50,10 +45,9 @@ def segments_recompute_date_dependent_task() -> dict:
 @cs_task(name="segments.evaluate_changed")
 def segments_evaluate_changed_task() -> dict:
     """Re-evaluate flagged accounts in bounded batches; re-enqueue while more remain."""
-    cache.delete(EVALUATE_CHANGED_PENDING_KEY)
     result = engine.segments_evaluate_changed_accounts()
     if result.remaining:
-        segments_evaluate_changed_task.delay()
+        evaluate_changed_request(delay=0)
     return {
         "accounts": result.accounts,
         "batches": result.batches,
@@ -70,14 +64,28 @@ def analytics_warm_task() -> None:
     analytics.page_defaults_warm()
 
 
-def evaluate_changed_enqueue_debounced() -> bool:
-    """Enqueue the sweep with a short countdown unless one is already pending."""
-    delay = evaluate_changed_debounce_seconds()
-    if not cache.add(EVALUATE_CHANGED_PENDING_KEY, 1, timeout=delay + 60):
-        return False
-    segments_evaluate_changed_task.apply_async(countdown=delay)
-    return True
+def evaluate_changed_request(*, delay: float | None = None) -> None:
+    """Record a sweep of the changed accounts in the current transaction, unless one is
+    queued already: a burst of changes coalesces into the queued sweep, and a change made
+    while a sweep runs queues the next one. Due after ``SEGMENT_EVAL_DEBOUNCE_SECONDS``
+    (default 0: at once, the coalescing alone batches a burst)."""
+    outbox.enqueue(
+        segments_evaluate_changed_task.name,
+        delay=evaluate_changed_debounce_seconds() if delay is None else delay,
+        dedupe_key=segments_evaluate_changed_task.name,
+    )
 
 
-def evaluate_changed_debounce_seconds() -> int:
-    return int(getattr(settings, "SEGMENT_EVAL_DEBOUNCE_SECONDS", 5))
+def segment_recompute_request(*, segment_id: int, version_id: int | None) -> None:
+    """Record a full recompute of a segment (of ``version_id``, or whichever version is
+    current when it runs) in the current transaction; a queued identical one suffices."""
+    outbox.enqueue(
+        segment_recompute_task.name,
+        segment_id,
+        version_id,
+        dedupe_key=f"{segment_recompute_task.name}:{segment_id}:{version_id}",
+    )
+
+
+def evaluate_changed_debounce_seconds() -> float:
+    return float(getattr(settings, "SEGMENT_EVAL_DEBOUNCE_SECONDS", 0))

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "cs_platform",
     "customers",
     "usage",
     "segments",
@@ -155,9 +156,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(VAR_DIR / "celery" / "control"),
     }
 else:
-    # Redis emulates acks with a visibility timeout; it must exceed the longest countdown
-    # (webhook retries back off to at most an hour), or delayed tasks run twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+    # Redis emulates acks with a visibility timeout: a message a dead worker held comes
+    # back after it. Nothing depends on it any more (the outbox re-sends a dead worker's
+    # work when its lease runs out, and no task waits in the broker with a countdown), so
+    # it is short, and a redelivery of a finished or running task does nothing.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300")),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+        # A broker that does not answer must not hang a web request or the relay.
+        "socket_connect_timeout": 3,
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -168,6 +177,38 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
+# Two queues, so that a backlog of bulk work never delays what a user waits for.
+# "interactive": re-evaluation of changed accounts (segments, health), publishes, the
+# "now" buttons, the outbox relay; "bulk": recomputes of everything, playbook fan-out and
+# execution, imports, analytics, scheduled rebuilds. A worker started without -Q takes
+# both (the embedded default); production runs each queue's own workers.
+CELERY_TASK_QUEUES = {"interactive": {}, "bulk": {}}
+CELERY_TASK_DEFAULT_QUEUE = "bulk"
+# Exact names first, then the patterns in order. A "now" button sends a bulk task to
+# "interactive" through the outbox's queue argument (e.g. the renewal rebuild).
+CELERY_TASK_ROUTES = (
+    [
+        ("cs_platform.outbox_relay", {"queue": "interactive"}),
+        ("segments.evaluate_changed", {"queue": "interactive"}),
+        ("segments.recompute", {"queue": "interactive"}),
+        ("*.recompute_all", {"queue": "bulk"}),
+        ("health.*", {"queue": "interactive"}),
+    ],
+)
+
+# --- Outbox (cs_platform.outbox) ------------------------------------------------------------
+# A running task's lease: a worker that dies is noticed this long after its last heartbeat.
+OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "60"))
+# A sent message not started within this (doubling with each send) is sent again.
+OUTBOX_REDISPATCH_SECONDS = int(os.environ.get("OUTBOX_REDISPATCH_SECONDS", "60"))
+# At most this many sent-but-not-started messages per queue in the broker; the rest wait
+# in the outbox (a 100k-member playbook fan-out is not poured into Redis at once), and a
+# worker finishing one sends the next. Keep it at least the number of bulk worker
+# processes, and small enough that a message does not wait in Redis longer than
+# OUTBOX_REDISPATCH_SECONDS (it would be sent twice; harmless, the second does nothing).
+OUTBOX_QUEUE_WINDOWS = {"bulk": int(os.environ.get("OUTBOX_BULK_WINDOW", "8"))}
+OUTBOX_KEEP_DONE_HOURS = 24
+OUTBOX_KEEP_FAILED_DAYS = 14
 
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -223,6 +264,9 @@ SPECTACULAR_SETTINGS = {
 # Injectable "today" (ISO date) for demos and tests; unset means the configured zone's date.
 CS_TODAY = os.environ.get("CS_TODAY") or None
 SEGMENT_RECOMPUTE_EVERY_MINUTES = int(os.environ.get("SEGMENT_RECOMPUTE_EVERY_MINUTES", "15"))
+# Seconds the changed-accounts sweep waits after the first change (0: at once; a burst of
+# changes coalesces into the one queued sweep whatever the delay).
+SEGMENT_EVAL_DEBOUNCE_SECONDS = float(os.environ.get("SEGMENT_EVAL_DEBOUNCE_SECONDS", "0"))
 # Largest CSV the admin's import accepts (bytes); a bigger one goes through the
 # import_csv command or is split.
 ACCOUNT_IMPORT_MAX_BYTES = int(os.environ.get("ACCOUNT_IMPORT_MAX_BYTES", str(50 * 2**20)))

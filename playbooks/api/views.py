@@ -26,7 +26,7 @@ from playbooks.models import (
     TaskSource,
     TaskStatus,
 )
-from playbooks.tasks import renewal_queue_rebuild_task
+from playbooks.tasks import renewal_rebuild_request
 
 from .serializers import (
     DryRunSerializer,
@@ -92,7 +92,7 @@ class RenewalViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], permission_classes=[IsManager])
     def rebuild(self, request: Request) -> Response:
         """Queue a rebuild of the renewal queue and its tasks (managers)."""
-        renewal_queue_rebuild_task.delay_on_commit()
+        renewal_rebuild_request()
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 

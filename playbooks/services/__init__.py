@@ -10,7 +10,7 @@
 - ``definitions``: ``playbook_create``, ``playbook_update``, ``playbook_set_steps``,
   ``playbook_steps_validate``, ``playbook_activate``, ``playbook_deactivate``.
 - The step engine: ``triggers`` (``playbooks_process_events``,
-  ``playbook_runs_enqueue_pending``, ``playbooks_request_processing``), ``step_planner``
+  ``playbook_runs_recover``, ``playbooks_request_processing``), ``step_planner``
   (one plan per step and account), ``execution`` (``playbook_run_execute``) and
   ``dry_run`` (``playbook_dry_run``), the last two sharing the planner.
 
@@ -52,7 +52,7 @@ from .tasks import (
 )
 from .triggers import (
     ProcessResult,
-    playbook_runs_enqueue_pending,
+    playbook_runs_recover,
     playbooks_process_events,
     playbooks_request_processing,
 )
@@ -72,7 +72,7 @@ __all__ = [
     "playbook_deactivate",
     "playbook_dry_run",
     "playbook_run_execute",
-    "playbook_runs_enqueue_pending",
+    "playbook_runs_recover",
     "playbook_set_steps",
     "playbook_steps_validate",
     "playbook_update",

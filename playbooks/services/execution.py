@@ -1,7 +1,9 @@
 """The execution side of the step engine: a run's steps performed in order, each as the
 step planner (``step_planner.plan_step``) decided, exactly once per step."""
 
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core import mail
 from django.db import transaction
@@ -31,6 +33,11 @@ from .step_planner import (
     plan_step,
 )
 from .tasks import task_create
+
+# How long a run's executor answers for it: renewed at each step, so a worker that dies
+# mid-run leaves a run whose lease ends this long after its last step started, and
+# ``triggers.playbook_runs_recover`` executes it again.
+RUN_LEASE = timedelta(minutes=2)
 
 
 @dataclass
@@ -150,6 +157,10 @@ def playbook_run_execute(*, run_id: int) -> int | None:
     retries with that countdown); the run then stays ``running``. A failed step does not
     stop the following ones; the run ends ``failed`` if any step failed, else ``done``.
     Returns None when the run is finished.
+
+    The run's ``lease_until`` is renewed at the start and at each step, moved past the
+    retry's time when a webhook asks for one, and cleared when the run ends: a run left
+    ``running`` by a dead worker is found by its lapsed lease and executed again.
     """
     with transaction.atomic():
         run = (
@@ -160,10 +171,11 @@ def playbook_run_execute(*, run_id: int) -> int | None:
         )
         if run is None or run.status in (RunStatus.DONE, RunStatus.FAILED, RunStatus.SKIPPED):
             return None
+        run.lease_until = timezone.now() + RUN_LEASE
         if run.status == RunStatus.PENDING:
             run.status = RunStatus.RUNNING
             run.started_at = timezone.now()
-            run.save(update_fields=["status", "started_at"])
+        run.save(update_fields=["status", "started_at", "lease_until"])
         step_list = list(
             run.playbook.steps.order_by("order").select_related("playbook__fallback_assignee")
         )
@@ -181,6 +193,7 @@ def playbook_run_execute(*, run_id: int) -> int | None:
                 continue
             step = step_by_id.get(step_run.step_id)
             now = timezone.now()
+            PlaybookRun.objects.filter(pk=run_id).update(lease_until=now + RUN_LEASE)
             step_run.started_at = step_run.started_at or now
             step_run.attempts += 1
             if step is None:
@@ -199,6 +212,9 @@ def playbook_run_execute(*, run_id: int) -> int | None:
                 update_fields=["outcome", "detail", "attempts", "started_at", "finished_at"]
             )
         if result.retry_in is not None:
+            PlaybookRun.objects.filter(pk=run_id).update(
+                lease_until=timezone.now() + timedelta(seconds=result.retry_in) + RUN_LEASE
+            )
             return result.retry_in
     with transaction.atomic():
         failed = PlaybookStepRun.objects.filter(run_id=run_id, outcome=StepOutcome.FAILED).exists()
@@ -212,5 +228,24 @@ def playbook_run_execute(*, run_id: int) -> int | None:
             status=RunStatus.FAILED if failed else RunStatus.DONE,
             finished_at=timezone.now(),
             detail="; ".join(notes),
+            lease_until=None,
         )
     return None
+
+
+def playbook_runs_execute(
+    *, run_ids: list[int], budget_seconds: float | None = None
+) -> tuple[dict[int, int], list[int]]:
+    """Execute a batch of runs one after the other (one message carries a batch, not one
+    message per member), each idempotent as ``playbook_run_execute`` says. Stops starting
+    runs once ``budget_seconds`` have passed. Returns the runs whose webhook asked for a
+    retry (with the seconds to wait) and the runs not started."""
+    started = time.monotonic()
+    retries = {}
+    for index, run_id in enumerate(run_ids):
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            return retries, run_ids[index:]
+        retry_in = playbook_run_execute(run_id=run_id)
+        if retry_in is not None:
+            retries[run_id] = retry_in
+    return retries, []

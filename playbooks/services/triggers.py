@@ -10,11 +10,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from cs_platform import clock
+from cs_platform import clock, outbox
+from cs_platform.db import load_sql, table_name
 from segments.models import Membership, MembershipEvent, MembershipEventKind
 
 from ..models import (
@@ -25,13 +26,22 @@ from ..models import (
     RunStatus,
 )
 from ..signals import playbook_processing_requested, playbook_runs_pending
+from .execution import RUN_LEASE
 
 # Membership events (or members) handled per playbook per statement batch; a call handles
 # at most PROCESS_MAX_BATCHES batches per playbook and reports whether more remain.
 PROCESS_BATCH_SIZE = 1000
 PROCESS_MAX_BATCHES = 20
-# Pending runs older than this are enqueued again by the sweep (a lost message).
-PENDING_RUN_GRACE = timedelta(minutes=5)
+# Members whose activation runs one INSERT ... SELECT creates (a few milliseconds per
+# thousand on PostgreSQL; the runs' execution is queued in batches in the same transaction).
+ACTIVATION_CHUNK = 5_000
+MAX_ACCOUNT_ID = 2**63 - 1
+# Pending runs older than this, with no execution queued, are queued again (a lost one).
+PENDING_RUN_GRACE = timedelta(minutes=10)
+# Runs recovered per pass (playbooks.runs_recover, every minute).
+RECOVER_LIMIT = 1_000
+# The outbox tasks that execute runs (a queued one means runs are on their way).
+RUN_EXECUTION_TASK_PREFIX = "playbooks.run"
 
 
 @dataclass
@@ -139,43 +149,62 @@ def _process_event_batch(playbook: Playbook, today: date) -> tuple[list[Playbook
     return runs, has_more
 
 
-def _process_activation_batch(playbook: Playbook, today: date) -> tuple[list[PlaybookRun], bool]:
-    """Runs for accounts that were already members when the playbook was activated with
-    ``run_for_current_members`` (members who entered later are handled by their event)."""
-    has_run = PlaybookRun.objects.filter(
-        playbook=playbook,
-        account_id=OuterRef("account_id"),
-        membership_event__isnull=True,
-        activation_at=playbook.activated_at,
-    )
-    members = Membership.objects.filter(
-        segment_id=playbook.segment_id, entered_at__lt=playbook.activated_at
-    ).filter(~Exists(has_run))
+def _process_activation_batch(playbook: Playbook, today: date) -> tuple[list[int], int, int, bool]:
+    """Runs for the accounts that were already members when the playbook was activated
+    with ``run_for_current_members`` (members who entered later are handled by their
+    event), set-based: one INSERT ... SELECT per chunk of ``ACTIVATION_CHUNK`` members in
+    account id order, up to ``PROCESS_MAX_BATCHES`` chunks that created runs. Returns
+    (new pending run ids, created, skipped, whether more may remain).
+
+    Chunks whose members all have their run already insert nothing, so a call walks past
+    the ones an earlier call did (each chunk is one range scan of the membership index)."""
+    entered_before = playbook.activated_at
     if playbook.stable_days:
-        stable = timedelta(days=playbook.stable_days)
-        members = members.filter(entered_at__lt=_start_of_day(today - stable + timedelta(days=1)))
-    batch = list(members.order_by("entered_at", "id")[: PROCESS_BATCH_SIZE + 1])
-    has_more = len(batch) > PROCESS_BATCH_SIZE
-    batch = batch[:PROCESS_BATCH_SIZE]
-    if not batch:
-        return [], False
+        stable_start = _start_of_day(today - timedelta(days=playbook.stable_days - 1))
+        entered_before = min(entered_before, stable_start)
+    members = Membership.objects.filter(
+        segment_id=playbook.segment_id, entered_at__lt=entered_before
+    ).order_by("account_id")
     cooldown = timedelta(days=playbook.reentry_cooldown_days)
-    previous = _recent_runs(
-        playbook, sorted({m.account_id for m in batch}), playbook.activated_at - cooldown
+    skip_detail = (
+        f"Ran for this account within {playbook.reentry_cooldown_days} days before "
+        "(reentry_cooldown_days)."
     )
-    runs = []
-    for member in batch:
-        run = PlaybookRun(
-            playbook=playbook,
-            account_id=member.account_id,
-            activation_at=playbook.activated_at,
-            triggered_at=playbook.activated_at,
-            status=RunStatus.PENDING,
+    statement = load_sql(
+        "playbooks",
+        "playbook_runs_insert_for_members",
+        runs=table_name(PlaybookRun),
+        memberships=table_name(Membership),
+    )
+    pending, created, skipped, chunks, after = [], 0, 0, 0, 0
+    while chunks < PROCESS_MAX_BATCHES:
+        bounds = list(
+            members.filter(account_id__gt=after).values_list("account_id", flat=True)[
+                ACTIVATION_CHUNK - 1 : ACTIVATION_CHUNK
+            ]
         )
-        if _cooldown_blocks(playbook, previous[member.account_id], playbook.activated_at):
-            _skip_for_cooldown(run)
-        runs.append(run)
-    return runs, has_more
+        upto = bounds[0] if bounds else MAX_ACCOUNT_ID
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                statement,
+                [
+                    *(playbook.pk, playbook.activated_at, playbook.activated_at),
+                    *(skip_detail, timezone.now()),
+                    *(playbook.pk, playbook.activated_at - cooldown, playbook.activated_at),
+                    *(playbook.segment_id, entered_before, after, upto),
+                ],
+            )
+            rows = cursor.fetchall()
+            ids = sorted(run_id for run_id, status in rows if status == RunStatus.PENDING)
+            _enqueue_runs(ids)
+        pending.extend(ids)
+        created += len(ids)
+        skipped += len(rows) - len(ids)
+        chunks += 1 if rows else 0
+        if not bounds:
+            return pending, created, skipped, False
+        after = upto
+    return pending, created, skipped, True
 
 
 def playbooks_process_events(
@@ -202,13 +231,16 @@ def playbooks_process_events(
     if segment_id is not None:
         playbooks = playbooks.filter(segment_id=segment_id)
     for playbook in playbooks:
-        builders = [_process_event_batch]
         if (
             playbook.on_activation == PlaybookActivation.RUN_FOR_CURRENT_MEMBERS
             and playbook.trigger == PlaybookTrigger.ON_ENTER
         ):
-            builders.insert(0, _process_activation_batch)
-        for builder in builders:
+            ids, created, skipped, more = _process_activation_batch(playbook, today)
+            result.run_ids.extend(ids)
+            result.runs_created += created
+            result.runs_skipped += skipped
+            result.has_more |= more
+        for builder in [_process_event_batch]:
             for _ in range(PROCESS_MAX_BATCHES):
                 with transaction.atomic():
                     runs, more = builder(playbook, today)
@@ -228,30 +260,35 @@ def playbooks_process_events(
 
 def _created_pending_ids(playbook: Playbook, runs: list[PlaybookRun]) -> list[int]:
     event_ids = [r.membership_event_id for r in runs if r.membership_event_id]
-    account_ids = [r.account_id for r in runs if not r.membership_event_id]
-    keys = Q()
-    if event_ids:
-        keys |= Q(membership_event_id__in=event_ids)
-    if account_ids:
-        keys |= Q(
-            membership_event__isnull=True,
-            activation_at=playbook.activated_at,
-            account_id__in=account_ids,
-        )
     return list(
-        PlaybookRun.objects.filter(keys, playbook=playbook, status=RunStatus.PENDING).values_list(
-            "id", flat=True
+        PlaybookRun.objects.filter(
+            playbook=playbook, membership_event_id__in=event_ids, status=RunStatus.PENDING
+        ).values_list("id", flat=True)
+    )
+
+
+def playbook_runs_recover(*, now: datetime | None = None, limit: int = RECOVER_LIMIT) -> int:
+    """Execute again the runs nobody answers for: ``running`` with a lapsed lease (the
+    worker died mid-run, or a retry was lost) and ``pending`` ones older than
+    ``PENDING_RUN_GRACE`` while no execution is queued in the outbox (a fan-out's backlog
+    waits there in order and is not recovered twice). Each gets a new lease, so the next
+    pass does not queue it again meanwhile; execution skips the steps already done.
+    Returns how many runs were queued."""
+    now = now or timezone.now()
+    lapsed = Q(status=RunStatus.RUNNING) & (
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, started_at__lt=now - RUN_LEASE)
+    )
+    if not outbox.open_count(task_prefix=RUN_EXECUTION_TASK_PREFIX):
+        lapsed |= Q(status=RunStatus.PENDING, created_at__lt=now - PENDING_RUN_GRACE) & (
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
         )
-    )
-
-
-def playbook_runs_enqueue_pending() -> int:
-    """Enqueue runs left pending for longer than PENDING_RUN_GRACE (a lost message)."""
-    cutoff = timezone.now() - PENDING_RUN_GRACE
-    ids = list(
-        PlaybookRun.objects.filter(status=RunStatus.PENDING, created_at__lt=cutoff).values_list(
-            "id", flat=True
-        )[:PROCESS_BATCH_SIZE]
-    )
-    _enqueue_runs(ids)
+    with transaction.atomic():
+        ids = list(
+            PlaybookRun.objects.filter(lapsed)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        PlaybookRun.objects.filter(pk__in=ids).update(lease_until=now + RUN_LEASE)
+        _enqueue_runs(ids)
     return len(ids)

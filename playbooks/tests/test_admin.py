@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from cs_platform.models import OutboxMessage
 from customers.tests.factories import AccountFactory, ContractFactory
 from playbooks import services
 from playbooks.models import Playbook, Task, TaskStatus
@@ -32,15 +33,11 @@ def test_changelists_render(admin_client, today):
 
 
 def test_rebuild_now_queues_a_full_rebuild(admin_client, django_capture_on_commit_callbacks):
-    from unittest import mock
-
-    with (
-        mock.patch("playbooks.tasks.renewal_queue_rebuild_task.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks():
         response = admin_client.post(reverse("admin:playbooks_renewalqueueentry_rebuild"))
     assert response.status_code == 302
-    delay.assert_called_once_with(full=True)
+    queued = OutboxMessage.objects.get(task="playbooks.renewal_queue_rebuild")
+    assert (queued.kwargs, queued.queue, queued.state) == ({"full": True}, "interactive", "queued")
 
 
 @pytest.mark.parametrize(
@@ -50,18 +47,13 @@ def test_rebuild_now_queues_a_full_rebuild(admin_client, django_capture_on_commi
 def test_rebuild_now_is_for_managers_only(
     client, csm, django_capture_on_commit_callbacks, staff, expected_status
 ):
-    from unittest import mock
-
     # Given a CSM (in the admin or not)
     csm.is_staff = staff
     csm.save(update_fields=["is_staff"])
     client.force_login(csm)
 
     # When they ask for a rebuild
-    with (
-        mock.patch("playbooks.tasks.renewal_queue_rebuild_task.delay") as delay,
-        django_capture_on_commit_callbacks(execute=True) as callbacks,
-    ):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(reverse("admin:playbooks_renewalqueueentry_rebuild"))
 
     # Then they are turned away and nothing is queued
@@ -69,7 +61,7 @@ def test_rebuild_now_is_for_managers_only(
     if expected_status == 302:
         assert reverse("admin:login") in response["Location"]
     assert callbacks == []
-    delay.assert_not_called()
+    assert not OutboxMessage.objects.exists()
 
 
 def windows_of_contract(contract) -> set[int | None]:

@@ -10,7 +10,10 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from cs_platform import outbox
+from cs_platform.models import OutboxMessage
 from customers.models import CSMAssignment
 from customers.tests.factories import AccountFactory, UserFactory
 from playbooks import services, steps, webhooks
@@ -114,18 +117,39 @@ def test_webhook_gives_up_after_max_attempts_on_connection_errors(today):
     assert step_run.detail == f"{webhooks.NO_ANSWER} after 2 attempts"
 
 
-def test_celery_task_retries_the_webhook_with_countdown(today, django_capture_on_commit_callbacks):
-    # Given a receiver failing twice with 503 (the eager retry re-runs at once)
+def test_the_task_retries_the_webhook_through_the_outbox_not_the_broker(
+    today, eager_tasks, django_capture_on_commit_callbacks
+):
+    # Given a receiver failing twice with 503
     with Receiver([503, 503, 200]) as receiver:
         run = make_run("webhook", {"url": receiver.url, "secret": SECRET})
 
-        # When the Celery task is applied in-process
-        run_execute_task.apply(args=[run.id])
+        # When the task runs (in-process) and the webhook asks for a retry
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox.enqueue(run_execute_task.name, run.id)
+        row = OutboxMessage.objects.get(task=run_execute_task.name)
 
-    # Then it retried until the webhook accepted
-    assert len(receiver.requests) == 3
+        # Then the retry is a due time on the outbox row, 30 s away (nothing in the broker),
+        # and the run's lease covers the wait
+        row.refresh_from_db()
+        run.refresh_from_db()
+        assert (row.state, len(receiver.requests)) == ("queued", 1)
+        assert timedelta(seconds=25) < row.due_at - timezone.now() <= timedelta(seconds=30)
+        assert run.status == RunStatus.RUNNING and run.lease_until > row.due_at
+
+        # And each time it comes due, the relay sends it again, until the webhook accepts
+        for _ in range(2):
+            OutboxMessage.objects.filter(pk=row.pk).update(
+                due_at=timezone.now(), next_check_at=timezone.now()
+            )
+            outbox.relay()
+
+    row.refresh_from_db()
+    assert len(receiver.requests) == 3 and row.state == "done" and row.attempts == 3
     step_run = PlaybookStepRun.objects.get(run=run)
     assert (step_run.outcome, step_run.attempts) == (StepOutcome.OK, 3)
+    run.refresh_from_db()
+    assert (run.status, run.lease_until) == (RunStatus.DONE, None)
     assert steps.webhook_backoff(1) == 30 and steps.webhook_backoff(3) == 120
     assert steps.webhook_backoff(20) == 3600
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from cs_platform.models import OutboxMessage
 from playbooks import services
 from playbooks.models import RenewalQueueBuild, Task, TaskStatus, TaskStatusChange
 from playbooks.tests.factories import PlaybookFactory, PlaybookStepFactory
@@ -88,16 +89,15 @@ def test_renewal_queue_query_count_does_not_grow(client, csm, other_csm, manager
 
 
 @pytest.mark.parametrize(("who", "expected"), [("csm", 403), ("manager", 200)])
-def test_renewal_rebuild_permission(client, world, request, who, expected, monkeypatch):
-    queued = []
-    monkeypatch.setattr(
-        "playbooks.views.renewal_queue_rebuild_task.delay_on_commit",
-        lambda *a, **k: queued.append(a),
-    )
+def test_renewal_rebuild_permission(
+    client, world, request, who, expected, django_capture_on_commit_callbacks
+):
     client.force_login(request.getfixturevalue(who))
-    response = client.post(reverse("renewal-rebuild"), HTTP_HX_REQUEST="true")
+    with django_capture_on_commit_callbacks():
+        response = client.post(reverse("renewal-rebuild"), HTTP_HX_REQUEST="true")
     assert response.status_code == expected
-    assert len(queued) == (1 if expected == 200 else 0)
+    queued = OutboxMessage.objects.filter(task="playbooks.renewal_queue_rebuild")
+    assert queued.count() == (1 if expected == 200 else 0)
     if expected == 200:
         assert b"Rebuilding the renewal queue" in response.content
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from cs_platform.models import OutboxMessage
 from customers import services as customer_services
 from customers.models import Account
 from customers.tests.api_client import api_client
@@ -144,10 +145,14 @@ def test_unknown_versions_are_404(segment, manager, number):
 
 
 def test_recompute_is_queued(segment, manager, django_capture_on_commit_callbacks):
+    # (the publish's own recompute, already run)
+    OutboxMessage.objects.filter(task="segments.recompute").update(state="done")
     with django_capture_on_commit_callbacks() as callbacks:
         response = api_client(manager).post(f"/api/segments/{segment.pk}/recompute/")
     assert response.status_code == 202 and response.json() == {"status": "queued"}
-    assert len(callbacks) == 1  # the task is sent after commit
+    queued = OutboxMessage.objects.get(task="segments.recompute", state="queued")
+    assert queued.args == [segment.pk, segment.current_version_id]
+    assert len(callbacks) == 1  # sent to a worker after commit
 
 
 def test_members_now_and_at_a_past_date(segment, csm, accounts):

@@ -1,18 +1,19 @@
-"""Celery entry points, the beat schedule, the debounced accounts_changed receiver and the
+"""Celery entry points, the beat schedule, the sweep recorded with account changes and the
 management command (tasks run in-process here; see test_recompute_integration for the
 real broker and worker)."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from cs_platform.celery import app
+from cs_platform.models import OutboxMessage
 from customers import services as customer_services
-from customers.models import Account
-from customers.signals import accounts_changed
 from segments import tasks
 
 from .engine_fixtures import ARR_100K, account, member_ids, published
@@ -53,22 +54,41 @@ def test_recompute_task_with_stale_version_writes_nothing(today, eager_tasks):
     assert member_ids(segment) == set()
 
 
-def test_burst_of_account_changes_enqueues_one_sweep(today, eager_tasks, settings):
-    # given the sweep is pending after a first change (eager: it ran already, mark deleted)
-    settings.SEGMENT_EVAL_DEBOUNCE_SECONDS = 0
+def test_a_burst_of_account_changes_records_one_sweep(today, settings):
+    # given a debounce, so that the queued sweep is not due during the test
+    settings.SEGMENT_EVAL_DEBOUNCE_SECONDS = 60
+    accounts = [account(arr=150000) for _ in range(3)]
+    sweeps = OutboxMessage.objects.filter(task="segments.evaluate_changed", state="queued")
+
+    # when three writes mark accounts, each in its own transaction
+    for acc in accounts:
+        with transaction.atomic():
+            customer_services.accounts_mark_changed(account_ids=[acc.pk])
+
+    # then one sweep is queued, due after the debounce
+    assert sweeps.count() == 1
+    assert sweeps.get().due_at > timezone.now() + timedelta(seconds=50)
+
+    # and once it has started, the next change queues the next one
+    sweeps.update(state="running")
+    customer_services.accounts_mark_changed(account_ids=[accounts[0].pk])
+    assert sweeps.count() == 1
+
+
+def test_an_account_change_is_swept_when_its_transaction_commits(
+    today, eager_tasks, django_capture_on_commit_callbacks
+):
+    # given a segment and an account that now matches it
     acc = account(arr=150000)
     segment = published("Big", ARR_100K)
-    customer_services.accounts_mark_changed(account_ids=[acc.pk])
-    cache.set(tasks.EVALUATE_CHANGED_PENDING_KEY, 1)  # a sweep is already queued
 
-    # when more changes arrive, then no further sweep is enqueued
-    accounts_changed.send(sender=Account, account_ids=[acc.pk])
-    assert member_ids(segment) == set()
+    # when the account's mark commits (tasks run in-process)
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_services.accounts_mark_changed(account_ids=[acc.pk])
 
-    # and once the pending one has run (it clears the key), the next change enqueues again
-    cache.delete(tasks.EVALUATE_CHANGED_PENDING_KEY)
-    accounts_changed.send(sender=Account, account_ids=[acc.pk])
+    # then the sweep ran and its outbox row is done
     assert member_ids(segment) == {acc.pk}
+    assert OutboxMessage.objects.get(task="segments.evaluate_changed").state == "done"
 
 
 def test_management_command_recomputes(today):
