@@ -2,9 +2,11 @@
 nothing: any bad row is a 400 naming the rows by index), then write set-based.
 
 Writing: the rows (one per account, metric and day) go into a per-connection staging
-table in bulk (PostgreSQL: COPY) and one upsert statement moves them into the daily table
-(``sql/<vendor>/usage_daily_upsert.sql``), returning the accounts whose stored usage really
-changed; exactly those are marked for segment re-evaluation, in the same transaction.
+table in bulk (PostgreSQL: COPY); one statement keeps those that change a stored value,
+with the value they replace (``sql/usage_daily_changes.sql``), one writes them
+(``sql/usage_daily_write.sql``), the window values follow the changes
+(``features.features_apply_changes``), and exactly the accounts whose stored usage
+changed are marked for segment re-evaluation, all in the same transaction.
 """
 
 import csv
@@ -17,12 +19,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
-from cs_platform.db import dialect, load_sql
+from cs_platform.db import dialect, load_sql, table_name
 from customers.models import Account
-from customers.services import accounts_mark_changed
+from customers.services import accounts_mark_changed_matching
 
+from . import features
 from .models import USAGE_VALUE, MetricKind, UsageEventBatch, UsageMetric
 from .settings_access import MAX_ROWS_PER_REQUEST, latest_allowed_day, usage_time_zone
 
@@ -235,10 +239,29 @@ def event_rows_validate(rows: object) -> dict[Key, Decimal]:
 # --- writing ----------------------------------------------------------------------------
 
 
-def _upsert(values: Mapping[Key, Decimal], *, add: bool) -> set[int]:
-    """Write ``values`` into the daily table; the ids of the accounts whose usage changed."""
+def _check_still_there(cursor) -> None:
+    """Every staged account and metric still exists: they were looked up before the usage
+    writers' lock was taken, and deleting an account takes that lock (``usage.receivers``),
+    so from here on none can go. One anti-join each (the daily table has no foreign-key
+    constraints to check that row by row: ``models.DailyUsage``)."""
+    for column, table in (("account_id", Account), ("metric_id", UsageMetric)):
+        cursor.execute(
+            f"SELECT s.{column} FROM {STAGING_TABLE} s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table_name(table)} t WHERE t.id = s.{column}) LIMIT 1"
+        )
+        gone = cursor.fetchone()
+        if gone:
+            raise ValidationError(
+                {"rows": [f"{column}: {gone[0]} was deleted while the batch was checked"]}
+            )
+
+
+def _write(values: Mapping[Key, Decimal], *, add: bool) -> int:
+    """Write ``values`` into the daily table and the changes into the window values
+    (``usage.features``); mark the accounts whose stored usage changed. Returns how many
+    accounts were marked. Call inside a transaction."""
     if not values:
-        return set()
+        return 0
     db = dialect()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -246,37 +269,47 @@ def _upsert(values: Mapping[Key, Decimal], *, add: bool) -> set[int]:
             f"NOT NULL, metric_id {db.bigint} NOT NULL, day date NOT NULL, "
             f"value numeric(18, 4) NOT NULL){db.temp_table_suffix}"
         )
+        features.changes_table_ensure(cursor)
         cursor.execute(f"DELETE FROM {STAGING_TABLE}")
+        cursor.execute(f"DELETE FROM {features.CHANGES_TABLE}")
         db.copy_rows(
             cursor,
             STAGING_TABLE,
             ("account_id", "metric_id", "day", "value"),
             ((a, m, d, v) for (a, m, d), v in values.items()),
         )
-        if add:
-            assign, changed = "stored.value + excluded.value", "excluded.value <> 0"
-        else:
-            assign, changed = "excluded.value", "stored.value <> excluded.value"
-        cursor.execute(load_sql("usage", "usage_daily_upsert", assign=assign, changed=changed))
-        changed_ids = {row[0] for row in cursor.fetchall()}
+        features.usage_writers_lock()
+        _check_still_there(cursor)
+        as_of = features.features_as_of({metric_id for _, metric_id, _ in values})
+        new_value = "COALESCE(d.value, 0) + s.value" if add else "s.value"
+        cursor.execute(load_sql("usage", "usage_daily_changes", new_value=new_value))
+        if not cursor.rowcount:
+            return 0
+        db.analyze(cursor, features.CHANGES_TABLE)
+        cursor.execute(load_sql("usage", "usage_daily_write"))
+        features.features_apply_changes(cursor, as_of)
+        changed = Account.objects.filter(
+            id__in=RawSQL(f"SELECT account_id FROM {features.CHANGES_TABLE}", [])  # noqa: S611
+        )
+        marked = accounts_mark_changed_matching(accounts=changed)
         cursor.execute(f"DELETE FROM {STAGING_TABLE}")
-    return changed_ids
+        cursor.execute(f"DELETE FROM {features.CHANGES_TABLE}")
+    return marked
 
 
 @transaction.atomic
 def usage_daily_ingest(*, rows: object) -> IngestResult:
     """Validate and write a batch of daily values (a re-sent day replaces its value)."""
     values = daily_rows_validate(rows)
-    changed = _upsert(values, add=False)
-    accounts_mark_changed(account_ids=changed)
-    return IngestResult(rows=len(rows), changed_accounts=len(changed))  # type: ignore[arg-type]
+    changed = _write(values, add=False)
+    return IngestResult(rows=len(rows), changed_accounts=changed)  # type: ignore[arg-type]
 
 
 def usage_events_ingest(*, rows: object, idempotency_key: str | None) -> IngestResult:
     """Validate and add a batch of events to their days. With an ``idempotency_key``, a
     batch already applied under that key adds nothing (``duplicate_batch``)."""
+    count = len(rows) if isinstance(rows, list) else 0
     totals = event_rows_validate(rows)
-    count = len(rows)  # type: ignore[arg-type]
     with transaction.atomic():
         if idempotency_key:
             try:
@@ -284,6 +317,5 @@ def usage_events_ingest(*, rows: object, idempotency_key: str | None) -> IngestR
                     UsageEventBatch.objects.create(idempotency_key=idempotency_key, accepted=count)
             except IntegrityError:
                 return IngestResult(rows=0, changed_accounts=0, duplicate_batch=True)
-        changed = _upsert(totals, add=True)
-        accounts_mark_changed(account_ids=changed)
-    return IngestResult(rows=count, changed_accounts=len(changed))
+        changed = _write(totals, add=True)
+    return IngestResult(rows=count, changed_accounts=changed)

@@ -3,9 +3,13 @@
 ``usage.KEY.last_active``, resolved when a rule is checked from the metrics table (an
 unknown metric or window is a validation error naming the path).
 
-Each field is a ``Computed`` source: a correlated aggregate subquery over the daily table
-(a range scan of its (account, metric, day) key) for the compiler and ranking, and the
-same value computed in Python (``windows``) for the evaluator and explain.
+Each field is a ``Computed`` source. In SQL (the compiler and ranking) it reads the
+account's row of the window values (``UsageFeatures``, one primary-key lookup) when the
+metric's features are as of the rule's day, and otherwise aggregates the daily table (a
+range scan of its (account, metric, day) key); the check is part of the statement (an
+uncorrelated subquery, evaluated once), so a statement never mixes stale window values
+with fresh ones, whatever commits meanwhile. In Python (the evaluator and explain) the
+same value is computed from the daily rows (``windows``).
 """
 
 import re
@@ -15,9 +19,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
     Count,
     DateField,
     DecimalField,
+    F,
     FloatField,
     Func,
     IntegerField,
@@ -27,15 +33,17 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.lookups import Exact
 
 from rules import Computed, RuleField, register_family
 from rules.registry import AttributeSpec
 from rules.vocabulary import DATE, INTEGER, NUMBER
 
 from . import windows
-from .models import USAGE_VALUE, DailyUsage, UsageMetric
+from .models import USAGE_VALUE, DailyUsage, UsageFeatures, UsageFeatureState, UsageMetric
 
 PREFIX = "usage."
 APP = "usage"
@@ -88,8 +96,8 @@ def _aggregate(queryset, expression, output_field) -> Subquery:
     return Subquery(grouped, output_field=output_field)
 
 
-def window_expression(metric_id: int, kind: str, days: int, today: date):
-    """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row."""
+def _daily_window(metric_id: int, kind: str, days: int, today: date):
+    """``usage.KEY.<kind>_<days>d`` aggregated from the daily table (features not current)."""
     first = windows.window_start(today, days)
     if kind == "change":
         previous_first = first - timedelta(days=days)
@@ -109,11 +117,61 @@ def window_expression(metric_id: int, kind: str, days: int, today: date):
     return total
 
 
+def _feature(metric_id: int, value, output_field) -> Subquery:
+    """``value`` (an expression of the features row's columns) of the outer account's
+    features row of the metric: one primary-key lookup; NULL without a row."""
+    row = UsageFeatures.objects.filter(account_id=OuterRef("pk"), metric_id=metric_id)
+    return Subquery(
+        row.order_by().annotate(result=value).values("result"), output_field=output_field
+    )
+
+
+def _features_window(metric_id: int, kind: str, days: int):
+    """``usage.KEY.<kind>_<days>d`` read from the window values (features current)."""
+    total = F(f"sum_{days}d")
+    if kind == "change":
+        previous = F(f"prev_{days}d")
+        change = Quotient((total - previous) * Value(Decimal(100)), NullIf(previous, _ZERO))
+        return _feature(metric_id, change, _NUMBER)
+    if kind == "days_active":
+        return Coalesce(_feature(metric_id, F(f"days_{days}d"), IntegerField()), Value(0))
+    column = F(f"max_{days}d") if kind == "max" else total
+    value = Coalesce(_feature(metric_id, column, _NUMBER), _ZERO, output_field=_NUMBER)
+    if kind == "avg":
+        return Quotient(value, Value(Decimal(days), output_field=_NUMBER))
+    return value
+
+
+def features_current(metric_id: int, today: date) -> Exact:
+    """True when the metric's window values are as of ``today`` (false when never built):
+    an uncorrelated subquery, so evaluated once per statement, in its snapshot."""
+    as_of = UsageFeatureState.objects.filter(metric_id=metric_id).values("as_of")
+    return Exact(Subquery(as_of, output_field=DateField()), Value(today, DateField()))
+
+
+def window_expression(metric_id: int, kind: str, days: int, today: date):
+    """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row."""
+    output = IntegerField() if kind == "days_active" else _NUMBER
+    return Case(
+        When(features_current(metric_id, today), then=_features_window(metric_id, kind, days)),
+        default=_daily_window(metric_id, kind, days, today),
+        output_field=output,
+    )
+
+
 def last_active_expression(metric_id: int, today: date):
     rows = DailyUsage.objects.filter(
         account=OuterRef("pk"), metric_id=metric_id, day__lte=today, value__gt=0
     ).order_by("-day")
-    return Subquery(rows.values("day")[:1], output_field=DateField())
+    from_daily = Subquery(rows.values("day")[:1], output_field=DateField())
+    return Case(
+        When(
+            features_current(metric_id, today),
+            then=_feature(metric_id, F("last_active"), DateField()),
+        ),
+        default=from_daily,
+        output_field=DateField(),
+    )
 
 
 # --- the evaluator's side: one query per account for every metric ------------------------

@@ -1,10 +1,12 @@
 """The calendar slide: after the day changes, every active segment whose rule (or ranking)
 depends on "today" (a relative date operator, a usage window, any computed field) is
-recomputed, even when no data changed."""
+recomputed, even when no data changed. The usage window values are slid to the new day
+first, so the recompute reads them rather than aggregating the daily table."""
 
 from datetime import date
 
 from rules import Computed, RuleValidationError, node_depends_on_today, parse_rule, registry
+from usage.features import usage_features_slide
 
 from ..models import Segment
 from .recompute_all import RecomputeAllResult, segments_recompute_all
@@ -26,7 +28,9 @@ def segment_depends_on_today(segment: Segment, attributes: dict) -> bool:
 
 
 def segments_recompute_date_dependent(*, today: date | None = None) -> RecomputeAllResult:
-    """Recompute the active segments whose membership can change with the date alone."""
+    """Slide the usage window values to ``today``, then recompute the active segments
+    whose membership can change with the date alone."""
+    usage_features_slide(today=today)
     attributes = attribute_specs()
     return segments_recompute_all(
         today=today, only=lambda segment: segment_depends_on_today(segment, attributes)

@@ -1,0 +1,8 @@
+-- A window-values row (zeros: the columns' defaults) for every changed (account, metric)
+-- pair of usage_daily_changes that has none yet, for the metrics {metrics}, so that
+-- usage_features_apply_changes only has to update.
+-- Format fields: metrics (a list of metric ids, integers). No parameters.
+INSERT INTO usage_usagefeatures (account_id, metric_id)
+SELECT DISTINCT c.account_id, c.metric_id FROM usage_daily_changes c
+WHERE c.metric_id IN ({metrics})
+ON CONFLICT (account_id, metric_id) DO NOTHING
