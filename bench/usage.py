@@ -158,7 +158,6 @@ def main() -> int:
     from rules import rule_queryset
     from segments.engine import segments_evaluate_changed_accounts, segments_recompute_all
     from segments.engine.day_change import segments_recompute_date_dependent
-
     from usage.features import usage_features_rebuild, usage_features_slide
 
     results: dict[str, float] = {}
