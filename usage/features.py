@@ -91,11 +91,19 @@ def changes_table_ensure(cursor) -> None:
     )
 
 
-def features_apply_changes(cursor, as_of_by_metric: dict[int, date]) -> None:
+def features_apply_changes(
+    cursor, as_of_by_metric: dict[int, date], *, one_day_per_pair: bool
+) -> None:
     """Add the changed daily rows of ``CHANGES_TABLE`` (already written to the daily
     table) to the features of the built metrics among them (``features_as_of``; the
     caller holds the usage writers' lock). One INSERT of the missing (account, metric)
-    rows and one UPDATE per distinct ``as_of`` (normally one)."""
+    rows and one UPDATE per distinct ``as_of`` (normally one). ``one_day_per_pair``: no
+    (account, metric) changed on two days, so the changes need no grouping."""
+    statement = (
+        "usage_features_apply_changes_one_day"
+        if one_day_per_pair
+        else "usage_features_apply_changes"
+    )
     by_day: dict[date, list[int]] = {}
     for metric_id, as_of in as_of_by_metric.items():
         by_day.setdefault(as_of, []).append(metric_id)
@@ -103,9 +111,7 @@ def features_apply_changes(cursor, as_of_by_metric: dict[int, date]) -> None:
         metrics = _id_list(metric_ids)
         cursor.execute(load_sql("usage", "usage_features_add_pairs", metrics=metrics))
         cursor.execute(
-            load_sql(
-                "usage", "usage_features_apply_changes", metrics=metrics, **window_days(as_of)
-            ),
+            load_sql("usage", statement, metrics=metrics, **window_days(as_of)),
             window_params(as_of),
         )
 

@@ -6,8 +6,10 @@
 -- day (a higher value, the same value on a later day, or a day that did not hold it);
 -- only when the day that held it went down, or several of its days changed at once, is
 -- it looked up again in the daily table (by key: the window's days listed). A changed
--- day after %(today)s changes nothing (the day-change slide takes it in). The caller
--- holds the usage writers' lock and has inserted a row for every changed pair.
+-- day after %(today)s changes nothing (the day-change slide takes it in). A last active
+-- day that went to 0 is looked up again through the account's index (the unary + keeps
+-- both databases off the key, which would read every account's days up to today). The
+-- caller holds the usage writers' lock and has inserted a row for every changed pair.
 -- Format fields: metrics (a list of metric ids, integers); days_N for N in 7, 14, 30,
 -- 60, 90 (the window's days, quoted ISO dates).
 -- Parameters (named): today, from_N and prev_from_N for N in 7, 14, 30, 60, 90.
@@ -117,7 +119,7 @@ UPDATE usage_usagefeatures AS f SET
             THEN c.active
         WHEN c.deactivated = f.last_active THEN (
             SELECT MAX(r.day) FROM usage_dailyusage r
-            WHERE r.account_id = f.account_id AND r.metric_id = f.metric_id
+            WHERE r.account_id = f.account_id AND +r.metric_id = f.metric_id
             AND r.value > 0 AND r.day <= %(today)s)
         ELSE f.last_active END
 FROM (

@@ -88,7 +88,11 @@ def assert_features_right(metric: UsageMetric) -> None:
     for account_id in set(expected) | set(stored):
         want = expected.get(account_id, zeros)
         got = stored.get(account_id, zeros)
-        assert got == want, (account_id, as_of, {k: (got[k], want[k]) for k in want if got[k] != want[k]})
+        assert got == want, (
+            account_id,
+            as_of,
+            {k: (got[k], want[k]) for k in want if got[k] != want[k]},
+        )
 
 
 def expected_features_of_nothing() -> dict[str, object]:
@@ -192,7 +196,12 @@ def test_a_new_metric_reads_the_window_values_at_once(settings, manager):
     settings.CS_TODAY = START
     acc = account(external_id="acme")
     client = api_client(manager)
-    assert client.post("/api/usage/metrics/", {"key": "logins", "label": "Logins"}, format="json").status_code == 201
+    assert (
+        client.post(
+            "/api/usage/metrics/", {"key": "logins", "label": "Logins"}, format="json"
+        ).status_code
+        == 201
+    )
     rows = [{"account": "acme", "metric": "logins", "day": START.isoformat(), "value": 4}]
     assert client.post("/api/usage/daily/", rows, format="json").status_code == 200
     # then the features are as of today and hold it
