@@ -33,6 +33,10 @@ def usage_retention_apply() -> int:
     with transaction.atomic():
         # Ingestion's changes wait: a last active day is cleared with its rows.
         features.usage_writers_lock()
-        deleted, _ = DailyUsage.objects.filter(day__lt=cutoff).delete()
+        deleted = 0
+        # Metric by metric: each a range of the daily table's (metric, day, account) key.
+        for metric_id in UsageMetric.objects.order_by("pk").values_list("pk", flat=True):
+            count, _ = DailyUsage.objects.filter(metric_id=metric_id, day__lt=cutoff).delete()
+            deleted += count
         features.features_forget_before(cutoff)
     return deleted
