@@ -52,6 +52,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--segments", type=int, default=20)
     parser.add_argument("--density", type=float, default=0.6)
     parser.add_argument("--db", default="cs_bench_usage")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the history of an earlier run with as many accounts (loading it takes "
+        "minutes): drop only what the run wrote (today's rows, segments, window values)",
+    )
     args = parser.parse_args()
     scratch_db.refuse_protected(parser, args.db)
     if args.db in ("cs_bench_recompute", "cs_bench_renewals"):
@@ -120,6 +126,23 @@ def load_history(args: argparse.Namespace) -> int:
     return DailyUsage.objects.count()
 
 
+def reset_to_history() -> int:
+    """Back to the state after ``load_history``: what a run wrote is dropped."""
+    from django.db import connection
+
+    from usage.models import DailyUsage
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM usage_dailyusage WHERE day >= %s", [TODAY])
+        cursor.execute(
+            "TRUNCATE segments_segment, customers_pendingevaluation, usage_usagefeatures, "
+            "usage_usagefeaturestate, usage_usageeventbatch CASCADE"
+        )
+        cursor.execute("DELETE FROM auth_user WHERE username = 'bench-manager'")
+        cursor.execute("VACUUM ANALYZE")
+    return DailyUsage.objects.count()
+
+
 def create_segments(count: int) -> list:
     from segments.services import segment_create
 
@@ -149,7 +172,8 @@ def main() -> int:
         flush=True,
     )
     os.chdir(scratch_db.ROOT)  # (something on the way adds the working folder to the path)
-    scratch_db.prepare(url, fresh=True, settings_module="cs_platform.settings.test")
+    reuse = args.reuse and scratch_db.account_count(url) == args.accounts
+    scratch_db.prepare(url, fresh=not reuse, settings_module="cs_platform.settings.test")
     from django.conf import settings
     from django.contrib.auth.models import User
     from rest_framework.test import APIClient
@@ -163,8 +187,12 @@ def main() -> int:
     results: dict[str, float] = {}
     settings.ALLOWED_HOSTS = ["*"]
     settings.CS_TODAY = TODAY
-    seconds, stored = timed("history loaded (not a measure)", lambda: load_history(args))
-    print(f"    {stored:,} daily rows", flush=True)
+    if reuse:
+        stored = reset_to_history()
+        print(f"  history of an earlier run kept: {stored:,} daily rows", flush=True)
+    else:
+        seconds, stored = timed("history loaded (not a measure)", lambda: load_history(args))
+        print(f"    {stored:,} daily rows", flush=True)
     seconds, _ = timed(
         "window values built for every account and metric (a full rebuild, not a measure)",
         lambda: usage_features_rebuild(today=TODAY),

@@ -37,6 +37,9 @@ from .models import FEATURE_WINDOWS, UsageFeatures, UsageFeatureState, UsageMetr
 # days read); further behind than this, one rebuild costs less than the slides.
 MAX_SLIDE_DAYS = 6
 CHANGES_TABLE = "usage_daily_changes"
+# A rebuild groups every (account, metric) at once (some thirty sums and maxima each):
+# room to do it in memory, for that transaction only; beyond it PostgreSQL spills to disk.
+REBUILD_SETTINGS = {"work_mem": "256MB"}
 # The advisory lock that serializes the writers of usage data (ingestion, the slide,
 # retention) and deleting accounts (``usage.receivers``): each computes from rows the
 # others would change (old values, the days leaving a window).
@@ -178,6 +181,7 @@ def _rebuild(metric_ids: list[int], today: date) -> int:
     UsageFeatures.objects.filter(metric_id__in=metric_ids).delete()
     with connection.cursor() as cursor:
         dialect().tune_transaction(cursor)
+        dialect().set_local(cursor, REBUILD_SETTINGS)
         cursor.execute(
             load_sql("usage", "usage_features_rebuild", metrics=_id_list(metric_ids)),
             window_params(today),
