@@ -47,31 +47,31 @@ SELECT w.account_id,
     w.prev_7d,
     COALESCE(trunc(w.top_7d / 1000000000, 4), 0),
     CASE WHEN w.top_7d >= 100000
-        THEN DATE '1900-01-01' + (w.top_7d % 100000)::integer END,
+        THEN DATE '1900-01-01' + (w.top_7d %% 100000)::integer END,
     w.days_7d,
     w.sum_14d,
     w.prev_14d,
     COALESCE(trunc(w.top_14d / 1000000000, 4), 0),
     CASE WHEN w.top_14d >= 100000
-        THEN DATE '1900-01-01' + (w.top_14d % 100000)::integer END,
+        THEN DATE '1900-01-01' + (w.top_14d %% 100000)::integer END,
     w.days_14d,
     w.sum_30d,
     w.prev_30d,
     COALESCE(trunc(w.top_30d / 1000000000, 4), 0),
     CASE WHEN w.top_30d >= 100000
-        THEN DATE '1900-01-01' + (w.top_30d % 100000)::integer END,
+        THEN DATE '1900-01-01' + (w.top_30d %% 100000)::integer END,
     w.days_30d,
     w.sum_60d,
     w.prev_60d,
     COALESCE(trunc(w.top_60d / 1000000000, 4), 0),
     CASE WHEN w.top_60d >= 100000
-        THEN DATE '1900-01-01' + (w.top_60d % 100000)::integer END,
+        THEN DATE '1900-01-01' + (w.top_60d %% 100000)::integer END,
     w.days_60d,
     w.sum_90d,
     w.prev_90d,
     COALESCE(trunc(w.top_90d / 1000000000, 4), 0),
     CASE WHEN w.top_90d >= 100000
-        THEN DATE '1900-01-01' + (w.top_90d % 100000)::integer END,
+        THEN DATE '1900-01-01' + (w.top_90d %% 100000)::integer END,
     w.days_90d
 FROM (
     SELECT d.account_id, d.metric_id,
