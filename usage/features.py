@@ -146,6 +146,10 @@ def _metric_slide(metric_id: int, today: date) -> str:
         while day < today:
             day += timedelta(days=1)
             cursor.execute(
+                load_sql("usage", "usage_features_slide_add_pairs"),
+                {"metric": metric_id, "today": day},
+            )
+            cursor.execute(
                 load_sql("usage", "usage_features_slide", **window_days(day)),
                 _slide_params(metric_id, day),
             )

@@ -39,6 +39,7 @@ operations = st.lists(
         st.tuples(st.just("daily"), daily_rows),
         st.tuples(st.just("events"), event_rows),
         st.tuples(st.just("slide"), st.integers(min_value=1, max_value=8)),
+        st.tuples(st.just("rebuild"), st.integers(min_value=0, max_value=2)),
     ),
     min_size=1,
     max_size=8,
@@ -154,11 +155,15 @@ def test_kept_window_values_equal_the_daily_rows(django_settings, history, steps
                 for external_id, back, count in payload
             ]
             usage_events_ingest(rows=events, idempotency_key=None)
+        elif kind == "rebuild":  # as of today, or a day or two before (slid later)
+            features.usage_features_rebuild(today=today - timedelta(days=payload))
         else:
             today += timedelta(days=payload)
             django_settings.CS_TODAY = today
+            as_of = UsageFeatureState.objects.get(metric=logins).as_of
             done = features.usage_features_slide(today=today)
-            expected = "slid" if payload <= features.MAX_SLIDE_DAYS else "rebuilt"
+            behind = (today - as_of).days
+            expected = "slid" if 0 < behind <= features.MAX_SLIDE_DAYS else "rebuilt"
             assert done == {logins.pk: expected}
         # then the kept values are what the daily rows give
         assert_features_right(logins)
@@ -251,3 +256,24 @@ def test_a_window_largest_day_leaving_is_looked_up_again(settings, days):
     got = (getattr(row, f"max_{days}d"), getattr(row, f"maxday_{days}d"))
     assert got == (4, first + timedelta(days=1))
     assert_features_right(logins)
+
+
+@pytest.mark.django_db
+def test_the_command_slides_or_rebuilds(settings):
+    from django.core.management import CommandError, call_command
+
+    # given features built yesterday
+    settings.CS_TODAY = START
+    logins, acc = metric("logins"), account()
+    daily(acc, logins, START, 2)
+    features.usage_features_rebuild(today=START - timedelta(days=1))
+    # when the command runs without options, then it slides them to today
+    call_command("usage_features")
+    assert UsageFeatureState.objects.get(metric=logins).as_of == START
+    assert_features_right(logins)
+    # and --rebuild recomputes them; an unknown metric is an error
+    UsageFeatures.objects.update(sum_7d=99)
+    call_command("usage_features", "--rebuild", "--metric", "logins")
+    assert_features_right(logins)
+    with pytest.raises(CommandError, match="nope"):
+        call_command("usage_features", "--rebuild", "--metric", "nope")
