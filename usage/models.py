@@ -137,7 +137,10 @@ class UsageFeatures(models.Model):
 
     pk = models.CompositePrimaryKey("account", "metric")
     account = models.ForeignKey(
-        "customers.Account", on_delete=models.CASCADE, related_name="+", db_index=False
+        "customers.Account",
+        on_delete=models.CASCADE,
+        related_name="usage_features",
+        db_index=False,
     )
     metric = models.ForeignKey(
         UsageMetric, on_delete=models.CASCADE, related_name="+", db_index=False

@@ -24,6 +24,7 @@ from django.db.models import (
     DateField,
     DecimalField,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     IntegerField,
@@ -126,20 +127,39 @@ def _feature(metric_id: int, value, output_field) -> Subquery:
     )
 
 
-def _features_window(metric_id: int, kind: str, days: int):
-    """``usage.KEY.<kind>_<days>d`` read from the window values (features current)."""
-    total = F(f"sum_{days}d")
+def features_relation(metric_id: int) -> tuple[str, FilteredRelation]:
+    """The account's features row of the metric as a LEFT OUTER JOIN (at most one row:
+    the (account, metric) key), under an alias of its own."""
+    relation = FilteredRelation("usage_features", condition=Q(usage_features__metric_id=metric_id))
+    return f"rule_usage_features_{metric_id}", relation
+
+
+def _window_of_row(kind: str, days: int, column):
+    """``usage.KEY.<kind>_<days>d`` from a features row's columns (``column(name)``), and
+    its type: NULL without a row, except the quotients' zero-safe NULLs."""
+    total = column(f"sum_{days}d")
     if kind == "change":
-        previous = F(f"prev_{days}d")
-        change = Quotient((total - previous) * Value(Decimal(100)), NullIf(previous, _ZERO))
-        return _feature(metric_id, change, _NUMBER)
+        previous = column(f"prev_{days}d")
+        return Quotient((total - previous) * Value(Decimal(100)), NullIf(previous, _ZERO))
     if kind == "days_active":
-        return Coalesce(_feature(metric_id, F(f"days_{days}d"), IntegerField()), Value(0))
-    column = F(f"max_{days}d") if kind == "max" else total
-    value = Coalesce(_feature(metric_id, column, _NUMBER), _ZERO, output_field=_NUMBER)
+        return column(f"days_{days}d")
+    return column(f"max_{days}d") if kind == "max" else total
+
+
+def _complete(kind: str, days: int, value):
+    """No row: 0 (the empty window), except change (null); avg = sum ÷ N."""
+    if kind == "change":
+        return value
+    if kind == "days_active":
+        return Coalesce(value, Value(0), output_field=IntegerField())
+    value = Coalesce(value, _ZERO, output_field=_NUMBER)
     if kind == "avg":
         return Quotient(value, Value(Decimal(days), output_field=_NUMBER))
     return value
+
+
+def _output(kind: str):
+    return IntegerField() if kind == "days_active" else _NUMBER
 
 
 def features_current(metric_id: int, today: date) -> Exact:
@@ -149,29 +169,70 @@ def features_current(metric_id: int, today: date) -> Exact:
     return Exact(Subquery(as_of, output_field=DateField()), Value(today, DateField()))
 
 
-def window_expression(metric_id: int, kind: str, days: int, today: date):
-    """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row."""
-    output = IntegerField() if kind == "days_active" else _NUMBER
+def _current_or_daily(metric_id: int, today: date, from_features, from_daily, output):
     return Case(
-        When(features_current(metric_id, today), then=_features_window(metric_id, kind, days)),
-        default=_daily_window(metric_id, kind, days, today),
+        When(features_current(metric_id, today), then=from_features),
+        default=from_daily,
         output_field=output,
     )
 
 
-def last_active_expression(metric_id: int, today: date):
+def window_expression(metric_id: int, kind: str, days: int, today: date):
+    """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row, on its own (a
+    lookup of the account's features row; ranking, ordering)."""
+    row_value = _window_of_row(kind, days, F)
+    return _current_or_daily(
+        metric_id,
+        today,
+        _complete(kind, days, _feature(metric_id, row_value, _output(kind))),
+        _daily_window(metric_id, kind, days, today),
+        _output(kind),
+    )
+
+
+def window_joined(metric_id: int, kind: str, days: int, today: date):
+    """The value of ``usage.KEY.<kind>_<days>d`` read through the join of the account's
+    features row (``features_relation``): what rules compile to, one join per metric
+    whatever the number of its fields a statement reads."""
+    alias, relation = features_relation(metric_id)
+    row_value = _window_of_row(kind, days, lambda column: F(f"{alias}__{column}"))
+    expression = _current_or_daily(
+        metric_id,
+        today,
+        _complete(kind, days, row_value),
+        _daily_window(metric_id, kind, days, today),
+        _output(kind),
+    )
+    return {alias: relation}, expression
+
+
+def _daily_last_active(metric_id: int, today: date) -> Subquery:
     rows = DailyUsage.objects.filter(
         account=OuterRef("pk"), metric_id=metric_id, day__lte=today, value__gt=0
     ).order_by("-day")
-    from_daily = Subquery(rows.values("day")[:1], output_field=DateField())
-    return Case(
-        When(
-            features_current(metric_id, today),
-            then=_feature(metric_id, F("last_active"), DateField()),
-        ),
-        default=from_daily,
-        output_field=DateField(),
+    return Subquery(rows.values("day")[:1], output_field=DateField())
+
+
+def last_active_expression(metric_id: int, today: date):
+    return _current_or_daily(
+        metric_id,
+        today,
+        _feature(metric_id, F("last_active"), DateField()),
+        _daily_last_active(metric_id, today),
+        DateField(),
     )
+
+
+def last_active_joined(metric_id: int, today: date):
+    alias, relation = features_relation(metric_id)
+    expression = _current_or_daily(
+        metric_id,
+        today,
+        F(f"{alias}__last_active"),
+        _daily_last_active(metric_id, today),
+        DateField(),
+    )
+    return {alias: relation}, expression
 
 
 # --- the evaluator's side: one query per account for every metric ------------------------
@@ -229,6 +290,7 @@ def _window_field(metric: UsageMetric, kind: str, days: int) -> RuleField:
             alias=f"rule_usage_{metric.key}_{kind}_{days}d",
             expression=lambda today: window_expression(metric.pk, kind, days, today),
             read_value=_read_window(metric.pk, kind, days),
+            joined=lambda today: window_joined(metric.pk, kind, days, today),
         ),
         label=f"{metric.label}: {_LABELS[kind].format(n=days)}",
         rankable=True,
@@ -244,6 +306,7 @@ def _last_active_field(metric: UsageMetric) -> RuleField:
             alias=f"rule_usage_{metric.key}_last_active",
             expression=lambda today: last_active_expression(metric.pk, today),
             read_value=_read_last_active(metric.pk),
+            joined=lambda today: last_active_joined(metric.pk, today),
         ),
         label=f"{metric.label}: last active day",
         rankable=True,

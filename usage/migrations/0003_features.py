@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
             name='UsageFeatures',
             fields=[
                 ('pk', models.CompositePrimaryKey('account', 'metric', blank=True, editable=False, primary_key=True, serialize=False)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.account')),
+                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='usage_features', to='customers.account')),
                 ('metric', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='usage.usagemetric')),
                 ('last_active', models.DateField(null=True)),
                 ('sum_7d', models.DecimalField(db_default=0, decimal_places=4, max_digits=20)),
