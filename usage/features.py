@@ -122,16 +122,30 @@ def features_apply_changes(
         )
 
 
-def usage_features_slide(*, today: date | None = None) -> dict[int, str]:
-    """Bring every metric's features to ``today`` (the day-change job, before segments
-    are recomputed): slid by the days in between when fewer than ``MAX_SLIDE_DAYS`` days
-    behind, else rebuilt. One transaction per metric. Returns what was done per metric
-    id ("current", "slid" or "rebuilt"). Idempotent."""
+def usage_features_slide(
+    *, today: date | None = None, fields: Iterable[str] | None = None
+) -> dict[int, str]:
+    """Bring every metric's features to ``today`` (the day-change job): slid one day at a
+    time when at most ``MAX_SLIDE_DAYS`` days behind, else rebuilt. ``fields``: only the
+    metrics these rule field names read (``usage.KEY.…``). One transaction per metric.
+    Returns what was done per metric id ("current", "slid" or "rebuilt"). Idempotent."""
     today = today or clock.today()
-    done = {}
-    for metric_id in UsageMetric.objects.order_by("pk").values_list("pk", flat=True):
-        done[metric_id] = _metric_slide(metric_id, today)
-    return done
+    metrics = UsageMetric.objects.order_by("pk")
+    if fields is not None:
+        metrics = metrics.filter(key__in=metric_keys_named(fields))
+    return {
+        metric_id: _metric_slide(metric_id, today)
+        for metric_id in metrics.values_list("pk", flat=True)
+    }
+
+
+def metric_keys_named(fields: Iterable[str]) -> set[str]:
+    """The metric keys of the ``usage.KEY.…`` names among ``fields``."""
+    return {
+        name.split(".")[1]
+        for name in fields
+        if isinstance(name, str) and name.startswith("usage.") and name.count(".") == 2
+    }
 
 
 @transaction.atomic

@@ -133,9 +133,15 @@ class UsageFeatures(models.Model):
 
     A row exists for every (account, metric) with at least one daily row once the metric's
     features are built; an account without a row has zeros and no last active day.
+
+    Keyed (metric, account): the slide and a rebuild work on one metric's rows, a rule
+    joins one metric's rows to the accounts; the index on ``account`` serves deleting an
+    account. Every day updates most rows without touching a key column, so the table
+    leaves room on its pages for PostgreSQL to update them in place (fillfactor 50,
+    migration 0003).
     """
 
-    pk = models.CompositePrimaryKey("account", "metric")
+    pk = models.CompositePrimaryKey("metric", "account")
     account = models.ForeignKey(
         "customers.Account",
         on_delete=models.CASCADE,
@@ -146,6 +152,9 @@ class UsageFeatures(models.Model):
         UsageMetric, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     last_active = models.DateField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account"], name="usage_features_account")]
 
     def __str__(self) -> str:
         return f"{self.metric_id}/{self.account_id}"

@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='UsageFeatures',
             fields=[
-                ('pk', models.CompositePrimaryKey('account', 'metric', blank=True, editable=False, primary_key=True, serialize=False)),
+                ('pk', models.CompositePrimaryKey('metric', 'account', blank=True, editable=False, primary_key=True, serialize=False)),
                 ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='usage_features', to='customers.account')),
                 ('metric', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='usage.usagemetric')),
                 ('last_active', models.DateField(null=True)),
@@ -98,6 +98,9 @@ class Migration(migrations.Migration):
                 ('maxday_90d', models.DateField(null=True)),
                 ('days_90d', models.SmallIntegerField(db_default=0)),
             ],
+            options={
+                'indexes': [models.Index(fields=['account'], name='usage_features_account')],
+            },
         ),
         migrations.AlterField(
             model_name='dailyusage',

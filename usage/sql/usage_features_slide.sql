@@ -4,7 +4,8 @@
 -- %(today_N)s (today-N) leaves the window for the previous one and %(today_2N)s leaves
 -- the previous window. Only the accounts with a row on one of those days change. A
 -- window's largest value is looked up again in the daily table (by key: the window's
--- days listed) only when the latest day that held it leaves and the new day is lower.
+-- days listed) only when the latest day that held it leaves and the new day is lower
+-- (the second lookup of the pair finds its pages in memory).
 -- Format fields: days_N for N in 7, 14, 30, 60, 90 (the new window's days, quoted ISO
 -- dates).
 -- Parameters (named): metric, today, today_N for N in 7, 14, 28, 30, 60, 90, 120, 180.

@@ -8,6 +8,7 @@
 -- numeric arithmetic, no second pass.
 -- Windows as in usage/windows.py: N days = %(from_N)s .. %(today)s (today-N+1 ..
 -- today), the previous window %(prev_from_N)s .. the day before %(from_N)s.
+-- Rows are written in key order (metric, account), the order the slide reads them in.
 -- Format fields: metrics (a list of metric ids, integers).
 -- Parameters (named): today, from_N and prev_from_N for N in 7, 14, 30, 60, 90.
 INSERT INTO usage_usagefeatures (
@@ -100,3 +101,4 @@ FROM (
     WHERE d.metric_id IN ({metrics}) AND d.day <= %(today)s
     GROUP BY d.account_id, d.metric_id
 ) w
+ORDER BY w.metric_id, w.account_id

@@ -105,3 +105,4 @@ SELECT w.account_id,
     top.maxday_90d,
     w.days_90d
 FROM w LEFT JOIN top ON top.account_id = w.account_id AND top.metric_id = w.metric_id
+ORDER BY w.metric_id, w.account_id
