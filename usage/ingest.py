@@ -36,9 +36,11 @@ EVENT_COLUMNS = ("account", "metric", "at", "count")
 STAGING_TABLE = "usage_daily_staging"
 # Accounts looked up by external id per query (one IN list; bounded statement size).
 ACCOUNT_LOOKUP_BATCH = 10_000
-# The window values' aggregate of a full batch (100,000 changed rows, some thirty sums
-# each) spilled to disk with the default 4 MB; for this transaction only.
-INGEST_SETTINGS = {"work_mem": "64MB"}
+# For the ingesting transaction only: room for the window values' grouping of a full
+# batch (the default 4 MB spilled to disk), and no hash joins: a batch meets the daily
+# table and the window values by key (one lookup per row), where a hash join reads the
+# whole table (every account's window values, for every request).
+INGEST_SETTINGS = {"work_mem": "64MB", "enable_hashjoin": "off"}
 # At most this many row errors are listed; the count says how many there were.
 MAX_ERRORS_LISTED = 100
 _MAX_VALUE = Decimal(10) ** (USAGE_VALUE["max_digits"] - USAGE_VALUE["decimal_places"])
