@@ -199,8 +199,11 @@ def main() -> int:
 
     from customers.models import Account, PendingEvaluation
     from rules import rule_queryset
-    from segments.engine import segments_evaluate_changed_accounts, segments_recompute_all
-    from segments.engine.day_change import segments_recompute_date_dependent
+    from segments.engine import (
+        day_change,
+        segments_evaluate_changed_accounts,
+        segments_recompute_all,
+    )
     from usage.features import usage_features_rebuild, usage_features_slide
 
     results: dict[str, float] = {}
@@ -284,15 +287,29 @@ def main() -> int:
     results["usage rule s"] = seconds
     print(f"    {matched:,} accounts match", flush=True)
     tomorrow = TODAY + timedelta(days=1)
-    features_seconds, _ = timed(
-        "daily slide: the window values moved to tomorrow",
-        lambda: usage_features_slide(today=tomorrow),
+    # The day-change job slides the window values of the metrics the segments read, then
+    # recomputes the segments, then slides the other metrics: the slides are timed apart.
+    slides: list[float] = []
+
+    def timed_slide(**kwargs):
+        started = time.perf_counter()
+        done = usage_features_slide(**kwargs)
+        slides.append(time.perf_counter() - started)
+        return done
+
+    day_change.usage_features_slide = timed_slide
+    seconds, _ = timed(
+        f"daily slide: the day-change job ({args.segments} segments, {args.metrics} metrics)",
+        lambda: day_change.segments_recompute_date_dependent(today=tomorrow),
     )
-    segments_seconds, _ = timed(
-        f"daily slide: {args.segments} segments recomputed for tomorrow",
-        lambda: segments_recompute_date_dependent(today=tomorrow),
+    print(
+        f"    window values of the metric the segments read {slides[0]:.2f} s, segments "
+        f"recomputed {seconds - sum(slides):.2f} s, the other metrics' window values "
+        f"{slides[1]:.2f} s",
+        flush=True,
     )
-    results["slide s"] = features_seconds + segments_seconds
+    results["slide s"] = seconds
+    results["segments slid s"] = seconds - slides[1]
     results["peak RSS MB"] = peak_rss_mb()
     print(f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     print("Summary: " + ", ".join(f"{k} = {v:,.1f}" for k, v in results.items()), flush=True)

@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from django.db import connection, transaction
 
 from cs_platform import clock
-from cs_platform.db import dialect, load_sql
+from cs_platform.db import dialect, load_sql, table_name
 
 from . import windows
 from .models import FEATURE_WINDOWS, UsageFeatures, UsageFeatureState, UsageMetric
@@ -209,6 +209,8 @@ def _rebuild(metric_ids: list[int], today: date) -> int:
             window_params(today),
         )
         written = cursor.rowcount
+        # Fresh statistics for the plans of the next slide and ingestion.
+        dialect().analyze(cursor, table_name(UsageFeatures))
     _state_set(metric_ids, today)
     return written
 
