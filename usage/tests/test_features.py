@@ -277,3 +277,42 @@ def test_the_command_slides_or_rebuilds(settings):
     assert_features_right(logins)
     with pytest.raises(CommandError, match="nope"):
         call_command("usage_features", "--rebuild", "--metric", "nope")
+
+
+@pytest.mark.django_db
+def test_deleting_an_account_deletes_its_usage(settings):
+    from customers.services import account_delete
+
+    # given an account with daily rows and window values, and another one
+    settings.CS_TODAY = START
+    logins, gone, kept = metric("logins"), account(), account()
+    for acc in (gone, kept):
+        daily(acc, logins, START, 3)
+    features.usage_features_rebuild(today=START)
+    # when one account is deleted (the daily table has no foreign-key constraint)
+    account_delete(account=gone)
+    # then its rows went with it, and the other account's stayed
+    assert set(DailyUsage.objects.values_list("account_id", flat=True)) == {kept.pk}
+    assert set(UsageFeatures.objects.values_list("account_id", flat=True)) == {kept.pk}
+
+
+@pytest.mark.django_db
+def test_an_account_deleted_while_its_batch_is_checked_is_a_400(settings, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    # given a batch whose account is deleted after the batch was checked, before writing
+    settings.CS_TODAY = START
+    metric("logins")
+    acc = account(external_id="late")
+    take_lock = features.usage_writers_lock
+
+    def delete_first() -> None:
+        Account.objects.filter(pk=acc.pk).delete()
+        take_lock()
+
+    monkeypatch.setattr(features, "usage_writers_lock", delete_first)
+    rows = [{"account": "late", "metric": "logins", "day": START.isoformat(), "value": 1}]
+    # when it is written, then it is refused and nothing is written
+    with pytest.raises(ValidationError, match="deleted while the batch was checked"):
+        usage_daily_ingest(rows=rows)
+    assert not DailyUsage.objects.exists()
