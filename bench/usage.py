@@ -7,7 +7,8 @@ Uses its own scratch database (default ``cs_bench_usage``, dropped and re-create
         [--segments 20] [--density 0.6] [--db cs_bench_usage]
 
 The history (accounts × metrics × days, a value on ``density`` of the days) is loaded with
-one INSERT ... SELECT (not measured: it stands for months of past ingestion). Then, each
+one INSERT ... SELECT (not measured: it stands for months of past ingestion), and the
+window values are built from it (a full rebuild, timed but not a target). Then, each
 measured around the whole call:
 
 - ingest: one day's batch for every account and metric (accounts × metrics rows, in
@@ -17,8 +18,9 @@ measured around the whole call:
 - the sweep that brings that day's data into the usage segments (the accounts marked by
   the ingestion, evaluated against every segment);
 - a usage rule over all accounts (``usage.logins.days_active_30d < 5`` and
-  ``arr >= 50000``), compiled to SQL (correlated subqueries over the daily table);
-- the daily slide: the day-change job recomputing the segments for tomorrow;
+  ``arr >= 50000``), compiled to SQL (a lookup of each account's window values);
+- the daily slide: the day-change job moving the window values to tomorrow, then
+  recomputing the segments for tomorrow (the two times, and their sum);
 - peak RSS of the process.
 """
 
@@ -50,6 +52,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--segments", type=int, default=20)
     parser.add_argument("--density", type=float, default=0.6)
     parser.add_argument("--db", default="cs_bench_usage")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the history of an earlier run with as many accounts (loading it takes "
+        "minutes): drop only what the run wrote (today's rows, segments, window values)",
+    )
     args = parser.parse_args()
     scratch_db.refuse_protected(parser, args.db)
     if args.db in ("cs_bench_recompute", "cs_bench_renewals"):
@@ -61,11 +69,30 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def backend_cpu_seconds() -> float | None:
+    """CPU time used so far by this process's PostgreSQL backend (same machine), or None."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(label: str, work):
-    started = time.perf_counter()
+    """Run ``work``; print its wall time and the CPU time it used here and in the database
+    backend (on a busy machine the CPU time is what it would take on an idle one, less
+    the waits for the disk)."""
+    started, cpu, db_cpu = time.perf_counter(), time.process_time(), backend_cpu_seconds()
     result = work()
     seconds = time.perf_counter() - started
-    print(f"  {label}: {seconds:.2f} s", flush=True)
+    used = time.process_time() - cpu
+    db_used = backend_cpu_seconds()
+    db = f" + {db_used - db_cpu:.2f} s in PostgreSQL" if db_cpu is not None and db_used else ""
+    print(f"  {label}: {seconds:.2f} s (CPU {used:.2f} s here{db})", flush=True)
     return seconds, result
 
 
@@ -93,18 +120,44 @@ def load_history(args: argparse.Namespace) -> int:
         batch_size=5000,
     )
     first = TODAY - timedelta(days=args.days)
+    table = DailyUsage._meta.db_table
     with connection.cursor() as cursor:
+        # Months of daily batches, day by day (the order daily ingestion writes them in),
+        # loaded as PostgreSQL's manual advises: into the table without its indexes, which
+        # are built afterwards.
+        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
+        cursor.execute("DROP INDEX usage_daily_account")
         # Yesterday and earlier: today is what the measured ingestion sends.
         cursor.execute(
             f"""
-            INSERT INTO {DailyUsage._meta.db_table} (account_id, metric_id, day, value)
+            INSERT INTO {table} (account_id, metric_id, day, value)
             SELECT a.id, m.id, d::date, floor(random() * 20)::numeric
-            FROM customers_account a CROSS JOIN usage_usagemetric m
-            CROSS JOIN generate_series(%s::date, %s::date, interval '1 day') d
+            FROM generate_series(%s::date, %s::date, interval '1 day') d
+            CROSS JOIN usage_usagemetric m CROSS JOIN customers_account a
             WHERE random() < %s * (a.id %% 10) / 4.5  -- from idle to daily users
             """,
             [first, TODAY - timedelta(days=1), args.density],
         )
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (metric_id, day, account_id)")
+        cursor.execute(f"CREATE INDEX usage_daily_account ON {table} (account_id)")
+        cursor.execute("VACUUM ANALYZE")
+    return DailyUsage.objects.count()
+
+
+def reset_to_history() -> int:
+    """Back to the state after ``load_history``: what a run wrote is dropped."""
+    from django.db import connection
+
+    from usage.models import DailyUsage
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM usage_dailyusage WHERE day >= %s", [TODAY])
+        cursor.execute(
+            "TRUNCATE segments_segment, customers_pendingevaluation, usage_usagefeatures, "
+            "usage_usagefeaturestate, usage_usageeventbatch CASCADE"
+        )
+        cursor.execute("DELETE FROM auth_user WHERE username = 'bench-manager'")
         cursor.execute("VACUUM ANALYZE")
     return DailyUsage.objects.count()
 
@@ -138,20 +191,35 @@ def main() -> int:
         flush=True,
     )
     os.chdir(scratch_db.ROOT)  # (something on the way adds the working folder to the path)
-    scratch_db.prepare(url, fresh=True, settings_module="cs_platform.settings.test")
+    reuse = args.reuse and scratch_db.account_count(url) == args.accounts
+    scratch_db.prepare(url, fresh=not reuse, settings_module="cs_platform.settings.test")
     from django.conf import settings
     from django.contrib.auth.models import User
     from rest_framework.test import APIClient
 
     from customers.models import Account, PendingEvaluation
     from rules import rule_queryset
-    from segments.engine import segments_evaluate_changed_accounts, segments_recompute_all
-    from segments.engine.day_change import segments_recompute_date_dependent
+    from segments.engine import (
+        day_change,
+        segments_evaluate_changed_accounts,
+        segments_recompute_all,
+    )
+    from usage.features import usage_features_rebuild, usage_features_slide
 
+    results: dict[str, float] = {}
     settings.ALLOWED_HOSTS = ["*"]
     settings.CS_TODAY = TODAY
-    seconds, stored = timed("history loaded (not a measure)", lambda: load_history(args))
-    print(f"    {stored:,} daily rows", flush=True)
+    if reuse:
+        stored = reset_to_history()
+        print(f"  history of an earlier run kept: {stored:,} daily rows", flush=True)
+    else:
+        seconds, stored = timed("history loaded (not a measure)", lambda: load_history(args))
+        print(f"    {stored:,} daily rows", flush=True)
+    seconds, _ = timed(
+        "window values built for every account and metric (a full rebuild, not a measure)",
+        lambda: usage_features_rebuild(today=TODAY),
+    )
+    results["features rebuild s"] = seconds
     timed("20 usage segments created", lambda: create_segments(args.segments))
     timed("first full recompute (not a measure)", lambda: segments_recompute_all(today=TODAY))
     PendingEvaluation.objects.all().delete()
@@ -167,34 +235,42 @@ def main() -> int:
         for i, e in enumerate(external_ids)
         for j, k in enumerate(keys)
     ]
-    results: dict[str, float] = {}
 
-    def post_all(path: str, rows: list[dict], key: str = "") -> None:
-        for start in range(0, len(rows), MAX_ROWS):
-            chunk = rows[start : start + MAX_ROWS]
-            headers = {"HTTP_IDEMPOTENCY_KEY": f"{key}-{start}"} if key else {}
-            body = json.dumps(chunk)
+    def bodies(rows: list[dict]) -> list[str]:
+        """The JSON bodies of the requests (made before the clock starts: the client's
+        work, not the server's)."""
+        return [
+            json.dumps(rows[start : start + MAX_ROWS]) for start in range(0, len(rows), MAX_ROWS)
+        ]
+
+    def post_all(path: str, requests: list[str], key: str = "") -> None:
+        for number, body in enumerate(requests):
+            headers = {"HTTP_IDEMPOTENCY_KEY": f"{key}-{number}"} if key else {}
             response = client.post(path, body, content_type="application/json", **headers)
             assert response.status_code == 200, response.content[:500]
 
-    print("Measured:", flush=True)
-    seconds, _ = timed(
-        f"ingest {len(daily):,} daily rows", lambda: post_all("/api/usage/daily/", daily)
+    print(f"Measured (load average {os.getloadavg()[0]:.1f}):", flush=True)
+    daily_bodies = bodies(daily)
+    ingest_seconds, _ = timed(
+        f"ingest {len(daily):,} daily rows", lambda: post_all("/api/usage/daily/", daily_bodies)
     )
-    results["ingest rows/s"] = len(daily) / seconds
+    results["ingest rows/s"] = len(daily) / ingest_seconds
     marked = PendingEvaluation.objects.count()
     seconds, sweep = timed(
         f"sweep of the {marked:,} changed accounts into {args.segments} segments",
         lambda: segments_evaluate_changed_accounts(today=TODAY, max_batches=10_000),
     )
-    results["day reflected in segments s"] = seconds
+    results["sweep s"] = seconds
+    results["day ingested and in segments s"] = ingest_seconds + seconds
     events = [
         {"account": e, "metric": k, "at": f"{day}T12:00:00Z"}
         for e in external_ids
         for k in keys[:1] * args.metrics
     ]
+    event_bodies = bodies(events)
     seconds, _ = timed(
-        f"ingest {len(events):,} events", lambda: post_all("/api/usage/events/", events, "ev")
+        f"ingest {len(events):,} events",
+        lambda: post_all("/api/usage/events/", event_bodies, "ev"),
     )
     results["events/s"] = len(events) / seconds
     segments_evaluate_changed_accounts(today=TODAY, max_batches=10_000)
@@ -210,12 +286,32 @@ def main() -> int:
     )
     results["usage rule s"] = seconds
     print(f"    {matched:,} accounts match", flush=True)
+    tomorrow = TODAY + timedelta(days=1)
+    # The day-change job slides the window values of the metrics the segments read, then
+    # recomputes the segments, then slides the other metrics: the slides are timed apart.
+    slides: list[float] = []
+
+    def timed_slide(**kwargs):
+        started = time.perf_counter()
+        done = usage_features_slide(**kwargs)
+        slides.append(time.perf_counter() - started)
+        return done
+
+    day_change.usage_features_slide = timed_slide
     seconds, _ = timed(
-        f"daily slide: {args.segments} segments recomputed for tomorrow",
-        lambda: segments_recompute_date_dependent(today=TODAY + timedelta(days=1)),
+        f"daily slide: the day-change job ({args.segments} segments, {args.metrics} metrics)",
+        lambda: day_change.segments_recompute_date_dependent(today=tomorrow),
+    )
+    print(
+        f"    window values of the metric the segments read {slides[0]:.2f} s, segments "
+        f"recomputed {seconds - sum(slides):.2f} s, the other metrics' window values "
+        f"{slides[1]:.2f} s",
+        flush=True,
     )
     results["slide s"] = seconds
+    results["segments slid s"] = seconds - slides[1]
     results["peak RSS MB"] = peak_rss_mb()
+    print(f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     print("Summary: " + ", ".join(f"{k} = {v:,.1f}" for k, v in results.items()), flush=True)
     return 0
 

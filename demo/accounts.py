@@ -18,6 +18,7 @@ from django.db import transaction
 from cs_platform.clock import today as clock_today
 from cs_platform.roles import CSMS, MANAGERS
 from customers.models import Account, AttributeDefinition, AttributeType
+from usage.features import usage_features_rebuild
 
 from .generator import EXTERNAL_ID_PREFIX, Generator
 from .products import demo_contract_items_seed
@@ -142,6 +143,10 @@ def seed_demo(
                 out.flush()
         result.contract_items = demo_contract_items_seed(external_id_prefix=prefix)
         writer.finish()
+        if usage_generator is not None:
+            # The rows went in by bulk copy, not through ingestion: the window values the
+            # usage rule fields read are built from them once.
+            usage_features_rebuild(today=clock_today())
     result.elapsed_seconds = time.perf_counter() - started
     result.logins = demo_logins()
     return result

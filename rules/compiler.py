@@ -328,7 +328,14 @@ class _Compiler:
         if isinstance(source, Ratio):
             return _Ratio(source.numerator, source.denominator)
         if isinstance(source, Computed):
-            self.annotations[source.alias] = source.expression(self.today)
+            if source.joined is None:
+                self.annotations[source.alias] = source.expression(self.today)
+            else:
+                # The relations first: the expression refers to them.
+                relations, expression = source.joined(self.today)
+                for alias, relation in relations.items():
+                    self.annotations.setdefault(alias, relation)
+                self.annotations[source.alias] = expression
             return _Column(source.alias, kind=leaf.type)
         if source.is_related:
             # An alias keeps the LEFT OUTER JOIN to the related row whatever the rule's shape.

@@ -106,11 +106,18 @@ class Computed:
     (typically a ``Subquery`` on ``OuterRef("pk")``); the compiler adds it under ``alias``
     and compares it like a column. ``read(subject, today)`` gives the same value for one
     subject in memory (one query per subject is fine there: explain reads one account).
+
+    ``joined(today)``, when given, is what rules compile to instead: the relations to add
+    (``{alias: FilteredRelation}``, each a LEFT OUTER JOIN of at most one row per subject)
+    and the value's expression over them. Many fields read through one join (every
+    window of a usage metric) cost the statement one join, where as many subqueries
+    would each look a row up per subject. Ranking still uses ``expression``.
     """
 
     alias: str
     expression: Callable[[date], Any]
     read_value: Callable[[object, date], object]
+    joined: Callable[[date], tuple[dict[str, Any], Any]] | None = None
 
     def read(self, subject: object, today: date | None = None) -> object:
         return self.read_value(subject, today or date.today())

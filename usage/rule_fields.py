@@ -3,9 +3,13 @@
 ``usage.KEY.last_active``, resolved when a rule is checked from the metrics table (an
 unknown metric or window is a validation error naming the path).
 
-Each field is a ``Computed`` source: a correlated aggregate subquery over the daily table
-(a range scan of its (account, metric, day) key) for the compiler and ranking, and the
-same value computed in Python (``windows``) for the evaluator and explain.
+Each field is a ``Computed`` source. In SQL (the compiler and ranking) it reads the
+account's row of the window values (``UsageFeatures``, one primary-key lookup) when the
+metric's features are as of the rule's day, and otherwise aggregates the daily table (a
+range scan of its (account, metric, day) key); the check is part of the statement (an
+uncorrelated subquery, evaluated once), so a statement never mixes stale window values
+with fresh ones, whatever commits meanwhile. In Python (the evaluator and explain) the
+same value is computed from the daily rows (``windows``).
 """
 
 import re
@@ -15,9 +19,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
     Count,
     DateField,
     DecimalField,
+    F,
+    FilteredRelation,
     FloatField,
     Func,
     IntegerField,
@@ -27,15 +34,17 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.lookups import Exact
 
 from rules import Computed, RuleField, register_family
 from rules.registry import AttributeSpec
 from rules.vocabulary import DATE, INTEGER, NUMBER
 
 from . import windows
-from .models import USAGE_VALUE, DailyUsage, UsageMetric
+from .models import USAGE_VALUE, DailyUsage, UsageFeatures, UsageFeatureState, UsageMetric
 
 PREFIX = "usage."
 APP = "usage"
@@ -88,8 +97,8 @@ def _aggregate(queryset, expression, output_field) -> Subquery:
     return Subquery(grouped, output_field=output_field)
 
 
-def window_expression(metric_id: int, kind: str, days: int, today: date):
-    """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row."""
+def _daily_window(metric_id: int, kind: str, days: int, today: date):
+    """``usage.KEY.<kind>_<days>d`` aggregated from the daily table (features not current)."""
     first = windows.window_start(today, days)
     if kind == "change":
         previous_first = first - timedelta(days=days)
@@ -109,11 +118,121 @@ def window_expression(metric_id: int, kind: str, days: int, today: date):
     return total
 
 
-def last_active_expression(metric_id: int, today: date):
+def _feature(metric_id: int, value, output_field) -> Subquery:
+    """``value`` (an expression of the features row's columns) of the outer account's
+    features row of the metric: one primary-key lookup; NULL without a row."""
+    row = UsageFeatures.objects.filter(account_id=OuterRef("pk"), metric_id=metric_id)
+    return Subquery(
+        row.order_by().annotate(result=value).values("result"), output_field=output_field
+    )
+
+
+def features_relation(metric_id: int) -> tuple[str, FilteredRelation]:
+    """The account's features row of the metric as a LEFT OUTER JOIN (at most one row:
+    the (account, metric) key), under an alias of its own."""
+    relation = FilteredRelation("usage_features", condition=Q(usage_features__metric_id=metric_id))
+    return f"rule_usage_features_{metric_id}", relation
+
+
+def _window_of_row(kind: str, days: int, column):
+    """``usage.KEY.<kind>_<days>d`` from a features row's columns (``column(name)``), and
+    its type: NULL without a row, except the quotients' zero-safe NULLs."""
+    total = column(f"sum_{days}d")
+    if kind == "change":
+        previous = column(f"prev_{days}d")
+        return Quotient((total - previous) * Value(Decimal(100)), NullIf(previous, _ZERO))
+    if kind == "days_active":
+        return column(f"days_{days}d")
+    return column(f"max_{days}d") if kind == "max" else total
+
+
+def _complete(kind: str, days: int, value):
+    """No row: 0 (the empty window), except change (null); avg = sum ÷ N."""
+    if kind == "change":
+        return value
+    if kind == "days_active":
+        return Coalesce(value, Value(0), output_field=IntegerField())
+    value = Coalesce(value, _ZERO, output_field=_NUMBER)
+    if kind == "avg":
+        return Quotient(value, Value(Decimal(days), output_field=_NUMBER))
+    return value
+
+
+def _output(kind: str):
+    return IntegerField() if kind == "days_active" else _NUMBER
+
+
+def features_current(metric_id: int, today: date) -> Exact:
+    """True when the metric's window values are as of ``today`` (false when never built):
+    an uncorrelated subquery, so evaluated once per statement, in its snapshot."""
+    as_of = UsageFeatureState.objects.filter(metric_id=metric_id).values("as_of")
+    return Exact(Subquery(as_of, output_field=DateField()), Value(today, DateField()))
+
+
+def _current_or_daily(metric_id: int, today: date, from_features, from_daily, output):
+    return Case(
+        When(features_current(metric_id, today), then=from_features),
+        default=from_daily,
+        output_field=output,
+    )
+
+
+def window_expression(metric_id: int, kind: str, days: int, today: date):
+    """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row, on its own (a
+    lookup of the account's features row; ranking, ordering)."""
+    row_value = _window_of_row(kind, days, F)
+    return _current_or_daily(
+        metric_id,
+        today,
+        _complete(kind, days, _feature(metric_id, row_value, _output(kind))),
+        _daily_window(metric_id, kind, days, today),
+        _output(kind),
+    )
+
+
+def window_joined(metric_id: int, kind: str, days: int, today: date):
+    """The value of ``usage.KEY.<kind>_<days>d`` read through the join of the account's
+    features row (``features_relation``): what rules compile to, one join per metric
+    whatever the number of its fields a statement reads."""
+    alias, relation = features_relation(metric_id)
+    row_value = _window_of_row(kind, days, lambda column: F(f"{alias}__{column}"))
+    expression = _current_or_daily(
+        metric_id,
+        today,
+        _complete(kind, days, row_value),
+        _daily_window(metric_id, kind, days, today),
+        _output(kind),
+    )
+    return {alias: relation}, expression
+
+
+def _daily_last_active(metric_id: int, today: date) -> Subquery:
     rows = DailyUsage.objects.filter(
         account=OuterRef("pk"), metric_id=metric_id, day__lte=today, value__gt=0
     ).order_by("-day")
     return Subquery(rows.values("day")[:1], output_field=DateField())
+
+
+def last_active_expression(metric_id: int, today: date):
+    return _current_or_daily(
+        metric_id,
+        today,
+        _feature(metric_id, F("last_active"), DateField()),
+        _daily_last_active(metric_id, today),
+        DateField(),
+    )
+
+
+def last_active_joined(metric_id: int, today: date):
+    alias, relation = features_relation(metric_id)
+    expression = _current_or_daily(
+        metric_id,
+        today,
+        F(f"{alias}__last_active"),
+        _daily_last_active(metric_id, today),
+        DateField(),
+    )
+    return {alias: relation}, expression
 
 
 # --- the evaluator's side: one query per account for every metric ------------------------
@@ -171,6 +290,7 @@ def _window_field(metric: UsageMetric, kind: str, days: int) -> RuleField:
             alias=f"rule_usage_{metric.key}_{kind}_{days}d",
             expression=lambda today: window_expression(metric.pk, kind, days, today),
             read_value=_read_window(metric.pk, kind, days),
+            joined=lambda today: window_joined(metric.pk, kind, days, today),
         ),
         label=f"{metric.label}: {_LABELS[kind].format(n=days)}",
         rankable=True,
@@ -186,6 +306,7 @@ def _last_active_field(metric: UsageMetric) -> RuleField:
             alias=f"rule_usage_{metric.key}_last_active",
             expression=lambda today: last_active_expression(metric.pk, today),
             read_value=_read_last_active(metric.pk),
+            joined=lambda today: last_active_joined(metric.pk, today),
         ),
         label=f"{metric.label}: last active day",
         rankable=True,

@@ -2,9 +2,10 @@
 
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Expression, QuerySet
 
 from .models import DailyUsage, UsageMetric
+from .rule_fields import window_expression
 
 
 def metrics_list() -> QuerySet[UsageMetric]:
@@ -28,3 +29,10 @@ def account_usage_series(
     if until:
         rows = rows.filter(day__lte=until)
     return rows.order_by("metric__key", "day").values("metric__key", "day", "value")
+
+
+def window_value(*, metric_id: int, kind: str, days: int, today: date) -> Expression:
+    """The value of the rule field ``usage.KEY.<kind>_<days>d`` for each row of an Account
+    queryset (to annotate or order by): the account's window values when they are as of
+    ``today``, else an aggregate of its daily rows (``usage.rule_fields``)."""
+    return window_expression(metric_id, kind, days, today)

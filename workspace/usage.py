@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, QuerySet
 from django.utils.safestring import SafeString
 
 from customers.models import Account
-from usage.models import USAGE_VALUE, DailyUsage, UsageMetric
+from usage.models import DailyUsage, UsageMetric
+from usage.selectors import window_value
 
 from . import usage_charts
 
@@ -135,21 +135,11 @@ def usage_trends(
 def accounts_by_usage(
     accounts: QuerySet[Account], *, metric: UsageMetric, today: date, descending: bool
 ) -> QuerySet[Account]:
-    """``accounts`` ordered by the metric's ``TREND_DAYS``-day sum (no rows: 0), ties by id."""
-    window_sum = (
-        DailyUsage.objects.filter(
-            account_id=OuterRef("pk"),
-            metric=metric,
-            day__range=(today - timedelta(days=TREND_DAYS - 1), today),
-        )
-        .order_by()
-        .values("account_id")
-        .annotate(total=Sum("value"))
-        .values("total")
-    )
-    field = DecimalField(**USAGE_VALUE)
+    """``accounts`` ordered by the metric's ``TREND_DAYS``-day sum (no rows: 0), ties by id:
+    the rule field ``usage.KEY.sum_30d``, read from the accounts' window values (one
+    lookup each) when they are current."""
     ordered = accounts.annotate(
-        usage_sum=Coalesce(Subquery(window_sum, output_field=field), ZERO, output_field=field)
+        usage_sum=window_value(metric_id=metric.pk, kind="sum", days=TREND_DAYS, today=today)
     )
     if descending:
         return ordered.order_by(F("usage_sum").desc(), F("id").desc())

@@ -15,7 +15,7 @@ from demo.accounts import seed_demo
 from demo.usage import METRICS, USAGE_DAYS, AccountUsage, Shape, UsageGenerator
 from demo.workspace import USAGE_SEGMENTS, seed_demo_workspace
 from segments.models import Membership, Segment
-from usage.models import DailyUsage, MetricKind, UsageMetric
+from usage.models import DailyUsage, MetricKind, UsageFeatures, UsageFeatureState, UsageMetric
 
 TODAY = dt.date(2026, 11, 22)  # the ``today`` fixture's date
 
@@ -122,6 +122,10 @@ def test_seed_writes_the_metrics_and_every_shape(today):
     assert dormant and down and growing and steady
     churned = Account.objects.filter(lifecycle_stage="churned").values_list("id", flat=True)
     assert churned and all(sums[a]["now"] == 0 for a in churned)
+    # the window values the rule fields read are built from the copied rows, as of today
+    assert set(UsageFeatureState.objects.values_list("as_of", flat=True)) == {today}
+    kept = dict(UsageFeatures.objects.filter(metric=logins).values_list("account_id", "sum_30d"))
+    assert {a: s["now"] for a, s in sums.items()} == {a: kept.get(a, 0) for a in sums}
 
 
 @pytest.mark.django_db

@@ -73,3 +73,27 @@ def test_ingestion_through_broker_and_worker_changes_membership(
     # then the worker's sweep puts the account in the segment within seconds
     assert wait_for(lambda: members(segment) == {acc.pk}, timeout=30), members(segment)
     assert DailyUsage.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_day_change_job_slides_every_metrics_window_values(settings):
+    # given kept window values of two metrics, one of them read by a segment
+    from usage.features import usage_features_rebuild
+    from usage.models import UsageFeatures, UsageFeatureState
+
+    settings.CS_TODAY = date(2026, 11, 22)
+    logins, reports, acc = metric("logins"), metric("reports"), account()
+    daily(acc, logins, date(2026, 11, 16), 5)
+    daily(acc, reports, date(2026, 11, 16), 2)
+    usage_features_rebuild()
+    segment = services.segment_create(name="Active", rule=ACTIVE)
+    services.version_publish(version=segment.versions.get())
+    engine.segment_recompute(segment_id=segment.pk)
+    assert members(segment) == {acc.pk}
+    # when the day changes and the day-change job runs
+    settings.CS_TODAY = date(2026, 11, 23)
+    engine.segments_recompute_date_dependent()
+    # then both metrics' window values are as of the new day, and the segment followed
+    assert set(UsageFeatureState.objects.values_list("as_of", flat=True)) == {date(2026, 11, 23)}
+    assert list(UsageFeatures.objects.order_by("metric").values_list("sum_7d", flat=True)) == [0, 0]
+    assert members(segment) == set()

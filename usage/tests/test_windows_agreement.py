@@ -1,5 +1,6 @@
 """Every usage window field: the compiled SQL agrees with the in-memory evaluator (and so
-with explain) on random series: gaps, zero days, the window edges today−N+1 and today−N."""
+with explain) on random series: gaps, zero days, the window edges today−N+1 and today−N;
+both when it aggregates the daily rows and when it reads the kept window values."""
 
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,7 +21,8 @@ from rules import (
     validate_rule,
 )
 from usage import windows
-from usage.models import DailyUsage, UsageMetric
+from usage.features import usage_features_rebuild
+from usage.models import DailyUsage, UsageFeatureState, UsageMetric
 
 from .fixtures import account, metric
 
@@ -51,7 +53,7 @@ def _set_series(accounts, logins, all_series) -> None:
 
 @pytest.mark.django_db
 @settings(
-    max_examples=12,
+    max_examples=16,
     phases=[Phase.explicit, Phase.generate],  # a failure is reported unshrunk: DB-bound
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -59,12 +61,16 @@ def _set_series(accounts, logins, all_series) -> None:
 @given(
     all_series=st.lists(series, min_size=4, max_size=4),
     picks=st.lists(st.integers(0, 3), min_size=len(FIELDS) + 1, max_size=len(FIELDS) + 1),
+    kept=st.booleans(),
 )
-def test_window_fields_sql_matches_evaluator(all_series, picks):
-    # given four accounts with random daily logins
+def test_window_fields_sql_matches_evaluator(all_series, picks, kept):
+    # given four accounts with random daily logins (and their window values kept, or not)
     logins = UsageMetric.objects.get_or_create(key="logins", defaults={"label": "Logins"})[0]
     accounts = _accounts()
     _set_series(accounts, logins, all_series)
+    UsageFeatureState.objects.filter(metric=logins).delete()
+    if kept:
+        usage_features_rebuild(today=TODAY)
     for name, pick in zip([*FIELDS, "last_active"], picks, strict=True):
         field = f"usage.logins.{name}"
         named = {"field": field, "op": "is_null"}
@@ -114,6 +120,8 @@ def test_values_at_the_window_edges():
         DailyUsage.objects.create(
             account=acc, metric=logins, day=TODAY - timedelta(days=offset), value=value
         )
+    # (read from the kept window values, as the day-change job leaves them)
+    usage_features_rebuild(today=TODAY)
     # when its rule values are read
     named = ("sum_7d", "max_7d", "days_active_7d", "days_active_14d", "change_7d", "avg_14d")
     rule = {
