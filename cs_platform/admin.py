@@ -6,12 +6,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import outbox
+from .json_forms import BoundedJSONAdminMixin
 from .models import OutboxMessage
 from .read_only_admin import ReadOnlyMixin
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class OutboxMessageAdmin(BoundedJSONAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "task",

@@ -1,7 +1,6 @@
 """The accounts behind a figure of the analytics pages (every figure links here), and the
 same list as CSV."""
 
-import csv
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -11,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from cs_platform import clock
-from cs_platform.spreadsheet import formula_safe
+from cs_platform.spreadsheet import csv_writer
 
 from . import analytics
 from .analytics.drilldown import Figure, FigureQuery, figure_accounts, figure_accounts_all
@@ -90,11 +89,6 @@ def analytics_accounts(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def analytics_accounts_csv(request: HttpRequest) -> HttpResponse:
     form = FigureForm(request.GET)
     if not form.is_valid():
@@ -104,7 +98,7 @@ def analytics_accounts_csv(request: HttpRequest) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     query = form.query()
-    writer = csv.writer(_Echo())
+    writer = csv_writer()
 
     def lines() -> Iterable[str]:
         yield writer.writerow(
@@ -124,18 +118,15 @@ def analytics_accounts_csv(request: HttpRequest) -> HttpResponse:
             owner = row.account.owner.username if row.account.owner else ""
             yield writer.writerow(
                 [
-                    formula_safe(value)
-                    for value in (
-                        row.account.pk,
-                        row.account.name,
-                        row.account.external_id,
-                        owner,
-                        row.arr_start,
-                        row.arr_end,
-                        row.change,
-                        row.renewed,
-                        row.decided,
-                    )
+                    row.account.pk,
+                    row.account.name,
+                    row.account.external_id,
+                    owner,
+                    row.arr_start,
+                    row.arr_end,
+                    row.change,
+                    row.renewed,
+                    row.decided,
                 ]
             )
 

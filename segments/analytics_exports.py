@@ -2,13 +2,12 @@
 day), the overlap matrix and the cohort table, for the same choices as the page (its
 query string). Text cells are made formula-safe (cs_platform.spreadsheet)."""
 
-import csv
 from collections.abc import Iterable
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 
-from cs_platform.spreadsheet import formula_safe
+from cs_platform.spreadsheet import csv_writer
 
 from . import analytics
 from .analytics_views import COMPARE_COLUMNS, compare_metrics, overlap_figures, page_choices
@@ -17,10 +16,10 @@ from .analytics_views import COMPARE_COLUMNS, compare_metrics, overlap_figures, 
 def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow([formula_safe(v) for v in header])
+    writer = csv_writer(response)
+    writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else formula_safe(v) for v in row])
+        writer.writerow(row)
     return response
 
 

@@ -3,7 +3,6 @@ default), read what was created, updated and refused, row by row; download a tem
 read every column the import takes. The same service as the admin's upload and the
 ``import_csv`` command (``customers.csv_import``)."""
 
-import csv
 import io
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cs_platform.roles import is_manager
+from cs_platform.spreadsheet import csv_writer
 from customers.csv_import import csv_import
 from customers.models import AttributeDefinition
 from customers.services import ACCOUNT_EDITABLE_FIELDS
@@ -132,7 +132,7 @@ def account_import_template_view(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only managers import accounts.")
     columns = import_columns()
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow([c.name for c in columns])
     writer.writerow([c.example for c in columns])
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")

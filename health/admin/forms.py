@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.forms.models import BaseInlineFormSet, InlineForeignKeyField, construct_instance
 
+from cs_platform.json_forms import BoundedJSONFormField
 from rules import rule_schema
 from segments.engine.targets import attribute_specs
 
@@ -160,7 +161,7 @@ class MeasureForm(_ValidatorChecksConstraints):
         choices=numeric_field_choices,
         help_text="A numeric rule field (usage windows and custom attributes included).",
     )
-    rule = forms.JSONField(
+    rule = BoundedJSONFormField(
         label="Condition",
         required=False,
         widget=MeasureRuleWidget,

@@ -4,11 +4,13 @@ the engine writes them)."""
 
 from django.contrib import admin
 
+from cs_platform.json_forms import BoundedJSONAdminMixin
+
 from ..models import AccountHealth, HealthHistory, ManualEntry
 
 
 @admin.register(ManualEntry)
-class ManualEntryAdmin(admin.ModelAdmin):
+class ManualEntryAdmin(BoundedJSONAdminMixin, admin.ModelAdmin):
     list_display = ("account", "measure", "score", "entered_by", "entered_on")
     list_select_related = ("account", "measure", "entered_by")
     raw_id_fields = ("account",)
@@ -20,7 +22,7 @@ class ManualEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountHealth)
-class AccountHealthAdmin(admin.ModelAdmin):
+class AccountHealthAdmin(BoundedJSONAdminMixin, admin.ModelAdmin):
     list_display = ("account", "scorecard", "score", "status", "day")
     list_filter = ("status", "scorecard")
     list_select_related = ("account", "scorecard")

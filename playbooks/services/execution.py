@@ -76,9 +76,10 @@ def _execute_step(step: PlaybookStep, run: PlaybookRun, step_run: PlaybookStepRu
         )
         who = plan.assignee.get_full_name() or plan.assignee.username if plan.assignee else None
         due = f", due {task.due_date:%-d %b %Y}" if task.due_date else ""
+        fallback = f" ({plan.note})" if plan.note.startswith(FALLBACK_NOTE) else ""
         return StepResult(
             StepOutcome.OK,
-            f"Created the task “{task.title}” for {who or 'nobody (unassigned)'}{due}",
+            f"Created the task “{task.title}” for {who or 'nobody (unassigned)'}{due}{fallback}",
         )
     if step.kind == StepKind.SEND_EMAIL:
         sent = mail.send_mail(

@@ -14,7 +14,11 @@ from playbooks import selectors, services
 from playbooks.models import ChurnReason, Renewal, RenewalChange, Task
 from playbooks.services import forecasts
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_windows")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("default_churn_reasons"),
+    pytest.mark.usefixtures("default_windows"),
+]
 
 
 @pytest.fixture

@@ -12,7 +12,11 @@ from customers.tests.factories import AccountFactory
 from playbooks import services
 from playbooks.models import ChurnReason, Renewal
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_windows")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("default_churn_reasons"),
+    pytest.mark.usefixtures("default_windows"),
+]
 
 
 @pytest.fixture
