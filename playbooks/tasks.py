@@ -142,6 +142,6 @@ def renewal_rebuild_request_debounced() -> None:
     outbox.enqueue(
         renewal_queue_rebuild_task.name,
         kwargs={"debounced": True},
-        delay=int(getattr(settings, "RENEWAL_REBUILD_DEBOUNCE_SECONDS", 5)),
+        delay=settings.RENEWAL_REBUILD_DEBOUNCE_SECONDS,
         dedupe_key=f"{renewal_queue_rebuild_task.name}:debounced",
     )

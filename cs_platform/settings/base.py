@@ -267,6 +267,9 @@ SEGMENT_RECOMPUTE_EVERY_MINUTES = int(os.environ.get("SEGMENT_RECOMPUTE_EVERY_MI
 # Seconds the changed-accounts sweep waits after the first change (0: at once; a burst of
 # changes coalesces into the one queued sweep whatever the delay).
 SEGMENT_EVAL_DEBOUNCE_SECONDS = float(os.environ.get("SEGMENT_EVAL_DEBOUNCE_SECONDS", "0"))
+# Seconds after a change to contracts or accounts before the (delta) renewal queue build runs:
+# a burst of changes (an import) coalesces into one build.
+RENEWAL_REBUILD_DEBOUNCE_SECONDS = int(os.environ.get("RENEWAL_REBUILD_DEBOUNCE_SECONDS", "5"))
 # Largest CSV the admin's import accepts (bytes); a bigger one goes through the
 # import_csv command or is split.
 ACCOUNT_IMPORT_MAX_BYTES = int(os.environ.get("ACCOUNT_IMPORT_MAX_BYTES", str(50 * 2**20)))

@@ -44,8 +44,9 @@ def writes_during_outage(manager) -> dict:
 
 @pytest.mark.django_db
 def test_with_the_broker_down_writes_succeed_and_their_work_waits_for_it(
-    manager, monkeypatch, django_capture_on_commit_callbacks, eager_tasks, today
+    manager, monkeypatch, django_capture_on_commit_callbacks, eager_tasks, today, settings
 ):
+    settings.RENEWAL_REBUILD_DEBOUNCE_SECONDS = 0  # every follow-up due at once
     from cs_platform.celery import app
 
     # given the broker is down (a closed port), and tasks are not run in-process
@@ -61,6 +62,7 @@ def test_with_the_broker_down_writes_succeed_and_their_work_waits_for_it(
         assert set(waiting.values_list("task", flat=True)) == {
             "segments.recompute",
             "segments.evaluate_changed",
+            "playbooks.renewal_queue_rebuild",  # the delta build (no debounce here)
         }
         # and a client retrying the publish it thinks failed gets a 400, not a new version
         client = outage["client"]
@@ -70,14 +72,15 @@ def test_with_the_broker_down_writes_succeed_and_their_work_waits_for_it(
         assert versions["count"] == 2
         # and the relay, while the broker is still down, sends nothing and loses nothing
         assert outbox.relay().broker_down
-        assert waiting.count() == 3  # the recomputes of versions 1 and 2, the sweep
+        # the recomputes of versions 1 and 2, the sweep, the renewal build
+        assert waiting.count() == 4
 
     # when the broker is back (tasks run in-process here) and the relay passes
     app.conf.task_always_eager = True
     result = outbox.relay()
 
     # then the recomputes and the sweep ran: the PATCHed account is a member
-    assert result.sent == 3
+    assert result.sent == 4
     assert not OutboxMessage.objects.exclude(state="done").exists()
     from segments.models import Segment
 
@@ -86,8 +89,9 @@ def test_with_the_broker_down_writes_succeed_and_their_work_waits_for_it(
 
 @pytest.mark.redis
 def test_after_an_outage_the_relay_hands_the_work_to_a_real_worker(
-    celery_worker_process, manager, monkeypatch, today
+    celery_worker_process, manager, monkeypatch, today, settings
 ):
+    settings.RENEWAL_REBUILD_DEBOUNCE_SECONDS = 0  # every follow-up due at once
     # given a real worker on the real broker, and this process's broker down
     with broker_at(closed_port_url(), monkeypatch):
         outage = writes_during_outage(manager)  # real commits (transactional test)
