@@ -301,18 +301,6 @@ def _condition_measure(
     return {"rule": rule}
 
 
-def measure_problems(raw: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The problems of one measure (the API's shape), by field name: what a form of one
-    measure (the admin's inline) shows."""
-    errors = _Errors()
-    _measure(errors, 0, raw, attribute_specs(), {})
-    prefix = "measures[0]."
-    return {
-        name[len(prefix) :] if name.startswith(prefix) else "__all__": messages
-        for name, messages in errors.by_field.items()
-    }
-
-
 def definition_validate(
     data: Any,
     *,
