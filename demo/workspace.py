@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from cs_platform import clock
-from cs_platform.roles import MANAGERS
+from cs_platform.roles import CSMS, MANAGERS
 from customers.models import Account
 from playbooks import services as playbook_services
 from playbooks.models import PlaybookActivation, PlaybookTrigger
@@ -23,6 +23,7 @@ from segments import engine as segment_engine
 from segments import services as segment_services
 from segments.models import ExclusiveGroup, Segment, SegmentKind
 from usage.models import UsageMetric
+from workspace.models import TeamMember
 
 from .health import (
     demo_history_compute,
@@ -143,6 +144,7 @@ def seed_demo_workspace() -> DemoWorkspace:
         result.scorecards = [s.name for s in demo_scorecards_create(segments)]
         _, red_playbook = demo_red_segment_create(owner)
         result.playbooks.append(red_playbook.name)
+        _teams_create()
     # The tiers first: the Enterprise scorecard scores the Enterprise tier's members. Then
     # health (a few past weeks and today), then every other segment, some of which read it.
     tiers = Segment.objects.filter(exclusive_group__isnull=False)
@@ -166,6 +168,21 @@ def seed_demo_workspace() -> DemoWorkspace:
     result.queue_entries = build.inserted
     result.renewal_tasks = build.tasks_created
     return result
+
+
+def _teams_create() -> None:
+    """The CSMs split between the demo managers, in username order (the team page opens
+    on each manager's own team)."""
+    User = get_user_model()
+    managers = list(User.objects.filter(groups__name=MANAGERS).order_by("username"))
+    csms = list(User.objects.filter(groups__name=CSMS).order_by("username"))
+    if not managers:
+        return
+    per_team = -(-len(csms) // len(managers))
+    for index, csm in enumerate(csms):
+        TeamMember.objects.get_or_create(
+            user=csm, defaults={"manager": managers[index // per_team]}
+        )
 
 
 def _segments_create(owner: Any) -> dict[str, Segment]:

@@ -1,4 +1,5 @@
-"""The workspace's own data: saved views of the accounts and tasks lists."""
+"""The workspace's own data: saved views of the accounts and tasks lists, and the teams
+(which CSMs report to which manager)."""
 
 from django.conf import settings
 from django.db import models
@@ -36,3 +37,30 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TeamMember(models.Model):
+    """A CSM's place on a manager's team: each CSM reports to at most one manager, and the
+    team page opens on the viewer's own team."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_membership"
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_members"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "team member"
+        ordering = ["manager_id", "user_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(user=models.F("manager")),
+                name="team_member_not_own_manager",
+                violation_error_message="Nobody is on their own team.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.manager}'s team"

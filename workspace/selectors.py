@@ -81,12 +81,16 @@ def task_buckets(viewer: Any, user: Any, today: date) -> dict[str, dict[str, Any
     return result
 
 
-def team_overview(today: date) -> list[Any]:
-    """Per CSM, book size, ARR, open and overdue tasks (one query)."""
+def team_overview(today: date, *, manager: Any = None) -> list[Any]:
+    """Per CSM (of ``manager``'s team, or every CSM), book size, ARR, open and overdue
+    tasks and their manager (one query)."""
+    csms = User.objects.filter(groups__name=CSMS, is_active=True)
+    if manager is not None:
+        csms = csms.filter(team_membership__manager=manager)
     open_tasks = Task.objects.filter(assignee=OuterRef("pk"), status=TaskStatus.OPEN).order_by()
     count = Count("id")
     return list(
-        User.objects.filter(groups__name=CSMS, is_active=True)
+        csms.select_related("team_membership__manager")
         .annotate(
             n_accounts=Coalesce(
                 Subquery(

@@ -51,6 +51,7 @@ urlpatterns = [
         name="account-owner-end",
     ),
     path("team/", team.team_view, name="team"),
+    path("team/change/", team.team_change_view, name="team-change"),
     path(
         "accounts/<int:account_id>/tasks/",
         account_tasks.account_task_create_view,

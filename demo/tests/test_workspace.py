@@ -13,6 +13,7 @@ from health.models import AccountHealth, HealthHistory, ManualEntry, Scorecard
 from playbooks.models import Playbook, PlaybookRun, RenewalQueueEntry, Task
 from segments import analytics
 from segments.models import Membership, MembershipEvent, Segment
+from workspace.models import TeamMember
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +55,9 @@ def test_workspace_creates_recomputed_segments_playbooks_and_the_queue(today):
     assert PlaybookRun.objects.filter(playbook=save).count() == result.segments["At risk"] > 0
     assert RenewalQueueEntry.objects.count() == result.queue_entries > 0
     assert Task.objects.filter(source="renewal").count() == result.renewal_tasks > 0
+    # every demo CSM is on one of the two demo managers' teams, four each
+    teams = TeamMember.objects.values("manager__username").annotate(n=Count("id"))
+    assert {(t["manager__username"], t["n"]) for t in teams} == {("manager1", 4), ("manager2", 4)}
 
 
 def test_the_tiers_have_history_and_the_other_segments_are_new(today):

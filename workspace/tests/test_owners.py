@@ -2,11 +2,14 @@
 page."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from cs_platform.roles import MANAGERS
 from customers.models import AssignmentRole, CSMAssignment
 from customers.tests.factories import AccountFactory
 from playbooks.models import Task, TaskStatus
+from workspace.models import TeamMember
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +106,61 @@ def test_the_team_page_lists_each_csm_book_and_what_nobody_owns(client, manager,
     assert response.context["unassigned_tasks"] == 1
     client.force_login(csm)
     assert client.get(reverse("team")).status_code == 403
+
+
+def test_the_team_page_opens_on_the_managers_own_team(
+    client, manager, csm, other_csm, django_user_model
+):
+    # Given csm on the manager's team and other_csm on another manager's team
+    other_manager = django_user_model.objects.create_user("lead2", password="x")
+    other_manager.groups.add(Group.objects.get_or_create(name=MANAGERS)[0])
+    TeamMember.objects.create(user=csm, manager=manager)
+    TeamMember.objects.create(user=other_csm, manager=other_manager)
+    AccountFactory(owner=csm, arr=100)
+    AccountFactory(owner=other_csm, arr=900)
+    client.force_login(manager)
+
+    # When the manager opens the team page, then another manager's team, then every CSM
+    mine = client.get(reverse("team"))
+    theirs = client.get(reverse("team"), {"team": "lead2"})
+    everyone = client.get(reverse("team"), {"team": "all"})
+
+    # Then each lists its own CSMs, with totals over those only
+    assert mine.context["team_key"] == "mine"
+    assert [m.username for m in mine.context["team"]] == [csm.username]
+    assert mine.context["totals"]["arr"] == 100
+    assert "My team" in mine.content.decode()
+    assert [m.username for m in theirs.context["team"]] == [other_csm.username]
+    assert {m.username for m in everyone.context["team"]} >= {csm.username, other_csm.username}
+    assert everyone.context["totals"]["arr"] == 1000
+
+
+def test_a_manager_without_a_team_sees_every_csm_and_adds_one_to_their_team(
+    client, manager, csm, other_csm
+):
+    client.force_login(manager)
+    first = client.get(reverse("team"))
+    assert first.context["team_key"] == "all"
+    assert {csm.username, other_csm.username} <= {m.username for m in first.context["team"]}
+
+    added = client.post(reverse("team-change"), {"csm": csm.username, "action": "add"})
+
+    assert added.status_code == 302
+    assert TeamMember.objects.get(user=csm).manager == manager
+    after = client.get(reverse("team"))
+    assert [m.username for m in after.context["team"]] == [csm.username]
+
+    removed = client.post(reverse("team-change"), {"csm": csm.username, "action": "remove"})
+    assert removed.status_code == 302 and not TeamMember.objects.filter(user=csm).exists()
+
+
+def test_team_changes_refuse_bad_input_and_csms(client, manager, csm):
+    client.force_login(manager)
+    unknown = client.post(reverse("team-change"), {"csm": "nobody", "action": "add"})
+    bad_action = client.post(reverse("team-change"), {"csm": csm.username, "action": "fire"})
+    assert unknown.status_code == 400 and "csm:" in unknown.content.decode()
+    assert bad_action.status_code == 400 and "action:" in bad_action.content.decode()
+    assert not TeamMember.objects.exists()
+    client.force_login(csm)
+    denied = client.post(reverse("team-change"), {"csm": csm.username, "action": "add"})
+    assert denied.status_code == 403 and not TeamMember.objects.exists()
