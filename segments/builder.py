@@ -4,6 +4,7 @@ count and ARR of a definition while it is edited. Writes go through segments.ser
 the same services as the admin and the API; the builder's schema comes from
 ``selectors.rule_editor_schema``."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -14,6 +15,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+
+from customers.templatetags.cs_format import money
 
 from . import charts, selectors, services
 from .models import ExclusiveGroup, SegmentKind
@@ -94,7 +97,8 @@ def segment_new_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def definition_count_view(request: HttpRequest, segment_id: int | None = None) -> JsonResponse:
     """Managers: what the definition being edited would hold now (the builder asks after
-    each change): ``{count, arr, entering, exiting}``, or 400 ``{errors: [{path,
+    each change): ``{count, arr, entering, exiting}`` with the largest entering and exiting
+    accounts (``entering_accounts``, ``exiting_accounts``), or 400 ``{errors: [{path,
     message}]}`` naming the rule path at fault. Stores nothing."""
     _require_manager(request, "build segments")
     segment = _segment_or_404(segment_id) if segment_id is not None else None
@@ -126,8 +130,23 @@ def definition_count_view(request: HttpRequest, segment_id: int | None = None) -
             "arr_text": charts.format_money(totals.arr),
             "entering": totals.entering_count,
             "exiting": totals.exiting_count,
+            "entering_accounts": _accounts_listed(totals.entering),
+            "exiting_accounts": _accounts_listed(totals.exiting),
         }
     )
+
+
+def _accounts_listed(rows: list[dict]) -> list[dict]:
+    """The preview's accounts as the builder lists them: name, ARR text and a link."""
+    return [
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "arr_text": money(row["arr"] or Decimal(0)),
+            "url": reverse("account-detail", args=[row["id"]]),
+        }
+        for row in rows
+    ]
 
 
 def _int(value: str | None) -> int | None:

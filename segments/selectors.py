@@ -2,13 +2,14 @@
 and explain. These own select_related. The target set of a version is the engine's
 (``segments.engine.targets``); ``attribute_specs`` comes from there too."""
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from cs_platform import clock
@@ -383,6 +384,14 @@ class DefinitionTotals:
     arr: Decimal
     entering_count: int | None
     exiting_count: int | None
+    # The largest (by ARR) of the accounts that would enter and exit, at most
+    # ``DEFINITION_SAMPLE`` each: ``{"id", "name", "arr"}``.
+    entering: list[dict] = dataclasses.field(default_factory=list)
+    exiting: list[dict] = dataclasses.field(default_factory=list)
+
+
+# Accounts listed per side (entering, exiting) by the builder's live preview.
+DEFINITION_SAMPLE = 10
 
 
 def definition_totals(
@@ -408,14 +417,25 @@ def definition_totals(
     rules = VersionRules(today=today or clock.today(), attributes=attribute_specs())
     target_ids = segment_target_ids(segment=subject, version=version, rules=rules)
     totals = Account.objects.filter(id__in=target_ids).aggregate(count=Count("id"), arr=Sum("arr"))
-    entering = exiting = None
+    moves: dict[str, Any] = {"entering_count": None, "exiting_count": None}
     if segment is not None and segment.pk:
         current = Membership.objects.filter(segment=segment).values("account_id")
-        entering = Account.objects.filter(id__in=target_ids).exclude(id__in=current).count()
-        exiting = Account.objects.filter(id__in=current).exclude(id__in=target_ids).count()
+        entering = Account.objects.filter(id__in=target_ids).exclude(id__in=current)
+        exiting = Account.objects.filter(id__in=current).exclude(id__in=target_ids)
+        moves["entering_count"] = entering.count()
+        moves["exiting_count"] = exiting.count()
+        moves["entering"] = _largest(entering) if moves["entering_count"] else []
+        moves["exiting"] = _largest(exiting) if moves["exiting_count"] else []
     return DefinitionTotals(
         count=totals["count"] or 0,
         arr=Decimal(totals["arr"] or 0).quantize(Decimal("0.01")),
-        entering_count=entering,
-        exiting_count=exiting,
+        **moves,
+    )
+
+
+def _largest(accounts: QuerySet) -> list[dict]:
+    return list(
+        accounts.order_by(F("arr").desc(nulls_last=True), "name", "id").values("id", "name", "arr")[
+            :DEFINITION_SAMPLE
+        ]
     )

@@ -145,6 +145,7 @@ def test_an_existing_segment_counts_entering_and_exiting(
         reverse("segment-version-count", args=[segment.pk]),
         {"rule": json.dumps({"field": "arr", "op": "gte", "value": 2000}), "rank_by": ""},
     )
+    ent = accounts["ent"]
     assert response.json() | {"arr": None, "arr_text": None} == {
         "count": 3,
         "count_text": "3",
@@ -152,7 +153,23 @@ def test_an_existing_segment_counts_entering_and_exiting(
         "arr_text": None,
         "entering": 1,
         "exiting": 0,
+        "entering_accounts": [
+            {
+                "id": ent.pk,
+                "name": "Ent big",
+                "arr_text": "$2,000",
+                "url": reverse("account-detail", args=[ent.pk]),
+            }
+        ],
+        "exiting_accounts": [],
     }
+    # Narrowing the rule lists the largest accounts that would exit, ARR first
+    narrower = client.post(
+        reverse("segment-version-count", args=[segment.pk]),
+        {"rule": json.dumps({"field": "arr", "op": "gte", "value": 99999}), "rank_by": ""},
+    ).json()
+    assert narrower["exiting"] == 2 and narrower["entering_accounts"] == []
+    assert [a["name"] for a in narrower["exiting_accounts"]] == ["Other", "Emea big"]
 
 
 def test_a_new_version_is_published_at_once(

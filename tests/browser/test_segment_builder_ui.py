@@ -100,3 +100,15 @@ def test_build_a_nested_segment_preview_publish_and_see_the_count(
     assert page.locator("#member-count").inner_text() == "2"
     segment = Segment.objects.get(name="Expansion targets")
     assert segment.current_version.number == 1 and segment.member_count == 2
+
+    # When they start a new version that raises the ARR floor, the live preview lists who
+    # would exit, by name, before anything is saved
+    page.goto(f"{live_server.url}/segments/{segment.pk}/versions/new/")
+    arr = page.locator(".rule-leaf").first
+    arr.locator("input").fill("3000")
+    arr.locator("input").dispatch_event("change")
+    page.locator(".rule-live").filter(has_text="−1 exiting").wait_for()
+    exiting = page.locator(".rule-live-moves [data-side=exiting]")
+    assert "Enterprise big" in exiting.inner_text() and "$2,000" in exiting.inner_text()
+    assert "Nobody." in page.locator(".rule-live-moves [data-side=entering]").inner_text()
+    screenshot(page, "segment-builder-moves")

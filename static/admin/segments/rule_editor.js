@@ -109,7 +109,9 @@
     this.live = null;
     if (textarea.dataset.ruleCountUrl && textarea.form) {
       this.live = el("p", { "class": "rule-live", "aria-live": "polite", id: textarea.id + "-live" });
+      this.moves = el("div", { "class": "rule-live-moves", id: textarea.id + "-moves" });
       textarea.parentNode.insertBefore(this.live, this.readable.nextSibling);
+      textarea.parentNode.insertBefore(this.moves, this.live.nextSibling);
       textarea.form.addEventListener("change", function (event) {
         if (event.target !== textarea && !self.root.contains(event.target)) { self.count(); }
       });
@@ -138,20 +140,43 @@
           self.live.textContent = "Not counted: " + data.errors.map(function (e) {
             return (e.path ? e.path + ": " : "") + e.message;
           }).join("; ");
+          self.moves.innerHTML = "";
           return;
         }
         self.live.className = "rule-live ok";
-        var text = "Would hold " + data.count_text + " accounts · " + data.arr_text + " ARR";
+        var text = "Would hold " + data.count_text + (data.count === 1 ? " account · " : " accounts · ") + data.arr_text + " ARR";
         if (data.entering !== null && data.entering !== undefined) {
           text += " · +" + data.entering + " entering, −" + data.exiting + " exiting";
         }
         self.live.textContent = text;
         self.live.dataset.count = data.count;
+        self.showMoves(data);
       }).catch(function () {
         self.live.className = "rule-live error";
         self.live.textContent = "Could not count right now.";
       });
     }, 350);
+  };
+
+  /* The largest accounts that would enter and exit (an existing segment's edit), as two
+   * lists of links beside the live count. */
+  Editor.prototype.showMoves = function (data) {
+    this.moves.innerHTML = "";
+    if (data.entering === null || data.entering === undefined) { return; }
+    var sides = [["Entering", data.entering, data.entering_accounts || []],
+                 ["Exiting", data.exiting, data.exiting_accounts || []]];
+    var self = this;
+    sides.forEach(function (side) {
+      var shown = side[2].length;
+      var title = side[0] + (side[1] > shown ? " (largest " + shown + " of " + side[1] + ")" : "");
+      var items = side[2].map(function (a) {
+        return el("li", {}, [el("a", { href: a.url, text: a.name }), el("span", { "class": "muted", text: " " + a.arr_text })]);
+      });
+      if (!items.length) { items = [el("li", { "class": "empty", text: "Nobody." })]; }
+      self.moves.appendChild(el("div", { "class": "rule-live-side", "data-side": side[0].toLowerCase() }, [
+        el("h4", { text: title }), el("ul", { "class": "plain" }, items)
+      ]));
+    });
   };
 
   Editor.prototype.fieldType = function (name) {
