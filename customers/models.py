@@ -172,6 +172,12 @@ class PendingEvaluation(models.Model):
 
     A side table rather than a flag on the account row, so marking and sweeping write this
     narrow table and never rewrite the account row and its many index entries.
+
+    No foreign-key constraint in the database: marks are only ever written from the
+    accounts table (an INSERT ... SELECT over accounts), deleting an account deletes its
+    mark (Django's cascade), and the sweep takes and deletes whatever is marked, so a mark
+    whose account is gone costs one empty re-evaluation. The constraint's per-row check
+    cost a quarter of a million-account picklist merge at commit.
     """
 
     account = models.OneToOneField(
@@ -179,6 +185,7 @@ class PendingEvaluation(models.Model):
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="pending_evaluation",
+        db_constraint=False,
     )
     # The latest mark (a mark of an account already pending moves it forward).
     marked_at = models.DateTimeField()
