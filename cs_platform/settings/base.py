@@ -44,6 +44,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Numbers, money, percentages and dates in the browser's language (Accept-Language),
+    # among LANGUAGES; the product's own words stay English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -101,6 +104,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The locales whose number and date formats pages follow (LocaleMiddleware picks one from
+# the browser's Accept-Language; anything else gets LANGUAGE_CODE's).
+LANGUAGES = [
+    ("en", "English"),
+    ("en-gb", "English (UK)"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+    ("pt-br", "Português (Brasil)"),
+]
 TIME_ZONE = os.environ.get("CS_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

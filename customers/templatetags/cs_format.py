@@ -3,17 +3,19 @@
 
 - ``{{ contract.arr|money }}`` → "$120,000" (whole units; ``money:2`` keeps the cents),
 - ``{{ rate|percent }}`` → "93%" for 0.93 (``percent:1`` → "93.4%"),
-- ``{{ day|day }}`` → "5 Jan 2027".
+- ``{{ day|day }}`` → "5 Jan 2027" (a datetime: its day in the configured time zone),
+- ``{{ created_at|moment }}`` → "5 Jan 2027, 14:05".
 
 The currency symbol is the ``CS_CURRENCY_SYMBOL`` setting ("$" by default). A missing
 value reads "—"."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.conf import settings
+from django.utils import timezone
 from django.utils.formats import date_format, number_format
 
 from customers.models import AttributeDefinition
@@ -102,7 +104,19 @@ def account_traits(account: Any) -> list[tuple[str, str]]:
 
 
 @register.filter
-def day(value: date | None) -> str:
+def day(value: date | datetime | None) -> str:
     if not value:
         return NOTHING
+    if isinstance(value, datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
     return date_format(value, "j M Y")
+
+
+@register.filter
+def moment(value: datetime | None) -> str:
+    """A point in time in the configured time zone: "5 Jan 2027, 14:05"."""
+    if not value:
+        return NOTHING
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return date_format(value, "j M Y, H:i")

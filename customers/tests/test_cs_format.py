@@ -1,9 +1,11 @@
 from datetime import date
 from decimal import Decimal
 
+from django.urls import reverse
 from django.utils import translation
 
 from customers.templatetags.cs_format import day, money, percent
+from customers.tests.factories import AccountFactory
 
 
 def test_money_percent_and_day_read_as_people_write_them():
@@ -32,3 +34,17 @@ def test_stored_values_read_as_words():
     assert humanize_value("Technology") == "Technology"
     assert humanize_value("ACME-1") == "ACME-1"
     assert humanize_value(None) == "—"
+
+
+def test_pages_format_numbers_in_the_browsers_language(client, manager, db):
+    account = AccountFactory(name="Locale test", arr=Decimal("1234567"))
+    client.force_login(manager)
+    url = reverse("account-detail", args=[account.pk])
+
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    german = client.get(url, HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9").content.decode()
+    unknown = client.get(url, HTTP_ACCEPT_LANGUAGE="xx").content.decode()
+
+    assert "$1,234,567" in english and "$1.234.567" not in english
+    assert "$1.234.567" in german
+    assert "$1,234,567" in unknown

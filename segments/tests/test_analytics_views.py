@@ -173,7 +173,7 @@ def test_segment_metrics_tag_renders_the_partial(csm, two_segments):
 
     # Then it shows that date's metrics
     assert 'id="segment-analytics"' in html
-    assert "As of 2026-04-01" in html
+    assert "As of 1 Apr 2026" in html
     assert "39.1%" in html  # NRR as of 2026-04-01
     assert "<svg" in html
 

@@ -75,7 +75,7 @@ def test_the_page_reads_as_a_finance_person_needs(
     )
     assert fits["insideCard"] and (fits["fits"] or fits["sticky"])
     # the young segment's retention figures carry the "since created" note
-    assert "since created 2026-06-01" in page.locator("#compare-table").inner_text()
+    assert "since created 1 Jun 2026" in page.locator("#compare-table").inner_text()
     # the overlap matrix names its columns
     assert "Expansion candidates" in page.locator("#overlap-table thead").inner_text()
     assert page.locator("#overlap-figure .column-label", has_text="Enterprise").count() == 1
