@@ -1,5 +1,5 @@
-"""A health run: compute the target health of the accounts in scope (``targets``), diff it
-against the stored current health, and write only what changed (current rows, one history
+"""A health run: compute the target health of the accounts in scope (``targets``) and diff
+it against the stored current health in one statement, then write only what changed (current rows, one history
 row per changed account, ``Account.health_score``), then flag the changed accounts for the
 segment sweep so health segments follow. A run that changes nothing writes nothing.
 
@@ -29,10 +29,9 @@ from ..models import AccountHealth, HealthHistory
 from .targets import (
     CHANGED_TABLE,
     SCOPE_TABLE,
-    TARGET_TABLE,
     scope_accounts,
     scope_fill,
-    targets_fill,
+    target_select,
     work_tables_ensure,
 )
 
@@ -41,6 +40,7 @@ HEALTH_LOCK = 0x484C5448  # "HLTH"
 
 @dataclass
 class HealthRunResult:
+    # The accounts the run computed (its scope: every account for a full run).
     scored: int = 0
     changed: int = 0
     scores_copied: int = 0
@@ -77,7 +77,6 @@ def health_recompute(
     if not specs and not AccountHealth.objects.exists():
         return result
     tables = {
-        "target": TARGET_TABLE,
         "changed": CHANGED_TABLE,
         "current": table_name(AccountHealth),
         "history": table_name(HealthHistory),
@@ -87,26 +86,22 @@ def health_recompute(
         work_tables_ensure(cursor)
         if accounts is None:
             base, scope = Account.objects.all(), f"SELECT id FROM {tables['account']}"
+            result.scored = base.count()
         else:
-            scope_fill(cursor, accounts)
+            result.scored = scope_fill(cursor, accounts)
             base, scope = scope_accounts(), f"SELECT account_id FROM {SCOPE_TABLE}"
-        result.scored = targets_fill(
-            specs, base=base, today=today, attributes=attribute_specs(), cursor=cursor
-        )
-        # Row counts are what the diff's plan needs (statistics on the JSON column are not).
-        db.analyze(cursor, f"{TARGET_TABLE} (account_id)")
+        target, params = target_select(specs, base, today=today, attributes=attribute_specs())
         diff = load_sql(
             "health",
             "health_diff",
             **tables,
-            scope=scope,
-            empty_json=db.empty_json,
+            target=target,
             distinct_scorecard=_distinct("scorecard_id"),
             distinct_score=_distinct("score"),
             distinct_status=_distinct("status"),
             distinct_measures=_distinct("measures"),
         )
-        cursor.execute(diff)
+        cursor.execute(diff, params)
         result.changed = max(cursor.rowcount, 0)
         if result.changed:
             cursor.execute(load_sql("health", "health_current_upsert", **tables), [today])
