@@ -137,9 +137,10 @@ def _backtest_counts(
     )
 
     def build(accounts: QuerySet[Account], day: date) -> tuple[str, list[Any]]:
-        return target_select(
+        target = target_select(
             specs, accounts, today=day, attributes=attributes, scored=[spec], extra=outcome
         )
+        return target.sql, target.params
 
     renewals = _renewals(first, today)
     day_sql = dialect().day_plus(f"{RENEWAL}.end_date", -DAYS_BEFORE_RENEWAL)
@@ -214,7 +215,7 @@ def definition_preview(
     specs = specs[: next(i for i, s in enumerate(specs) if s is spec) + 1]
     with transaction.atomic(), connection.cursor() as cursor:
         work_tables_ensure(cursor)
-        target, params = target_select(
+        target = target_select(
             specs,
             Account.objects.all(),
             today=today,
@@ -223,9 +224,9 @@ def definition_preview(
             extra={"health_arr": F("arr")},
         )
         cursor.execute(
-            f"SELECT t.status, COUNT(*), SUM(t.health_arr) FROM ({target}) t "
+            f"SELECT t.status, COUNT(*), SUM(t.health_arr) FROM ({target.sql}) t "
             f"WHERE t.scorecard_id = {spec_id(spec)} GROUP BY t.status",
-            params,
+            target.params,
         )
         split = _split(cursor.fetchall())
         tested = _backtest(specs, spec, today, cursor) if backtest else None

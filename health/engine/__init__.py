@@ -4,11 +4,12 @@ stored current health written with its history rows."""
 
 from .as_of import per_row_day
 from .run import HealthRunResult, health_recompute
-from .targets import MEASURE_SCALE, UNSAVED_ID, spec_id, target_select, work_tables_ensure
+from .targets import MEASURE_SCALE, UNSAVED_ID, Target, spec_id, target_select, work_tables_ensure
 
 __all__ = [
     "MEASURE_SCALE",
     "UNSAVED_ID",
+    "Target",
     "HealthRunResult",
     "health_recompute",
     "per_row_day",

@@ -36,6 +36,8 @@ from .targets import (
 )
 
 HEALTH_LOCK = 0x484C5448  # "HLTH"
+# The accounts whose health changed (not those whose stored digest was only filled in).
+CHANGED_IDS = f"SELECT account_id FROM {CHANGED_TABLE} WHERE real_change = 1"
 
 
 @dataclass
@@ -90,19 +92,26 @@ def health_recompute(
         else:
             result.scored = scope_fill(cursor, accounts)
             base, scope = scope_accounts(), f"SELECT account_id FROM {SCOPE_TABLE}"
-        target, params = target_select(specs, base, today=today, attributes=attribute_specs())
+        target = target_select(specs, base, today=today, attributes=attribute_specs())
         diff = load_sql(
             "health",
             "health_diff",
             **tables,
-            target=target,
+            target=target.sql,
+            measures=target.measures,
             distinct_scorecard=_distinct("scorecard_id"),
             distinct_score=_distinct("score"),
             distinct_status=_distinct("status"),
-            distinct_measures=_distinct("measures"),
+            distinct_digest=db.is_distinct("c.measures_digest", "t.digest"),
+            distinct_measures=db.is_distinct("c.measures", f"({target.measures})"),
         )
-        cursor.execute(diff, params)
-        result.changed = max(cursor.rowcount, 0)
+        cursor.execute(diff, target.params)
+        if max(cursor.rowcount, 0):
+            cursor.execute(f"SELECT COUNT(*), SUM(real_change) FROM {CHANGED_TABLE}")
+            rows, real = cursor.fetchone()
+            result.changed = int(real or 0)
+            if rows > result.changed:
+                cursor.execute(load_sql("health", "health_digest_fill", **tables))
         if result.changed:
             cursor.execute(load_sql("health", "health_current_upsert", **tables), [today])
             cursor.execute(
@@ -111,14 +120,12 @@ def health_recompute(
         # The column is copied for the changed accounts; a partial run copies it for its
         # whole scope, which also repairs a copy skipped earlier (a row another transaction
         # held: every writer of an account marks it, so it comes back in a sweep batch).
-        synced = scope if accounts is not None else f"SELECT account_id FROM {CHANGED_TABLE}"
+        synced = scope if accounts is not None else CHANGED_IDS
         if accounts is not None or result.changed:
             sync = load_sql("health", "health_account_score_sync", **tables, scope=synced)
             cursor.execute(sync)
             result.scores_copied = max(cursor.rowcount, 0)
     if result.changed and mark_changed:
-        changed = Account.objects.filter(
-            id__in=RawSQL(f"SELECT account_id FROM {CHANGED_TABLE}", [])  # noqa: S611 (constant)
-        )
+        changed = Account.objects.filter(id__in=RawSQL(CHANGED_IDS, []))  # noqa: S611 (constant)
         result.marked = accounts_mark_changed_matching(accounts=changed, wait_for_sweep=False)
     return result

@@ -74,7 +74,7 @@ def work_tables_ensure(cursor: Any) -> None:
     db.tune_transaction(cursor)
     columns = (
         f"account_id {db.bigint} PRIMARY KEY, scorecard_id {db.bigint}, score integer, "
-        f"status varchar(10), measures {db.json_type}"
+        f"status varchar(10), measures {db.json_type}, digest text, real_change integer"
     )
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGED_TABLE} ({columns}){db.temp_table_suffix}"
@@ -151,6 +151,16 @@ def manual_score_expression(measure: MeasureSpec, today: date) -> Any:
         entered_on__lte=today,
     ).order_by("-entered_on", "-entered_at", "-id")
     return Subquery(entries.values("score")[:1], output_field=IntegerField())
+
+
+@dataclass
+class Target:
+    """The target SELECT (``sql`` and its ``params``) and ``measures``: the JSON of a row's
+    measure scores, an expression over the SELECT's columns under the alias ``t``."""
+
+    sql: str
+    params: list[Any]
+    measures: str
 
 
 @dataclass
@@ -252,11 +262,12 @@ def target_select(
     attributes: dict[str, AttributeSpec],
     scored: Sequence[ScorecardSpec] | None = None,
     extra: dict[str, Any] | None = None,
-) -> tuple[str, list[Any]]:
-    """``SELECT account_id, scorecard_id, score, status, measures[, extra…]`` for every
-    row of ``accounts``: its scorecard among ``specs`` (in assignment order; NULL when none
-    takes it), and the health that scorecard gives it (NULL score and status, and an empty
-    JSON object, when not scored). ``scored``: the scorecards whose measures are computed
+) -> Target:
+    """``SELECT account_id, scorecard_id, score, status, digest[, extra…], s<j>_<i>…`` for
+    every row of ``accounts``: its scorecard among ``specs`` (in assignment order; NULL
+    when none takes it), and the health that scorecard gives it (NULL score and status and
+    an empty digest when not scored; ``Target.measures`` makes the JSON of the measure
+    scores ``s<j>_<i>``). ``scored``: the scorecards whose measures are computed
     (default: all; the others only take their accounts, with a NULL score). ``extra``:
     more expressions of ``accounts``' rows, passed through by name."""
     db = dialect()
@@ -280,42 +291,59 @@ def target_select(
         rows = rows.alias(**relations)
     rows = rows.annotate(health_sc=assignment, **extra).annotate(**values)
     raw_sql, params = rows.values("id", "health_sc", *extra, *values).query.sql_with_params()
-    passed = "".join(f", raw.{name}" for name in extra)
+    by_scorecard = [(spec_id(spec), index, spec) for index, spec, _ in layers]
+    names = [f"s{index}_{i}" for index, spec, _ in layers for i in range(len(spec.measures))]
     scores = "".join(
         f", {measure_score_sql(m, f'raw.{n}', raw.divisors[n])} AS s{index}_{i}"
         for index, spec, raw in layers
         for i, (n, m) in enumerate(zip(raw.values, spec.measures, strict=True))
     )
-    by_scorecard = [(spec_id(spec), index, spec) for index, spec, _ in layers]
     score = " ".join(f"WHEN {sid} THEN {_score_sql(s, i)}" for sid, i, s in by_scorecard)
-    measures = " ".join(
+    digest = " ".join(f"WHEN {sid} THEN {_digest_sql(s, i)}" for sid, i, s in by_scorecard)
+    status = " ".join(f"WHEN t.sc = {sid} THEN {_status_sql(s)}" for sid, _, s in by_scorecard)
+    if by_scorecard:
+        score_sql = f"CASE ms.health_sc {score} END"
+        digest_sql = f"CASE ms.health_sc {digest} ELSE '' END"
+        status_sql = f"CASE WHEN t.score IS NULL THEN NULL {status} END"
+    else:  # typed NULLs, as the columns they are compared with
+        score_sql, digest_sql = "CAST(NULL AS integer)", "''"
+        status_sql = "CAST(NULL AS varchar(10))"
+    passed = "".join(f", {{layer}}.{name}" for name in [*extra, *names])
+    sql = (
+        f"SELECT t.account_id, t.sc AS scorecard_id, t.score, {status_sql} AS status, "
+        f"t.digest{passed.format(layer='t')} FROM ("
+        f"SELECT ms.id AS account_id, ms.health_sc AS sc, {score_sql} AS score, "
+        f"{digest_sql} AS digest{passed.format(layer='ms')} FROM ("
+        f"SELECT raw.id, raw.health_sc{''.join(f', raw.{n}' for n in extra)}{scores} "
+        f"FROM ({raw_sql}{db.keep_subquery}) raw{db.keep_subquery}) ms) t"
+    )
+    return Target(sql, list(params), _measures_sql(by_scorecard))
+
+
+def _digest_sql(spec: ScorecardSpec, index: int) -> str:
+    """The measures as "key=hundredths;" for each present one, by key: equal for two rows
+    exactly when their measures' JSON is (``AccountHealth.measures_digest``)."""
+    by_key = sorted((m.key, f"s{index}_{i}") for i, m in enumerate(spec.measures))
+    parts = [
+        f"CASE WHEN {s} IS NULL THEN '' ELSE '{key}=' || CAST({s} AS text) || ';' END"
+        for key, s in by_key
+    ]
+    return " || ".join(parts) if parts else "''"
+
+
+def _measures_sql(by_scorecard: list[tuple[int, int, ScorecardSpec]]) -> str:
+    """The measures' JSON of a target row ``t`` (by its scorecard)."""
+    db = dialect()
+    if not by_scorecard:
+        return db.empty_json
+    cases = " ".join(
         f"WHEN {sid} THEN "
         + db.json_object_without_nulls(
-            [(m.key, db.hundredths_as_number(f"s{i}_{p}")) for p, m in enumerate(s.measures)]
+            [(m.key, db.hundredths_as_number(f"t.s{i}_{p}")) for p, m in enumerate(s.measures)]
         )
         for sid, i, s in by_scorecard
     )
-    status = " ".join(f"WHEN t.sc = {sid} THEN {_status_sql(s)}" for sid, _, s in by_scorecard)
-    score_sql = f"CASE ms.health_sc {score} END" if by_scorecard else "CAST(NULL AS integer)"
-    measures_sql = (
-        f"CASE ms.health_sc {measures} ELSE {db.empty_json} END" if by_scorecard else db.empty_json
-    )
-    status_sql = (
-        f"CASE WHEN t.score IS NULL THEN NULL {status} END"
-        if by_scorecard
-        else "CAST(NULL AS varchar(10))"
-    )
-    passed_ms = passed.replace("raw.", "ms.")
-    passed_t = passed.replace("raw.", "t.")
-    sql = (
-        f"SELECT t.account_id, t.sc AS scorecard_id, t.score, {status_sql} AS status, "
-        f"t.measures{passed_t} FROM ("
-        f"SELECT ms.id AS account_id, ms.health_sc AS sc, {score_sql} AS score, "
-        f"{measures_sql} AS measures{passed_ms} FROM ("
-        f"SELECT raw.id, raw.health_sc{passed}{scores} FROM ({raw_sql}{db.keep_subquery}) raw"
-        f"{db.keep_subquery}) ms) t"
-    )
-    return sql, list(params)
+    return f"CASE t.scorecard_id {cases} ELSE {db.empty_json} END"
 
 
 def scope_fill(cursor: Any, accounts: QuerySet[Account]) -> int:
