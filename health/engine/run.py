@@ -105,7 +105,15 @@ def health_recompute(
             distinct_digest=db.is_distinct("c.measures_digest", "t.digest"),
             distinct_measures=db.is_distinct("c.measures", f"({target.measures})"),
         )
-        cursor.execute(diff, target.params)
+        if accounts is None:
+            cursor.execute(diff, target.params)
+        else:
+            # A partial run (a sweep batch) reads its accounts' rows by key, however big
+            # the tables: the planner would hash whole tables for a few thousand accounts.
+            planner = db.current_settings(cursor, list(db.index_join_settings))
+            db.set_local(cursor, db.index_join_settings)
+            cursor.execute(diff, target.params)
+            db.set_local(cursor, planner)
         if max(cursor.rowcount, 0):
             cursor.execute(f"SELECT COUNT(*), SUM(real_change) FROM {CHANGED_TABLE}")
             rows, real = cursor.fetchone()
