@@ -105,15 +105,13 @@ def health_recompute(
             distinct_digest=db.is_distinct("c.measures_digest", "t.digest"),
             distinct_measures=db.is_distinct("c.measures", f"({target.measures})"),
         )
-        if accounts is None:
-            cursor.execute(diff, target.params)
-        else:
-            # A partial run (a sweep batch) reads its accounts' rows by key, however big
-            # the tables: the planner would hash whole tables for a few thousand accounts.
-            planner = db.current_settings(cursor, list(db.index_join_settings))
-            db.set_local(cursor, db.index_join_settings)
-            cursor.execute(diff, target.params)
-            db.set_local(cursor, planner)
+        # A partial run (a sweep batch) reads its accounts' rows by key, however big the
+        # tables: the planner would hash whole tables for a few thousand accounts. Put
+        # back at the end (the sweep's transaction goes on).
+        planner = {} if accounts is None else db.index_join_settings
+        saved = db.current_settings(cursor, list(planner))
+        db.set_local(cursor, planner)
+        cursor.execute(diff, target.params)
         if max(cursor.rowcount, 0):
             cursor.execute(f"SELECT COUNT(*), SUM(real_change) FROM {CHANGED_TABLE}")
             rows, real = cursor.fetchone()
@@ -133,6 +131,7 @@ def health_recompute(
             sync = load_sql("health", "health_account_score_sync", **tables, scope=synced)
             cursor.execute(sync)
             result.scores_copied = max(cursor.rowcount, 0)
+        db.set_local(cursor, saved)
     if result.changed and mark_changed:
         changed = Account.objects.filter(id__in=RawSQL(CHANGED_IDS, []))  # noqa: S611 (constant)
         result.marked = accounts_mark_changed_matching(accounts=changed, wait_for_sweep=False)
