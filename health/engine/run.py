@@ -36,6 +36,8 @@ from .targets import (
 )
 
 HEALTH_LOCK = 0x484C5448  # "HLTH"
+# Memory for the hash joins of a full run, for its transaction only.
+FULL_RUN_SETTINGS = {"work_mem": "128MB"}
 # The accounts whose health changed (not those whose stored digest was only filled in).
 CHANGED_IDS = f"SELECT account_id FROM {CHANGED_TABLE} WHERE real_change = 1"
 
@@ -105,10 +107,12 @@ def health_recompute(
             distinct_digest=db.is_distinct("c.measures_digest", "t.digest"),
             distinct_measures=db.is_distinct("c.measures", f"({target.measures})"),
         )
-        # A partial run (a sweep batch) reads its accounts' rows by key, however big the
-        # tables: the planner would hash whole tables for a few thousand accounts. Put
-        # back at the end (the sweep's transaction goes on).
-        planner = {} if accounts is None else db.index_join_settings
+        # A full run hashes the memberships and the usage features of every account (at
+        # 1M accounts the default 4 MB split them into batches on disk); a partial run (a
+        # sweep batch) reads its accounts' rows by key, however big the tables: the planner
+        # would hash whole tables for a few thousand accounts. Put back at the end (the
+        # sweep's transaction goes on).
+        planner = FULL_RUN_SETTINGS if accounts is None else db.index_join_settings
         saved = db.current_settings(cursor, list(planner))
         db.set_local(cursor, planner)
         cursor.execute(diff, target.params)
