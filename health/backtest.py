@@ -207,7 +207,7 @@ def definition_preview(
     """What a validated definition (``definition_validate``; ``spec.id`` None: a scorecard
     not created yet) would give today, next to the live split of the scorecard it
     replaces, and (``backtest``) in the backtest; writes nothing. The admin's live preview
-    asks without the backtest, which takes one statement per renewal date."""
+    asks without the backtest (one statement over every renewal of the last 12 months)."""
     today = today or clock.today()
     others = [s for s in live_specs() if spec.id is None or s.id != spec.id]
     specs = ordered([*others, spec])
