@@ -6,9 +6,10 @@ scores as of a past date; scorecards switching with segment membership; the swee
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from cs_platform.db import dialect
 from customers import services as customer_services
 from customers.models import Account, PendingEvaluation
 from customers.tests.factories import AccountFactory
@@ -236,3 +237,21 @@ def test_a_stored_row_without_a_digest_is_compared_by_its_json_and_only_gets_the
     assert run(today=TODAY + timedelta(days=2)).changed == 1
     assert AccountHealth.objects.get(account=b).measures_digest == "champion=0;tickets=5000;"
     assert HealthHistory.objects.filter(account=b).count() == 2
+
+
+def test_a_partial_run_puts_the_planner_settings_of_its_transaction_back():
+    # given a scored account, rescored as a sweep batch does, inside its transaction
+    account = AccountFactory(open_tickets=2)
+    scorecard(measures=[TICKETS])
+    run(today=TODAY)
+    Account.objects.filter(pk=account.pk).update(open_tickets=4)
+    names = ["enable_hashjoin", "enable_mergejoin", "work_mem"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        before = dialect().current_settings(cursor, names)
+        result = run(accounts=Account.objects.filter(pk=account.pk), today=TODAY)
+
+        # then the account is rescored, and what the batch runs next plans as before
+        assert result.changed == 1 and score_of(account) == 60
+        assert dialect().current_settings(cursor, names) == before
+    if connection.vendor == "postgresql":
+        assert before["enable_hashjoin"] == "on"
