@@ -9,7 +9,7 @@ Uses its own scratch database (default ``cs_bench_health``, dropped and re-creat
 
 Built with INSERT ... SELECT statements (not measured): accounts (a quarter enterprise,
 in an "Enterprise" segment), one usage metric with ``usage-days`` of history on about
-``density`` of the days, a manual CSM score for a fifth of the accounts, and for a third
+``density`` of the days (and its per-account window features, as ingestion keeps them), a manual CSM score for a fifth of the accounts, and for a third
 of them a contract that came up for renewal in the last 12 months (renewed or churned).
 Two scorecards of 8 measures each (usage windows, columns, a ratio, a trait, conditions,
 a manual score): "Enterprise" on the segment and the default for everyone else.
@@ -109,6 +109,11 @@ def build(args: argparse.Namespace) -> None:
             [TODAY],
         )
     print(f"    {args.accounts:,} accounts built", flush=True)
+    # Ingestion keeps the per-account usage windows; rows loaded by INSERT ... SELECT need
+    # one rebuild, as after any bulk load (docs/usage.md).
+    from usage.features import usage_features_rebuild
+
+    usage_features_rebuild(today=TODAY)
 
 
 def define() -> tuple:

@@ -17,8 +17,10 @@ relative dates count from D, manual scores are the entries valid on D. Account a
 are today; the response lists which measures that concerns. Accounts are assigned to
 scorecards by today's segment memberships.
 
-The backtest runs one set-based statement per distinct renewal date (at most 365),
-each over that date's accounts only.
+The backtest is one set-based statement over the renewal contracts, each row scored as
+of its own day (``engine.per_row_day``: usage windows from the daily table through its
+index, manual scores and relative dates from that day); a definition that cannot be read
+that way is scored with one statement per renewal date.
 """
 
 from dataclasses import dataclass, field
@@ -27,15 +29,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 
 from cs_platform import clock
-from cs_platform.db import table_name
+from cs_platform.db import dialect
 from customers.models import Account, Contract, ContractStatus
 from segments.engine.targets import attribute_specs
 
 from .definitions import ScorecardSpec, live_specs, ordered, spec_from_draft, spec_from_scorecard
-from .engine import TARGET_TABLE, target_insert, work_tables_ensure
+from .engine import per_row_day, spec_id, target_select, work_tables_ensure
 from .models import AccountHealth, MeasureSource, Scorecard
 
 WINDOW_DAYS = 365
@@ -45,6 +47,8 @@ MIN_CONTRACTS = 30
 MIN_BAND_CONTRACTS = 10
 BANDS = ("red", "yellow", "green", "unscored")
 OUTCOMES = (ContractStatus.RENEWED, ContractStatus.CHURNED)
+# The alias of the renewal contract joined to each account row of the backtest.
+RENEWAL = "health_renewal"
 
 
 @dataclass
@@ -71,13 +75,6 @@ class _Band:
 @dataclass
 class _Backtest:
     bands: dict[str, _Band] = field(default_factory=lambda: {b: _Band() for b in BANDS})
-
-
-def _split_sql(where: str) -> str:
-    return (
-        f"SELECT t.status, COUNT(*), SUM(a.arr) FROM {TARGET_TABLE} t "
-        f"JOIN {table_name(Account)} a ON a.id = t.account_id WHERE {where} GROUP BY t.status"
-    )
 
 
 def _split(rows: list[tuple]) -> dict[str, dict[str, Any]]:
@@ -113,38 +110,67 @@ def _history_notes(spec: ScorecardSpec) -> list[str]:
     return notes
 
 
+def _renewals(first: date, today: date) -> QuerySet[Account]:
+    """One row per contract that came up for renewal in (``first``, ``today``] with an
+    outcome: its account, joined to it as ``RENEWAL``."""
+    window = Q(
+        contracts__end_date__gt=first,
+        contracts__end_date__lte=today,
+        contracts__status__in=OUTCOMES,
+    )
+    return Account.objects.alias(
+        **{RENEWAL: FilteredRelation("contracts", condition=window)}
+    ).filter(**{f"{RENEWAL}__id__isnull": False})
+
+
+def _backtest_counts(
+    specs: list[ScorecardSpec], spec: ScorecardSpec, first: date, today: date, cursor: Any
+) -> list[tuple]:
+    """(status, outcome, contracts) of the renewals of the accounts ``spec`` takes, each
+    scored as of ``DAYS_BEFORE_RENEWAL`` days before its contract's end date: one statement
+    (``per_row_day``), or one per end date when the definition cannot be read that way."""
+    attributes = attribute_specs()
+    outcome = {"health_outcome": F(f"{RENEWAL}__status")}
+    group = (
+        "SELECT t.status, t.health_outcome, COUNT(*) FROM ({target}) t "
+        f"WHERE t.scorecard_id = {spec_id(spec)} GROUP BY t.status, t.health_outcome"
+    )
+
+    def build(accounts: QuerySet[Account], day: date) -> tuple[str, list[Any]]:
+        target = target_select(
+            specs, accounts, today=day, attributes=attributes, scored=[spec], extra=outcome
+        )
+        return target.sql, target.params
+
+    renewals = _renewals(first, today)
+    day_sql = dialect().day_plus(f"{RENEWAL}.end_date", -DAYS_BEFORE_RENEWAL)
+    statement = per_row_day(lambda day: build(renewals, day), day_sql)
+    if statement is not None:
+        cursor.execute(group.format(target=statement[0]), statement[1])
+        return cursor.fetchall()
+    rows: list[tuple] = []
+    contracts = Contract.objects.filter(
+        end_date__gt=first, end_date__lte=today, status__in=OUTCOMES
+    )
+    end_dates = contracts.order_by("end_date").values_list("end_date", flat=True).distinct()
+    for end_date in end_dates:
+        on_day = _renewals(end_date - timedelta(days=1), end_date)
+        sql, params = build(on_day, end_date - timedelta(days=DAYS_BEFORE_RENEWAL))
+        cursor.execute(group.format(target=sql), params)
+        rows.extend(cursor.fetchall())
+    return rows
+
+
 def _backtest(
-    spec: ScorecardSpec, earlier: list[ScorecardSpec], today: date, cursor: Any
+    specs: list[ScorecardSpec], spec: ScorecardSpec, today: date, cursor: Any
 ) -> dict[str, Any]:
     first = today - timedelta(days=WINDOW_DAYS)
-    renewals = Contract.objects.filter(end_date__gt=first, end_date__lte=today, status__in=OUTCOMES)
-    end_dates = renewals.order_by("end_date").values_list("end_date", flat=True).distinct()
-    attributes = attribute_specs()
     result = _Backtest()
-    contracts = table_name(Contract)
-    for end_date in end_dates:
-        on_day = renewals.filter(end_date=end_date)
-        base = Account.objects.filter(pk__in=on_day.values("account_id"))
-        cursor.execute(f"DELETE FROM {TARGET_TABLE}")
-        target_insert(
-            spec,
-            earlier,
-            base=base,
-            today=end_date - timedelta(days=DAYS_BEFORE_RENEWAL),
-            attributes=attributes,
-            cursor=cursor,
-        )
-        cursor.execute(
-            f"SELECT t.status, c.status, COUNT(*) FROM {contracts} c "
-            f"JOIN {TARGET_TABLE} t ON t.account_id = c.account_id "
-            f"WHERE c.end_date = %s AND c.status IN (%s, %s) GROUP BY t.status, c.status",
-            [end_date, *OUTCOMES],
-        )
-        for band, outcome, count in cursor.fetchall():
-            bucket = result.bands[band or "unscored"]
-            bucket.contracts += count
-            if outcome == ContractStatus.CHURNED:
-                bucket.churned += count
+    for band, outcome, count in _backtest_counts(specs, spec, first, today, cursor):
+        bucket = result.bands[band or "unscored"]
+        bucket.contracts += count
+        if outcome == ContractStatus.CHURNED:
+            bucket.churned += count
     total = sum(b.contracts for b in result.bands.values())
     churned = sum(b.churned for b in result.bands.values())
     too_thin = total < MIN_CONTRACTS
@@ -181,24 +207,29 @@ def definition_preview(
     """What a validated definition (``definition_validate``; ``spec.id`` None: a scorecard
     not created yet) would give today, next to the live split of the scorecard it
     replaces, and (``backtest``) in the backtest; writes nothing. The admin's live preview
-    asks without the backtest, which takes one statement per renewal date."""
+    asks without the backtest (one statement over every renewal of the last 12 months)."""
     today = today or clock.today()
     others = [s for s in live_specs() if spec.id is None or s.id != spec.id]
     specs = ordered([*others, spec])
-    earlier = specs[: next(i for i, s in enumerate(specs) if s is spec)]
+    # The scorecards before it take their accounts first; those after it do not matter.
+    specs = specs[: next(i for i, s in enumerate(specs) if s is spec) + 1]
     with transaction.atomic(), connection.cursor() as cursor:
         work_tables_ensure(cursor)
-        target_insert(
-            spec,
-            earlier,
-            base=Account.objects.all(),
+        target = target_select(
+            specs,
+            Account.objects.all(),
             today=today,
             attributes=attribute_specs(),
-            cursor=cursor,
+            scored=[spec],
+            extra={"health_arr": F("arr")},
         )
-        cursor.execute(_split_sql("true"))
+        cursor.execute(
+            f"SELECT t.status, COUNT(*), SUM(t.health_arr) FROM ({target.sql}) t "
+            f"WHERE t.scorecard_id = {spec_id(spec)} GROUP BY t.status",
+            target.params,
+        )
         split = _split(cursor.fetchall())
-        tested = _backtest(spec, earlier, today, cursor) if backtest else None
+        tested = _backtest(specs, spec, today, cursor) if backtest else None
     live = _live_split(spec.id) if spec.id is not None else _split([])
     return {
         "scorecard": spec.id,

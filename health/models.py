@@ -148,6 +148,11 @@ class AccountHealth(models.Model):
     score = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=HealthStatus.choices, null=True, blank=True)
     measures = models.JSONField(default=dict)
+    # ``measures`` in a form that is cheap to compare: "key=hundredths;" for each present
+    # measure, by key (``health.engine.targets``). A run compares this text, and builds the
+    # JSON only for the accounts whose health changed. Null: not written yet (rows of
+    # before it), which makes a run compare the JSON once and fill it in.
+    measures_digest = models.TextField(null=True, blank=True, editable=False)
     day = models.DateField()
 
     class Meta:

@@ -28,7 +28,7 @@ def on_accounts_evaluating(sender: Any, accounts: QuerySet, today: date, **kwarg
 
     The one receiver that works inside the sender's transaction, on purpose: enqueuing
     would let the segments evaluate stale scores. The work is bounded by the batch (one
-    set-based statement per scorecard) and marks nothing (the batch is the sweep)."""
+    set-based statement for every scorecard) and marks nothing (the batch is the sweep)."""
     health_recompute(accounts=accounts, today=today, mark_changed=False)
 
 

@@ -9,7 +9,7 @@ segments) within seconds: the same path as any other account change.
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -155,10 +155,13 @@ def manual_entry_create(
     *, account: Account, measure: Any, score: Any, comment: str = "", by: AbstractBaseUser
 ) -> ManualEntry:
     """A CSM's score (0–100) for a manual measure of one of their own accounts (managers:
-    any account). It counts for the measure's ``valid_days`` from today; the account is
-    marked for the changed-accounts sweep, which rescores it."""
+    any account; another CSM's account is a ValidationError naming ``account``). It counts
+    for the measure's ``valid_days`` from today; the account is marked for the
+    changed-accounts sweep, which rescores it."""
     if not can_work_account(by, account):
-        raise PermissionDenied("You may enter health scores only for accounts in your own book.")
+        raise ValidationError(
+            {"account": ["You may enter health scores only for accounts in your own book."]}
+        )
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
         raise ValidationError({"score": [f"expected a whole number from 0 to 100, got {score!r}"]})
     if not isinstance(comment, str) or len(comment) > 2000:

@@ -48,12 +48,14 @@ def accounts_with_segments(accounts: list[Account]) -> list[tuple[Account, list[
 
 
 def book_stats(user: Any, today: date) -> dict[str, Any]:
-    """Size, ARR and renewals of a CSM's book, in one aggregate query."""
+    """Size, ARR and renewals of a CSM's book, in one aggregate query. At risk: the
+    lifecycle stage says so, or the computed health status is red (what the badges show,
+    by each account's scorecard's own thresholds)."""
     return customer_selectors.csm_book(user=user).aggregate(
         accounts=Count("id"),
         arr=Coalesce(Sum("arr"), Decimal("0")),
         renewing_90=Count("id", filter=Q(renewal_date__range=(today, today + timedelta(90)))),
-        at_risk=Count("id", filter=Q(lifecycle_stage="at_risk") | Q(health_score__lt=40)),
+        at_risk=Count("id", filter=Q(lifecycle_stage="at_risk") | Q(health__status="red")),
     )
 
 

@@ -1,5 +1,5 @@
-"""A health run: compute the target health of the accounts in scope (``targets``), diff it
-against the stored current health, and write only what changed (current rows, one history
+"""A health run: compute the target health of the accounts in scope (``targets``) and diff
+it against the stored current health in one statement, then write only what changed (current rows, one history
 row per changed account, ``Account.health_score``), then flag the changed accounts for the
 segment sweep so health segments follow. A run that changes nothing writes nothing.
 
@@ -29,18 +29,22 @@ from ..models import AccountHealth, HealthHistory
 from .targets import (
     CHANGED_TABLE,
     SCOPE_TABLE,
-    TARGET_TABLE,
     scope_accounts,
     scope_fill,
-    targets_fill,
+    target_select,
     work_tables_ensure,
 )
 
 HEALTH_LOCK = 0x484C5448  # "HLTH"
+# Memory for the hash joins of a full run, for its transaction only.
+FULL_RUN_SETTINGS = {"work_mem": "128MB"}
+# The accounts whose health changed (not those whose stored digest was only filled in).
+CHANGED_IDS = f"SELECT account_id FROM {CHANGED_TABLE} WHERE real_change = 1"
 
 
 @dataclass
 class HealthRunResult:
+    # The accounts the run computed (its scope: every account for a full run).
     scored: int = 0
     changed: int = 0
     scores_copied: int = 0
@@ -77,7 +81,6 @@ def health_recompute(
     if not specs and not AccountHealth.objects.exists():
         return result
     tables = {
-        "target": TARGET_TABLE,
         "changed": CHANGED_TABLE,
         "current": table_name(AccountHealth),
         "history": table_name(HealthHistory),
@@ -87,27 +90,38 @@ def health_recompute(
         work_tables_ensure(cursor)
         if accounts is None:
             base, scope = Account.objects.all(), f"SELECT id FROM {tables['account']}"
+            result.scored = base.count()
         else:
-            scope_fill(cursor, accounts)
+            result.scored = scope_fill(cursor, accounts)
             base, scope = scope_accounts(), f"SELECT account_id FROM {SCOPE_TABLE}"
-        result.scored = targets_fill(
-            specs, base=base, today=today, attributes=attribute_specs(), cursor=cursor
-        )
-        # Row counts are what the diff's plan needs (statistics on the JSON column are not).
-        db.analyze(cursor, f"{TARGET_TABLE} (account_id)")
+        target = target_select(specs, base, today=today, attributes=attribute_specs())
         diff = load_sql(
             "health",
             "health_diff",
             **tables,
-            scope=scope,
-            empty_json=db.empty_json,
+            target=target.sql,
+            measures=target.measures,
             distinct_scorecard=_distinct("scorecard_id"),
             distinct_score=_distinct("score"),
             distinct_status=_distinct("status"),
-            distinct_measures=_distinct("measures"),
+            distinct_digest=db.is_distinct("c.measures_digest", "t.digest"),
+            distinct_measures=db.is_distinct("c.measures", f"({target.measures})"),
         )
-        cursor.execute(diff)
-        result.changed = max(cursor.rowcount, 0)
+        # A full run hashes the memberships and the usage features of every account (at
+        # 1M accounts the default 4 MB split them into batches on disk); a partial run (a
+        # sweep batch) reads its accounts' rows by key, however big the tables: the planner
+        # would hash whole tables for a few thousand accounts. Put back at the end (the
+        # sweep's transaction goes on).
+        planner = FULL_RUN_SETTINGS if accounts is None else db.index_join_settings
+        saved = db.current_settings(cursor, list(planner))
+        db.set_local(cursor, planner)
+        cursor.execute(diff, target.params)
+        if max(cursor.rowcount, 0):
+            cursor.execute(f"SELECT COUNT(*), SUM(real_change) FROM {CHANGED_TABLE}")
+            rows, real = cursor.fetchone()
+            result.changed = int(real or 0)
+            if rows > result.changed:
+                cursor.execute(load_sql("health", "health_digest_fill", **tables))
         if result.changed:
             cursor.execute(load_sql("health", "health_current_upsert", **tables), [today])
             cursor.execute(
@@ -116,14 +130,13 @@ def health_recompute(
         # The column is copied for the changed accounts; a partial run copies it for its
         # whole scope, which also repairs a copy skipped earlier (a row another transaction
         # held: every writer of an account marks it, so it comes back in a sweep batch).
-        synced = scope if accounts is not None else f"SELECT account_id FROM {CHANGED_TABLE}"
+        synced = scope if accounts is not None else CHANGED_IDS
         if accounts is not None or result.changed:
             sync = load_sql("health", "health_account_score_sync", **tables, scope=synced)
             cursor.execute(sync)
             result.scores_copied = max(cursor.rowcount, 0)
+        db.set_local(cursor, saved)
     if result.changed and mark_changed:
-        changed = Account.objects.filter(
-            id__in=RawSQL(f"SELECT account_id FROM {CHANGED_TABLE}", [])  # noqa: S611 (constant)
-        )
+        changed = Account.objects.filter(id__in=RawSQL(CHANGED_IDS, []))  # noqa: S611 (constant)
         result.marked = accounts_mark_changed_matching(accounts=changed, wait_for_sweep=False)
     return result

@@ -1,5 +1,6 @@
-"""What each account's health should be: one set-based statement per scorecard that fills
-the work table ``health_target`` (account, scorecard, score, status, measure scores).
+"""What each account's health should be: ONE set-based statement for every scorecard, the
+``target`` SELECT (account, scorecard, score, status, measure scores), which a run diffs
+against the stored health in the same statement and the previews and backtest group.
 
 The formula (DESIGN 12), exactly, in integers so both databases agree to the last digit:
 
@@ -12,24 +13,45 @@ The formula (DESIGN 12), exactly, in integers so both databases agree to the las
   rounded half up; NULL when no measure is present;
 - status: red below ``red_below``, green from ``green_from``, else yellow.
 
-The statement has three layers: the raw values (one correlated subquery or expression per
-measure, built by the rules compiler), the measure scores, and the total; the first two
-are kept as separate steps of the plan (``Dialect.keep_subquery``) so each subquery runs
-once per account however often the layers above name its column.
+The statement has three layers, kept as separate steps of the plan
+(``Dialect.keep_subquery``) so each value is computed once per account however often the
+layers above name it:
+
+1. **raw** (the ORM, so fields and conditions compile through the rules compiler): each
+   account's scorecard ``sc`` — the first scorecard, in assignment order, whose segment
+   holds the account (one LEFT JOIN of the memberships per segment), else the default —
+   and every scorecard's measure values ``v<j>_<i>``, each computed only for the accounts
+   its scorecard takes (NULL for the others). Usage fields read the maintained window
+   features through one join per metric (``Computed.joined``), not the daily table.
+2. **scores**: each measure's score in hundredths;
+3. **total**: the score, the status and the measure scores as JSON, by the account's
+   scorecard.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Expression,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 
 from cs_platform.db import dialect
 from customers.models import Account
-from rules import AttributeSpec, Column, RuleValidationError, compile_rule, registry
+from rules import AttributeSpec, Column, Computed, RuleValidationError, compile_rule, registry
 from rules.compiler import source_expression
-from segments.models import Membership
 
 from ..definitions import NUMERIC_TYPES, MeasureSpec, ScorecardSpec
 from ..models import ManualEntry, MeasureSource
@@ -37,10 +59,13 @@ from ..models import ManualEntry, MeasureSource
 # Hundredths of a point: a measure score of 83.47 is kept as 8347.
 MEASURE_SCALE = 100
 FULL = 100 * MEASURE_SCALE
-TARGET_TABLE = "health_target"
 CHANGED_TABLE = "health_changed"
 # The accounts a partial run rescores (a sweep batch, a list of changed accounts).
 SCOPE_TABLE = "health_scope"
+# The scorecard id a definition not stored yet (a new scorecard's preview) is known by in
+# the statement; stored ids start at 1.
+UNSAVED_ID = 0
+_NULL = Value(None, output_field=IntegerField())
 
 
 def work_tables_ensure(cursor: Any) -> None:
@@ -49,13 +74,12 @@ def work_tables_ensure(cursor: Any) -> None:
     db.tune_transaction(cursor)
     columns = (
         f"account_id {db.bigint} PRIMARY KEY, scorecard_id {db.bigint}, score integer, "
-        f"status varchar(10), measures {db.json_type}"
+        f"status varchar(10), measures {db.json_type}, digest text, real_change integer"
     )
-    for table in (TARGET_TABLE, CHANGED_TABLE):
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} ({columns}){db.temp_table_suffix}"
-        )
-        cursor.execute(f"DELETE FROM {table}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGED_TABLE} ({columns}){db.temp_table_suffix}"
+    )
+    cursor.execute(f"DELETE FROM {CHANGED_TABLE}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {SCOPE_TABLE} "
         f"(account_id {db.bigint} PRIMARY KEY){db.temp_table_suffix}"
@@ -63,27 +87,39 @@ def work_tables_ensure(cursor: Any) -> None:
     cursor.execute(f"DELETE FROM {SCOPE_TABLE}")
 
 
-def _member_of(segment_id: int) -> Exists:
-    return Exists(Membership.objects.filter(segment_id=segment_id, account_id=OuterRef("pk")))
+def spec_id(spec: ScorecardSpec) -> int:
+    """The id the statement knows ``spec`` by (``UNSAVED_ID`` for an unsaved definition)."""
+    return UNSAVED_ID if spec.id is None else int(spec.id)
 
 
-def assigned_accounts(
-    spec: ScorecardSpec, earlier: Sequence[ScorecardSpec], base: QuerySet[Account]
-) -> QuerySet[Account]:
-    """The accounts of ``base`` that ``spec`` scores: members of its segment (every account
-    for the default) that no scorecard ``earlier`` in the assignment order takes."""
-    accounts = base
-    if spec.segment_id is not None:
-        accounts = accounts.filter(_member_of(spec.segment_id))
-    for other in earlier:
-        if other.segment_id is not None:
-            accounts = accounts.exclude(_member_of(other.segment_id))
-    return accounts
+def _assignment(specs: Sequence[ScorecardSpec]) -> tuple[dict[str, Any], Expression]:
+    """The membership joins and the expression of each account's scorecard id: the first
+    of ``specs`` (in assignment order) whose segment holds the account, else the default
+    (NULL without one). At most one membership row per (segment, account): a LEFT JOIN."""
+    relations: dict[str, Any] = {}
+    whens = []
+    default: int | None = None
+    for spec in specs:
+        if spec.segment_id is None:
+            default = spec_id(spec) if default is None else default
+            continue
+        alias = f"health_member_{int(spec.segment_id)}"
+        relations[alias] = FilteredRelation(
+            "memberships", condition=Q(memberships__segment_id=spec.segment_id)
+        )
+        whens.append(When(Q(**{f"{alias}__entered_at__isnull": False}), then=spec_id(spec)))
+    # Typed, or a statement without any scorecard would select an untyped NULL.
+    fallback = Cast(Value(default), IntegerField())
+    if not whens:
+        return relations, fallback
+    return relations, Case(*whens, default=fallback, output_field=IntegerField())
 
 
-def _field_value(measure: MeasureSpec, today: date, attributes: dict) -> tuple[Any, int]:
-    """The field's value as an expression, and the constant it is to be divided by (a
-    column such as ``mrr`` = arr / 12 is read as the column)."""
+def _field_value(
+    measure: MeasureSpec, today: date, attributes: dict
+) -> tuple[dict[str, Any], Any, int]:
+    """The joins the field's value needs, its expression, and the constant it is to be
+    divided by (a column such as ``mrr`` = arr / 12 is read as the column)."""
     rule_field = registry.get(measure.field, attributes)
     usable = (
         rule_field is not None
@@ -93,17 +129,20 @@ def _field_value(measure: MeasureSpec, today: date, attributes: dict) -> tuple[A
         and measure.bad != measure.good
     )
     if not usable:  # validated on save; a custom attribute may have gone (or changed type)
-        return Value(None, output_field=IntegerField()), 1
+        return {}, _NULL, 1
     source = rule_field.source
+    if isinstance(source, Computed) and source.joined is not None:
+        relations, value = source.joined(today)
+        return relations, value, 1
     divisor = source.divide_by if isinstance(source, Column) else 1
-    return source_expression(source, rule_field.type, today), divisor
+    return {}, source_expression(source, rule_field.type, today), divisor
 
 
 def manual_score_expression(measure: MeasureSpec, today: date) -> Any:
     """The latest entry of the measure valid on ``today`` (entered in the last
     ``valid_days`` days, ``today`` included), per account row; NULL when none."""
     if measure.measure_id is None:
-        return Value(None, output_field=IntegerField())
+        return _NULL
     first_valid = today - timedelta(days=measure.valid_days - 1)
     entries = ManualEntry.objects.filter(
         account_id=OuterRef("pk"),
@@ -114,37 +153,48 @@ def manual_score_expression(measure: MeasureSpec, today: date) -> Any:
     return Subquery(entries.values("score")[:1], output_field=IntegerField())
 
 
-def raw_values(
-    spec: ScorecardSpec,
-    accounts: QuerySet[Account],
-    *,
-    today: date,
-    attributes: dict[str, AttributeSpec],
-) -> tuple[QuerySet, list[int]]:
-    """``accounts`` with ``v0`` … ``vN``: each measure's raw value (see the module), and
-    the divisors of the field measures' values."""
-    annotations: dict[str, Any] = {}
-    divisors: list[int] = []
-    for index, measure in enumerate(spec.measures):
-        divisor = 1
+@dataclass
+class Target:
+    """The target SELECT (``sql`` and its ``params``) and ``measures``: the JSON of a row's
+    measure scores, an expression over the SELECT's columns under the alias ``t``."""
+
+    sql: str
+    params: list[Any]
+    measures: str
+
+
+@dataclass
+class _Raw:
+    relations: dict[str, Any]
+    values: dict[str, Any]
+    divisors: dict[str, int]
+
+
+def _measure_values(
+    spec: ScorecardSpec, index: int, *, today: date, attributes: dict[str, AttributeSpec]
+) -> _Raw:
+    """Scorecard ``index``'s measure values ``v<index>_<i>``, ungated."""
+    raw = _Raw({}, {}, {})
+    for position, measure in enumerate(spec.measures):
+        name = f"v{index}_{position}"
+        raw.divisors[name] = 1
         if measure.source == MeasureSource.FIELD:
-            value, divisor = _field_value(measure, today, attributes)
+            relations, value, raw.divisors[name] = _field_value(measure, today, attributes)
+            raw.relations.update(relations)
         elif measure.source == MeasureSource.CONDITION:
             try:
                 aliases, condition = compile_rule(measure.rule, today=today, attributes=attributes)
             except RuleValidationError:
                 # Validated on save; a custom attribute it names may have gone since: the
                 # measure is then absent (its weight renormalized away), not a failed run.
-                value = Value(None, output_field=IntegerField())
+                value = _NULL
             else:
-                accounts = accounts.alias(**aliases) if aliases else accounts
+                raw.relations.update(aliases)
                 value = Case(When(condition, then=Value(1)), default=Value(0))
         else:
             value = manual_score_expression(measure, today)
-        annotations[f"v{index}"] = value
-        divisors.append(divisor)
-    rows = accounts.order_by().annotate(**annotations).values("id", *annotations)
-    return rows, divisors
+        raw.values[name] = value
+    return raw
 
 
 def _literal(value: Any) -> str:
@@ -167,95 +217,133 @@ def measure_score_sql(measure: MeasureSpec, raw: str, divisor: int) -> str:
         value = f"({value} / {int(divisor)})"
     bad, good = _literal(measure.bad), _literal(measure.good)
     share = f"(({value} - {bad}) * {FULL} / ({good} - {bad}))"
+    # The clamp compares the value with the bounds (share ≤ 0 ⇔ the value is at or past
+    # bad, share ≥ 1 ⇔ at or past good), so only values in between are divided.
+    at_bad, at_good = (">=", "<=") if measure.good < measure.bad else ("<=", ">=")
     return (
-        f"CASE WHEN {raw} IS NULL THEN NULL WHEN {share} <= 0 THEN 0 "
-        f"WHEN {share} >= {FULL} THEN {FULL} ELSE {db.round_to_integer(share)} END"
+        f"CASE WHEN {raw} IS NULL THEN NULL WHEN {value} {at_bad} {bad} THEN 0 "
+        f"WHEN {value} {at_good} {good} THEN {FULL} ELSE {db.round_to_integer(share)} END"
+    )
+
+
+def _score_sql(spec: ScorecardSpec, index: int) -> str:
+    """Σ w×s ÷ Σ w rounded half up over the present measures of scorecard ``index`` (the
+    scores layer's ``s<index>_<i>``); NULL when none is present."""
+    db = dialect()
+    if not spec.measures:
+        return "NULL"
+    names = [f"s{index}_{i}" for i in range(len(spec.measures))]
+    weights = [m.weight_hundredths for m in spec.measures]
+    numerator = " + ".join(
+        f"COALESCE({s} * CAST({w} AS {db.bigint}), 0)" for s, w in zip(names, weights, strict=True)
+    )
+    weight_sum = " + ".join(
+        f"CASE WHEN {s} IS NULL THEN 0 ELSE {w} END" for s, w in zip(names, weights, strict=True)
+    )
+    denominator = f"({weight_sum}) * {MEASURE_SCALE}"
+    return (
+        f"CASE WHEN ({weight_sum}) = 0 THEN NULL "
+        f"ELSE (2 * ({numerator}) + {denominator}) / (2 * {denominator}) END"
+    )
+
+
+def _status_sql(spec: ScorecardSpec) -> str:
+    return (
+        f"CASE WHEN t.score < {int(spec.red_below)} THEN 'red' "
+        f"WHEN t.score >= {int(spec.green_from)} THEN 'green' ELSE 'yellow' END"
     )
 
 
 def target_select(
-    spec: ScorecardSpec,
+    specs: Sequence[ScorecardSpec],
     accounts: QuerySet[Account],
     *,
     today: date,
     attributes: dict[str, AttributeSpec],
-) -> tuple[str, list[Any]]:
-    """SELECT account_id, scorecard_id, score, status, measures for the ``accounts`` that
-    ``spec`` scores (already restricted by ``assigned_accounts``)."""
+    scored: Sequence[ScorecardSpec] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Target:
+    """``SELECT account_id, scorecard_id, score, status, digest[, extra…], s<j>_<i>…`` for
+    every row of ``accounts``: its scorecard among ``specs`` (in assignment order; NULL
+    when none takes it), and the health that scorecard gives it (NULL score and status and
+    an empty digest when not scored; ``Target.measures`` makes the JSON of the measure
+    scores ``s<j>_<i>``). ``scored``: the scorecards whose measures are computed
+    (default: all; the others only take their accounts, with a NULL score). ``extra``:
+    more expressions of ``accounts``' rows, passed through by name."""
     db = dialect()
-    rows, divisors = raw_values(spec, accounts, today=today, attributes=attributes)
-    raw_sql, params = rows.query.sql_with_params()
-    count = len(spec.measures)
-    scores = ", ".join(
-        f"{measure_score_sql(m, f'raw.v{i}', divisors[i])} AS s{i}"
-        for i, m in enumerate(spec.measures)
+    extra = extra or {}
+    scored_ids = {id(s) for s in (specs if scored is None else scored)}
+    relations, assignment = _assignment(specs)
+    values: dict[str, Any] = {}
+    layers: list[tuple[int, ScorecardSpec, _Raw]] = []
+    for index, spec in enumerate(specs):
+        if id(spec) not in scored_ids:
+            continue
+        raw = _measure_values(spec, index, today=today, attributes=attributes)
+        relations.update(raw.relations)
+        # Each value only for the accounts this scorecard takes (conditions, subqueries and
+        # JSON reads are not free; a CASE that does not match costs nothing more).
+        mine = Q(health_sc=spec_id(spec))
+        values.update({n: Case(When(mine, then=v)) for n, v in raw.values.items()})
+        layers.append((index, spec, raw))
+    rows = accounts.order_by()
+    if relations:
+        rows = rows.alias(**relations)
+    rows = rows.annotate(health_sc=assignment, **extra).annotate(**values)
+    raw_sql, params = rows.values("id", "health_sc", *extra, *values).query.sql_with_params()
+    by_scorecard = [(spec_id(spec), index, spec) for index, spec, _ in layers]
+    names = [f"s{index}_{i}" for index, spec, _ in layers for i in range(len(spec.measures))]
+    scores = "".join(
+        f", {measure_score_sql(m, f'raw.{n}', raw.divisors[n])} AS s{index}_{i}"
+        for index, spec, raw in layers
+        for i, (n, m) in enumerate(zip(raw.values, spec.measures, strict=True))
     )
-    weights = [m.weight_hundredths for m in spec.measures]
-    numerator = " + ".join(
-        f"COALESCE(s{i} * CAST({weights[i]} AS {db.bigint}), 0)" for i in range(count)
-    )
-    weight_sum = " + ".join(
-        f"CASE WHEN s{i} IS NULL THEN 0 ELSE {weights[i]} END" for i in range(count)
-    )
-    denominator = f"({weight_sum}) * {MEASURE_SCALE}"
-    score = (
-        f"CASE WHEN ({weight_sum}) = 0 THEN NULL "
-        f"ELSE (2 * ({numerator}) + {denominator}) / (2 * {denominator}) END"
-    )
-    measures = db.json_object_without_nulls(
-        [(m.key, db.hundredths_as_number(f"s{i}")) for i, m in enumerate(spec.measures)]
-    )
-    status = (
-        f"CASE WHEN t.score IS NULL THEN NULL WHEN t.score < {int(spec.red_below)} THEN 'red' "
-        f"WHEN t.score >= {int(spec.green_from)} THEN 'green' ELSE 'yellow' END"
-    )
-    scorecard = "NULL" if spec.id is None else str(int(spec.id))
+    score = " ".join(f"WHEN {sid} THEN {_score_sql(s, i)}" for sid, i, s in by_scorecard)
+    digest = " ".join(f"WHEN {sid} THEN {_digest_sql(s, i)}" for sid, i, s in by_scorecard)
+    status = " ".join(f"WHEN t.sc = {sid} THEN {_status_sql(s)}" for sid, _, s in by_scorecard)
+    if by_scorecard:
+        score_sql = f"CASE ms.health_sc {score} END"
+        digest_sql = f"CASE ms.health_sc {digest} ELSE '' END"
+        status_sql = f"CASE WHEN t.score IS NULL THEN NULL {status} END"
+    else:  # typed NULLs, as the columns they are compared with
+        score_sql, digest_sql = "CAST(NULL AS integer)", "''"
+        status_sql = "CAST(NULL AS varchar(10))"
+    passed = "".join(f", {{layer}}.{name}" for name in [*extra, *names])
     sql = (
-        f"SELECT t.account_id, {scorecard}, t.score, {status}, t.measures FROM ("
-        f"SELECT ms.id AS account_id, {score} AS score, {measures} AS measures FROM ("
-        f"SELECT raw.id, {scores} FROM ({raw_sql}{db.keep_subquery}) raw"
-        f"{db.keep_subquery}) ms) t"
+        f"SELECT t.account_id, t.sc AS scorecard_id, t.score, {status_sql} AS status, "
+        f"t.digest{passed.format(layer='t')} FROM ("
+        f"SELECT ms.id AS account_id, ms.health_sc AS sc, {score_sql} AS score, "
+        f"{digest_sql} AS digest{passed.format(layer='ms')} FROM ("
+        f"SELECT raw.id, raw.health_sc{''.join(f', raw.{n}' for n in extra)}{scores} "
+        f"FROM ({raw_sql}{db.keep_subquery}) raw{db.keep_subquery}) ms) t"
     )
-    return sql, list(params)
+    return Target(sql, list(params), _measures_sql(by_scorecard))
 
 
-def target_insert(
-    spec: ScorecardSpec,
-    earlier: Sequence[ScorecardSpec],
-    *,
-    base: QuerySet[Account],
-    today: date,
-    attributes: dict[str, AttributeSpec],
-    cursor: Any,
-) -> int:
-    """Add to ``health_target`` the accounts of ``base`` that ``spec`` scores (those
-    ``earlier`` scorecards take excluded); returns the rows written."""
-    accounts = assigned_accounts(spec, earlier, base)
-    sql, params = target_select(spec, accounts, today=today, attributes=attributes)
-    cursor.execute(
-        f"INSERT INTO {TARGET_TABLE} (account_id, scorecard_id, score, status, measures) {sql}",
-        params,
-    )
-    return max(cursor.rowcount, 0)
+def _digest_sql(spec: ScorecardSpec, index: int) -> str:
+    """The measures as "key=hundredths;" for each present one, by key: equal for two rows
+    exactly when their measures' JSON is (``AccountHealth.measures_digest``)."""
+    by_key = sorted((m.key, f"s{index}_{i}") for i, m in enumerate(spec.measures))
+    parts = [
+        f"CASE WHEN {s} IS NULL THEN '' ELSE '{key}=' || CAST({s} AS text) || ';' END"
+        for key, s in by_key
+    ]
+    return " || ".join(parts) if parts else "''"
 
 
-def targets_fill(
-    specs: Sequence[ScorecardSpec],
-    *,
-    base: QuerySet[Account],
-    today: date,
-    attributes: dict[str, AttributeSpec],
-    cursor: Any,
-) -> int:
-    """Fill ``health_target`` with the target health of every account of ``base`` that one
-    of ``specs`` (in assignment order) scores; returns the rows written. Accounts no
-    scorecard takes get no row."""
-    return sum(
-        target_insert(
-            spec, specs[:position], base=base, today=today, attributes=attributes, cursor=cursor
+def _measures_sql(by_scorecard: list[tuple[int, int, ScorecardSpec]]) -> str:
+    """The measures' JSON of a target row ``t`` (by its scorecard)."""
+    db = dialect()
+    if not by_scorecard:
+        return db.empty_json
+    cases = " ".join(
+        f"WHEN {sid} THEN "
+        + db.json_object_without_nulls(
+            [(m.key, db.hundredths_as_number(f"t.s{i}_{p}")) for p, m in enumerate(s.measures)]
         )
-        for position, spec in enumerate(specs)
+        for sid, i, s in by_scorecard
     )
+    return f"CASE t.scorecard_id {cases} ELSE {db.empty_json} END"
 
 
 def scope_fill(cursor: Any, accounts: QuerySet[Account]) -> int:

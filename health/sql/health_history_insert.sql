@@ -2,3 +2,4 @@
 -- Format fields: history, changed (table names). Parameters: day, at.
 INSERT INTO {history} (account_id, day, at, scorecard_id, score, status, measures)
 SELECT account_id, %s, %s, scorecard_id, score, status, measures FROM {changed}
+WHERE real_change = 1

@@ -189,9 +189,11 @@ def test_manual_scores_own_book_only_and_in_range(csm, other_csm, manager):
         assert response.status_code == 400 and "score" in response.json(), bad
     not_manual = client.post(url.format(mine.pk), {"measure": "tickets", "score": 5})
     assert not_manual.status_code == 400 and "measure" in not_manual.json()
-    assert (
-        client.post(url.format(theirs.pk), {"measure": "sentiment", "score": 5}).status_code == 403
-    )
+    # another CSM's account: a 400 naming the account, nothing stored
+    others = client.post(url.format(theirs.pk), {"measure": "sentiment", "score": 5})
+    assert others.status_code == 400 and "account" in others.json(), others.content
+    assert "own book" in str(others.json()["account"])
+    assert not ManualEntry.objects.filter(account=theirs).exists()
     assert (
         api_client(manager).post(url.format(theirs.pk), {"measure": "sentiment", "score": 5})
     ).status_code == 201

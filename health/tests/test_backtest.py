@@ -6,15 +6,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from customers.models import ContractStatus
+from customers.models import Account, ContractStatus
 from customers.tests.factories import AccountFactory, ContractFactory
-from health import services
+from health import backtest, services
 from health.backtest import draft_preview
+from health.models import ManualEntry
 from usage.models import DailyUsage
 from usage.tests.fixtures import metric
 
-from .fixtures import field, scorecard
+from .fixtures import condition, field, manual, scorecard
 
 TODAY = date(2026, 11, 22)
 pytestmark = pytest.mark.django_db
@@ -90,3 +92,54 @@ def test_the_live_definition_is_backtested_when_there_is_no_draft(settings):
     assert preview["backtest"]["notes"] == [
         "tickets: open_tickets has no history; today's value is used"
     ]
+
+
+def test_one_statement_over_every_renewal_gives_what_scoring_each_day_on_its_own_gives(
+    settings, monkeypatch
+):
+    """Each renewal scored as of its own day in one statement (``per_row_day``) against the
+    same scorecard scored one renewal date at a time: usage windows, a relative-date rule
+    and manual scores all read as of that day."""
+    settings.CS_TODAY = TODAY
+    logins = metric("logins")
+    card = scorecard(
+        measures=[
+            ACTIVE_DAYS,
+            condition("recent", {"field": "last_seen_at", "op": "within_last_days", "value": 20}),
+            manual("sentiment", weight=2, valid_days=30),
+        ]
+    )
+    sentiment = card.measures.get(key="sentiment")
+    for n in range(24):
+        ended = 5 + 15 * n
+        status = ContractStatus.CHURNED if n % 3 == 0 else ContractStatus.RENEWED
+        account = renewal(ended, status, n % 11, logins)
+        as_of = TODAY - timedelta(days=ended + 90)
+        seen = as_of - timedelta(days=(n * 7) % 40)
+        Account.objects.filter(pk=account.pk).update(last_seen_at=seen)
+        if n % 2:
+            entered = as_of - timedelta(days=(n * 5) % 45)
+            ManualEntry.objects.create(
+                account=account,
+                measure=sentiment,
+                score=(n * 13) % 101,
+                entered_on=entered,
+                entered_at=timezone.now(),
+            )
+    used = []
+    real = backtest.per_row_day
+
+    def spy(*args, **kwargs):
+        used.append(real(*args, **kwargs))
+        return used[-1]
+
+    monkeypatch.setattr(backtest, "per_row_day", spy)
+    together = draft_preview(scorecard=card)["backtest"]
+    monkeypatch.setattr(backtest, "per_row_day", lambda *args, **kwargs: None)
+    day_by_day = draft_preview(scorecard=card)["backtest"]
+
+    assert used and used[0] is not None  # the one statement was used
+    assert together["contracts"] == 24
+    assert together["bands"] == day_by_day["bands"]
+    # the bands are not all alike (the data moves accounts between them)
+    assert len({band["contracts"] for band in together["bands"].values()}) > 1

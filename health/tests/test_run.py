@@ -6,9 +6,10 @@ scores as of a past date; scorecards switching with segment membership; the swee
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from cs_platform.db import dialect
 from customers import services as customer_services
 from customers.models import Account, PendingEvaluation
 from customers.tests.factories import AccountFactory
@@ -208,3 +209,49 @@ def test_typed_in_scores_become_manual_entries_of_a_default_scorecard():
     run(today=TODAY)
     assert score_of(typed) == 64 and score_of(blank) is None
     assert Account.objects.get(pk=typed.pk).health_score == 64
+
+
+def test_a_stored_row_without_a_digest_is_compared_by_its_json_and_only_gets_the_digest():
+    # given scored accounts whose stored rows have no digest (written before it existed)
+    a = AccountFactory(open_tickets=2, has_champion=True)
+    b = AccountFactory(open_tickets=10, has_champion=False)
+    scorecard(measures=[TICKETS, CHAMPION])
+    run(today=TODAY)
+    digests = dict(AccountHealth.objects.values_list("account_id", "measures_digest"))
+    assert digests[a.pk] == "champion=10000;tickets=8000;"
+    AccountHealth.objects.update(measures_digest=None)
+    PendingEvaluation.objects.all().delete()
+
+    # when a run finds nothing else changed
+    result = run(today=TODAY + timedelta(days=1))
+
+    # then nothing changed: no history row, no mark, the day kept; the digest is back
+    assert (result.changed, result.marked) == (0, 0)
+    assert HealthHistory.objects.count() == 2
+    assert not PendingEvaluation.objects.exists()
+    assert set(AccountHealth.objects.values_list("day", flat=True)) == {TODAY}
+    assert dict(AccountHealth.objects.values_list("account_id", "measures_digest")) == digests
+
+    # and a real change of a measure score still writes history, with its digest
+    Account.objects.filter(pk=b.pk).update(open_tickets=5)
+    assert run(today=TODAY + timedelta(days=2)).changed == 1
+    assert AccountHealth.objects.get(account=b).measures_digest == "champion=0;tickets=5000;"
+    assert HealthHistory.objects.filter(account=b).count() == 2
+
+
+def test_a_partial_run_puts_the_planner_settings_of_its_transaction_back():
+    # given a scored account, rescored as a sweep batch does, inside its transaction
+    account = AccountFactory(open_tickets=2)
+    scorecard(measures=[TICKETS])
+    run(today=TODAY)
+    Account.objects.filter(pk=account.pk).update(open_tickets=4)
+    names = ["enable_hashjoin", "enable_mergejoin", "work_mem"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        before = dialect().current_settings(cursor, names)
+        result = run(accounts=Account.objects.filter(pk=account.pk), today=TODAY)
+
+        # then the account is rescored, and what the batch runs next plans as before
+        assert result.changed == 1 and score_of(account) == 60
+        assert dialect().current_settings(cursor, names) == before
+    if connection.vendor == "postgresql":
+        assert before["enable_hashjoin"] == "on"
