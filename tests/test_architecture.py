@@ -20,7 +20,7 @@ LAYERS = {
     "health": 5,
     "playbooks": 6,
     "workspace": 7,
-    "demo": 7,
+    "demo": 8,
 }
 # The project's wiring composes every app (settings name them, URLconfs include them).
 WIRING = {"cs_platform.urls", "cs_platform.api.urls", "cs_platform.settings.base"}
