@@ -224,3 +224,23 @@ def test_a_connection_terminated_while_idle_does_not_lose_the_next_delivery(eage
     outbox_probe_task.apply(args=["after idle"], task_id=f"outbox-{row_id}")
     assert RUNS == [("after idle", "ok")]
     assert OutboxMessage.objects.get(pk=row_id).state == OutboxState.DONE
+
+
+def test_a_dead_workers_row_is_sent_again_after_the_base_grace_each_time(monkeypatch, settings):
+    # given a row whose worker died (its lease is over), delivered once before
+    settings.OUTBOX_REDISPATCH_SECONDS = 60
+    row = held_row(worker="elsewhere:4242", lease_left=timedelta(seconds=-1))
+    # when the relay sends it again and that message is lost too (chaos: a consumer
+    # killed between taking it from Redis and recording it)
+    monkeypatch.setattr(outbox, "_publish", lambda row: None)
+    assert outbox.relay().sent == 1
+    # then it is sent once more after the base grace, not a doubled one (120 s), so a
+    # dead worker's work is back within two minutes
+    row.refresh_from_db()
+    assert (row.state, row.dispatches) == (OutboxState.RUNNING, 2)
+    assert timedelta(seconds=55) < row.next_check_at - timezone.now() <= timedelta(seconds=60)
+    OutboxMessage.objects.filter(pk=row.pk).update(next_check_at=timezone.now())
+    assert outbox.relay().sent == 1
+    row.refresh_from_db()
+    assert row.dispatches == 3
+    assert row.next_check_at - timezone.now() <= timedelta(seconds=60)
