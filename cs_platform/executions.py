@@ -19,12 +19,20 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from .models import OutboxMessage, OutboxState
@@ -39,6 +47,8 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 25
 # Backoff after a retryable error: 1, 2, 4 ... seconds, at most this.
 RETRY_BACKOFF_MAX = 600
+
+T = TypeVar("T")
 
 
 class RetryLater(Exception):  # noqa: N818 (a request, not an error)
@@ -66,6 +76,12 @@ def lease_duration() -> timedelta:
 def execution_start(*, task: str, message_id: str, args: Any, kwargs: Any) -> Execution | None:
     """Claim the row of this message (adopting a message that has none); None when there
     is nothing to do: finished, running elsewhere, not due yet, or given up."""
+    return _on_a_live_connection(
+        lambda: _start(task=task, message_id=message_id, args=args, kwargs=kwargs)
+    )
+
+
+def _start(*, task: str, message_id: str, args: Any, kwargs: Any) -> Execution | None:
     if message_id.startswith("outbox-"):
         row_id = int(message_id.removeprefix("outbox-"))
     else:
@@ -124,42 +140,52 @@ def execution_retry(
     and give up past that many. When a queued row
     with the same dedupe key exists already, that one does the work: this one is done.
     Returns whether it will run again."""
-    now = timezone.now()
     try:
-        with transaction.atomic():
-            row = OutboxMessage.objects.select_for_update().filter(pk=execution.id).first()
-            if not _held_by(row, execution):
-                return False
-            if failures_allowed is not None:
-                row.error = f"attempt {row.attempts}: {error}"[:5000]
-                failures = row.failures + 1
-                if failures > failures_allowed:
-                    _give_up(row, f"Gave up after {failures} failures; last: {error}")
-                    return False
-                row.failures = failures
-            elif error:
-                row.error = error[:5000]
-            twin = (
-                row.dedupe_key
-                and OutboxMessage.objects.filter(
-                    dedupe_key=row.dedupe_key, state=OutboxState.QUEUED
-                ).exists()
-            )
-            if twin:
-                row.state, row.done_at, row.next_check_at = OutboxState.DONE, now, None
-                row.error = f"{row.error} (superseded by a queued twin)".strip()
-            else:
-                row.state = OutboxState.QUEUED
-                wait = retry_backoff(row.failures) if delay is None else delay
-                row.due_at = row.next_check_at = now + timedelta(seconds=wait)
-                row.dispatched_at = None
-                row.dispatches = 0
-            row.lease_expires_at = row.heartbeat_at = None
-            row.save()
-            return not twin
+        return _on_a_live_connection(
+            lambda: _requeue(execution, error, delay=delay, failures_allowed=failures_allowed)
+        )
     except DatabaseError:
-        logger.warning("outbox: could not requeue %s; its lease will run out", execution)
+        logger.warning(
+            "outbox: could not requeue %s; its lease will run out", execution, exc_info=True
+        )
         return False
+
+
+def _requeue(
+    execution: Execution, error: str, *, delay: float | None, failures_allowed: int | None
+) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        row = OutboxMessage.objects.select_for_update().filter(pk=execution.id).first()
+        if not _held_by(row, execution):
+            return False
+        if failures_allowed is not None:
+            row.error = f"attempt {row.attempts}: {error}"[:5000]
+            failures = row.failures + 1
+            if failures > failures_allowed:
+                _give_up(row, f"Gave up after {failures} failures; last: {error}")
+                return False
+            row.failures = failures
+        elif error:
+            row.error = error[:5000]
+        twin = (
+            row.dedupe_key
+            and OutboxMessage.objects.filter(
+                dedupe_key=row.dedupe_key, state=OutboxState.QUEUED
+            ).exists()
+        )
+        if twin:
+            row.state, row.done_at, row.next_check_at = OutboxState.DONE, now, None
+            row.error = f"{row.error} (superseded by a queued twin)".strip()
+        else:
+            row.state = OutboxState.QUEUED
+            wait = retry_backoff(row.failures) if delay is None else delay
+            row.due_at = row.next_check_at = now + timedelta(seconds=wait)
+            row.dispatched_at = None
+            row.dispatches = 0
+        row.lease_expires_at = row.heartbeat_at = None
+        row.save()
+        return not twin
 
 
 def retry_backoff(failures: int) -> float:
@@ -288,8 +314,8 @@ def _held_by(row: OutboxMessage | None, execution: Execution) -> bool:
 
 
 def _finish(execution: Execution, *, state: str, error: str) -> None:
-    try:
-        OutboxMessage.objects.filter(
+    def record() -> int:
+        return OutboxMessage.objects.filter(
             pk=execution.id, attempts=execution.attempt, state=OutboxState.RUNNING
         ).update(
             state=state,
@@ -298,8 +324,32 @@ def _finish(execution: Execution, *, state: str, error: str) -> None:
             next_check_at=None,
             error=error[:5000],
         )
+
+    try:
+        _on_a_live_connection(record)
     except DatabaseError:
-        logger.warning("outbox: could not record the end of %s; its lease will run out", execution)
+        logger.warning(
+            "outbox: could not record the end of %s; its lease will run out",
+            execution,
+            exc_info=True,
+        )
+
+
+def _on_a_live_connection(bookkeeping: Callable[[], T]) -> T:
+    """Run ``bookkeeping``; if the connection turns out to be lost (its backend was
+    terminated while the task ran, or while a persistent connection sat idle between
+    tasks), run it once more on a new connection. Without this, the row would wait for
+    its lease to run out (a minute) although the worker is alive. Each bookkeeping step
+    is one transaction that checks the row's state first, so running it again is safe.
+    Inside a transaction the error is the caller's to handle."""
+    try:
+        return bookkeeping()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("outbox: bookkeeping hit a lost connection; reconnecting", exc_info=True)
+        connection.close()
+        return bookkeeping()
 
 
 def _give_up(row: OutboxMessage, reason: str) -> None:

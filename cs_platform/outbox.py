@@ -277,7 +277,11 @@ def _take_for_dispatch(
         for row in taken:
             row.dispatched_at = now
             row.dispatches += 1
-            row.next_check_at = now + redispatch_grace(row.dispatches)
+            # A running row is taken back from a dead worker: its queue delivered it, so
+            # a lost resend (a consumer killed between taking it from Redis and recording
+            # it) is sent again after the base grace, not a doubled one.
+            sends = 1 if row.state == OutboxState.RUNNING else row.dispatches
+            row.next_check_at = now + redispatch_grace(sends)
         OutboxMessage.objects.bulk_update(taken, ["dispatched_at", "dispatches", "next_check_at"])
     return taken
 

@@ -1,8 +1,9 @@
 """Every CSV the product writes escapes the cells a spreadsheet would run as formulas
-(leading =, +, -, @, tab or carriage return): the accounts export, a segment's members,
-the analytics downloads (segment names in the header too). The rejected rows of an import
-are tested with the imports (customers/tests/test_imports_api.py). And no module writes
-CSV but through cs_platform.spreadsheet."""
+(leading =, +, -, @, tab or carriage return): the accounts export and the export of a
+selection, a segment's members, the analytics downloads (segment names in the header
+too). The analytics accounts download is tested in segments/tests/test_analytics_accounts.py,
+the rejected rows of an import with the imports (customers/tests/test_imports_api.py). And
+no module writes CSV but through cs_platform.spreadsheet."""
 
 import csv
 import io
@@ -66,6 +67,24 @@ def test_the_accounts_export_escapes_names_and_segment_names(client, csm):
     names = {row[header.index("name")] for row in rows[1:]}
     assert names == {"'" + name for name in FORMULAS}
     assert {row[header.index("segments")] for row in rows[1:]} == {"'@evil segment"}
+
+
+def test_the_selection_export_escapes_names_and_segment_names(client, csm):
+    # Given accounts named like formulas, in a segment named like one, all selected
+    segment = SegmentFactory(name="=evil segment")
+    accounts = [AccountFactory(name=name, external_id=f"s{n}") for n, name in enumerate(FORMULAS)]
+    for account in accounts:
+        MembershipFactory(segment=segment, account=account)
+    client.force_login(csm)
+    # When the selection is exported from the accounts list's bulk actions
+    response = client.post(
+        reverse("accounts-bulk"), {"action": "export", "ids": [a.pk for a in accounts]}
+    )
+    rows = read_csv(streamed(response))
+    # Then every such cell is quoted
+    header = rows[0]
+    assert {row[header.index("name")] for row in rows[1:]} == {"'" + name for name in FORMULAS}
+    assert {row[header.index("segments")] for row in rows[1:]} == {"'=evil segment"}
 
 
 def test_the_members_export_escapes_every_cell(csm):

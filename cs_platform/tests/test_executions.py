@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from cs_platform import executions, outbox
@@ -174,3 +175,72 @@ def test_the_heartbeat_moves_the_lease_of_this_processs_rows_only():
     assert OutboxMessage.objects.get(pk=other.pk).lease_expires_at < timezone.now() + timedelta(
         seconds=11
     )
+
+
+# --- a connection lost under a live worker (the chaos script's pg_terminate_backend) ------
+
+needs_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="pg_terminate_backend is PostgreSQL's"
+)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("outcome", "state", "runs"),
+    [
+        # the task ended well: its end is recorded on a new connection
+        ("connection_lost", OutboxState.DONE, 1),
+        # the task's error came from elsewhere (a thread): it is queued again at once
+        ("connection_lost_then_db_error", OutboxState.QUEUED, 1),
+    ],
+)
+def test_a_terminated_backend_does_not_leave_the_row_to_its_lease(
+    eager_tasks, outcome, state, runs
+):
+    # given a queued row whose task loses this worker's database connection as it runs
+    row_id = outbox.enqueue(PROBE, "lost", outcome, delay=60)
+    OutboxMessage.objects.filter(pk=row_id).update(due_at=timezone.now())
+    # when a worker (alive all along) delivers it
+    outbox_probe_task.apply(args=["lost", outcome], task_id=f"outbox-{row_id}")
+    # then the end is recorded at once, not a minute later when the lease runs out
+    row = OutboxMessage.objects.get(pk=row_id)
+    assert (row.state, len(RUNS)) == (state, runs)
+    assert row.lease_expires_at is None
+    if state == OutboxState.QUEUED:
+        assert row.failures == 1 and row.due_at <= timezone.now() + timedelta(seconds=1)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_terminated_while_idle_does_not_lose_the_next_delivery(eager_tasks):
+    # given a queued row, and this worker's persistent connection terminated between tasks
+    row_id = outbox.enqueue(PROBE, "after idle", delay=60)
+    OutboxMessage.objects.filter(pk=row_id).update(due_at=timezone.now())
+    from .probe import backend_terminate
+
+    backend_terminate()
+    # when the next delivery comes, then it claims its row on a new connection and runs
+    outbox_probe_task.apply(args=["after idle"], task_id=f"outbox-{row_id}")
+    assert RUNS == [("after idle", "ok")]
+    assert OutboxMessage.objects.get(pk=row_id).state == OutboxState.DONE
+
+
+def test_a_dead_workers_row_is_sent_again_after_the_base_grace_each_time(monkeypatch, settings):
+    # given a row whose worker died (its lease is over), delivered once before
+    settings.OUTBOX_REDISPATCH_SECONDS = 60
+    row = held_row(worker="elsewhere:4242", lease_left=timedelta(seconds=-1))
+    # when the relay sends it again and that message is lost too (chaos: a consumer
+    # killed between taking it from Redis and recording it)
+    monkeypatch.setattr(outbox, "_publish", lambda row: None)
+    assert outbox.relay().sent == 1
+    # then it is sent once more after the base grace, not a doubled one (120 s), so a
+    # dead worker's work is back within two minutes
+    row.refresh_from_db()
+    assert (row.state, row.dispatches) == (OutboxState.RUNNING, 2)
+    assert timedelta(seconds=55) < row.next_check_at - timezone.now() <= timedelta(seconds=60)
+    OutboxMessage.objects.filter(pk=row.pk).update(next_check_at=timezone.now())
+    assert outbox.relay().sent == 1
+    row.refresh_from_db()
+    assert row.dispatches == 3
+    assert row.next_check_at - timezone.now() <= timedelta(seconds=60)

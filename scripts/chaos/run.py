@@ -111,13 +111,18 @@ class System:
 
 def inject(system: System, task: str, target: str | None, how: str) -> tuple[str, bool, float]:
     """Inject the fault at a random moment while ``task`` runs; returns (detail, hit, the
-    monotonic time of the fault)."""
-    from scenarios import terminate_backends, wait_until_running
+    monotonic time of the fault).
+
+    The moment is drawn within the first 70 % of the task's usual run time (a fixed
+    0-0.8 s would land after most sweeps and imports, which take 0.2-1 s here, and the
+    fault would hit no work)."""
+    from scenarios import terminate_backends, usual_seconds, wait_until_running
 
     from cs_platform.models import OutboxMessage
 
+    usual = usual_seconds(task)
     claimed = wait_until_running(task)
-    time.sleep(random.uniform(0, 0.8))
+    time.sleep(random.uniform(0, 0.7 * usual))
     running = OutboxMessage.objects.filter(task=task, state="running").first()
     hit = claimed and running is not None
     at = time.monotonic()

@@ -176,6 +176,19 @@ def wait_until_running(task: str, timeout: float = 30) -> bool:
     return False
 
 
+def usual_seconds(task: str, default: float = 0.5) -> float:
+    """How long a run of ``task`` took lately (the median of its last five finished rows),
+    so that a fault can be timed to land while a run is under way; ``default`` when none
+    finished yet."""
+    from cs_platform.models import OutboxMessage
+
+    rows = OutboxMessage.objects.filter(
+        task=task, state="done", started_at__isnull=False, done_at__isnull=False
+    ).order_by("-done_at")[:5]
+    durations = sorted((row.done_at - row.started_at).total_seconds() for row in rows)
+    return durations[len(durations) // 2] if durations else default
+
+
 # --- faults --------------------------------------------------------------------------------
 
 

@@ -19,7 +19,6 @@ from ..models import Membership, Segment, SegmentKind
 from ..signals import accounts_evaluated, accounts_evaluating
 from . import events
 from .diff import membership_diff_apply
-from .recompute import segment_recompute
 from .segments_diff import segments_diff_apply
 from .targets import VersionRules, attribute_specs, segment_ranked_top_among
 from .work_tables import BATCH_TABLE, batch_accounts, work_tables_ensure
@@ -62,9 +61,12 @@ def segments_evaluate_changed_accounts(
     new values (see ``customers.services.accounts_mark_changed``).
     A ranked segment's top N can move with any account, so a batch recomputes it among
     the batch and its stored members only, and keeps that result when it provably is the
-    real top N (``_ranked_batch_apply``); otherwise (or in an exclusive group) the segment
-    gets one full recompute per sweep run, after the batches. Exclusive groups need
-    nothing else: exclusion reads the other segments' current rules.
+    real top N (``_ranked_batch_apply``); otherwise (or in an exclusive group) the batch
+    requests a full recompute of the segment (``events.recompute_request``: an outbox
+    row written in the batch's transaction, so a worker killed right after the batch
+    commits cannot lose it; one queued per segment, run by a ``segments.recompute`` task).
+    ``ranked_recomputed`` lists those segments. Exclusive groups need nothing else:
+    exclusion reads the other segments' current rules.
     """
     today = today or clock.today()
     result = SweepResult()
@@ -81,12 +83,7 @@ def segments_evaluate_changed_accounts(
         result.exited += exited
     else:
         result.remaining = account_ids_pending_evaluation().exists()
-    if result.accounts:
-        for segment_id in sorted(needs_full):
-            run = segment_recompute(segment_id=segment_id, today=today)
-            result.ranked_recomputed.append(segment_id)
-            result.entered += run.entered
-            result.exited += run.exited
+    result.ranked_recomputed = sorted(needs_full)
     return result
 
 
@@ -94,8 +91,8 @@ def segments_evaluate_changed_accounts(
 def _evaluate_changed_batch(
     *, batch_size: int, today: date, needs_full: set[int]
 ) -> tuple[int, int, int]:
-    """One sweep batch (one transaction); adds to ``needs_full`` the ranked segments it
-    could not update from the batch alone."""
+    """One sweep batch (one transaction); requests a full recompute of the ranked
+    segments it could not update from the batch alone, and adds them to ``needs_full``."""
     pending = table_name(PendingEvaluation)
     db = dialect()
     with connection.cursor() as cursor:
@@ -131,6 +128,9 @@ def _evaluate_changed_batch(
         if segment.current_version.rank_by:
             ranked_change = _ranked_batch_apply(segment=segment, rules=rules)
             if ranked_change is None:
+                # In this transaction: done in-process after the commit, it was lost
+                # when the worker died in between (found by scripts/chaos/run.py).
+                events.recompute_request(segment_id=segment.pk, version_id=None)
                 needs_full.add(segment.pk)
             elif any(ranked_change):
                 changes[segment.pk] = ranked_change

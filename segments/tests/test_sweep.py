@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from cs_platform.models import OutboxMessage, OutboxState
 from customers import services as customer_services
 from customers.models import Account
 from customers.selectors import account_ids_pending_evaluation
@@ -98,7 +99,9 @@ def test_sweep_updates_a_ranked_segment_from_the_batch_when_provably_exact(today
     assert top.member_count == 2
 
 
-def test_sweep_recomputes_a_ranked_segment_in_full_when_a_member_drops(today):
+def test_sweep_recomputes_a_ranked_segment_in_full_when_a_member_drops(
+    today, eager_tasks, django_capture_on_commit_callbacks
+):
     # given a top-1 segment whose flagged leader falls below an unflagged non-member
     leader, runner_up = account(arr=300000), account(arr=200000)
     top = published("Top 1", ARR_100K, rank_by="arr", rank_limit=1)
@@ -106,12 +109,35 @@ def test_sweep_recomputes_a_ranked_segment_in_full_when_a_member_drops(today):
     Account.objects.filter(pk=leader.pk).update(arr=Decimal("150000"))
     flag(leader)
 
-    # when the sweep runs
-    result = engine.segments_evaluate_changed_accounts()
+    # when the sweep runs (and the work it recorded runs after its commit)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = engine.segments_evaluate_changed_accounts()
 
     # then the batch alone cannot tell who is next: a full recompute finds the runner-up
     assert result.ranked_recomputed == [top.pk]
     assert member_ids(top) == {runner_up.pk}
+
+
+def test_the_full_recompute_a_batch_calls_for_is_recorded_in_the_batch(today):
+    # given a top-1 segment whose flagged leader falls below an unflagged non-member
+    leader, runner_up = account(arr=300000), account(arr=200000)
+    top = published("Top 1", ARR_100K, rank_by="arr", rank_limit=1)
+    recompute(top)
+    Account.objects.filter(pk=leader.pk).update(arr=Decimal("150000"))
+    flag(leader)
+
+    # when the sweep's batch commits and the worker dies before anything else runs
+    # (no on-commit callback, no work after the batches)
+    result = engine.segments_evaluate_changed_accounts()
+
+    # then the marks are gone but the full recompute is an outbox row of the batch's
+    # transaction, which the relay sends (chaos: it was lost with the worker)
+    assert result.ranked_recomputed == [top.pk]
+    assert not account_ids_pending_evaluation().exists()
+    queued = OutboxMessage.objects.filter(task="segments.recompute", state=OutboxState.QUEUED)
+    assert [top.pk, None] in [row.args for row in queued]
+    assert member_ids(top) == {leader.pk}  # until that recompute runs
+    assert runner_up.pk not in member_ids(top)
 
 
 def test_account_service_change_flags_and_sweep_moves_membership(today):
@@ -153,7 +179,7 @@ def test_sweep_moves_accounts_between_exclusive_tiers(today):
     assert smb.member_count == 0
 
 
-def test_sweep_agrees_with_a_full_recompute(today):
+def test_sweep_agrees_with_a_full_recompute(today, eager_tasks, django_capture_on_commit_callbacks):
     """Given many segments (``mixed_segments``: null-sensitive rules, NOT, OR, CSM,
     exclusive group with a ranked head, a ranked segment) and accounts whose data all
     change, sweeping every account leaves exactly the membership a full recompute
@@ -184,7 +210,9 @@ def test_sweep_agrees_with_a_full_recompute(today):
         )
     flag(*accounts)
 
-    engine.segments_evaluate_changed_accounts(batch_size=15)
+    # (with the full recomputes of ranked segments the batches recorded)
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.segments_evaluate_changed_accounts(batch_size=15)
 
     for segment in segments:
         run = recompute(segment)

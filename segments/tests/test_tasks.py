@@ -3,6 +3,7 @@ management command (tasks run in-process here; see test_recompute_integration fo
 real broker and worker)."""
 
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -14,6 +15,7 @@ from django_celery_beat.models import PeriodicTask
 from cs_platform.celery import app
 from cs_platform.models import OutboxMessage
 from customers import services as customer_services
+from customers.models import Account
 from segments import tasks
 
 from .engine_fixtures import ARR_100K, account, member_ids, published
@@ -99,3 +101,16 @@ def test_management_command_recomputes(today):
     assert member_ids(segment) == {big.pk}
     assert "big: done, 1 members" in out.getvalue()
     call_command("segments_recompute", "--changed", stdout=out)
+
+
+def test_management_command_sweep_recomputes_ranked_segments_in_process(today):
+    # given a top-1 segment whose marked leader falls below an unmarked non-member
+    leader, runner_up = account(arr=300000), account(arr=200000)
+    top = published("Top 1", ARR_100K, rank_by="arr", rank_limit=1)
+    call_command("segments_recompute", top.slug, stdout=StringIO())
+    Account.objects.filter(pk=leader.pk).update(arr=Decimal("150000"))
+    customer_services.accounts_mark_changed(account_ids=[leader.pk])
+    # when the changed accounts are swept by the command (no worker running)
+    call_command("segments_recompute", "--changed", stdout=StringIO())
+    # then the full recompute the sweep queued was also done here, at once
+    assert member_ids(top) == {runner_up.pk}

@@ -25,6 +25,12 @@ class Command(BaseCommand):
         if options["changed"]:
             started = time.perf_counter()
             sweep = engine.segments_evaluate_changed_accounts(max_batches=10**9)
+            # The sweep queued these for a worker; here, with no worker needed, at once
+            # (the queued recompute then finds nothing to change).
+            for segment_id in sweep.ranked_recomputed:
+                run = engine.segment_recompute(segment_id=segment_id)
+                sweep.entered += run.entered
+                sweep.exited += run.exited
             self.stdout.write(
                 f"{sweep.accounts} changed accounts in {sweep.batches} batches: "
                 f"{sweep.entered} entered, {sweep.exited} exited "
