@@ -306,7 +306,10 @@ class RenewalStatements:
         ids = getattr(self, part)
         if ids is None:
             return "1 = 1", []
-        return self.dialect.in_ids(column, ids)
+        # A set (hashed once, whatever its size) rather than a list tested per row: the
+        # conditions are evaluated on every row of the join, not by an index.
+        rows_sql, params = self.dialect.id_rows(ids)
+        return f"{column} IN ({rows_sql})", params
 
     def apply_diff(self) -> list[tuple[str, tuple[str, list[Any]]]]:
         """The statements that apply the classes of ``renewal_diff`` (the CTE, or the
