@@ -173,14 +173,24 @@ class RenewalStatements:
 
     # --- statements -------------------------------------------------------------------------
 
-    def wanted_entries(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+    def wanted_entries(
+        self, windows: list[RenewalWindow], *, account_fields: bool = True
+    ) -> tuple[str, list[Any]]:
         """Every entry the queue should hold for the scope, as a SELECT
-        (renewal_wanted_entries.sql)."""
+        (renewal_wanted_entries.sql); without ``account_fields``, not the account's name,
+        health score and open tickets (the owner then comes from an index alone)."""
         scope_sql, scope_params = self.in_scope("c.id")
         bounds_sql, bounds_params = self.window_bounds(windows, overdue=True)
         last_day = self.today + timedelta(days=max((w.days for w in windows), default=-1))
+        fields = (
+            " a.name AS account_name, a.health_score, a.open_tickets," if account_fields else ""
+        )
         sql = _statement(
-            "renewal_wanted_entries", **self.tables, scope=scope_sql, window_bounds=bounds_sql
+            "renewal_wanted_entries",
+            **self.tables,
+            scope=scope_sql,
+            window_bounds=bounds_sql,
+            account_fields=fields,
         )
         return sql, [*bounds_params, ContractStatus.ACTIVE, last_day, *scope_params]
 
@@ -288,7 +298,7 @@ class RenewalStatements:
         contract = "COALESCE(s.contract_id, e.contract_id)"
         changed_sql, changed_params = self.condition(contract, "changed")
         leaving_sql, leaving_params = self.condition("d.contract_id", "leaving")
-        wanted_sql, wanted_params = self.wanted_entries(windows)
+        wanted_sql, wanted_params = self.wanted_entries(windows, account_fields=False)
         entry_scope, entry_params = self.in_scope("x.contract_id")
         sql = _statement(
             "renewal_diff",
@@ -338,10 +348,12 @@ class RenewalStatements:
             "renewal_diff s", condition=" AND s.kind = 'i'", guarded=False
         )
         tightest_sql, tightest_params = self.tightest_window(windows)
+        # The account fields of the task texts, looked up for the inserted rows only.
         tasks_sql, tasks_params = self.insert_tasks(
-            "renewal_diff s",
+            "(SELECT d.*, a.name AS account_name, a.health_score, a.open_tickets "
+            f"FROM renewal_diff d JOIN {self.tables['account']} a ON a.id = d.account_id "
+            "WHERE d.kind = 'i') s",
             tightest=tightest_sql,
-            condition=" AND s.kind = 'i'",
             source_params=tightest_params,
         )
         sql = _statement(
@@ -402,10 +414,12 @@ def run_statements(
         statements.dialect.tune_transaction(cursor)
         statements.dialect.set_local(cursor, BUILD_SETTINGS)
         if statements.dialect.data_modifying_ctes:
-            if scope is None:
+            first_build = scope is None and not RenewalQueueEntry.objects.exists()
+            if first_build:
                 # The missing tasks by hash anti-joins: planned from the statistics of a
                 # task table that was empty, a nested loop would scan it once per new
-                # entry while this statement fills it.
+                # entry while this statement fills it. (Not on other full diffs: their
+                # few new rows look up their accounts and tasks by index.)
                 statements.dialect.set_local(cursor, {"enable_nestloop": "off"})
             execute("diff and apply (one pass)", statements.diff_in_one_statement(windows))
             (
@@ -415,7 +429,7 @@ def run_statements(
                 counts.inserted,
                 counts.tasks_created,
             ) = cursor.fetchone()
-            if scope is None:
+            if first_build:
                 statements.dialect.set_local(cursor, {"enable_nestloop": "on"})
             label, seconds, _ = counts.timings[-1]
             rows = counts.tasks_reassigned + counts.deleted + counts.updated

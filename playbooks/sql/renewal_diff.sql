@@ -12,15 +12,14 @@
 -- part (always true for a full diff), the only contracts whose entries are updated and
 -- whose tasks are reassigned; a delta deletes entries only of its leaving part.
 -- Filled in: the tables; changed, leaving (conditions on the contract id, "1 = 1" for a
--- full diff); wanted (renewal_wanted_entries); entry_scope (AND ... on the entries,
+-- full diff); wanted (renewal_wanted_entries without the account fields); entry_scope (AND ... on the entries,
 -- empty for a full diff). Parameters: changed's, wanted's, entry_scope's, leaving's.
 SELECT d.* FROM (
   SELECT CASE WHEN e.id IS NULL THEN 'i' WHEN s.contract_id IS NULL THEN 'd' ELSE 'u' END
       AS kind,
     e.id AS entry_id, COALESCE(s.contract_id, e.contract_id) AS contract_id,
     COALESCE(s.window_id, e.window_id) AS window_id, s.account_id, s.csm_id, s.arr,
-    s.renewal_date, s.auto_renew, s.account_name, s.health_score, s.open_tickets,
-    s.window_label, s.window_days, e.csm_id AS old_csm,
+    s.renewal_date, s.auto_renew, s.window_label, s.window_days, e.csm_id AS old_csm,
     CASE WHEN e.id IS NULL THEN NULL
       WHEN s.account_id = e.account_id THEN s.csm_id
       ELSE (SELECT a.owner_id FROM {account} a WHERE a.id = e.account_id) END AS new_owner,
