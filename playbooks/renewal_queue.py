@@ -413,8 +413,11 @@ def run_statements(
 
         statements.dialect.tune_transaction(cursor)
         statements.dialect.set_local(cursor, BUILD_SETTINGS)
+        first_build = scope is None and not RenewalQueueEntry.objects.exists()
+        # On a first build with no open renewal task yet (a new book), the build's tasks,
+        # one per contract, are the only open ones: nothing can be superseded.
+        superseding = not first_build or _open_renewal_tasks_exist()
         if statements.dialect.data_modifying_ctes:
-            first_build = scope is None and not RenewalQueueEntry.objects.exists()
             if first_build:
                 # The missing tasks by hash anti-joins: planned from the statistics of a
                 # task table that was empty, a nested loop would scan it once per new
@@ -436,11 +439,17 @@ def run_statements(
             counts.timings[-1] = (label, seconds, rows + counts.inserted + counts.tasks_created)
         else:
             _apply_in_steps(statements, windows, counts, cursor, execute)
-        if counts.tasks_created:
+        if counts.tasks_created and superseding:
             history, close = statements.close_superseded()
             execute(*history)
             counts.tasks_closed = execute(*close)
     return counts
+
+
+def _open_renewal_tasks_exist() -> bool:
+    return Task.objects.filter(
+        source=TaskSource.RENEWAL, status__in=[TaskStatus.OPEN, TaskStatus.SNOOZED]
+    ).exists()
 
 
 def _apply_in_steps(

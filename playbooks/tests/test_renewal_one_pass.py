@@ -35,6 +35,8 @@ END_OFFSETS = [-40, -2, -1, 0, 1, 29, 30, 31, 60, 89, 90, 91, 119, 120, 121, 122
 STATUSES = [ContractStatus.ACTIVE] * 4 + [ContractStatus.CHURNED, ContractStatus.RENEWED]
 ARRS = [Decimal("0.00"), Decimal("999.50"), Decimal("12000.00"), Decimal("120000.00")]
 TASK_CHANGES = ["keep", "keep", "done", "cancelled", "snoozed", "handed"]
+# At most 12 contracts, each in up to three windows and overdue: no more entries or tasks.
+MAX_ROWS = 48
 
 pytestmark = pytest.mark.django_db
 
@@ -118,8 +120,18 @@ def _mutate(data: st.DataObject, *, today: date, users: list, accounts: list, co
         }
         if changes:
             Contract.objects.filter(pk=contract.pk).update(**changes)
-    for task in Task.objects.filter(source=TaskSource.RENEWAL).order_by("id"):
-        change = data.draw(st.sampled_from(TASK_CHANGES))
+    # Drawn in fixed numbers, whatever the number of tasks and entries the builds made, so
+    # that what is drawn never depends on the database.
+    task_changes = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(TASK_CHANGES), st.sampled_from(owners)),
+            min_size=MAX_ROWS,
+            max_size=MAX_ROWS,
+        )
+    )
+    entry_deletes = data.draw(st.lists(st.integers(0, 9), min_size=MAX_ROWS, max_size=MAX_ROWS))
+    tasks = Task.objects.filter(source=TaskSource.RENEWAL).order_by("id")
+    for task, (change, owner) in zip(tasks, task_changes, strict=False):
         if change in ("done", "cancelled"):
             Task.objects.filter(pk=task.pk).update(status=change)
         elif change == "snoozed":
@@ -127,9 +139,10 @@ def _mutate(data: st.DataObject, *, today: date, users: list, accounts: list, co
                 status=TaskStatus.SNOOZED, snoozed_until=today + timedelta(days=3)
             )
         elif change == "handed":
-            Task.objects.filter(pk=task.pk).update(assignee=data.draw(st.sampled_from(owners)))
-    for entry_id in RenewalQueueEntry.objects.order_by("id").values_list("id", flat=True):
-        if data.draw(st.integers(0, 9)) == 0:
+            Task.objects.filter(pk=task.pk).update(assignee=owner)
+    entry_ids = RenewalQueueEntry.objects.order_by("id").values_list("id", flat=True)
+    for entry_id, delete in zip(entry_ids, entry_deletes, strict=False):
+        if delete == 0:
             RenewalQueueEntry.objects.filter(pk=entry_id).delete()
     for days in WINDOW_DAYS:
         if data.draw(st.integers(0, 3)) == 0:
