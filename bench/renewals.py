@@ -6,24 +6,35 @@
 Creates (drops and re-creates) the database ``--database`` (default ``cs_bench_renewals``)
 on the server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/...), migrates
 it, seeds demo accounts with ``demo.accounts.seed_demo`` until about ``--contracts``
-contracts exist, then times, for a pinned "today":
+contracts exist, then, for a pinned "today", times each job beside its hand-written lower
+bound (bench/renewal_lower_bounds.py: plain SQL doing the same work, everything the product
+finds out known in advance), interleaved three times, and prints min / median and the
+ratio:
 
-1. the first full build (every entry and every renewal task created from nothing),
-2. a full re-diff with nothing to do (the weekly self-healing pass),
-3. the next day's rebuild (the daily delta: contracts crossing a window boundary),
+- the first build (every entry, one task per renewal, from an empty queue; committed),
+- a full re-diff with nothing to do (the weekly self-healing pass),
+- the next day's delta (contracts crossing a window boundary);
+
+the re-diff and the delta run in a transaction rolled back after they are timed, so that
+every round starts from the same queue. Then, once each with the time of every statement:
+
+3. the next day's rebuild (the daily delta),
 4. the day after, with 1,000 owner changes and 500 renewed contracts since the last build,
 5. a "rebuild now" the next day: a full diff of every contract, with a day's crossings.
 
 Each build starts after a CHECKPOINT, as a daily job would (long after the previous writes
-reached the disk). Targets: full build <= 3 s, daily delta <= 100 ms. ``--reuse`` keeps an
-existing seeded database (skips seeding; the queue tables are emptied first).
+reached the disk). Targets: re-diff <= 1.3x its lower bound, first build and delta at their
+lower bound; full build <= 3 s, daily delta <= 100 ms. ``--reuse`` keeps an existing seeded
+database (skips seeding; the queue tables are emptied first).
 """
 
 import argparse
 import os
+import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import renewal_lower_bounds
 import scratch_db
 
 DATABASE = "cs_bench_renewals"
@@ -31,11 +42,12 @@ TODAY = date(2026, 11, 22)
 CONTRACTS_PER_ACCOUNT = 1.6  # about what seed_demo writes
 
 
-def _timed_build(**kwargs):  # noqa: ANN003, ANN202 (Django imported lazily)
+def _timed_build(*, keep: bool = True, **kwargs):  # noqa: ANN003, ANN202 (Django imported lazily)
     """Run one rebuild; returns (build, seconds, timings). The rebuild's transaction is
     wrapped in an outer one so that its commit (where the deferred foreign key checks of
     every inserted row run) is timed on its own line, as is the rest of the time spent
-    outside the timed statements (the build's own reads and its build row)."""
+    outside the timed statements (the build's own reads and its build row). Without
+    ``keep`` the outer transaction is rolled back, and the time stops before it."""
     from django.db import connection, transaction
 
     from playbooks.services import renewal_queue_rebuild
@@ -50,11 +62,50 @@ def _timed_build(**kwargs):  # noqa: ANN003, ANN202 (Django imported lazily)
     with transaction.atomic():
         build = renewal_queue_rebuild(timings=timings, **kwargs)
         committing = time.perf_counter()
-    finished = time.perf_counter()
+        if not keep:
+            transaction.set_rollback(True)
+    finished = time.perf_counter() if keep else committing
     in_statements = sum(seconds for _, seconds, _ in timings)
     timings.append(("other (reads, build row)", committing - started - in_statements, 0))
     timings.append(("commit (deferred checks)", finished - committing, 0))
     return build, finished - started, timings
+
+
+def _timed_lower_bound(statement: tuple[str, list], *, keep: bool = False) -> tuple:
+    """Run one hand-written lower bound in a transaction with the build's settings, after a
+    CHECKPOINT as the product's; returns (seconds, its row). Committed with ``keep`` (the
+    time includes the commit), else rolled back (the time stops before)."""
+    from django.db import connection, transaction
+
+    from playbooks.renewal_queue import BUILD_SETTINGS
+
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        for name, value in BUILD_SETTINGS.items():
+            cursor.execute(f"SET LOCAL {name} = '{value}'")
+        cursor.execute(*statement)
+        row = cursor.fetchone()
+        done = time.perf_counter()
+        if not keep:
+            transaction.set_rollback(True)
+    return (time.perf_counter() if keep else done) - started, row
+
+
+def _print_ratio(label: str, results: dict) -> None:
+    product, lower = results["product"], results["lower bound"]
+    runs = ", ".join(
+        f"{p * 1000:,.0f}/{q * 1000:,.0f}" for p, q in zip(product, lower, strict=True)
+    )
+    print(
+        f"  {label:<34} {min(product) * 1000:>9,.0f} / {statistics.median(product) * 1000:>7,.0f} ms"
+        f" {min(lower) * 1000:>12,.0f} / {statistics.median(lower) * 1000:>7,.0f} ms"
+        f"  {min(product) / min(lower):.2f}x min, "
+        f"{statistics.median(product) / statistics.median(lower):.2f}x median"
+        f"   (runs, product/lower ms: {runs})"
+    )
 
 
 def _report(title: str, seconds: float, build, timings: list) -> None:  # noqa: ANN001
@@ -91,7 +142,8 @@ def main() -> int:
 
     from customers import services as customer_services
     from customers.models import Account, Contract, ContractStatus
-    from playbooks.models import RenewalQueueBuild, RenewalQueueEntry, Task
+    from playbooks.models import RenewalQueueBuild, RenewalQueueEntry, RenewalWindow, Task
+    from playbooks.services.renewals import RENEWAL_DELTA_MARGIN
 
     if not args.reuse:
         scratch_db.seed(accounts=int(args.contracts / CONTRACTS_PER_ACCOUNT), seed=args.seed)
@@ -108,13 +160,108 @@ def main() -> int:
     active = Contract.objects.filter(status=ContractStatus.ACTIVE).count()
     print(f"{contracts:,} contracts ({active:,} active), {Account.objects.count():,} accounts")
 
-    build, full_seconds, timings = _timed_build(today=TODAY, full=True)
-    _report("1. first full build (entries + tasks)", full_seconds, build, timings)
+    windows = [
+        (window.id, window.days, str(window))
+        for window in RenewalWindow.objects.filter(is_active=True).order_by("days")
+    ]
+
+    def reset_queue() -> None:
+        with connection.cursor() as cursor:
+            for model in (Task, RenewalQueueEntry, RenewalQueueBuild):
+                cursor.execute(f"TRUNCATE {model._meta.db_table} CASCADE")
+            for model in (Task, RenewalQueueEntry):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+    # --- 1. first build, beside its lower bound (committed; the queue emptied before each)
+    first = {"product": [], "lower bound": []}
+    for _ in range(3):
+        reset_queue()
+        seconds, row = _timed_lower_bound(
+            renewal_lower_bounds.first_build(windows, TODAY, datetime.now(UTC)), keep=True
+        )
+        first["lower bound"].append(seconds)
+        lower_rows = f"+{row[0]:,} entries, {row[1]:,} tasks"
+        reset_queue()
+        build, seconds, timings = _timed_build(today=TODAY, full=True)
+        first["product"].append(seconds)
+    _report("1. first full build (entries + tasks), last round", seconds, build, timings)
+    print(f"    lower bound wrote {lower_rows}")
     commit_seconds = timings[-1][1]
     scratch_db.analyze()
+    built_at = RenewalQueueBuild.objects.latest().started_at
 
-    build, rediff_seconds, timings = _timed_build(today=TODAY, full=True)
-    _report("2. full re-diff, nothing to do", rediff_seconds, build, timings)
+    # --- 2. re-diff with nothing to do and 2b. the next day's delta, beside their lower
+    # bounds, each in a transaction rolled back (interleaved, the order alternating)
+    rediff = {"product": [], "lower bound": []}
+    delta = {"product": [], "lower bound": []}
+    for index in range(6):
+        product_first = index % 2 == 0
+        if index < 3:
+            jobs = [
+                ("product", lambda: _timed_build(today=TODAY, full=True, keep=False)),
+                (
+                    "lower bound",
+                    lambda: _timed_lower_bound(renewal_lower_bounds.rediff(windows, TODAY)),
+                ),
+            ]
+            results = rediff
+        else:
+            since = built_at - RENEWAL_DELTA_MARGIN
+            jobs = [
+                (
+                    "product",
+                    lambda: _timed_build(today=TODAY + timedelta(days=1), keep=False),
+                ),
+                (
+                    "lower bound",
+                    lambda since=since: _timed_lower_bound(
+                        renewal_lower_bounds.daily_delta(
+                            windows,
+                            last_day=TODAY,
+                            today=TODAY + timedelta(days=1),
+                            since=since,
+                            now=datetime.now(UTC),
+                        )
+                    ),
+                ),
+            ]
+            results = delta
+        for name, job in jobs if product_first else reversed(jobs):
+            outcome = job()
+            if name == "product":
+                product_build, seconds, timings = outcome
+                product_seconds = seconds
+            else:
+                seconds, lower_row = outcome
+            results[name].append(seconds)
+        if index == 2:
+            _report(
+                "2. full re-diff, nothing to do, last round",
+                product_seconds,
+                product_build,
+                timings,
+            )
+            rediff_row = lower_row
+        if index == 5:
+            delta_build, delta_lower_row = product_build, lower_row
+    print(f"    lower bound: {rediff_row[0]:,} rows differ")
+    print(
+        f"\n2b. next day's delta (rolled back): product +{delta_build.inserted:,} "
+        f"-{delta_build.deleted:,} entries, {delta_build.tasks_created:,} tasks created, "
+        f"{delta_build.tasks_closed:,} closed; lower bound (changed rows found "
+        f"{delta_lower_row[0]:,}) +{delta_lower_row[2]:,} -{delta_lower_row[1]:,} entries, "
+        f"{delta_lower_row[3]:,} tasks created, {delta_lower_row[4]:,} closed"
+    )
+    print("\nEach job beside its hand-written lower bound, interleaved three times:")
+    print(f"  {'job':<34} {'product min / median':>22} {'lower bound min / median':>26}  ratio")
+    for label, results in (
+        ("first build (one task per renewal)", first),
+        ("full re-diff, nothing to do", rediff),
+        ("next day's delta", delta),
+    ):
+        _print_ratio(label, results)
+    full_seconds = statistics.median(first["product"])
+    rediff_seconds = statistics.median(rediff["product"])
 
     build, delta_seconds, timings = _timed_build(today=TODAY + timedelta(days=1))
     _report("3. next day's rebuild (daily delta)", delta_seconds, build, timings)

@@ -1,14 +1,17 @@
 """The set-based statements behind ``services.renewal_queue_rebuild``.
 
-Each statement handles every affected row at once (INSERT ... SELECT, UPDATE ... FROM,
-DELETE ... WHERE NOT EXISTS (...)); nothing loops over rows in Python. Loops here run over
+The diff is one pass: the rows the queue should hold joined once to the entries written,
+each row classified (insert, update, delete, tasks to reassign), and every class applied
+from that one classified set (``renewal_diff.sql``); each statement handles every affected
+row at once, and nothing loops over rows in Python. Loops here run over
 the renewal windows (a handful). ``scope`` is either None (every contract: the full diff)
 or a list of contract ids (the delta: only contracts that changed or crossed a window
 boundary since the previous build); ``changed``, the part of the scope whose contract or
 account row changed, is all that the owner and entry updates need to look at, and
 ``leaving`` (changed or became overdue) all that can have entries to delete. Written for
-PostgreSQL and SQLite (3.35+); on PostgreSQL the entries and their tasks are inserted by one
-statement (a data-modifying CTE, which SQLite lacks). The statements themselves are named
+PostgreSQL and SQLite (3.39+, for FULL JOIN); on PostgreSQL the whole diff, with the tasks
+of the new entries, is one statement (data-modifying CTEs, which SQLite lacks; there the
+classified rows go to a temporary table). The statements themselves are named
 files under ``playbooks/sql/`` (``renewal_*.sql``), each listing its parameters; the parts
 that differ by database come from ``cs_platform.db.dialect``.
 """
@@ -170,52 +173,43 @@ class RenewalStatements:
 
     # --- statements -------------------------------------------------------------------------
 
-    def reassign_tasks(self) -> tuple[str, list[Any]]:
-        """Open renewal tasks follow the account's new owner (renewal_reassign_tasks.sql)."""
-        entry_scope, entry_params = self.in_scope("e.contract_id", "changed")
-        task_scope, task_params = self.in_scope(f"{self.tables['task']}.contract_id", "changed")
-        sql = _statement("renewal_reassign_tasks", **self.tables, scope=entry_scope + task_scope)
-        params = [self.now, TaskSource.RENEWAL, TaskStatus.OPEN, TaskStatus.SNOOZED]
-        return sql, params + entry_params + task_params
-
-    def delete_stale(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
-        """Entries no longer wanted (renewal_delete_stale.sql). A delta looks only at the
-        contracts that can have entries to delete (``leaving``)."""
-        scope_sql, scope_params = self.in_scope(f"{self.tables['entry']}.contract_id", "leaving")
-        bounds_sql, bounds_params = self.window_bounds(windows, overdue=True)
-        sql = _statement(
-            "renewal_delete_stale", **self.tables, scope=scope_sql, window_bounds=bounds_sql
-        )
-        return sql, [*scope_params, *bounds_params, ContractStatus.ACTIVE]
-
-    def update_changed(self) -> tuple[str, list[Any]]:
-        """Entries whose owner, ARR or renewal date changed (renewal_update_changed.sql)."""
-        contract_scope, contract_params = self.in_scope("c.id", "changed")
-        entry_scope, entry_params = self.in_scope(f"{self.tables['entry']}.contract_id", "changed")
-        sql = _statement(
-            "renewal_update_changed", **self.tables, scope=contract_scope + entry_scope
-        )
-        return sql, [self.now, *contract_params, *entry_params]
-
-    def wanted_entries(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+    def wanted_entries(
+        self, windows: list[RenewalWindow], *, account_fields: bool = True
+    ) -> tuple[str, list[Any]]:
         """Every entry the queue should hold for the scope, as a SELECT
-        (renewal_wanted_entries.sql)."""
+        (renewal_wanted_entries.sql); without ``account_fields``, not the account's name,
+        health score and open tickets (the owner then comes from an index alone)."""
         scope_sql, scope_params = self.in_scope("c.id")
         bounds_sql, bounds_params = self.window_bounds(windows, overdue=True)
         last_day = self.today + timedelta(days=max((w.days for w in windows), default=-1))
+        fields = (
+            " a.name AS account_name, a.health_score, a.open_tickets," if account_fields else ""
+        )
         sql = _statement(
-            "renewal_wanted_entries", **self.tables, scope=scope_sql, window_bounds=bounds_sql
+            "renewal_wanted_entries",
+            **self.tables,
+            scope=scope_sql,
+            window_bounds=bounds_sql,
+            account_fields=fields,
         )
         return sql, [*bounds_params, ContractStatus.ACTIVE, last_day, *scope_params]
 
-    def insert_entries(self, source: str) -> tuple[str, list[Any]]:
-        """Entries of ``source`` (rows aliased ``s``) that do not exist yet
-        (renewal_insert_entries.sql); the caller adds the source's parameters."""
+    def insert_entries(
+        self, source: str, *, condition: str = "", guarded: bool = True
+    ) -> tuple[str, list[Any]]:
+        """Entries of ``source`` (rows aliased ``s``, narrowed by ``condition``) that do
+        not exist yet (renewal_insert_entries.sql); the caller adds the source's
+        parameters. ``guarded``: skip the rows whose entry exists (a NOT EXISTS probe or ON
+        CONFLICT); without, the caller knows they are missing (the diff's 'i' rows)."""
         guard = self.missing_only(
             self.tables["entry"],
             "x.contract_id = s.contract_id AND COALESCE(x.window_id, 0) = COALESCE(s.window_id, 0)",
         )
-        sql = _statement("renewal_insert_entries", **self.tables, source=source, **guard)
+        if not guarded:
+            guard = {"missing_only": "", "on_conflict": ""}
+        sql = _statement(
+            "renewal_insert_entries", **self.tables, source=source, condition=condition, **guard
+        )
         return sql, [self.now]
 
     def insert_tasks(
@@ -260,14 +254,6 @@ class RenewalStatements:
         ]
         return sql, params
 
-    def tightest_among(self, table: str) -> str:
-        """``AND`` no row of ``table`` (rows shaped like ``wanted_entries``) is a tighter
-        window of the same contract than ``s``: s is its contract's tightest row."""
-        return (
-            f" AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.contract_id = s.contract_id "
-            f"AND t.window_days < s.window_days)"
-        )
-
     def tightest_entry(self) -> str:
         """``AND`` no stored entry of the same contract is tighter than ``s`` (where the
         entries are written before the tasks: SQLite)."""
@@ -294,46 +280,93 @@ class RenewalStatements:
             ("close superseded tasks", (close, [TaskStatus.CANCELLED, self.now, *match])),
         ]
 
-    def insert_entries_and_tasks(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
-        """Where a WITH clause may insert (PostgreSQL): the missing entries and their tasks
-        in one statement, returning (entries inserted, tasks created). The contracts and
-        accounts are read once, into ``wanted``, and the tasks are made for exactly the
-        entries this statement inserts:
+    def tightest_window(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+        """``AND`` no active window tighter than ``s``'s row also holds its renewal date: s
+        is its contract's tightest wanted row (the windows are all [today, today + N], and
+        the overdue row is tighter than any)."""
+        bounds_sql, bounds_params = self.window_bounds(windows)
+        return (
+            f" AND NOT EXISTS (SELECT 1 FROM {bounds_sql} t WHERE t.days < s.window_days "
+            f"AND s.renewal_date >= t.first_day AND s.renewal_date <= t.last_day)",
+            bounds_params,
+        )
 
-        - a delta joins the entry insert's RETURNING rows back to ``wanted`` (a few thousand
-          rows, hashed);
-        - a full diff takes the rows of ``wanted`` that had no entry, as the entry insert
-          does: every part of the statement sees the entries as they were before it, and
-          under the writers' lock nobody else inserts any meanwhile. On a first build this
-          spares sorting both sides of a 190k-row join (~0.15 s of a million contracts); on
-          a delta it costs a second index probe per row (~2.5 ms of 50).
-        """
-        wanted_sql, wanted_params = self.wanted_entries(windows)
-        entries_sql, entries_params = self.insert_entries("wanted s")
-        tightest = self.tightest_among("wanted")
-        if self.scope is None:
-            tasks_sql, tasks_params = self.insert_tasks(
-                "wanted s",
-                tightest=tightest,
-                condition=(
-                    f" AND NOT EXISTS (SELECT 1 FROM {self.tables['entry']} y "
-                    f"WHERE y.contract_id = s.contract_id "
-                    f"AND COALESCE(y.window_id, 0) = COALESCE(s.window_id, 0))"
-                ),
-            )
-        else:
-            tasks_sql, tasks_params = self.insert_tasks(
-                "new_entries n JOIN wanted s ON s.contract_id = n.contract_id "
-                "AND COALESCE(s.window_id, 0) = COALESCE(n.window_id, 0)",
-                tightest=tightest,
-            )
+    def diff(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+        """The classified rows of the diff, as a SELECT (renewal_diff.sql): one join of
+        the wanted rows with the written entries, each row to insert ('i'), update ('u')
+        or delete ('d'), with what the task reassignment needs."""
+        contract = "COALESCE(s.contract_id, e.contract_id)"
+        changed_sql, changed_params = self.condition(contract, "changed")
+        leaving_sql, leaving_params = self.condition("d.contract_id", "leaving")
+        wanted_sql, wanted_params = self.wanted_entries(windows, account_fields=False)
+        entry_scope, entry_params = self.in_scope("x.contract_id")
         sql = _statement(
-            "renewal_insert_entries_and_tasks",
-            wanted_entries=wanted_sql,
+            "renewal_diff",
+            **self.tables,
+            changed=changed_sql,
+            leaving=leaving_sql,
+            wanted=wanted_sql,
+            entry_scope=entry_scope,
+        )
+        return sql, [*changed_params, *wanted_params, *entry_params, *leaving_params]
+
+    def condition(self, column: str, part: str) -> tuple[str, list[Any]]:
+        """``column IN`` the ``part`` of the scope ("changed" or "leaving"), or ``1 = 1``
+        for a full diff."""
+        ids = getattr(self, part)
+        if ids is None:
+            return "1 = 1", []
+        # A set (hashed once, whatever its size) rather than a list tested per row: the
+        # conditions are evaluated on every row of the join, not by an index.
+        rows_sql, params = self.dialect.id_rows(ids)
+        return f"{column} IN ({rows_sql})", params
+
+    def apply_diff(self) -> list[tuple[str, tuple[str, list[Any]]]]:
+        """The statements that apply the classes of ``renewal_diff`` (the CTE, or the
+        temporary table of that name), labelled, in order: tasks reassigned (reading the
+        entries' old owners), entries deleted, entries updated."""
+        reassign = _statement("renewal_diff_reassign_tasks", **self.tables)
+        delete = _statement("renewal_diff_delete", **self.tables)
+        update = _statement("renewal_diff_update", **self.tables)
+        return [
+            (
+                "reassign tasks",
+                (reassign, [self.now, TaskSource.RENEWAL, TaskStatus.OPEN, TaskStatus.SNOOZED]),
+            ),
+            ("delete stale entries", (delete, [])),
+            ("update changed entries", (update, [self.now])),
+        ]
+
+    def diff_in_one_statement(self, windows: list[RenewalWindow]) -> tuple[str, list[Any]]:
+        """Where a WITH clause may write (PostgreSQL): the diff computed once and every
+        class applied from it, with the tasks of the inserted entries, in one statement
+        (renewal_apply_diff.sql), returning (reassigned, deleted, updated, inserted,
+        tasks created)."""
+        diff_sql, diff_params = self.diff(windows)
+        (_, reassign), (_, delete), (_, update) = self.apply_diff()
+        entries_sql, entries_params = self.insert_entries(
+            "renewal_diff s", condition=" AND s.kind = 'i'", guarded=False
+        )
+        tightest_sql, tightest_params = self.tightest_window(windows)
+        # The account fields of the task texts, looked up for the inserted rows only.
+        tasks_sql, tasks_params = self.insert_tasks(
+            "(SELECT d.*, a.name AS account_name, a.health_score, a.open_tickets "
+            f"FROM renewal_diff d JOIN {self.tables['account']} a ON a.id = d.account_id "
+            "WHERE d.kind = 'i') s",
+            tightest=tightest_sql,
+            source_params=tightest_params,
+        )
+        sql = _statement(
+            "renewal_apply_diff",
+            diff=diff_sql,
+            reassign=reassign[0],
+            delete=delete[0],
+            update=update[0],
             insert_entries=entries_sql,
             insert_tasks=tasks_sql,
         )
-        return sql, [*wanted_params, *entries_params, *tasks_params]
+        params = [*diff_params, *reassign[1], *delete[1], *update[1]]
+        return sql, [*params, *entries_params, *tasks_params]
 
     def written_entries(self) -> tuple[str, list[Any]]:
         """Where entries and tasks are inserted apart (SQLite): the entries this build
@@ -356,8 +389,13 @@ def run_statements(
     which holds the writers' lock (``renewal_writers_lock``); returns the row counts.
     ``changed`` (None: all of ``scope``) is the part of the scope whose contract or account
     changed; only it can need reassigned tasks or updated entries. ``leaving`` (None: all of
-    ``scope``) is the part that can have entries to delete. Statements with nothing in scope
-    are not sent."""
+    ``scope``) is the part that can have entries to delete.
+
+    The diff is one pass (renewal_diff.sql): the wanted rows joined once to the written
+    entries, each row classified, every class applied from that one classified set. On
+    PostgreSQL that is one statement (with the tasks of the new entries); on SQLite the
+    classified rows go to a temporary table that the statements read. Then, where tasks
+    were created, the tasks they supersede are closed."""
     statements = RenewalStatements(
         today=today, now=now, scope=scope, changed=changed, leaving=leaving
     )
@@ -375,41 +413,76 @@ def run_statements(
 
         statements.dialect.tune_transaction(cursor)
         statements.dialect.set_local(cursor, BUILD_SETTINGS)
-        if statements.changed != []:
-            # Before the entries are updated: it reads their previous owner.
-            counts.tasks_reassigned = execute("reassign tasks", statements.reassign_tasks())
-        if statements.leaving != []:
-            counts.deleted = execute("delete stale entries", statements.delete_stale(windows))
-        if statements.changed != []:
-            counts.updated = execute("update changed entries", statements.update_changed())
+        first_build = scope is None and not RenewalQueueEntry.objects.exists()
+        # On a first build with no open renewal task yet (a new book), the build's tasks,
+        # one per contract, are the only open ones: nothing can be superseded.
+        superseding = not first_build or _open_renewal_tasks_exist()
         if statements.dialect.data_modifying_ctes:
-            if scope is None:
-                # The missing entries and tasks by hash (or merge) anti-joins: planned from
-                # the statistics of a queue that was empty, a nested loop would scan the
-                # entries table once per candidate while this statement fills it.
+            if first_build:
+                # The missing tasks by hash anti-joins: planned from the statistics of a
+                # task table that was empty, a nested loop would scan it once per new
+                # entry while this statement fills it. (Not on other full diffs: their
+                # few new rows look up their accounts and tasks by index.)
                 statements.dialect.set_local(cursor, {"enable_nestloop": "off"})
-            execute("insert entries and tasks", statements.insert_entries_and_tasks(windows))
-            counts.inserted, counts.tasks_created = cursor.fetchone()
-            if scope is None:
+            execute("diff and apply (one pass)", statements.diff_in_one_statement(windows))
+            (
+                counts.tasks_reassigned,
+                counts.deleted,
+                counts.updated,
+                counts.inserted,
+                counts.tasks_created,
+            ) = cursor.fetchone()
+            if first_build:
                 statements.dialect.set_local(cursor, {"enable_nestloop": "on"})
-            counts.timings[-1] = (*counts.timings[-1][:2], counts.inserted + counts.tasks_created)
+            label, seconds, _ = counts.timings[-1]
+            rows = counts.tasks_reassigned + counts.deleted + counts.updated
+            counts.timings[-1] = (label, seconds, rows + counts.inserted + counts.tasks_created)
         else:
-            source_sql, source_params = statements.wanted_entries(windows)
-            entries_sql, entries_params = statements.insert_entries(f"({source_sql}) s")
-            counts.inserted = execute(
-                "insert entries", (entries_sql, entries_params + source_params)
-            )
-            written_sql, written_params = statements.written_entries()
-            counts.tasks_created = execute(
-                "insert tasks",
-                statements.insert_tasks(
-                    written_sql,
-                    tightest=statements.tightest_entry(),
-                    source_params=written_params,
-                ),
-            )
-        if counts.tasks_created:
+            _apply_in_steps(statements, windows, counts, cursor, execute)
+        if counts.tasks_created and superseding:
             history, close = statements.close_superseded()
             execute(*history)
             counts.tasks_closed = execute(*close)
     return counts
+
+
+def _open_renewal_tasks_exist() -> bool:
+    return Task.objects.filter(
+        source=TaskSource.RENEWAL, status__in=[TaskStatus.OPEN, TaskStatus.SNOOZED]
+    ).exists()
+
+
+def _apply_in_steps(
+    statements: RenewalStatements,
+    windows: list[RenewalWindow],
+    counts: RebuildCounts,
+    cursor: Any,
+    execute: Any,
+) -> None:
+    """Where a WITH clause cannot write (SQLite): the classified rows into the temporary
+    table ``renewal_diff``, each class applied from it, then the tasks of the entries this
+    build wrote (renewal_written_entries.sql), tightest among the stored entries."""
+    diff_sql, diff_params = statements.diff(windows)
+    cursor.execute("DROP TABLE IF EXISTS temp.renewal_diff")
+    execute("diff (one pass)", (f"CREATE TEMP TABLE renewal_diff AS {diff_sql}", diff_params))
+    reassign, delete, update = statements.apply_diff()
+    # Classes that cannot have rows in a delta are not sent: nothing changed (no task to
+    # reassign, no entry to update), nothing can leave (no entry to delete).
+    if statements.changed != []:
+        counts.tasks_reassigned = execute(*reassign)
+    if statements.leaving != []:
+        counts.deleted = execute(*delete)
+    if statements.changed != []:
+        counts.updated = execute(*update)
+    entries_sql, entries_params = statements.insert_entries(
+        "renewal_diff s", condition=" AND s.kind = 'i'", guarded=False
+    )
+    counts.inserted = execute("insert entries", (entries_sql, entries_params))
+    written_sql, written_params = statements.written_entries()
+    counts.tasks_created = execute(
+        "insert tasks",
+        statements.insert_tasks(
+            written_sql, tightest=statements.tightest_entry(), source_params=written_params
+        ),
+    )
+    cursor.execute("DROP TABLE temp.renewal_diff")

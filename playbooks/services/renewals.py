@@ -96,8 +96,9 @@ def renewal_queue_rebuild(
 ) -> RenewalQueueBuild:
     """Bring the renewal queue and its renewal tasks up to date for ``today``.
 
-    A set-based diff (``renewal_queue.run_statements``): open renewal tasks follow an owner
-    change; entries whose contract is no longer active or left its window are deleted;
+    A set-based diff in one pass (``renewal_queue.run_statements``: the wanted rows joined
+    once to the written entries, each row classified, every class applied from that one
+    classified set): open renewal tasks follow an owner change; entries whose contract is no longer active or left its window are deleted;
     changed entries (owner, ARR, renewal date) are updated; missing entries are inserted
     (INSERT ... SELECT of the missing ones); then one task per new (contract, window)
     entry, exactly once (a unique index, and builds serialized by a lock on PostgreSQL).
