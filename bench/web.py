@@ -1,7 +1,7 @@
 """Benchmark the CSM web UI: 20 concurrent users against gunicorn on 100k accounts.
 
     .venv/bin/python bench/web.py [--accounts 100000] [--users 20] [--requests 3000]
-        [--duration 90] [--think 1.0] [--workers 2×CPUs] [--reuse]
+        [--duration 90] [--think 1.0] [--workers 2×CPUs] [--reuse] [--single 20]
 
 Builds a scratch PostgreSQL database (default ``cs_bench_web``; ``--database-url`` or
 ``BENCH_DATABASE_URL`` to change; ``cs_platform`` is refused): drops and re-creates it,
@@ -14,6 +14,14 @@ detail and the renewal queue, with a random think time of 0.5–1.5 × ``--think
 between requests (``--think 0`` is a closed loop: it measures saturation, not a user's
 wait). The run stops after ``--requests`` requests or ``--duration`` seconds, whichever
 comes first, and prints p50 / p95 / max per page. Target: p95 ≤ 150 ms.
+
+Before that load, one user reads each page ``--single`` times in a row (after four
+unmeasured rounds): a request's own server time, target ≤ 40 ms. For both, the server
+says in a ``Server-Timing`` header (``CS_SERVER_TIMING=1``, cs_platform/server_timing.py)
+how long each request took and how much of it was SQL (and how many queries); the rest
+is Python and templates. The load average before the run is printed: on a shared
+machine, compare runs made back to back. The server uses the environment's cache
+(``CACHE_URL``, e.g. a Redis database; else files under var/cache).
 
 Server: gunicorn sync workers, 2 per CPU (4 on 2 cores), one thread each. A request is
 CPU-bound Python plus PostgreSQL time on the same host: while one worker waits for its
