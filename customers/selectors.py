@@ -207,15 +207,19 @@ class AccountPages:
         if not spanned:
             return []
         if len(spanned) == 1:
-            rows = self._accounts.filter(spanned[0][1]).order_by(*self._within())
+            rows, order = self._accounts.filter(spanned[0][1]), self._within()
         else:
             by_rank = Case(
                 *(When(condition, then=Value(rank)) for rank, condition in spanned),
                 output_field=IntegerField(),
             )
             rows = self._accounts.filter(reduce(operator.or_, (c for _, c in spanned)))
-            rows = rows.order_by(by_rank, *self._within())
-        return list(rows[start - first_start : stop - first_start])
+            order = [by_rank, *self._within()]
+        # The page's ids first (an index scan past the offset, no join), then only those
+        # rows with their owners: joining every skipped row to its owner cost 10 ms on
+        # page 150 of 100k accounts.
+        page = rows.order_by(*order).values("id")[start - first_start : stop - first_start]
+        return list(self._accounts.filter(id__in=page).order_by(*order))
 
 
 def csm_usernames() -> list[str]:
