@@ -29,20 +29,20 @@ def account_list() -> QuerySet[Account]:
     return Account.objects.select_related("owner")
 
 
-def account_get(*, account_id: int) -> Account:
-    return (
-        Account.objects.select_related("owner")
-        .prefetch_related(
-            Prefetch("contracts", queryset=Contract.objects.order_by("-end_date", "-id")),
+def account_get(*, account_id: int, assignments: bool = True) -> Account:
+    """The account with its owner and contracts and, unless ``assignments`` is False (a
+    page that reads its owners' history its own way), its assignments."""
+    prefetches = [Prefetch("contracts", queryset=Contract.objects.order_by("-end_date", "-id"))]
+    if assignments:
+        prefetches.append(
             Prefetch(
                 "assignments",
                 queryset=CSMAssignment.objects.select_related("user").order_by(
                     "-started_at", "-id"
                 ),
-            ),
+            )
         )
-        .get(pk=account_id)
-    )
+    return Account.objects.select_related("owner").prefetch_related(*prefetches).get(pk=account_id)
 
 
 def csm_book(*, user) -> QuerySet[Account]:

@@ -217,7 +217,8 @@ def account_export_view(request: HttpRequest) -> StreamingHttpResponse:
 
 def _account_or_404(account_id: int) -> Account:
     try:
-        return customer_selectors.account_get(account_id=account_id)
+        # The owners section and the timeline read the assignments themselves.
+        return customer_selectors.account_get(account_id=account_id, assignments=False)
     except Account.DoesNotExist:
         raise Http404("No such account.") from None
 
