@@ -4,6 +4,7 @@ import operator
 from functools import reduce
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
 from cs_platform.roles import CSMS
@@ -28,20 +29,20 @@ def account_list() -> QuerySet[Account]:
     return Account.objects.select_related("owner")
 
 
-def account_get(*, account_id: int) -> Account:
-    return (
-        Account.objects.select_related("owner")
-        .prefetch_related(
-            Prefetch("contracts", queryset=Contract.objects.order_by("-end_date", "-id")),
+def account_get(*, account_id: int, assignments: bool = True) -> Account:
+    """The account with its owner and contracts and, unless ``assignments`` is False (a
+    page that reads its owners' history its own way), its assignments."""
+    prefetches = [Prefetch("contracts", queryset=Contract.objects.order_by("-end_date", "-id"))]
+    if assignments:
+        prefetches.append(
             Prefetch(
                 "assignments",
                 queryset=CSMAssignment.objects.select_related("user").order_by(
                     "-started_at", "-id"
                 ),
-            ),
+            )
         )
-        .get(pk=account_id)
-    )
+    return Account.objects.select_related("owner").prefetch_related(*prefetches).get(pk=account_id)
 
 
 def csm_book(*, user) -> QuerySet[Account]:
@@ -114,13 +115,28 @@ class AccountPages:
     One grouped count gives the part sizes (and the total the paginator needs); a page
     is then one query over the parts it spans, ordered by part rank, so only the rows of
     those parts are sorted. Orders an index serves as they are read as one part.
+
+    ``cached_for`` (seconds, with ``cache_key`` naming the rows of ``accounts``) keeps
+    the part sizes in the cache: for the list of every account, whose exact count reads
+    the whole table on every page. Within that time the total may miss accounts created
+    or deleted since, and a page next to a part boundary may repeat or skip one of them.
     """
 
-    def __init__(self, accounts: QuerySet[Account], *, column: str, descending: bool) -> None:
+    def __init__(
+        self,
+        accounts: QuerySet[Account],
+        *,
+        column: str,
+        descending: bool,
+        cache_key: str = "",
+        cached_for: int = 0,
+    ) -> None:
         self._accounts = accounts.order_by()
         self._column = column
         self._descending = descending
         self._parts: list[tuple[Q, int]] | None = None
+        self._cache_key = f"customers:account-pages:{cache_key}:{column}:{descending}"
+        self._cached_for = cached_for if cache_key else 0
 
     def _within(self) -> list:
         """The order inside every part (the rank orders the parts)."""
@@ -136,12 +152,21 @@ class AccountPages:
         return self._descending and _sort_nullable(self._column)
 
     def parts(self) -> list[tuple[Q, int]]:
-        """``(filter, size)`` of each part, in order (one or two queries, once)."""
-        if self._parts is not None:
-            return self._parts
+        """``(filter, size)`` of each part, in order (one or two queries, once; none
+        while cached)."""
+        if self._parts is None and self._cached_for:
+            self._parts = cache.get(self._cache_key)
+            if self._parts is None:
+                self._parts = self._counted_parts()
+                cache.set(self._cache_key, self._parts, self._cached_for)
+        if self._parts is None:
+            self._parts = self._counted_parts()
+        return self._parts
+
+    def _counted_parts(self) -> list[tuple[Q, int]]:
         if not self._split():
-            self._parts = [(Q(), self._accounts.count())]
-        elif self._column == OWNER_USERNAME:
+            return [(Q(), self._accounts.count())]
+        if self._column == OWNER_USERNAME:
             sizes = dict(self._accounts.values_list("owner_id").annotate(n=Count("*")).order_by())
             # The database's collation orders the usernames, as ORDER BY username would.
             owners = list(
@@ -150,16 +175,15 @@ class AccountPages:
                 .order_by("-username" if self._descending else "username")
                 .values_list("pk", flat=True)
             )
-            self._parts = [(Q(owner_id=pk), sizes[pk]) for pk in owners]
+            parts = [(Q(owner_id=pk), sizes[pk]) for pk in owners]
             if None in sizes:
-                self._parts.append((Q(owner__isnull=True), sizes[None]))
-        else:
-            counts = self._accounts.aggregate(total=Count("*"), known=Count(self._column))
-            self._parts = [
-                (Q(**{f"{self._column}__isnull": False}), counts["known"]),
-                (Q(**{f"{self._column}__isnull": True}), counts["total"] - counts["known"]),
-            ]
-        return self._parts
+                parts.append((Q(owner__isnull=True), sizes[None]))
+            return parts
+        counts = self._accounts.aggregate(total=Count("*"), known=Count(self._column))
+        return [
+            (Q(**{f"{self._column}__isnull": False}), counts["known"]),
+            (Q(**{f"{self._column}__isnull": True}), counts["total"] - counts["known"]),
+        ]
 
     def count(self) -> int:
         return sum(size for _, size in self.parts())
@@ -183,15 +207,19 @@ class AccountPages:
         if not spanned:
             return []
         if len(spanned) == 1:
-            rows = self._accounts.filter(spanned[0][1]).order_by(*self._within())
+            rows, order = self._accounts.filter(spanned[0][1]), self._within()
         else:
             by_rank = Case(
                 *(When(condition, then=Value(rank)) for rank, condition in spanned),
                 output_field=IntegerField(),
             )
             rows = self._accounts.filter(reduce(operator.or_, (c for _, c in spanned)))
-            rows = rows.order_by(by_rank, *self._within())
-        return list(rows[start - first_start : stop - first_start])
+            order = [by_rank, *self._within()]
+        # The page's ids first (an index scan past the offset, no join), then only those
+        # rows with their owners: joining every skipped row to its owner cost 10 ms on
+        # page 150 of 100k accounts.
+        page = rows.order_by(*order).values("id")[start - first_start : stop - first_start]
+        return list(self._accounts.filter(id__in=page).order_by(*order))
 
 
 def csm_usernames() -> list[str]:

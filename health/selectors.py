@@ -200,13 +200,16 @@ def account_health_history(account_id: int, since: date | None = None) -> list[d
     return [{**row, "day": row["day"].isoformat()} for row in rows]
 
 
-def account_health_changes(account: Account, start: date, end: date) -> dict[str, Any]:
+def account_health_changes(
+    account: Account, start: date, end: date, *, health_at_end: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """ "What moved the score" from the end of ``start`` to the end of ``end``: both
     scores and, per measure, its contribution on each date and the change, largest change
     (in absolute points) first. Contributions use each date's scorecard's current weights;
-    ``scorecard_changed`` says when the two dates were scored by different scorecards."""
+    ``scorecard_changed`` says when the two dates were scored by different scorecards.
+    ``health_at_end``: ``account_health(account, end)`` when the caller has it already."""
     before = account_health(account, start)
-    after = account_health(account, end)
+    after = health_at_end if health_at_end is not None else account_health(account, end)
     by_key: dict[str, dict[str, Any]] = {}
     for side, health in (("from", before), ("to", after)):
         for measure in health["measures"]:

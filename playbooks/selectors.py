@@ -1,9 +1,11 @@
 """Reads of the playbooks app; these own the select_related / prefetch_related."""
 
+import zlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import (
     Count,
     Exists,
@@ -156,10 +158,55 @@ def renewal_queue_rows(**filters: Any) -> QuerySet[RenewalQueueEntry]:
 UPCOMING_RENEWALS_SHOWN = 8
 
 
+# How long my book's renewal figures stay cached: their key names the queue build they were
+# read after, so a build makes them unreachable at once; this only bounds the cache's size.
+RENEWALS_BY_WINDOW_CACHE_SECONDS = 24 * 3600
+
+
+def renewal_queue_version() -> int:
+    """The id of the latest renewal queue build (0 before the first). Entries are written
+    only by ``services.renewals.renewal_queue_rebuild``, which records its build in the
+    same transaction (and under the writers' lock, so ids follow commit order): a figure
+    read from the queue after build N stays true until build N+1 commits. Changes to
+    accounts and contracts request a (debounced) build; a contract or account deleted in
+    between drops its entries by cascade, which only that next build's figures count."""
+    return RenewalQueueBuild.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
 def renewals_by_window(*, csm: Any | None, today: date | None = None) -> dict[str, Any]:
     """The renewal queue of ``csm`` (everyone when None) grouped by window, each contract
-    under its tightest window, plus overdue renewals: counts and ARR at stake (one
-    aggregate query) and the next few renewals (one query)."""
+    under its tightest window, plus overdue renewals: counts and ARR at stake and the next
+    few renewals.
+
+    Read on every load of my book and written only by a queue build, so the figures and
+    the ids of the next renewals are cached per CSM, day, build and windows (two small
+    queries); the next renewals' rows are then read by id (one primary-key
+    query), so their account names are always current."""
+    today = today or clock.today()
+    # A window renamed or switched off changes the figures, with no build until the next.
+    windows = RenewalWindow.objects.order_by("id").values_list("id", "days", "name", "is_active")
+    key = (
+        f"playbooks:renewals-by-window:{csm.pk if csm else 'all'}:{today}:"
+        f"{renewal_queue_version()}:{zlib.crc32(repr(list(windows)).encode())}"
+    )
+    figures = cache.get(key)
+    if figures is None:
+        figures = _renewals_by_window_figures(csm=csm, today=today)
+        cache.set(key, figures, RENEWALS_BY_WINDOW_CACHE_SECONDS)
+    upcoming = {
+        entry.id: entry
+        for entry in renewal_queue_rows(today=today).filter(id__in=figures["upcoming_ids"])
+    }
+    return {
+        "windows": figures["windows"],
+        "overdue": figures["overdue"],
+        "upcoming": [upcoming[pk] for pk in figures["upcoming_ids"] if pk in upcoming],
+    }
+
+
+def _renewals_by_window_figures(*, csm: Any | None, today: date) -> dict[str, Any]:
+    """What ``renewals_by_window`` caches: the windows' and overdue counts and ARR (one
+    aggregate query) and the ids of the next renewals (one query)."""
     tightest = renewal_queue_rows(today=today, csm=csm, tightest_only=True)
     # Overdue entries have no window, so nothing is tighter: the tightest-only queue keeps
     # them all, and they form their own group here.
@@ -185,7 +232,9 @@ def renewals_by_window(*, csm: Any | None, today: date | None = None) -> dict[st
             for w in windows
         ],
         "overdue": overdue,
-        "upcoming": list(tightest.filter(overdue=False)[:UPCOMING_RENEWALS_SHOWN]),
+        "upcoming_ids": list(
+            tightest.filter(overdue=False).values_list("id", flat=True)[:UPCOMING_RENEWALS_SHOWN]
+        ),
     }
 
 

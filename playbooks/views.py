@@ -57,6 +57,8 @@ def _picked_user(request: HttpRequest, param: str) -> tuple[Any | None, str]:
         raw = ALL if is_manager(request.user) else request.user.get_username()
     if raw in ("", ALL):
         return None, ALL
+    if raw == request.user.get_username():  # a CSM's own list: no second read of the user
+        return request.user, raw
     return get_object_or_404(User, username=raw), raw
 
 
@@ -113,13 +115,17 @@ def _renewal_entries(request: HttpRequest) -> tuple[QuerySet[RenewalQueueEntry],
 @require_GET
 def renewal_queue_view(request: HttpRequest) -> HttpResponse:
     entries, filters = _renewal_entries(request)
-    page = Paginator(entries, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     totals = entries.order_by().aggregate(
         # Before "arr", whose name would otherwise stand for this aggregate in Sum("arr").
         arr_at_risk=renewal_health.arr_at_risk_total(),
         contracts=Count("contract_id", distinct=True),
         arr=Coalesce(Sum("arr"), Decimal("0")),
+        rows=Count("id"),
     )
+    paginator = Paginator(entries, ROWS_PER_PAGE)
+    # The totals' pass over the filtered queue counted the rows too: no second COUNT(*).
+    paginator.count = totals.pop("rows")
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "nav": "renewals",
         "page": page,

@@ -1,6 +1,7 @@
 """Forms of the workspace pages. They validate and normalise input; queries and writes
 live in the selectors and services."""
 
+import hashlib
 from collections.abc import Sequence
 
 from django import forms
@@ -96,6 +97,23 @@ class AccountFilterForm(forms.Form):
             (UNASSIGNED, "Unassigned"),
             *((username, username) for username in csm_choices),
         ]
+        # The picklists once per form (a callable's choices are read again at every use).
+        for name in ("plan", "region", "lifecycle"):
+            self.fields[name].choices = list(self.fields[name].choices)
+
+    def fragment_key(self) -> str:
+        """What the rendered fields depend on: their values and every choice offered. The
+        page caches its filter bar under it, so a new segment, CSM or picklist value
+        shows at once (a new key), and no choice list is rendered twice."""
+        # The fields' values and the column chooser's, not the page number.
+        shown = [*self.fields, "cols"]
+        content = [
+            repr([(name, self.data.getlist(name)) for name in shown] if self.is_bound else "")
+        ]
+        content += [
+            repr(list(field.choices)) for field in self.fields.values() if hasattr(field, "choices")
+        ]
+        return hashlib.sha256("\n".join(content).encode()).hexdigest()
 
     def filters(self) -> dict:
         """The valid filters only: a bad value in one field (reported by the form) does

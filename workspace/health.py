@@ -82,14 +82,21 @@ def account_health_section(
     since = today - timedelta(days=TREND_DAYS)
     history = health_selectors.account_health_history(account.pk, since)
     manual = manual_measures(health)
+    scorecard_id = (health["scorecard"] or {}).get("id")
     thresholds = (
-        Scorecard.objects.filter(pk=(health["scorecard"] or {}).get("id"))
-        .values("red_below", "green_from")
-        .first()
+        Scorecard.objects.filter(pk=scorecard_id).values("red_below", "green_from").first()
+        if scorecard_id is not None
+        else None
     )
     return {
         "health": health,
-        "health_changes": health_selectors.account_health_changes(account, start, end),
+        "health_changes": health_selectors.account_health_changes(
+            # The section's health is the current one: the end's when the end is today.
+            account,
+            start,
+            end,
+            health_at_end=health if end >= clock.today() else None,
+        ),
         "health_changes_errors": errors,
         "health_changes_range": {"from": start, "to": end},
         "health_trend_chart": health_trend_chart(

@@ -8,8 +8,8 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from django.urls import reverse
 
+from cs_platform.links import link
 from customers.models import Account, Note
 from playbooks import selectors as playbook_selectors
 from playbooks.models import RenewalChange, Task, TaskSource, TaskStatus, TaskStatusChange
@@ -93,7 +93,7 @@ def _timeline_sources(account: Account, before: datetime | None) -> list[list[Ti
                 label="Segment",
                 title=f"{'Entered' if e.kind == 'entered' else 'Left'} the segment "
                 f"{e.segment.name}",
-                link=reverse("segment-detail", args=[e.segment_id]),
+                link=link("segment-detail", e.segment_id),
                 tone="ok" if e.kind == "entered" else "warn",
             )
             for e in events.order_by("-at", "-id")[:limit]
@@ -104,7 +104,7 @@ def _timeline_sources(account: Account, before: datetime | None) -> list[list[Ti
                 kind="playbook",
                 label="Playbook",
                 title=f"Playbook {r.playbook.name} {RUN_WORDS.get(r.status, r.status)}",
-                link=reverse("playbook-detail", args=[r.playbook_id]),
+                link=link("playbook-detail", r.playbook_id),
                 body=r.detail,
                 steps=list(r.step_runs.all()),
                 tone="bad" if r.status == "failed" else "",
@@ -151,7 +151,7 @@ def _timeline_sources(account: Account, before: datetime | None) -> list[list[Ti
                 kind="renewal",
                 label="Renewal",
                 title=_renewal_change_title(r),
-                link=reverse("renewal-detail", args=[r.renewal.contract_id]),
+                link=link("renewal-detail", r.renewal.contract_id),
                 actor=name(r.by),
                 body=r.note,
                 tone=RENEWAL_TONES.get(r.forecast or r.outcome, ""),
@@ -189,7 +189,7 @@ def _task_kind(task: Task) -> str:
 
 def _task_link(task: Task) -> str:
     if task.source == TaskSource.RENEWAL and task.contract_id:
-        return reverse("renewal-detail", args=[task.contract_id])
+        return link("renewal-detail", task.contract_id)
     return ""
 
 

@@ -46,6 +46,12 @@ from .timeline import account_timeline
 User = get_user_model()
 
 ACCOUNTS_PER_PAGE = 50
+# The list of every account (no filter) counts the whole table for its total and pager:
+# that count is cached this long (docs/csm-day.md). A filtered list (a book, a search, a
+# segment) is counted exactly on every load.
+EVERY_ACCOUNT_COUNT_SECONDS = 60
+# Parameters of the accounts list that choose how rows show, not which rows.
+UNFILTERING_PARAMS = frozenset({"sort", "usage"})
 # My book shows this many accounts (soonest renewals first) and links to the full list.
 BOOK_ACCOUNTS_SHOWN = 25
 # My book's accounts table reads only what it shows.
@@ -156,7 +162,14 @@ def account_list_view(request: HttpRequest) -> HttpResponse:
     accounts = _usage_ordered(form, filtered, metric)
     if accounts is None:
         column, descending = selectors.account_sort(form)
-        accounts = customer_selectors.AccountPages(filtered, column=column, descending=descending)
+        every_account = not (form.filters().keys() - UNFILTERING_PARAMS)
+        accounts = customer_selectors.AccountPages(
+            filtered,
+            column=column,
+            descending=descending,
+            cache_key="all" if every_account else "",
+            cached_for=EVERY_ACCOUNT_COUNT_SECONDS,
+        )
     page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     _attach_usage_trends(rows, metric, clock.today())
@@ -204,7 +217,8 @@ def account_export_view(request: HttpRequest) -> StreamingHttpResponse:
 
 def _account_or_404(account_id: int) -> Account:
     try:
-        return customer_selectors.account_get(account_id=account_id)
+        # The owners section and the timeline read the assignments themselves.
+        return customer_selectors.account_get(account_id=account_id, assignments=False)
     except Account.DoesNotExist:
         raise Http404("No such account.") from None
 

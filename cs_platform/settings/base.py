@@ -56,6 +56,9 @@ MIDDLEWARE = [
     # Last: turns an attempt made while locked out into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+# The web bench's SQL / Python split of each request (bench/web.py sets it).
+if os.environ.get("CS_SERVER_TIMING") == "1":
+    MIDDLEWARE.insert(0, "cs_platform.server_timing.ServerTimingMiddleware")
 
 # axes' backend first: it refuses a locked-out account or address before any password is
 # hashed (it needs the request: every caller of authenticate() passes it).

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -135,8 +136,11 @@ def world_fixture(csm: Any, other_csm: Any, manager: Any, today: date) -> World:
     return build_world(csm=csm, other_csm=other_csm, manager=manager, today=today)
 
 
-def queries_for(client: Any, url: str) -> int:
-    """How many queries a GET of ``url`` makes (it must answer 200)."""
+def queries_for(client: Any, url: str, *, cold: bool = True) -> int:
+    """How many queries a GET of ``url`` makes (it must answer 200); ``cold``: with an
+    empty cache, so what the page caches is read too (the most a load can cost)."""
+    if cold:
+        cache.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200, response.content[:500]
