@@ -114,6 +114,15 @@ class Dialect:
     data_modifying_ctes = False
     # Array columns with unnest: the many-segment diff compares each account's arrays.
     arrays = False
+    # Bitwise operators and bit_or over bigints, array subscripts and unnest of several
+    # arrays: a range of the recompute of every segment compares integer bitmasks
+    # (``segments/sql/postgresql/segments_range_*``); without, the pairs diff.
+    bitmasks = False
+    # Appended to a SELECT of segment rows a range of the recompute of every segment
+    # writes: a lock that waits for, and holds off, every other writer of their
+    # memberships (they lock the rows FOR UPDATE), but neither the other ranges nor an
+    # UPDATE of the segment's own fields. Empty with a single writer.
+    key_share_lock = ""
     # Appended to a SELECT that takes rows (e.g. queue marks) no other transaction holds,
     # locking them, so concurrent workers share the rows; empty with a single writer.
     skip_locked = ""
@@ -301,6 +310,8 @@ class PostgreSQL(Dialect):
     # --- segments engine (membership diffs) ---
     data_modifying_ctes = True
     arrays = True
+    bitmasks = True
+    key_share_lock = " FOR KEY SHARE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:

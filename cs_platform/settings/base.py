@@ -192,6 +192,9 @@ CELERY_TASK_ROUTES = (
         ("segments.evaluate_changed", {"queue": "interactive"}),
         ("segments.recompute", {"queue": "interactive"}),
         ("*.recompute_all", {"queue": "bulk"}),
+        # The ranges and the end of a recompute of every segment (any number of workers).
+        ("segments.recompute_range", {"queue": "bulk"}),
+        ("segments.recompute_run_finish", {"queue": "bulk"}),
         ("health.*", {"queue": "interactive"}),
     ],
 )
