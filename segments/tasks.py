@@ -23,14 +23,15 @@ def segment_recompute_task(segment_id: int, version_id: int | None = None) -> di
 
 
 @cs_task(name="segments.recompute_all")
-def segments_recompute_all_task() -> dict:
+def segments_recompute_all_task(accounts_per_range: int | None = None) -> dict:
     """The beat schedule's job (and "recompute all"): start a recompute of every active
     segment and record its work in the same transaction: one ``segments.recompute_range``
     per range of account ids (the unranked dynamic segments together; any number of bulk
     workers take them), and one ``segments.recompute`` per ranked or static segment. The
-    last range queues the run's end (``segments.recompute_run_finish``)."""
+    last range queues the run's end (``segments.recompute_run_finish``).
+    ``accounts_per_range``: the size of a range (default: the setting)."""
     with transaction.atomic():
-        run = engine.recompute_run_start()
+        run = engine.recompute_run_start(accounts_per_range=accounts_per_range)
         range_ids = list(run.ranges.order_by("number").values_list("pk", flat=True))
         for range_id in range_ids:
             outbox.enqueue(segments_recompute_range_task.name, range_id)

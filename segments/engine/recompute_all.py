@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
@@ -47,7 +48,7 @@ from .work_tables import work_tables_ensure
 
 logger = logging.getLogger(__name__)
 
-# Accounts per range. A range is one transaction: a publish of one of its segments waits
+# Accounts per range (setting SEGMENT_RECOMPUTE_RANGE_ACCOUNTS). A range is one transaction: a publish of one of its segments waits
 # for it, and every range pays a fixed cost (compiling and planning a statement with
 # every segment's rule, about 10-30 ms for 100 segments). At 100 segments a range of
 # 25k accounts takes about 0.2-0.4 s on this machine.
@@ -82,12 +83,15 @@ def recompute_run_start(
     *,
     today: date | None = None,
     only: Callable[[Segment], bool] | None = None,
-    accounts_per_range: int = ACCOUNTS_PER_RANGE,
+    accounts_per_range: int | None = None,
 ) -> RecomputeRun:
     """Start a recompute of every active segment (``only``: those it accepts): the run,
-    its guards and its ranges, in one short transaction that locks nothing but its own
-    rows. Old finished runs are purged."""
+    its guards and its ranges of about ``accounts_per_range`` accounts, in one short
+    transaction that locks nothing but its own rows. Old finished runs are purged."""
     today = today or clock.today()
+    accounts_per_range = accounts_per_range or getattr(
+        settings, "SEGMENT_RECOMPUTE_RANGE_ACCOUNTS", ACCOUNTS_PER_RANGE
+    )
     with transaction.atomic():
         RecomputeRun.objects.filter(
             finished_at__lt=timezone.now() - RUNS_KEPT
@@ -234,7 +238,10 @@ def recompute_run_finish(*, run_id: int) -> RecomputeAllResult | None:
 
 
 def segments_recompute_all(
-    *, today: date | None = None, only: Callable[[Segment], bool] | None = None
+    *,
+    today: date | None = None,
+    only: Callable[[Segment], bool] | None = None,
+    accounts_per_range: int | None = None,
 ) -> RecomputeAllResult:
     """Full recompute of every active segment's current version, in this process: the
     run's ranges one after the other, its end, then the ranked and static segments one
@@ -245,7 +252,7 @@ def segments_recompute_all(
     exclusive groups read the other segments' current rules, never their stored
     membership, so evaluating them together changes nothing."""
     today = today or clock.today()
-    run = recompute_run_start(today=today, only=only)
+    run = recompute_run_start(today=today, only=only, accounts_per_range=accounts_per_range)
     for range_id in run.ranges.order_by("number").values_list("pk", flat=True):
         recompute_range_apply(range_id=range_id)
     result = recompute_run_finish(run_id=run.pk) or RecomputeAllResult()
