@@ -55,6 +55,10 @@ class Dialect:
         """Take advisory lock ``key`` until the end of the transaction, where the database
         has more than one writer at a time."""
 
+    def xact_locks(self, keys: Sequence[int], *, shared: bool = False) -> None:
+        """Take advisory locks ``keys`` (in ascending order) until the end of the
+        transaction, where the database has more than one writer at a time."""
+
     def copy_rows(
         self, cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
@@ -232,6 +236,15 @@ class PostgreSQL(Dialect):
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {function}(%s)", [key])
+
+    def xact_locks(self, keys: Sequence[int], *, shared: bool = False) -> None:
+        # One statement; unnest of the sorted array takes them in order (no deadlock
+        # between two callers locking overlapping sets).
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {function}(k) FROM unnest(%s::bigint[]) AS k", [sorted(set(keys))]
+            )
 
     @property
     def concurrent_reads(self) -> bool:

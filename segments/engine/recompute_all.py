@@ -41,7 +41,7 @@ from customers.models import Account
 
 from ..models import RecomputeRange, RecomputeRun, Segment, SegmentKind
 from . import events
-from .recompute import segment_recompute
+from .recompute import segment_recompute, segment_writers_lock
 from .segments_range_diff import AccountRange, segments_range_diff
 from .targets import VersionRules, attribute_specs
 from .work_tables import work_tables_ensure
@@ -156,6 +156,7 @@ def recompute_range_apply(*, range_id: int) -> RangeOutcome:
             rules=VersionRules(today=run.today, attributes=attribute_specs()),
             now=now,
             accounts=AccountRange(account_range.low, account_range.high),
+            cache_key=run.pk,
         )
         account_range.totals = {
             str(segment.pk): [
@@ -312,11 +313,13 @@ def _stored_marker(segment: Segment) -> list:
 
 
 def _guarded_segments(run: RecomputeRun) -> list[Segment]:
-    """Lock the rows of the run's segments FOR KEY SHARE (in id order, as every locker
-    does) and return those whose guard is unchanged, with their current versions."""
+    """Lock the run's segments (their writers' advisory locks shared, then their rows FOR
+    KEY SHARE, in id order as every locker does) and return those whose guard is
+    unchanged, with their current versions."""
     ids = sorted(int(key) for key in run.guards)
     if not ids:
         return []
+    segment_writers_lock(ids, shared=True)
     condition, params = dialect().in_ids("id", ids)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import BigIntegerField, Case, Q, Value, When
+from django.db.models import BigIntegerField, Case, Value, When
 
 from cs_platform.db import dialect, load_sql, table_name
 from customers.models import Account
@@ -44,33 +44,79 @@ class AccountRange:
             params.append(self.high)
         return (" AND ".join(parts) or "1 = 1"), params
 
-    def accounts(self) -> Any:
-        accounts = Account.objects.all()
-        if self.low is not None:
-            accounts = accounts.filter(id__gte=self.low)
-        if self.high is not None:
-            accounts = accounts.filter(id__lt=self.high)
-        return accounts
+
+@dataclass(frozen=True)
+class _Bit:
+    segment_id: int
+    version_id: int
+    word: int
+    bit: int
+
+    @property
+    def column(self) -> str:
+        return f"w{self.word}"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The statement evaluating every usable segment's rule over all accounts (id, arr,
+    one column per segment: its bit, or with pairs its id), for any range: it does not
+    depend on the range, so a worker compiles it once per run (parsing and compiling 100
+    rules and generating their SQL costs about 0.5 s)."""
+
+    segment_ids: tuple[int, ...]
+    sql: str
+    params: tuple
+    columns: str
+
+
+# The last evaluation this process compiled, by its key (one run at a time: bounded).
+_evaluations: dict[tuple, Evaluation] = {}
 
 
 def segments_range_diff(
-    *, segments: list[Segment], rules: VersionRules, now: datetime, accounts: AccountRange
+    *,
+    segments: list[Segment],
+    rules: VersionRules,
+    now: datetime,
+    accounts: AccountRange,
+    cache_key: Any = None,
 ) -> ManyDiff:
     """Bring the stored memberships of the ``accounts`` range in line with the current
     rules of ``segments`` (unranked, dynamic), events at ``now``; the caller holds locks
     that keep every other writer of these segments' memberships out (``recompute_all``).
     Returns the changes and, where the database computes them in its scan, each
-    segment's count and ARR (in cents) in the range."""
-    usable, aliases, conditions = segments_compiled(segments, rules)
-    result = ManyDiff(evaluated=usable)
-    if not usable:
+    segment's count and ARR (in cents) in the range. ``cache_key`` (e.g. the run): reuse
+    the compiled evaluation of an earlier call with the same key, segments and versions.
+    """
+    evaluation = _evaluation(segments, rules, cache_key)
+    by_id = {segment.pk: segment for segment in segments}
+    result = ManyDiff(evaluated=[by_id[pk] for pk in evaluation.segment_ids])
+    if not result.evaluated:
         return result
+    # The range as a condition on the evaluation (the planner pushes it into its scan).
+    in_range, range_params = accounts.condition("r.id")
+    evaluated_sql = f"SELECT * FROM ({evaluation.sql}) r WHERE {in_range}"
+    params = [*evaluation.params, *range_params]
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {SWEEP_DIFF_TABLE}")
         if dialect().bitmasks:
-            written = _range_bitmasks(cursor, result, aliases, conditions, accounts, now)
+            bits = _bits(result.evaluated)
+            written = _range_bitmasks(
+                cursor, result, bits, (evaluated_sql, params, evaluation.columns), accounts, now
+            )
         else:
-            written = _range_pairs(cursor, result, aliases, conditions, accounts)
+            rows = segments_diff_pairs(
+                cursor,
+                result.evaluated,
+                evaluated_sql,
+                params,
+                evaluation.columns,
+                accounts.condition("m.account_id"),
+            )
+            for _, segment_id, entered, total, _ in rows:
+                result.changes[int(segment_id)] = (int(entered), int(total - entered))
+            written = dict(result.changes)
         if written:
             changes_write(cursor, written, now)
     if result.changes:
@@ -85,75 +131,70 @@ def segments_range_diff(
     return result
 
 
-def _range_pairs(
-    cursor: Any,
-    result: ManyDiff,
-    aliases: dict[str, Any],
-    conditions: dict[int, Q],
-    accounts: AccountRange,
-) -> dict[int, tuple[int, int]]:
-    """The pairs diff into the sweep diff table; returns its counts (to write)."""
-    flags = {
-        f"seg_{pk}": Case(
-            When(condition, then=Value(pk)), default=None, output_field=BigIntegerField()
-        )
-        for pk, condition in conditions.items()
-    }
-    evaluated = accounts.accounts().alias(**aliases).annotate(**flags).order_by()
-    evaluated_sql, params = evaluated.values("id", "arr", *flags).query.sql_with_params()
-    columns = ", ".join(["id", "arr", *flags])
-    rows = segments_diff_pairs(
-        cursor,
-        result.evaluated,
-        evaluated_sql,
-        params,
-        columns,
-        accounts.condition("m.account_id"),
+def _bits(segments: list[Segment]) -> list[_Bit]:
+    return [
+        _Bit(segment.pk, segment.current_version_id, i // BITS_PER_WORD, 1 << (i % BITS_PER_WORD))
+        for i, segment in enumerate(segments)
+    ]
+
+
+def _evaluation(segments: list[Segment], rules: VersionRules, cache_key: Any) -> Evaluation:
+    key = (
+        cache_key,
+        dialect().vendor,
+        rules.today,
+        tuple(sorted((s.pk, s.current_version_id) for s in segments)),
     )
-    for _, segment_id, entered, total, _ in rows:
-        result.changes[int(segment_id)] = (int(entered), int(total - entered))
-    return dict(result.changes)
-
-
-@dataclass(frozen=True)
-class _Bit:
-    segment_id: int
-    version_id: int
-    word: int
-    bit: int
-
-    @property
-    def column(self) -> str:
-        return f"w{self.word}"
+    if cache_key is not None and key in _evaluations:
+        return _evaluations[key]
+    usable, aliases, conditions = segments_compiled(segments, rules)
+    if dialect().bitmasks:
+        # Each segment's bit when the account matches its rule, else 0.
+        flags = {
+            f"seg_{b.segment_id}": Case(
+                When(conditions[b.segment_id], then=Value(b.bit)),
+                default=Value(0),
+                output_field=BigIntegerField(),
+            )
+            for b in _bits(usable)
+        }
+    else:
+        # The segment's id when the account matches, else NULL.
+        flags = {
+            f"seg_{pk}": Case(
+                When(condition, then=Value(pk)), default=None, output_field=BigIntegerField()
+            )
+            for pk, condition in conditions.items()
+        }
+    sql, params = "", ()
+    if usable:
+        evaluated = Account.objects.alias(**aliases).annotate(**flags).order_by()
+        sql, params = evaluated.values("id", "arr", *flags).query.sql_with_params()
+    evaluation = Evaluation(
+        segment_ids=tuple(segment.pk for segment in usable),
+        sql=sql,
+        params=tuple(params),
+        columns=", ".join(["id", "arr", *flags]),
+    )
+    if cache_key is not None:
+        _evaluations.clear()
+        _evaluations[key] = evaluation
+    return evaluation
 
 
 def _range_bitmasks(
     cursor: Any,
     result: ManyDiff,
-    aliases: dict[str, Any],
-    conditions: dict[int, Q],
+    bits: list[_Bit],
+    evaluated: tuple[str, list, str],
     accounts: AccountRange,
     now: datetime,
 ) -> dict[int, tuple[int, int]]:
     """Evaluate into the bits table, count, write the first computations, and put the
     other segments' diff into the sweep diff table; returns that diff's counts (to
     write)."""
-    bits = [
-        _Bit(segment.pk, segment.current_version_id, i // BITS_PER_WORD, 1 << (i % BITS_PER_WORD))
-        for i, segment in enumerate(result.evaluated)
-    ]
+    evaluated_sql, params, columns = evaluated
     words = range(bits[-1].word + 1)
-    # 1. Evaluate: each segment's bit when the account matches its rule, else 0.
-    flags = {
-        f"seg_{b.segment_id}": Case(
-            When(conditions[b.segment_id], then=Value(b.bit)),
-            default=Value(0),
-            output_field=BigIntegerField(),
-        )
-        for b in bits
-    }
-    evaluated = accounts.accounts().alias(**aliases).annotate(**flags).order_by()
-    evaluated_sql, params = evaluated.values("id", "arr", *flags).query.sql_with_params()
     word_sums = ", ".join(
         " + ".join(f"e.seg_{b.segment_id}" for b in bits if b.word == word) + f" AS w{word}"
         for word in words
@@ -162,7 +203,7 @@ def _range_bitmasks(
     cursor.execute(
         load_sql("segments", "segments_range_eval").format(
             bits_table=BITS_TABLE,
-            columns=", ".join(["id", "arr", *flags]),
+            columns=columns,
             evaluated_sql=evaluated_sql,
             words=word_sums,
         ),

@@ -332,3 +332,69 @@ def test_the_ranges_and_the_end_run_through_broker_and_worker(celery_worker_proc
     assert member_ids(segment) == {a.pk for a in big}
     assert Membership.objects.filter(segment=everyone).count() == 9
     assert SegmentSnapshot.objects.get(segment=segment).member_count == 5
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks: SQLite serializes all writes anyway"
+)
+def test_a_publish_waits_for_the_ranges_running_not_for_those_started_after_it(today):
+    # given a computed segment, a draft, and a run of several ranges
+    for i in range(6):
+        account(arr=150000 * (i % 2))
+    big = published("Big", ARR_100K)
+    engine.segments_recompute_all()
+    draft = services.version_create_draft(segment=big, rule={"all": []})
+    run = engine.recompute_run_start(accounts_per_range=2)
+    first, second = list(run.ranges.order_by("number").values_list("pk", flat=True))[:2]
+    started, published_at, finished = threading.Event(), threading.Event(), {}
+    errors: list[Exception] = []
+
+    def range_holding(range_id: int, hold: float, after: threading.Event | None) -> None:
+        def slow(execute, sql, params, many, context):  # noqa: ANN001, ANN202 (Django's)
+            outcome = execute(sql, params, many, context)
+            if f"CREATE TEMPORARY TABLE {work_tables.BITS_TABLE}" in sql:
+                started.set()
+                time.sleep(hold)
+            return outcome
+
+        try:
+            if after is not None:
+                after.wait(10)
+                time.sleep(0.3)  # the publish is waiting by now
+            with connections["default"].execute_wrapper(slow):
+                engine.recompute_range_apply(range_id=range_id)
+            finished[range_id] = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 (asserted below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def publish() -> None:
+        try:
+            started.wait(10)
+            published_at.set()
+            began = time.monotonic()
+            services.version_publish(version=draft)
+            finished["publish"] = time.monotonic()
+            finished["publish_seconds"] = finished["publish"] - began
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    # when a publish comes while one range runs, and another range starts after it
+    threads = [
+        threading.Thread(target=range_holding, args=(first, 1.5, None)),
+        threading.Thread(target=publish),
+        threading.Thread(target=range_holding, args=(second, 3.0, published_at)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    # then the publish waited for the first range only; the later range waited for it
+    assert errors == []
+    assert finished["publish_seconds"] < 2.5
+    assert finished[first] <= finished["publish"] < finished[second]

@@ -1,6 +1,8 @@
 -- The first computation of segments that hold no member in the range: no diff to compute,
 -- the wanted (segment, account) pairs are inserted as they are, one entry event and one
--- membership each, in one statement (the bits table read once).
+-- membership each, in one statement (the bits table read once). Both inserts go in
+-- (segment, account) order: the unique index's pages are then written one after another
+-- rather than jumping between segments at every row.
 -- Filled in by the caller: bits_table, wanted (b's bit in w's word), events, members.
 -- Parameters: the segments' ids, words, bits and version ids (four arrays), the entered
 -- kind, now, now.
@@ -18,4 +20,5 @@ ev AS (
     ORDER BY segment_id, account_id
 )
 INSERT INTO {members} (segment_id, account_id, entered_at, version_id)
-SELECT segment_id, account_id, %s, version_id FROM r;
+SELECT segment_id, account_id, %s, version_id FROM r
+ORDER BY segment_id, account_id;
