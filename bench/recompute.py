@@ -1,7 +1,8 @@
-"""Benchmark the segment recompute on a scratch PostgreSQL database.
+"""Benchmark the segment engine against hand-written SQL on a scratch PostgreSQL database.
 
-    .venv/bin/python bench/recompute.py [--accounts 1000000] [--segments 20,100]
-        [--changed 10000] [--database cs_bench_recompute] [--reuse]
+    .venv/bin/python bench/recompute.py [--accounts 1000000] [--segments 100]
+        [--changed 10000] [--database cs_bench_recompute] [--reuse] [--rounds 3]
+        [--workers 1,2,4] [--redis-port 8121] [--range-accounts N]
 
 The database (default ``cs_bench_recompute`` on 127.0.0.1, user postgres) is dropped,
 re-created, migrated and seeded with ``demo.accounts.seed_demo`` in a child process (so
@@ -9,35 +10,42 @@ the seeding's memory does not count as the worker's); ``--reuse`` keeps an exist
 that already holds ``--accounts`` accounts. ``cs_platform`` is refused.
 
 For each number of segments (realistic rules: plans, regions, tiers in an exclusive group,
-renewal windows, health, usage, CSM books, traits, two ranked "top N") it prints:
+renewal windows, health, usage, CSM books, traits, two ranked "top N") it prints each job
+beside its hand-written lower bound, measured in the same run and interleaved (job, bound,
+job, bound, …, ``--rounds`` times each), with min / median and their ratios
+(``bench_jobs``):
 
-- full recompute (empty membership → every member inserted, with its events), sequential
-  in one process, and the same work done by one hand-written set-based SQL statement per
-  segment (the lower bound), with the ratio;
-- a no-change recompute: time and rows written, and the hand-written diff query, one
-  segment at a time; then the recompute of every segment together (``segments_recompute_all``,
-  the schedule's job: one pass over the accounts);
-- the sweep of ``--changed`` changed accounts across all segments, twice: a heavy change
-  (new ARR, health and last seen: each account moves in or out of about seven of the 100
-  segments) and a typical daily sync (health ±4, seen in the last three days), each split
-  into evaluating (reads, the diff) and writing (events, memberships);
-- the recompute of every segment together after ``--changed`` more accounts changed;
-- the worker's memory: peak RSS (ru_maxrss) and the tracemalloc peak of each phase.
+- the first computation (empty membership: every member inserted with its entry event),
+  ``segments_recompute_all`` in this process, against one hand-written statement per
+  segment;
+- the recompute of every unranked segment with nothing to do, and after ``--changed``
+  accounts had a heavy change (new ARR, health and last seen: each moves in or out of
+  about seven of the 100 segments), in this process (its ranges one after the other),
+  against one hand-written pass: bitmask words per account, the diff and the totals;
+- the sweep of ``--changed`` marked accounts after a heavy change, against the same
+  hand-written pass over those accounts;
+
+then the schedule's job through real Celery workers (a private Redis on ``--redis-port``,
+the outbox relay, one worker with 1, 2, 4 processes on both queues): the time from
+sending it to its run's end, a segment edit and a publish while it runs, and the workers'
+peak memory (``bench_workers``).
 """
 
 import argparse
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import processes
+import recompute_lower
+import recompute_workers
 import scratch_db
 from recompute_segments import TODAY, SegmentSpec, pick, segment_specs
 
@@ -48,7 +56,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--segments", default="20,100")
+    parser.add_argument("--segments", default="100")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--redis-port", type=int, default=8121)
+    parser.add_argument(
+        "--range-accounts", type=int, default=0, help="accounts per range (default: accounts/16)"
+    )
     parser.add_argument("--changed", type=int, default=10_000)
     parser.add_argument("--database", default="cs_bench_recompute")
     parser.add_argument("--reuse", action="store_true")
@@ -56,6 +70,11 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.accounts <= 0:
         parser.error("--accounts: must be a positive number")
+    if args.rounds <= 0:
+        parser.error("--rounds: must be a positive number")
+    if args.redis_port == 6379:
+        parser.error("--redis-port: not the shared Redis port")
+    args.range_accounts = args.range_accounts or max(2_000, args.accounts // 16)
     scratch_db.refuse_protected(parser, args.database)
     return args
 
@@ -108,42 +127,8 @@ def prepare_database(args: argparse.Namespace) -> None:
 # --- measuring --------------------------------------------------------------------------------
 
 
-@dataclass
-class Phase:
-    seconds: float
-    traced_peak_mb: float
-
-
-def measure(work: Callable[[], Any]) -> tuple[Phase, Any]:
-    tracemalloc.start()
-    started = time.perf_counter()
-    value = work()
-    seconds = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return Phase(seconds, peak / 2**20), value
-
-
-class StatementTimes:
-    """A connection.execute_wrapper adding up the time of the statements that write
-    membership rows and their events."""
-
-    WRITES = (
-        'INSERT INTO "segments_membershipevent"',
-        'INSERT INTO "segments_membership" ',
-        'DELETE FROM "segments_membership" ',
-    )
-
-    def __init__(self) -> None:
-        self.writes = 0.0
-
-    def __call__(self, execute, sql, params, many, context):  # noqa: ANN001 (Django's)
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            if sql.startswith(self.WRITES):
-                self.writes += time.perf_counter() - started
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def vacuum_analyze(tables: list[str]) -> None:
@@ -154,26 +139,51 @@ def vacuum_analyze(tables: list[str]) -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def interleaved(
+    label: str,
+    job: Callable[[], Any],
+    bound: Callable[[], Any],
+    rounds: int,
+    before_each: Callable[[], None] | None = None,
+) -> None:
+    """Time ``job`` and its lower bound ``bound`` in turns, ``rounds`` times each
+    (``before_each`` before every timing, untimed), and print min / median and ratios."""
+    times: dict[str, list[float]] = {"job": [], "bound": []}
+    for _ in range(rounds):
+        for name, work in (("job", job), ("bound", bound)):
+            if before_each is not None:
+                before_each()
+            started = time.perf_counter()
+            work()
+            times[name].append(time.perf_counter() - started)
+    job_min, bound_min = min(times["job"]), min(times["bound"])
+    job_med, bound_med = statistics.median(times["job"]), statistics.median(times["bound"])
+    print(
+        f"{label:44s} engine min {job_min:6.2f} med {job_med:6.2f} s | hand-written min "
+        f"{bound_min:6.2f} med {bound_med:6.2f} s | ratio min {job_min / bound_min:4.2f} "
+        f"med {job_med / bound_med:4.2f}",
+        flush=True,
+    )
 
 
-def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
+def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> list[Any]:
     from django.db import connection, transaction
 
     from segments import engine, services
     from segments.models import ExclusiveGroup
     from segments.signals import recompute_requested
 
-    # Setup: no broker in the bench; recomputes are called directly below.
+    # No broker for the in-process phases; recomputes are called directly below.
     recompute_requested.disconnect(dispatch_uid="segments_recompute_requested")
 
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE segments_membershipevent, segments_membership, segments_segmentsnapshot, "
-            "segments_segment, segments_segmentversion, segments_exclusivegroup CASCADE"
+            "segments_segment, segments_segmentversion, segments_exclusivegroup, "
+            "segments_recomputerun CASCADE"
         )
         cursor.execute("DELETE FROM customers_pendingevaluation")
+        cursor.execute("SELECT count(*), sum(arr) FROM customers_account")  # warm the cache
     groups: dict[str, Any] = {}
     segments = []
     for spec in specs:
@@ -192,127 +202,29 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
                 publish=True,
             )
         )
-    order = sorted(range(len(specs)), key=lambda i: (specs[i].priority or 0, i))
+    unranked = {s.pk for s, spec in zip(segments, specs, strict=True) if not spec.rank_by}
+    rounds, ranges = args.rounds, args.range_accounts
 
-    def table_rows() -> dict[str, int]:
+    def empty() -> None:
         with connection.cursor() as cursor:
-            counts = {}
-            for table in (
-                "segments_membership",
-                "segments_membershipevent",
-                "segments_segmentsnapshot",
-            ):
-                cursor.execute(f"SELECT count(*) FROM {table}")
-                counts[table.removeprefix("segments_")] = cursor.fetchone()[0]
-            return counts
+            cursor.execute(
+                "TRUNCATE segments_membershipevent, segments_membership, "
+                "segments_segmentsnapshot CASCADE"
+            )
 
-    def target_sql(i: int) -> str:
-        spec = specs[i]
-        sql = f"SELECT a.id FROM customers_account a WHERE {spec.sql}"
-        if spec.rank_by:
-            sql += f" ORDER BY a.{spec.rank_by} DESC NULLS LAST, a.id LIMIT {spec.rank_limit}"
-        return sql
+    def first_bound() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            recompute_lower.first_computation(cursor, specs, segments)
 
-    # Lower bound: one hand-written statement per segment inserting memberships and events.
-    def lower_bound_full() -> list[int]:
-        counts = []
-        for i in order:
-            segment = segments[i]
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"WITH t AS MATERIALIZED ({target_sql(i)}), "
-                    "ins AS (INSERT INTO segments_membership "
-                    "(segment_id, account_id, entered_at, version_id) "
-                    "SELECT %s, id, now(), %s FROM t) "
-                    "INSERT INTO segments_membershipevent "
-                    "(segment_id, account_id, kind, at, version_id) "
-                    "SELECT %s, id, 'entered', now(), %s FROM t",
-                    [segment.pk, segment.current_version_id] * 2,
-                )
-                counts.append(cursor.rowcount)
-        return counts
+    def every_segment() -> None:
+        engine.segments_recompute_all(
+            only=lambda segment: segment.pk in unranked, accounts_per_range=ranges
+        )
 
-    def lower_bound_nochange() -> int:
-        total = 0
-        for i in order:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"WITH t AS MATERIALIZED ({target_sql(i)}), m AS (SELECT account_id "
-                    "FROM segments_membership WHERE segment_id = %s) "
-                    "SELECT count(*) FROM ((SELECT id FROM t EXCEPT SELECT account_id FROM m) "
-                    "UNION ALL (SELECT account_id FROM m EXCEPT SELECT id FROM t)) diff",
-                    [segments[i].pk],
-                )
-                total += cursor.fetchone()[0]
-        return total
-
-    def engine_full() -> list[int]:
-        counts = []
-        for i in order:
-            result = engine.segment_recompute(segment_id=segments[i].pk)
-            counts.append(result.member_count)
-        return counts
-
-    with connection.cursor() as cursor:  # warm the cache the same way for both
-        # As the engine does (Dialect.tune_transaction, per transaction), for the whole
-        # session here, so the hand-written statements get the same fastest plan.
-        cursor.execute("SET jit = off")
-        cursor.execute("SELECT count(*), sum(arr) FROM customers_account")
-
-    n = len(specs)
-    print(f"\n== {n} segments over {args.accounts:,} accounts ==")
-    lower, lower_counts = measure(lower_bound_full)
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE segments_membershipevent, segments_membership CASCADE")
-    full, engine_counts = measure(engine_full)
-    mismatched = [
-        specs[i].name
-        for i, lower_count, engine_count in zip(order, lower_counts, engine_counts, strict=True)
-        if lower_count != engine_count
-    ]
-    rows = table_rows()
-    print(
-        f"full recompute:      {full.seconds:7.2f} s  ({rows['membership']:,} memberships, "
-        f"{rows['membershipevent']:,} events)  traced peak {full.traced_peak_mb:.1f} MB"
-    )
-    print(
-        f"hand-written SQL:    {lower.seconds:7.2f} s  ratio {full.seconds / lower.seconds:.2f}"
-        + (f"  COUNT MISMATCH: {mismatched}" if mismatched else "  (same member counts)")
-    )
-
-    # Autovacuum's work after a bulk load, done now so that every later figure reads the
-    # tables as they are in steady state (index-only scans need the visibility map).
-    started = time.perf_counter()
-    vacuum_analyze(["segments_membership", "segments_membershipevent", "customers_account"])
-    print(f"VACUUM ANALYZE after the load: {time.perf_counter() - started:7.2f} s")
-
-    before = table_rows()
-    nochange, _ = measure(
-        lambda: [engine.segment_recompute(segment_id=segments[i].pk) for i in order]
-    )
-    after = table_rows()
-    written = {k: after[k] - before[k] for k in after}
-    lower_nc, diff = measure(lower_bound_nochange)
-    print(
-        f"no-change recompute: {nochange.seconds:7.2f} s  rows written: "
-        f"{written['membership']} memberships, {written['membershipevent']} events, "
-        f"{written['segmentsnapshot']} snapshots  traced peak {nochange.traced_peak_mb:.1f} MB"
-    )
-    print(
-        f"hand-written diff:   {lower_nc.seconds:7.2f} s  ratio "
-        f"{nochange.seconds / lower_nc.seconds:.2f}  (diff rows {diff})"
-    )
-
-    before = table_rows()
-    together, everything = measure(engine.segments_recompute_all)
-    written = {k: v - before[k] for k, v in table_rows().items()}
-    print(
-        f"all together:        {together.seconds:7.2f} s  rows written: "
-        f"{written['membership']} memberships, {written['membershipevent']} events, "
-        f"{written['segmentsnapshot']} snapshots ({everything.segments} segments, "
-        f"{len(everything.one_by_one)} ranked one by one)  traced peak "
-        f"{together.traced_peak_mb:.1f} MB"
-    )
+    def every_bound(only_marked: bool = False) -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            recompute_lower.one_pass(cursor, specs, segments, only_marked=only_marked)
 
     # Changed accounts: deterministic random samples.
     rng = random.Random(args.seed)
@@ -320,24 +232,17 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
         cursor.execute("SELECT min(id), max(id) FROM customers_account")
         low, high = cursor.fetchone()
 
-    def change(kind: str, mark: bool) -> None:
+    def change(mark: bool) -> None:
+        """A heavy change of ``--changed`` random accounts: new ARR, health, last seen
+        (each moves in or out of about seven of the 100 segments)."""
         changed = sorted(rng.sample(range(low, high + 1), min(args.changed, high - low + 1)))
         with transaction.atomic(), connection.cursor() as cursor:
-            if kind == "heavy":
-                cursor.execute(
-                    "UPDATE customers_account SET arr = round(arr * 1.7 + 20000, 2), "
-                    "health_score = (coalesce(health_score, 50) + 37) %% 101, "
-                    "last_seen_at = %s WHERE id = ANY(%s)",
-                    [TODAY - timedelta(days=rng.randint(0, 120)), changed],
-                )
-            else:
-                cursor.execute(
-                    "UPDATE customers_account SET "
-                    "health_score = least(100, greatest(0, coalesce(health_score, 50) "
-                    "+ (id %% 9) - 4)), last_seen_at = %s::date - (id %% 3)::int "
-                    "WHERE id = ANY(%s)",
-                    [TODAY, changed],
-                )
+            cursor.execute(
+                "UPDATE customers_account SET arr = round(arr * 1.7 + 20000, 2), "
+                "health_score = (coalesce(health_score, 50) + 37) %% 101, "
+                "last_seen_at = %s WHERE id = ANY(%s)",
+                [TODAY - timedelta(days=rng.randint(0, 120)), changed],
+            )
             if mark:  # as customers.services.accounts_mark_changed does, in the transaction
                 cursor.execute(
                     "INSERT INTO customers_pendingevaluation (account_id, marked_at) "
@@ -346,39 +251,53 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> None:
                     [changed],
                 )
 
-    for kind, label in (("heavy", "heavy change"), ("typical", "typical sync")):
-        change(kind, mark=True)
-        before = table_rows()
-        timings = StatementTimes()
-        with connection.execute_wrapper(timings):
-            sweep_phase, sweep = measure(
-                lambda: engine.segments_evaluate_changed_accounts(batch_size=max(args.changed, 1))
-            )
-        after = table_rows()
-        print(
-            f"changed accounts:    {sweep_phase.seconds:7.2f} s  for {sweep.accounts:,} accounts x "
-            f"{n} segments, {label} ({sweep.entered:,} entered, {sweep.exited:,} exited, "
-            f"{after['membershipevent'] - before['membershipevent']:,} events; "
-            f"{len(sweep.ranked_recomputed)} ranked segments recomputed in full) "
-            f"traced peak {sweep_phase.traced_peak_mb:.1f} MB"
-        )
-        print(
-            f"    writing events and memberships {timings.writes * 1000:,.0f} ms, "
-            f"everything else {(sweep_phase.seconds - timings.writes) * 1000:,.0f} ms"
-        )
-
-    change("heavy", mark=False)
-    together, everything = measure(engine.segments_recompute_all)
+    n = len(specs)
     print(
-        f"all together after {args.changed:,} more changed accounts: {together.seconds:7.2f} s  "
-        f"({everything.entered:,} entered, {everything.exited:,} exited)"
+        f"\n== {n} segments ({len(unranked)} unranked) over {args.accounts:,} accounts; "
+        f"ranges of {ranges:,} accounts; {rounds} rounds ==",
+        flush=True,
     )
-    _, check = measure(lambda: [engine.segment_recompute(segment_id=segments[i].pk) for i in order])
+    interleaved(
+        "first computation (from empty)",
+        lambda: engine.segments_recompute_all(accounts_per_range=ranges),
+        first_bound,
+        rounds,
+        before_each=empty,
+    )
+    engine.segments_recompute_all(accounts_per_range=ranges)  # totals and snapshots
+    rows = {}
+    with connection.cursor() as cursor:
+        for table in ("segments_membership", "segments_membershipevent"):
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            rows[table] = cursor.fetchone()[0]
+    print(
+        f"    {rows['segments_membership']:,} memberships, {rows['segments_membershipevent']:,} events"
+    )
+    # Autovacuum's work after a bulk load, done now so that every later figure reads the
+    # tables as they are in steady state (index-only scans need the visibility map).
+    vacuum_analyze(["segments_membership", "segments_membershipevent", "customers_account"])
+    interleaved("recompute of every segment, no change", every_segment, every_bound, rounds)
+    interleaved(
+        f"recompute of every segment, {args.changed:,} heavy changes",
+        every_segment,
+        every_bound,
+        rounds,
+        before_each=lambda: change(mark=False),
+    )
+    interleaved(
+        f"sweep of {args.changed:,} heavy changes",
+        lambda: engine.segments_evaluate_changed_accounts(batch_size=max(args.changed, 1)),
+        lambda: every_bound(only_marked=True),
+        rounds,
+        before_each=lambda: change(mark=True),
+    )
+    # The hand-written sweep left the ranked segments as they were: all of them, then check.
+    engine.segments_recompute_all(accounts_per_range=ranges)
+    check = [engine.segment_recompute(segment_id=s.pk) for s in segments]
     drift = sum(r.entered + r.exited for r in check)
-    print(
-        f"check: a full recompute of each segment afterwards changed {drift} memberships (expect 0)"
-    )
-    print(f"peak RSS of this worker process so far: {rss_mb():.0f} MB")
+    print(f"check: a recompute of each segment afterwards changed {drift} memberships (expect 0)")
+    print(f"peak RSS of this process: {rss_mb():.0f} MB")
+    return segments
 
 
 def main() -> int:
@@ -386,11 +305,22 @@ def main() -> int:
     if args.seed_only:
         return seed_only(args)
     prepare_database(args)
-    django_setup(args.database)
-    print(f"worker RSS after Django setup: {rss_mb():.0f} MB")
-    specs = segment_specs()
-    for count in [int(c) for c in args.segments.split(",") if c]:
-        run_for(pick(specs, count), args)
+    # The in-process phases' outbox rows go to the private Redis (started for the
+    # workers' table), never the shared one.
+    redis = processes.PrivateRedis(args.redis_port)
+    redis.start()
+    os.environ["CELERY_BROKER_URL"] = redis.url
+    try:
+        django_setup(args.database)
+        print(f"RSS after Django setup: {rss_mb():.0f} MB")
+        specs = segment_specs()
+        segments: list[Any] = []
+        for count in [int(c) for c in args.segments.split(",") if c]:
+            segments = run_for(pick(specs, count), args)
+        if args.workers:
+            recompute_workers.bench_workers(args, segments, database_url(args.database), redis)
+    finally:
+        redis.stop()
     return 0
 
 

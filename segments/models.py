@@ -209,3 +209,52 @@ class SegmentSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} at {self.computed_at}: {self.member_count}"
+
+
+class RecomputeRun(models.Model):
+    """One recompute of every segment, spread over account-id ranges (``RecomputeRange``)
+    that workers run in any order, each in its own short transaction; the last range to
+    finish queues the run's end (totals and snapshots, ``finished_at``).
+
+    ``guards`` holds, per segment the run recomputes together, what its target set
+    depends on besides account data (its current version, activity, exclusive group and
+    the versions of the segments that win over it), as read when the run started: a
+    range writes a segment only while its guard is unchanged (a publish meanwhile queues
+    its own recompute)."""
+
+    created_at = models.DateTimeField()
+    today = models.DateField()
+    guards = models.JSONField(default=dict)
+    # Ranked and static segments, recomputed one by one (their own tasks).
+    one_by_one = models.JSONField(default=list)
+    ranges_left = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"recompute of every segment {self.pk} at {self.created_at}"
+
+
+class RecomputeRange(models.Model):
+    """The accounts with ``low <= id < high`` (None: unbounded) of one ``RecomputeRun``.
+    ``totals`` is, once done, per segment written ``[members, ARR in cents, entered,
+    exited]`` of the range; segments skipped by the version guard are absent."""
+
+    run = models.ForeignKey(RecomputeRun, on_delete=models.CASCADE, related_name="ranges")
+    number = models.PositiveIntegerField()
+    low = models.BigIntegerField(null=True, blank=True)
+    high = models.BigIntegerField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    totals = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="recompute_range_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"range {self.number} [{self.low}, {self.high}) of run {self.run_id}"

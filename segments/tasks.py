@@ -1,6 +1,7 @@
 """Celery entry points of the segment engine: thin, idempotent, ids not instances."""
 
 from django.conf import settings
+from django.db import transaction
 
 from cs_platform import outbox
 from cs_platform.tasks import cs_task
@@ -22,16 +23,55 @@ def segment_recompute_task(segment_id: int, version_id: int | None = None) -> di
 
 
 @cs_task(name="segments.recompute_all")
-def segments_recompute_all_task() -> dict:
-    """The beat schedule's job: a full recompute of every active segment (the unranked
-    dynamic ones together, in one pass over the accounts)."""
-    result = engine.segments_recompute_all()
+def segments_recompute_all_task(accounts_per_range: int | None = None) -> dict:
+    """The beat schedule's job (and "recompute all"): start a recompute of every active
+    segment and record its work in the same transaction: one ``segments.recompute_range``
+    per range of account ids (the unranked dynamic segments together; any number of bulk
+    workers take them), and one ``segments.recompute`` per ranked or static segment. The
+    last range queues the run's end (``segments.recompute_run_finish``).
+    ``accounts_per_range``: the size of a range (default: the setting)."""
+    with transaction.atomic():
+        run = engine.recompute_run_start(accounts_per_range=accounts_per_range)
+        range_ids = list(run.ranges.order_by("number").values_list("pk", flat=True))
+        for range_id in range_ids:
+            outbox.enqueue(segments_recompute_range_task.name, range_id)
+        for segment_id in run.one_by_one:
+            outbox.enqueue(
+                segment_recompute_task.name,
+                segment_id,
+                None,
+                queue="bulk",
+                dedupe_key=f"{segment_recompute_task.name}:{segment_id}:None",
+            )
+        if not range_ids:
+            run_finish_request(run_id=run.pk)
+    return {"run": run.pk, "ranges": len(range_ids), "one_by_one": run.one_by_one}
+
+
+@cs_task(name="segments.recompute_range")
+def segments_recompute_range_task(range_id: int) -> dict:
+    """One range of account ids of a recompute of every segment (one short transaction;
+    a range done already does nothing). The range that leaves none to do queues the
+    run's end: after its commit, so the end sees every range done (a kill in between
+    re-runs this task, which finds the range done and queues the end again)."""
+    outcome = engine.recompute_range_apply(range_id=range_id)
+    if outcome.run_ready:
+        run_finish_request(run_id=outcome.run_id)
     return {
-        "segments": result.segments,
-        "entered": result.entered,
-        "exited": result.exited,
-        "one_by_one": result.one_by_one,
+        "run": outcome.run_id,
+        "applied": outcome.applied,
+        "entered": outcome.entered,
+        "exited": outcome.exited,
     }
+
+
+@cs_task(name="segments.recompute_run_finish")
+def segments_recompute_run_finish_task(run_id: int) -> dict | None:
+    """The end of a recompute of every segment: totals and snapshots, once."""
+    result = engine.recompute_run_finish(run_id=run_id)
+    if result is None:
+        return None
+    return {"segments": result.segments, "entered": result.entered, "exited": result.exited}
 
 
 @cs_task(name="segments.recompute_date_dependent")
@@ -84,6 +124,15 @@ def segment_recompute_request(*, segment_id: int, version_id: int | None) -> Non
         segment_id,
         version_id,
         dedupe_key=f"{segment_recompute_task.name}:{segment_id}:{version_id}",
+    )
+
+
+def run_finish_request(*, run_id: int) -> None:
+    """Record the end of a recompute of every segment (one queued per run)."""
+    outbox.enqueue(
+        segments_recompute_run_finish_task.name,
+        run_id,
+        dedupe_key=f"{segments_recompute_run_finish_task.name}:{run_id}",
     )
 
 

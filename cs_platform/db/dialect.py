@@ -55,6 +55,10 @@ class Dialect:
         """Take advisory lock ``key`` until the end of the transaction, where the database
         has more than one writer at a time."""
 
+    def xact_locks(self, keys: Sequence[int], *, shared: bool = False) -> None:
+        """Take advisory locks ``keys`` (in ascending order) until the end of the
+        transaction, where the database has more than one writer at a time."""
+
     def copy_rows(
         self, cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
@@ -114,6 +118,15 @@ class Dialect:
     data_modifying_ctes = False
     # Array columns with unnest: the many-segment diff compares each account's arrays.
     arrays = False
+    # Bitwise operators and bit_or over bigints, array subscripts and unnest of several
+    # arrays: a range of the recompute of every segment compares integer bitmasks
+    # (``segments/sql/postgresql/segments_range_*``); without, the pairs diff.
+    bitmasks = False
+    # Appended to a SELECT of segment rows a range of the recompute of every segment
+    # writes: a lock that waits for, and holds off, every other writer of their
+    # memberships (they lock the rows FOR UPDATE), but neither the other ranges nor an
+    # UPDATE of the segment's own fields. Empty with a single writer.
+    key_share_lock = ""
     # Appended to a SELECT that takes rows (e.g. queue marks) no other transaction holds,
     # locking them, so concurrent workers share the rows; empty with a single writer.
     skip_locked = ""
@@ -237,6 +250,15 @@ class PostgreSQL(Dialect):
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {function}(%s)", [key])
 
+    def xact_locks(self, keys: Sequence[int], *, shared: bool = False) -> None:
+        # One statement; unnest of the sorted array takes them in order (no deadlock
+        # between two callers locking overlapping sets).
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {function}(k) FROM unnest(%s::bigint[]) AS k", [sorted(set(keys))]
+            )
+
     @property
     def concurrent_reads(self) -> bool:
         return not connection.in_atomic_block
@@ -314,6 +336,8 @@ class PostgreSQL(Dialect):
     # --- segments engine (membership diffs) ---
     data_modifying_ctes = True
     arrays = True
+    bitmasks = True
+    key_share_lock = " FOR KEY SHARE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:

@@ -210,6 +210,9 @@ CELERY_TASK_ROUTES = (
         ("segments.evaluate_changed", {"queue": "interactive"}),
         ("segments.recompute", {"queue": "interactive"}),
         ("*.recompute_all", {"queue": "bulk"}),
+        # The ranges and the end of a recompute of every segment (any number of workers).
+        ("segments.recompute_range", {"queue": "bulk"}),
+        ("segments.recompute_run_finish", {"queue": "bulk"}),
         ("health.*", {"queue": "interactive"}),
     ],
 )
@@ -285,6 +288,8 @@ SEGMENT_RECOMPUTE_EVERY_MINUTES = int(os.environ.get("SEGMENT_RECOMPUTE_EVERY_MI
 # Seconds the changed-accounts sweep waits after the first change (0: at once; a burst of
 # changes coalesces into the one queued sweep whatever the delay).
 SEGMENT_EVAL_DEBOUNCE_SECONDS = float(os.environ.get("SEGMENT_EVAL_DEBOUNCE_SECONDS", "0"))
+# Accounts per range of the recompute of every segment (segments.engine.recompute_all).
+SEGMENT_RECOMPUTE_RANGE_ACCOUNTS = int(os.environ.get("SEGMENT_RECOMPUTE_RANGE_ACCOUNTS", "25000"))
 # Seconds after a change to contracts or accounts before the (delta) renewal queue build runs:
 # a burst of changes (an import) coalesces into one build.
 RENEWAL_REBUILD_DEBOUNCE_SECONDS = int(os.environ.get("RENEWAL_REBUILD_DEBOUNCE_SECONDS", "5"))

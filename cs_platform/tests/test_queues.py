@@ -18,6 +18,8 @@ INTERACTIVE = [
 ]
 BULK = [
     "segments.recompute_all",
+    "segments.recompute_range",
+    "segments.recompute_run_finish",
     "segments.recompute_date_dependent",
     "segments.analytics_warm",
     "playbooks.process_events",

@@ -41,13 +41,25 @@ def signal_events(segment_id: int, at: datetime, count: int) -> None:
     signal_events_many({segment_id: count}, at)
 
 
-def signal_events_many(counts: dict[int, int], at: datetime) -> None:
+def signal_events_many(
+    counts: dict[int, int],
+    at: datetime,
+    accounts: tuple[int | None, int | None] | None = None,
+) -> None:
     """Send memberships_changed after commit for the events written at ``at`` to each
     segment of ``counts`` ({segment id: number of events}); writes to one segment are
-    serialized, so (segment, at) names exactly this write's events. Two queries at most,
-    whatever the number of segments: the ids of the segments with few events, the id
-    range of the others."""
+    serialized, so (segment, at) names exactly this write's events; ``accounts`` (low,
+    high: ``low <= account < high``, None unbounded) narrows them to one range of the
+    recompute of every segment, whose ranges may write the same segment at once. Two
+    queries at most, whatever the number of segments: the ids of the segments with few
+    events, the id range of the others."""
     new_events = MembershipEvent.objects.filter(at=at).order_by()
+    if accounts is not None:
+        low, high = accounts
+        if low is not None:
+            new_events = new_events.filter(account_id__gte=low)
+        if high is not None:
+            new_events = new_events.filter(account_id__lt=high)
     few = [sid for sid, count in counts.items() if count <= SIGNAL_EVENT_IDS_LIMIT]
     many = [sid for sid, count in counts.items() if count > SIGNAL_EVENT_IDS_LIMIT]
     ids: dict[int, list[int]] = {sid: [] for sid in few}

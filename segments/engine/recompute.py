@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cs_platform import clock
+from cs_platform.db import dialect
 from rules import RuleValidationError
 
 from ..models import Segment, SegmentKind
@@ -42,10 +43,27 @@ class RecomputeResult:
         return bool(self.entered or self.exited)
 
 
+# Advisory lock keys of segments' writers: this base plus the segment id.
+SEGMENT_WRITERS_LOCK_BASE = 0x5345474D << 32  # "SEGM"
+
+
+def segment_writers_lock(segment_ids: Iterable[int], *, shared: bool = False) -> None:
+    """Queue for the advisory locks of these segments' writers (until the end of the
+    transaction), before their rows are locked: exclusive for whoever locks a segment's
+    row FOR UPDATE (a publish, a recompute, a sweep batch), shared for the ranges of the
+    recompute of every segment (which lock rows FOR KEY SHARE). PostgreSQL lets a new
+    FOR KEY SHARE locker pass a waiting FOR UPDATE, so with overlapping ranges a publish
+    would wait for the whole run; advisory locks are granted in order, so it waits for
+    the ranges running when it asked, and later ranges wait for it."""
+    dialect().xact_locks([SEGMENT_WRITERS_LOCK_BASE + int(pk) for pk in segment_ids], shared=shared)
+
+
 def segment_lock(segment_id: int) -> Segment:
-    """Lock the segment row (PostgreSQL: SELECT ... FOR UPDATE; SQLite runs write
-    transactions one at a time anyway), serializing version numbering and recomputes.
-    The current version comes in the same query, unlocked."""
+    """Lock the segment row (PostgreSQL: SELECT ... FOR UPDATE, after its writers'
+    advisory lock; SQLite runs write transactions one at a time anyway), serializing
+    version numbering and recomputes. The current version comes in the same query,
+    unlocked."""
+    segment_writers_lock([segment_id])
     return (
         Segment.objects.select_for_update(of=("self",))
         .select_related("current_version")

@@ -19,6 +19,7 @@ from ..models import Membership, Segment, SegmentKind
 from ..signals import accounts_evaluated, accounts_evaluating
 from . import events
 from .diff import membership_diff_apply
+from .recompute import segment_writers_lock
 from .segments_diff import segments_diff_apply
 from .targets import VersionRules, attribute_specs, segment_ranked_top_among
 from .work_tables import BATCH_TABLE, batch_accounts, work_tables_ensure
@@ -111,15 +112,12 @@ def _evaluate_changed_batch(
     accounts_evaluating.send(sender=Segment, accounts=batch_accounts(), today=today)
     # Lock every swept segment at once, in id order (as every other locker does, so two
     # sweeps cannot deadlock); a recompute of one of them waits for this batch.
+    swept = Segment.objects.filter(
+        is_active=True, kind=SegmentKind.DYNAMIC, current_version__isnull=False
+    )
+    segment_writers_lock(swept.values_list("pk", flat=True))
     segments = list(
-        Segment.objects.select_for_update(of=("self",))
-        .filter(
-            is_active=True,
-            kind=SegmentKind.DYNAMIC,
-            current_version__isnull=False,
-        )
-        .select_related("current_version")
-        .order_by("pk")
+        swept.select_for_update(of=("self",)).select_related("current_version").order_by("pk")
     )
     rules = VersionRules(today=today, attributes=attribute_specs())
     unranked = [s for s in segments if not s.current_version.rank_by]

@@ -14,8 +14,9 @@ from customers.models import Account
 DIFF_TABLE = "segments_recompute_diff"
 BATCH_TABLE = "segments_eval_batch"
 SWEEP_DIFF_TABLE = "segments_sweep_diff"
-# The recompute of every segment's diff and totals (PostgreSQL; dropped at commit).
-FULL_DIFF_TABLE = "segments_full_diff"
+# A range of the recompute of every segment: each account's wanted segments as bitmask
+# words (PostgreSQL; dropped at commit).
+BITS_TABLE = "segments_range_bits"
 
 
 def work_tables_ensure(cursor: Any) -> None:

@@ -252,16 +252,16 @@ def test_a_sweep_during_a_recompute_of_every_segment_waits_for_it(today):
     Account.objects.filter(pk=grower.pk).update(arr=Decimal("500000"))
     customer_services.accounts_mark_changed(account_ids=[grower.pk])
 
-    # when a sweep starts while every segment is being recomputed (separate connections;
-    # the recompute holds the segments' locks for HOLD_SECONDS after its diff)
+    # when a sweep starts while a range of the recompute of every segment runs (separate
+    # connections; the range holds its share locks for HOLD_SECONDS after its evaluation)
     results = run_while_held(
         holder=engine.segments_recompute_all,
-        hold_after=f"CREATE TEMPORARY TABLE {work_tables.FULL_DIFF_TABLE}",
+        hold_after=f"CREATE TEMPORARY TABLE {work_tables.BITS_TABLE}",
         other=engine.segments_evaluate_changed_accounts,
         hold_seconds=HOLD_SECONDS,
     )
 
-    # then the sweep waited for the recompute's locks, found the account already moved
+    # then the sweep waited for the range's locks, found the account already moved
     # (the recompute read every account), and only deleted its mark: one entry event
     assert results["errors"] == []
     assert (results["holder"].entered, results["holder"].exited) == (1, 0)
