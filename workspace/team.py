@@ -11,8 +11,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -103,6 +102,19 @@ class TeamChangeForm(forms.Form):
     action = forms.ChoiceField(choices=[("add", "Add to my team"), ("remove", "Take off the team")])
 
 
+def team_member_add(*, csm: Any, manager: Any) -> TeamMember:
+    """Put ``csm`` on ``manager``'s team, moving them from the team they were on."""
+    if csm.pk == manager.pk:
+        raise ValidationError({"csm": ["Nobody is on their own team."]})
+    member, _ = TeamMember.objects.update_or_create(user=csm, defaults={"manager": manager})
+    return member
+
+
+def team_member_remove(*, csm: Any) -> None:
+    """Take ``csm`` off the team they are on (nothing happens when they are on none)."""
+    TeamMember.objects.filter(user=csm).delete()
+
+
 @require_POST
 def team_change_view(request: HttpRequest) -> HttpResponse:
     """Add a CSM to the viewer's team (moving them from another manager's) or take them
@@ -110,23 +122,21 @@ def team_change_view(request: HttpRequest) -> HttpResponse:
     if not is_manager(request.user):
         raise PermissionDenied("Only managers change teams.")
     form = TeamChangeForm(request.POST)
-    if not form.is_valid():
-        errors = "; ".join(f"{field}: {' '.join(e)}" for field, e in form.errors.items())
-        return HttpResponse(f"Team not changed. {errors}", status=400, content_type="text/plain")
-    csm = form.cleaned_data["csm"]
-    name = csm.get_full_name() or csm.username
-    with transaction.atomic():
-        if form.cleaned_data["action"] == "add":
-            if csm.pk == request.user.pk:
-                return HttpResponse(
-                    "Team not changed. csm: nobody is on their own team.",
-                    status=400,
-                    content_type="text/plain",
-                )
-            TeamMember.objects.update_or_create(user=csm, defaults={"manager": request.user})
-            messages.success(request, f"{name} is now on your team.")
-        else:
-            TeamMember.objects.filter(user=csm).delete()
-            messages.success(request, f"{name} is no longer on a team.")
+    errors = form.errors if not form.is_valid() else None
+    if errors is None:
+        csm = form.cleaned_data["csm"]
+        name = csm.get_full_name() or csm.username
+        try:
+            if form.cleaned_data["action"] == "add":
+                team_member_add(csm=csm, manager=request.user)
+                messages.success(request, f"{name} is now on your team.")
+            else:
+                team_member_remove(csm=csm)
+                messages.success(request, f"{name} is no longer on a team.")
+        except ValidationError as error:
+            errors = error.message_dict
+    if errors:
+        text = "; ".join(f"{field}: {' '.join(e)}" for field, e in errors.items())
+        return HttpResponse(f"Team not changed. {text}", status=400, content_type="text/plain")
     back = request.POST.get("team", "")
     return redirect(f"{reverse('team')}?{urlencode({'team': back})}" if back else reverse("team"))
