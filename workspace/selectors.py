@@ -15,6 +15,7 @@ from cs_platform import clock
 from cs_platform.roles import CSMS
 from customers import selectors as customer_selectors
 from customers.models import Account
+from health.models import HealthStatus
 from playbooks import selectors as playbook_selectors
 from playbooks import services as playbook_services
 from playbooks.models import Task, TaskStatus
@@ -55,7 +56,9 @@ def book_stats(user: Any, today: date) -> dict[str, Any]:
         accounts=Count("id"),
         arr=Coalesce(Sum("arr"), Decimal("0")),
         renewing_90=Count("id", filter=Q(renewal_date__range=(today, today + timedelta(90)))),
-        at_risk=Count("id", filter=Q(lifecycle_stage="at_risk") | Q(health__status="red")),
+        at_risk=Count(
+            "id", filter=Q(lifecycle_stage="at_risk") | Q(health__status=HealthStatus.RED)
+        ),
     )
 
 
