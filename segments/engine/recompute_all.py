@@ -41,6 +41,7 @@ from customers.models import Account
 
 from ..models import RecomputeRange, RecomputeRun, Segment, SegmentKind
 from . import events
+from .bulk_load import bulk_indexes_drop, bulk_indexes_restore
 from .recompute import segment_recompute, segment_writers_lock
 from .segments_range_diff import AccountRange, segments_range_diff
 from .targets import VersionRules, attribute_specs
@@ -124,6 +125,10 @@ def recompute_run_start(
         )
         run.ranges_left = len(bounds)
         run.save(update_fields=["ranges_left"])
+        # A first computation: empty tables are filled without their secondary indexes,
+        # built at the run's end; any left missing by an earlier run are built now.
+        dropped = bulk_indexes_drop() if together else []
+        bulk_indexes_restore(keep_dropped=dropped)
     return run
 
 
@@ -221,6 +226,7 @@ def recompute_run_finish(*, run_id: int) -> RecomputeAllResult | None:
             if members is not None and _stored_marker(segment) == recorded["stored"]:
                 totals[segment.pk] = (members, (Decimal(cents) / 100).quantize(Decimal("0.01")))
         now = timezone.now()
+        bulk_indexes_restore()
         events.store_totals_many(segments, now=now, totals=totals)
         result = RecomputeAllResult(
             segments=len(segments),

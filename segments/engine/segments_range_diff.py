@@ -24,6 +24,8 @@ from .work_tables import BITS_TABLE, SWEEP_DIFF_TABLE
 
 # Segments per bitmask word: bits 0..62 of a bigint, so that a word is never negative.
 BITS_PER_WORD = 63
+# Memory for the sorts of a range's first computation (the rest of the transaction too).
+FRESH_SORT_MEMORY = "64MB"
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,15 @@ def segments_range_diff(
             written = dict(result.changes)
         if written:
             changes_write(cursor, written, now)
-    if result.changes:
+    # The first computations signalled their events as they wrote them.
+    unsignalled = {
+        segment_id: entered + exited
+        for segment_id, (entered, exited) in result.changes.items()
+        if segment_id in written
+    }
+    if unsignalled:
         events.signal_events_many(
-            {
-                segment_id: entered + exited
-                for segment_id, (entered, exited) in result.changes.items()
-            },
+            unsignalled,
             now,
             accounts=(accounts.low, accounts.high),
         )
@@ -262,6 +267,8 @@ def _word_of(words: range, template: str) -> str:
 
 def _first_computation_write(cursor: Any, first: list[_Bit], words: range, now: datetime) -> None:
     at = connection.ops.adapt_datetimefield_value(now)
+    # Its sorts (a range's new pairs, about 170k at 1M accounts) in memory, not on disk.
+    dialect().set_local(cursor, {"work_mem": FRESH_SORT_MEMORY})
     cursor.execute(
         load_sql("segments", "segments_range_fresh").format(
             bits_table=BITS_TABLE,
@@ -277,8 +284,11 @@ def _first_computation_write(cursor: Any, first: list[_Bit], words: range, now: 
             MembershipEventKind.ENTERED.value,
             at,
             at,
+            events.SIGNAL_EVENT_IDS_LIMIT + 1,
         ],
     )
+    for segment_id, count, first, last, few_ids in cursor.fetchall():
+        events.signal_written(int(segment_id), few_ids, (first, last), int(count))
 
 
 def _compare(
