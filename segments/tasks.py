@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import transaction
 
 from cs_platform import outbox
-from cs_platform.tasks import cs_task
+from cs_platform.tasks import RETRYABLE_ERRORS, cs_task
 
 from . import analytics, engine
 
@@ -53,8 +53,16 @@ def segments_recompute_range_task(range_id: int) -> dict:
     """One range of account ids of a recompute of every segment (one short transaction;
     a range done already does nothing). The range that leaves none to do queues the
     run's end: after its commit, so the end sees every range done (a kill in between
-    re-runs this task, which finds the range done and queues the end again)."""
-    outcome = engine.recompute_range_apply(range_id=range_id)
+    re-runs this task, which finds the range done and queues the end again). A range
+    that fails for good (not a transient database error) ends its run partial."""
+    try:
+        outcome = engine.recompute_range_apply(range_id=range_id)
+    except RETRYABLE_ERRORS:
+        raise  # delivered again later
+    except Exception as exc:
+        # Fails for good: end its run partial rather than leave it open for ever.
+        engine.recompute_run_end_partial(range_id=range_id, error=f"{type(exc).__name__}: {exc}")
+        raise
     if outcome.run_ready:
         run_finish_request(run_id=outcome.run_id)
     return {

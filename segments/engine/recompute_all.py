@@ -145,6 +145,9 @@ def recompute_range_apply(*, range_id: int) -> RangeOutcome:
         if account_range is None:
             return RangeOutcome(run_id=0, applied=False, run_ready=False)
         run = account_range.run
+        if run.finished_at is not None and account_range.done_at is None:
+            # Ended partial (another range failed for good): the next run covers it.
+            return RangeOutcome(run_id=run.pk, applied=False, run_ready=False)
         if account_range.done_at is not None:
             return RangeOutcome(
                 run_id=run.pk,
@@ -236,12 +239,43 @@ def recompute_run_finish(*, run_id: int) -> RecomputeAllResult | None:
         )
         run.finished_at = now
         run.result = {
+            "status": "done",
             "segments": result.segments,
             "entered": result.entered,
             "exited": result.exited,
         }
         run.save(update_fields=["finished_at", "result"])
     return result
+
+
+def recompute_run_end_partial(*, range_id: int, error: str) -> RecomputeAllResult | None:
+    """End the run of a range that failed for good (not a transient error): the run is
+    finished with ``result["status"] = "partial"``, the failed range and the error; each
+    segment it recomputes gets its count, ARR and snapshot from one aggregate of its
+    stored memberships (consistent, whatever the ranges done wrote); the indexes a bulk
+    load dropped are built. The ranges not done yet do nothing when they run; the next
+    run recomputes every account. None when the run had ended already."""
+    with transaction.atomic():
+        run_id = RecomputeRange.objects.filter(pk=range_id).values_list("run_id", flat=True)
+        run = RecomputeRun.objects.select_for_update().filter(pk__in=run_id).first()
+        if run is None or run.finished_at is not None:
+            return None
+        number = RecomputeRange.objects.get(pk=range_id).number
+        bulk_indexes_restore()
+        segments = [segment for segment in _active_segments() if str(segment.pk) in run.guards]
+        now = timezone.now()
+        events.store_totals_many(segments, now=now, totals={})
+        run.finished_at = now
+        run.result = {
+            "status": "partial",
+            "segments": len(segments),
+            "failed_range": number,
+            "ranges_left": run.ranges_left,
+            "error": error[:500],
+        }
+        run.save(update_fields=["finished_at", "result"])
+    logger.error("recompute of every segment %s ended partial: range %s: %s", run.pk, number, error)
+    return RecomputeAllResult(segments=len(segments), one_by_one=list(run.one_by_one))
 
 
 def segments_recompute_all(

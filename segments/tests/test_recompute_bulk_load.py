@@ -1,9 +1,11 @@
 """The first computation as a bulk load: a recompute of every segment that starts with
 empty membership and event tables fills them without their secondary indexes (where the
 database allows it) and builds them at the run's end; a crash of the end, or a run that
-never ends, leaves them to be built by the next end or start."""
+never ends, leaves them to be built by the next end or start. A range that fails for good
+ends its run partial."""
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from segments import engine
 from segments.engine import recompute_all as recompute_all_module
 from segments.models import Membership, MembershipEvent, RecomputeRange
 from segments.signals import memberships_changed
+from segments.tasks import segments_recompute_range_task
 
 from .engine_fixtures import account, mixed_segments
 from .test_recompute_ranges import each_segment_recomputed, many_segments, outcome_of
@@ -164,3 +167,44 @@ def test_a_first_computation_signals_exactly_the_events_it_wrote(
         first, last = kwargs["event_id_range"]
         assert kwargs["event_ids"][0] == first and kwargs["event_ids"][-1] == last
         assert kwargs["event_count"] == len(kwargs["event_ids"])
+
+
+def test_a_range_failing_for_good_ends_its_run_partial_with_consistent_totals(today, monkeypatch):
+    # given a first computation over several ranges, one of which done
+    for arr in (5000, 150000, 300000, 80000, 220000, 40000):
+        account(arr=arr)
+    segments = many_segments(4)
+    run = engine.recompute_run_start(accounts_per_range=2)
+    range_ids = list(run.ranges.order_by("number").values_list("pk", flat=True))
+    segments_recompute_range_task(range_ids[0])
+
+    # when the next range fails for good (not a transient database error)
+    def broken(**kwargs: Any) -> Any:
+        raise ValueError("a rule the database rejects")
+
+    real = recompute_all_module.segments_range_diff
+    monkeypatch.setattr(recompute_all_module, "segments_range_diff", broken)
+    with pytest.raises(ValueError):
+        segments_recompute_range_task(range_ids[1])
+    monkeypatch.setattr(recompute_all_module, "segments_range_diff", real)
+
+    # then the run ended partial, naming the range and the error; each segment's count
+    # and ARR are those of its stored memberships; the indexes are back
+    run.refresh_from_db()
+    assert run.finished_at is not None
+    assert run.result["status"] == "partial"
+    assert run.result["failed_range"] == 1
+    assert "a rule the database rejects" in run.result["error"]
+    for segment in segments:
+        segment.refresh_from_db()
+        stored = Membership.objects.filter(segment=segment)
+        assert segment.member_count == stored.count()
+        assert segment.arr == sum((m.account.arr for m in stored), Decimal("0"))
+    assert index_names() >= SECONDARY
+    assert Membership.objects.exists()
+
+    # and a range of the ended run delivered later writes nothing
+    before = Membership.objects.count()
+    outcome = engine.recompute_range_apply(range_id=range_ids[2])
+    assert not outcome.applied and not outcome.run_ready
+    assert Membership.objects.count() == before
