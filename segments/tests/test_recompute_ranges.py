@@ -328,7 +328,7 @@ def test_the_ranges_and_the_end_run_through_broker_and_worker(celery_worker_proc
     run = wait_for(lambda: RecomputeRun.objects.filter(finished_at__isnull=False).first(), 60)
     assert run, list(RecomputeRun.objects.values())
     assert run.ranges.count() >= 4
-    assert run.result == {"segments": 2, "entered": 14, "exited": 0}
+    assert run.result == {"status": "done", "segments": 2, "entered": 14, "exited": 0}
     assert member_ids(segment) == {a.pk for a in big}
     assert Membership.objects.filter(segment=everyone).count() == 9
     assert SegmentSnapshot.objects.get(segment=segment).member_count == 5

@@ -48,7 +48,7 @@ def test_recompute_all_runs_every_active_segment(
     assert outcome["ranges"] >= 1 and outcome["one_by_one"] == []
     run = RecomputeRun.objects.get(pk=outcome["run"])
     assert run.finished_at is not None and run.ranges_left == 0
-    assert run.result == {"segments": 2, "entered": 2, "exited": 0}
+    assert run.result == {"status": "done", "segments": 2, "entered": 2, "exited": 0}
     assert member_ids(one) == {big.pk}
     assert member_ids(two) == {big.pk}
 
