@@ -3,6 +3,7 @@
     .venv/bin/python bench/recompute.py [--accounts 1000000] [--segments 100]
         [--changed 10000] [--database cs_bench_recompute] [--reuse] [--rounds 3]
         [--workers 1,2,4] [--redis-port 8121] [--range-accounts N]
+        [--first-workers 2 [--skip-in-process]]
 
 The database (default ``cs_bench_recompute`` on 127.0.0.1, user postgres) is dropped,
 re-created, migrated and seeded with ``demo.accounts.seed_demo`` in a child process (so
@@ -64,6 +65,17 @@ def parse_args() -> argparse.Namespace:
         "--range-accounts", type=int, default=0, help="accounts per range (default: accounts/16)"
     )
     parser.add_argument("--changed", type=int, default=10_000)
+    parser.add_argument(
+        "--first-workers",
+        type=int,
+        default=0,
+        help="also time the first computation through this many worker processes",
+    )
+    parser.add_argument(
+        "--skip-in-process",
+        action="store_true",
+        help="create the segments but skip the in-process phases (with --first-workers)",
+    )
     parser.add_argument("--database", default="cs_bench_recompute")
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
@@ -202,6 +214,8 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> list[Any]:
                 publish=True,
             )
         )
+    if args.skip_in_process:
+        return segments
     unranked = {s.pk for s, spec in zip(segments, specs, strict=True) if not spec.rank_by}
     rounds, ranges = args.rounds, args.range_accounts
 
@@ -319,6 +333,10 @@ def main() -> int:
             segments = run_for(pick(specs, count), args)
         if args.workers:
             recompute_workers.bench_workers(args, segments, database_url(args.database), redis)
+        if args.first_workers:
+            recompute_workers.bench_first_computation(
+                args, segments, database_url(args.database), redis
+            )
     finally:
         redis.stop()
     return 0

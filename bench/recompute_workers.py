@@ -123,3 +123,47 @@ def bench_workers(
     finally:
         relay.stop()
     print(f"  (logs in {log_dir}; edit and publish: the slowest of the runs)")
+
+
+def bench_first_computation(
+    args: Any, segments: list[Any], database_url: str, redis: processes.PrivateRedis
+) -> None:
+    """The first computation through ``--first-workers`` worker processes: memberships,
+    events and snapshots emptied, the schedule's job sent, timed from its run's start to
+    its end (the bulk load's index builds included), with an edit while it runs."""
+    from django.db import connection
+
+    from cs_platform.models import OutboxMessage
+
+    count = args.first_workers
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE segments_membershipevent, segments_membership, "
+            "segments_segmentsnapshot CASCADE"
+        )
+    OutboxMessage.objects.all().delete()
+    redis.flush()
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-recompute-first-"))
+    env = processes.django_env(
+        database_url=database_url,
+        broker_url=redis.url,
+        SEGMENT_RECOMPUTE_RANGE_ACCOUNTS=str(args.range_accounts),
+        OUTBOX_BULK_WINDOW="16",
+    )
+    relay = processes.relay(env, log_dir)
+    relay.start()
+    worker = processes.worker(f"first{count}", "bulk,interactive", env, log_dir, count)
+    try:
+        worker.start()
+        processes.wait_ready(worker)
+        timings = _run_once(segments[-1], None)
+        print(
+            f"\nfirst computation through {count} worker processes (ranges of "
+            f"{args.range_accounts:,} accounts): {timings['run']:.2f} s from the run's start "
+            f"to its end, {timings['ranges']} ranges; edit during it "
+            f"{timings.get('edit', float('nan')) * 1000:.0f} ms; peak RSS "
+            f"{_peak_rss_mb(worker):.0f} MB  (logs in {log_dir})"
+        )
+    finally:
+        worker.stop()
+        relay.stop()
