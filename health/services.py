@@ -150,6 +150,20 @@ def _manual_measure(account: Account, measure: Any) -> Measure:
     return found
 
 
+def manual_entry_check_account(*, account: Account, by: AbstractBaseUser) -> None:
+    """A ValidationError naming ``account`` (and the account) unless ``by`` may enter
+    scores for it: a CSM for the accounts of their own book, a manager for any."""
+    if not can_work_account(by, account):
+        raise ValidationError(
+            {
+                "account": [
+                    f"{account.name}: you may enter health scores only for accounts in "
+                    "your own book."
+                ]
+            }
+        )
+
+
 @transaction.atomic
 def manual_entry_create(
     *, account: Account, measure: Any, score: Any, comment: str = "", by: AbstractBaseUser
@@ -158,10 +172,7 @@ def manual_entry_create(
     any account; another CSM's account is a ValidationError naming ``account``). It counts
     for the measure's ``valid_days`` from today; the account is marked for the
     changed-accounts sweep, which rescores it."""
-    if not can_work_account(by, account):
-        raise ValidationError(
-            {"account": ["You may enter health scores only for accounts in your own book."]}
-        )
+    manual_entry_check_account(account=account, by=by)
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
         raise ValidationError({"score": [f"expected a whole number from 0 to 100, got {score!r}"]})
     if not isinstance(comment, str) or len(comment) > 2000:
