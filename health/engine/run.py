@@ -32,6 +32,7 @@ from .targets import (
     scope_accounts,
     scope_fill,
     target_select,
+    version_sql,
     work_tables_ensure,
 )
 
@@ -101,7 +102,9 @@ def health_recompute(
             **tables,
             target=target.sql,
             measures=target.measures,
+            version=version_sql(specs, "t.scorecard_id"),
             distinct_scorecard=_distinct("scorecard_id"),
+            distinct_version=db.is_distinct("c.version_id", version_sql(specs, "t.scorecard_id")),
             distinct_score=_distinct("score"),
             distinct_status=_distinct("status"),
             distinct_digest=db.is_distinct("c.measures_digest", "t.digest"),

@@ -74,7 +74,8 @@ def work_tables_ensure(cursor: Any) -> None:
     db.tune_transaction(cursor)
     columns = (
         f"account_id {db.bigint} PRIMARY KEY, scorecard_id {db.bigint}, score integer, "
-        f"status varchar(10), measures {db.json_type}, digest text, real_change integer"
+        f"status varchar(10), measures {db.json_type}, digest text, real_change integer, "
+        f"version_id {db.bigint}"
     )
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGED_TABLE} ({columns}){db.temp_table_suffix}"
@@ -90,6 +91,18 @@ def work_tables_ensure(cursor: Any) -> None:
 def spec_id(spec: ScorecardSpec) -> int:
     """The id the statement knows ``spec`` by (``UNSAVED_ID`` for an unsaved definition)."""
     return UNSAVED_ID if spec.id is None else int(spec.id)
+
+
+def version_sql(specs: Sequence[ScorecardSpec], scorecard_id: str) -> str:
+    """The SQL of the version of the definition each scorecard is computed from, by the
+    scorecard id ``scorecard_id`` (NULL for a scorecard without one: an unsaved draft)."""
+    db = dialect()
+    whens = " ".join(
+        f"WHEN {spec_id(s)} THEN {int(s.version_id)}" for s in specs if s.version_id is not None
+    )
+    if not whens:
+        return f"CAST(NULL AS {db.bigint})"
+    return f"CAST(CASE {scorecard_id} {whens} END AS {db.bigint})"
 
 
 def _assignment(specs: Sequence[ScorecardSpec]) -> tuple[dict[str, Any], Expression]:
