@@ -95,7 +95,11 @@ def health_recompute(
         else:
             result.scored = scope_fill(cursor, accounts)
             base, scope = scope_accounts(), f"SELECT account_id FROM {SCOPE_TABLE}"
-        target = target_select(specs, base, today=today, attributes=attribute_specs())
+        # A full run reads every account's manual scores through a join (hashed); a
+        # partial run probes its accounts' entries by key.
+        target = target_select(
+            specs, base, today=today, attributes=attribute_specs(), manual_join=accounts is None
+        )
         diff = load_sql(
             "health",
             "health_diff",
