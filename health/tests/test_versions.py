@@ -1,4 +1,4 @@
-"""Scorecard versions: a change of thresholds, measures or weights publishes a new version
+"""Scorecard versions (and the manual-score join of a full run): a change of thresholds, measures or weights publishes a new version
 of the scorecard's definition; the health rows a run writes point at the version that
 produced them, so a past score is explained (and "what moved the score" computed) with
 the weights in force on that day, even after the scorecard is deleted."""
@@ -10,11 +10,19 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from customers.models import Account
 from customers.tests.factories import AccountFactory
 from health import selectors, services
-from health.models import AccountHealth, HealthHistory, Scorecard, ScorecardVersion
+from health.models import (
+    AccountHealth,
+    HealthHistory,
+    ManualEntry,
+    Measure,
+    Scorecard,
+    ScorecardVersion,
+)
 
-from .fixtures import condition, field, run, scorecard
+from .fixtures import condition, field, manual, run, scorecard
 
 TODAY = date(2026, 11, 22)
 BEFORE = TODAY - timedelta(days=10)
@@ -163,3 +171,38 @@ def test_the_migration_gives_each_scorecard_version_one_and_points_its_rows_at_i
     assert ScorecardVersion.objects.count() == 1
     assert run(today=TODAY).changed == 0
     assert selectors.account_health(account, BEFORE)["scorecard"]["version"] == 1
+
+
+def test_a_full_run_and_a_partial_run_read_the_same_manual_entry():
+    # given entries of one manual measure: the latest by day, then by time, then by id
+    # wins; one too old to count, one dated after today
+    a, b, c = (AccountFactory() for _ in range(3))
+    scorecard(measures=[manual("sentiment", valid_days=30)])
+    measure = Measure.objects.get(key="sentiment")
+
+    def entry(account, score, days_ago, at="2026-11-01T10:00:00Z"):
+        ManualEntry.objects.create(
+            account=account,
+            measure=measure,
+            score=score,
+            entered_at=at,
+            entered_on=TODAY - timedelta(days=days_ago),
+        )
+
+    entry(a, 10, 5)
+    entry(a, 20, 2, at="2026-11-01T09:00:00Z")
+    entry(a, 30, 2, at="2026-11-01T08:00:00Z")
+    entry(b, 40, 3)
+    entry(b, 50, 3)  # same day and time: the later id wins
+    entry(c, 60, 30)  # valid on the days 30 … 1 ago, not today
+    entry(c, 70, -1)  # tomorrow's
+
+    # when every account is scored by a full run (a join) and by a partial run (a subquery)
+    run(today=TODAY)
+    full = dict(AccountHealth.objects.values_list("account_id", "score"))
+    AccountHealth.objects.all().delete()
+    run(accounts=Account.objects.all(), today=TODAY)
+    partial = dict(AccountHealth.objects.values_list("account_id", "score"))
+
+    # then both read the same entry of each account
+    assert full == partial == {a.pk: 20, b.pk: 50, c.pk: None}
