@@ -222,6 +222,7 @@ def definition_preview(
             attributes=attribute_specs(),
             scored=[spec],
             extra={"health_arr": F("arr")},
+            manual_join=True,
         )
         cursor.execute(
             f"SELECT t.status, COUNT(*), SUM(t.health_arr) FROM ({target.sql}) t "

@@ -44,6 +44,8 @@ MAX_BOUND = Decimal("1e14")
 MAX_VALID_DAYS = 3650
 MAX_PRIORITY = 1_000_000
 _KEY = re.compile(MEASURE_KEY_PATTERN)
+WEIGHT_PLACES = Decimal("0.01")
+BOUND_PLACES = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,16 @@ class MeasureSpec:
             payload["valid_days"] = self.valid_days
         return payload
 
+    def as_version_payload(self) -> dict[str, Any]:
+        """``as_payload`` with the numbers in their stored precision, so two equal
+        definitions give equal payloads however they were typed ("2" and "2.00")."""
+        payload = self.as_payload()
+        payload["weight"] = str(self.weight.quantize(WEIGHT_PLACES))
+        if self.source == MeasureSource.FIELD:
+            payload["bad"] = str(Decimal(self.bad).quantize(BOUND_PLACES))
+            payload["good"] = str(Decimal(self.good).quantize(BOUND_PLACES))
+        return payload
+
 
 @dataclass(frozen=True)
 class ScorecardSpec:
@@ -89,6 +101,8 @@ class ScorecardSpec:
     green_from: int = DEFAULT_GREEN_FROM
     measures: tuple[MeasureSpec, ...] = field(default_factory=tuple)
     id: int | None = None
+    # The stored version of this definition (``ScorecardVersion``; None: not published).
+    version_id: int | None = None
 
     def status_of(self, score: int | None) -> str | None:
         if score is None:
@@ -109,6 +123,16 @@ class ScorecardSpec:
             "measures": [measure.as_payload() for measure in self.measures],
         }
 
+    def scoring_definition(self) -> dict[str, Any]:
+        """What a ``ScorecardVersion`` keeps: the thresholds and the measures with their
+        weights (not the name, segment or priority, which decide which accounts it scores,
+        not how)."""
+        return {
+            "red_below": self.red_below,
+            "green_from": self.green_from,
+            "measures": [measure.as_version_payload() for measure in self.measures],
+        }
+
 
 def spec_from_scorecard(
     scorecard: Scorecard, measures: Iterable[Measure] | None = None
@@ -117,6 +141,7 @@ def spec_from_scorecard(
     rows = scorecard.measures.all() if measures is None else measures
     return ScorecardSpec(
         id=scorecard.pk,
+        version_id=scorecard.current_version_id,
         name=scorecard.name,
         segment_id=scorecard.segment_id,
         priority=scorecard.priority,

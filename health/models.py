@@ -59,6 +59,15 @@ class Scorecard(models.Model):
     )
     draft = models.JSONField(null=True, blank=True, editable=False)
     draft_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The version of the scoring definition (thresholds, measures, weights) in force now.
+    current_version = models.ForeignKey(
+        "ScorecardVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,6 +88,36 @@ class Scorecard(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ScorecardVersion(models.Model):
+    """A scorecard's scoring definition as it was published: its thresholds and measures
+    with their weights (``definition``: ``{"red_below", "green_from", "measures": [the
+    API's measure objects]}``). Written when a scorecard is created or its thresholds or
+    measures change (never changed afterwards); the health rows a run writes point at the
+    version that produced them, so a past score is explained with the weights in force
+    then. Kept, with the scorecard's id and name, after the scorecard is deleted."""
+
+    scorecard = models.ForeignKey(
+        Scorecard,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="versions",
+    )
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    definition = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        # By the id: ordering by the scorecard would join it, hiding a deleted one's.
+        ordering = ["scorecard_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "number"], name="scorecard_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.number}"
 
 
 class Measure(models.Model):
@@ -153,6 +192,15 @@ class AccountHealth(models.Model):
     # JSON only for the accounts whose health changed. Null: not written yet (rows of
     # before it), which makes a run compare the JSON once and fill it in.
     measures_digest = models.TextField(null=True, blank=True, editable=False)
+    version = models.ForeignKey(
+        ScorecardVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     day = models.DateField()
 
     class Meta:
@@ -163,9 +211,10 @@ class AccountHealth(models.Model):
 
 
 class HealthHistory(models.Model):
-    """One row each time an account's scorecard, score, status or a measure score changed:
-    the values from ``day`` until the next row. ``scorecard`` keeps the id of the scorecard
-    that produced them even after it is deleted (no database constraint)."""
+    """One row each time an account's scorecard (or its version), score, status or a
+    measure score changed: the values from ``day`` until the next row. ``scorecard`` and
+    ``version`` keep the ids of the scorecard and of the version of its definition that
+    produced them even after it is deleted (no database constraint)."""
 
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="health_history", db_index=False
@@ -176,6 +225,17 @@ class HealthHistory(models.Model):
         Scorecard,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The version of that scorecard's definition (null: rows of a scorecard deleted
+    # before versions were kept).
+    version = models.ForeignKey(
+        ScorecardVersion,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
         null=True,
         blank=True,
         related_name="+",

@@ -30,6 +30,7 @@ from .models import (
     Measure,
     MeasureSource,
     Scorecard,
+    ScorecardVersion,
 )
 
 TWO_PLACES = Decimal("0.01")
@@ -41,6 +42,7 @@ class HealthState:
     """An account's health on one day: what the current row or a history row holds."""
 
     scorecard_id: int | None
+    version_id: int | None
     score: int | None
     status: str | None
     measures: dict[str, Any]
@@ -59,7 +61,9 @@ def health_state(account_id: int, as_of: date | None = None) -> HealthState | No
         row = AccountHealth.objects.filter(account_id=account_id).first()
         if row is None:
             return None
-        return HealthState(row.scorecard_id, row.score, row.status, row.measures or {}, row.day)
+        return HealthState(
+            row.scorecard_id, row.version_id, row.score, row.status, row.measures or {}, row.day
+        )
     row = (
         HealthHistory.objects.filter(account_id=account_id, day__lte=as_of)
         .order_by("-day", "-id")
@@ -67,10 +71,24 @@ def health_state(account_id: int, as_of: date | None = None) -> HealthState | No
     )
     if row is None:
         return None
-    return HealthState(row.scorecard_id, row.score, row.status, row.measures or {}, row.day)
+    return HealthState(
+        row.scorecard_id, row.version_id, row.score, row.status, row.measures or {}, row.day
+    )
 
 
-def _contributions(measures: list[Measure], scores: dict[str, Any]) -> dict[str, Decimal]:
+@dataclass(frozen=True)
+class _Shown:
+    """A measure as a breakdown shows it: from the version of the definition that produced
+    the scores (its weight then), with today's stored measure for its input value."""
+
+    key: str
+    label: str
+    source: str
+    weight: Decimal
+    live: Measure | None
+
+
+def _contributions(measures: list[_Shown], scores: dict[str, Any]) -> dict[str, Decimal]:
     """Each present measure's points in the total: weight × score ÷ Σ weight (present)."""
     present = [m for m in measures if scores.get(m.key) is not None]
     total_weight = sum((m.weight for m in present), Decimal(0))
@@ -82,6 +100,21 @@ def _contributions(measures: list[Measure], scores: dict[str, Any]) -> dict[str,
         )
         for m in present
     }
+
+
+def _measures_shown(
+    state: HealthState, scorecard: Scorecard | None, version: ScorecardVersion | None
+) -> list[_Shown]:
+    """The measures of the version that produced ``state`` (weights, labels of then); the
+    scorecard's current measures for a row without a version (a scorecard deleted before
+    versions were kept has none: no measures)."""
+    live = {m.key: m for m in scorecard.measures.all()} if scorecard else {}
+    if version is None:
+        return [_Shown(m.key, m.label, m.source, m.weight, m) for m in live.values()]
+    return [
+        _Shown(m["key"], m["label"], m["source"], Decimal(str(m["weight"])), live.get(m["key"]))
+        for m in version.definition.get("measures", [])
+    ]
 
 
 def _measure_value(measure: Measure, account: Account, today: date, attributes: dict) -> Any:
@@ -115,11 +148,13 @@ def _measure_value(measure: Measure, account: Account, today: date, attributes: 
 
 def account_health(account: Account, as_of: date | None = None) -> dict[str, Any]:
     """``{scorecard, score, status, measures: [{key, label, source, value, score, weight,
-    contribution}], as_of}`` (DESIGN 12). ``contribution``: the measure's points in the
-    score (weight × score ÷ the weights of the measures present; they add up to the
-    unrounded score). Measures left out (no value, no valid entry) have score and
-    contribution null. ``value`` is read for today only (past dates: null), and past
-    dates use the producing scorecard's current measures and weights."""
+    contribution}], as_of}`` (DESIGN 12). ``scorecard`` is ``{id, name, version}``: the
+    scorecard and the version of its definition that produced the health of that day,
+    whose measures, labels and weights are shown (the weights in force then, not today's).
+    ``contribution``: the measure's points in the score (weight × score ÷ the weights of
+    the measures present; they add up to the unrounded score). Measures left out (no
+    value, no valid entry) have score and contribution null. ``value`` is read for today
+    only (past dates: null)."""
     today = clock.today()
     day = today if as_of is None or as_of > today else as_of
     state = health_state(account.pk, day)
@@ -133,58 +168,71 @@ def account_health(account: Account, as_of: date | None = None) -> dict[str, Any
     if state is None:
         return result
     scorecard = Scorecard.objects.filter(pk=state.scorecard_id).first()
-    measures = list(scorecard.measures.all()) if scorecard else []
+    version = (
+        ScorecardVersion.objects.filter(pk=state.version_id).first() if state.version_id else None
+    )
+    measures = _measures_shown(state, scorecard, version)
     contributions = _contributions(measures, state.measures)
     attributes = attribute_specs() if day == today else {}
     rows = []
     for measure in measures:
         score = state.measures.get(measure.key)
+        value = None
+        if day == today and measure.live is not None:
+            value = _measure_value(measure.live, account, today, attributes)
         rows.append(
             {
                 "key": measure.key,
                 "label": measure.label,
                 "source": measure.source,
-                "value": _measure_value(measure, account, today, attributes)
-                if day == today
-                else None,
+                "value": value,
                 "score": None if score is None else str(_as_decimal(score)),
-                "weight": str(measure.weight),
+                "weight": str(measure.weight.quantize(TWO_PLACES)),
                 "contribution": None
                 if measure.key not in contributions
                 else str(contributions[measure.key]),
             }
         )
-    result.update(
-        scorecard={"id": state.scorecard_id, "name": scorecard.name if scorecard else None}
-        if state.scorecard_id
-        else None,
-        score=state.score,
-        status=state.status,
-        measures=rows,
-    )
+    if state.scorecard_id:
+        name = scorecard.name if scorecard else (version.name if version else None)
+        result["scorecard"] = {
+            "id": state.scorecard_id,
+            "name": name,
+            "version": version.number if version else None,
+        }
+    result.update(score=state.score, status=state.status, measures=rows)
     return result
 
 
 def account_health_history(account_id: int, since: date | None = None) -> list[dict[str, Any]]:
-    """``[{day, score, status, scorecard}]``: the value in force on ``since`` (default a year
-    ago; dated ``since``) followed by every change after it, oldest first. Each row holds
-    from its day until the next row's."""
+    """``[{day, score, status, scorecard, version}]``: the value in force on ``since``
+    (default a year ago; dated ``since``) followed by every change after it, oldest first.
+    Each row holds from its day until the next row's. ``version``: the number of the
+    version of the scorecard's definition that produced it (null: not known)."""
     since = since or clock.today() - timedelta(days=365)
     rows = []
     start = health_state(account_id, since)
     if start is not None:
+        number = (
+            ScorecardVersion.objects.filter(pk=start.version_id)
+            .values_list("number", flat=True)
+            .first()
+            if start.version_id
+            else None
+        )
         rows.append(
             {
                 "day": since,
                 "score": start.score,
                 "status": start.status,
                 "scorecard": start.scorecard_id,
+                "version": number,
             }
         )
     later = (
         HealthHistory.objects.filter(account_id=account_id, day__gt=since)
         .order_by("day", "id")
-        .values("day", "score", "status", "scorecard_id")
+        .values("day", "score", "status", "scorecard_id", "version__number")
     )
     for row in later:
         if rows and rows[-1]["day"] == row["day"]:
@@ -195,6 +243,7 @@ def account_health_history(account_id: int, since: date | None = None) -> list[d
                 "score": row["score"],
                 "status": row["status"],
                 "scorecard": row["scorecard_id"],
+                "version": row["version__number"],
             }
         )
     return [{**row, "day": row["day"].isoformat()} for row in rows]
@@ -205,8 +254,10 @@ def account_health_changes(
 ) -> dict[str, Any]:
     """ "What moved the score" from the end of ``start`` to the end of ``end``: both
     scores and, per measure, its contribution on each date and the change, largest change
-    (in absolute points) first. Contributions use each date's scorecard's current weights;
-    ``scorecard_changed`` says when the two dates were scored by different scorecards.
+    (in absolute points) first. Contributions use the weights in force on each date (the
+    version of the definition that produced that day's health); ``scorecard_changed``
+    says when the two dates were scored by different scorecards, ``version_changed`` when
+    by different versions of their definitions (a change of weights or thresholds too).
     ``health_at_end``: ``account_health(account, end)`` when the caller has it already."""
     before = account_health(account, start)
     after = health_at_end if health_at_end is not None else account_health(account, end)
@@ -250,8 +301,14 @@ def account_health_changes(
         "score_change": score_change,
         "scorecard_changed": (before["scorecard"] or {}).get("id")
         != (after["scorecard"] or {}).get("id"),
+        "version_changed": _version_key(before) != _version_key(after),
         "measures": changes,
     }
+
+
+def _version_key(health: dict[str, Any]) -> tuple[Any, Any]:
+    scorecard = health["scorecard"] or {}
+    return scorecard.get("id"), scorecard.get("version")
 
 
 def health_by_account(account_ids: Iterable[int]) -> dict[int, tuple[int | None, str | None]]:

@@ -19,7 +19,7 @@ from customers.models import Account
 from customers.services import accounts_mark_changed
 
 from .definitions import ScorecardSpec, definition_validate, spec_from_draft
-from .models import AccountHealth, ManualEntry, Measure, MeasureSource, Scorecard
+from .models import AccountHealth, ManualEntry, Measure, MeasureSource, Scorecard, ScorecardVersion
 from .signals import recompute_requested
 
 
@@ -47,6 +47,34 @@ def _measures_apply(scorecard: Scorecard, spec: ScorecardSpec) -> None:
         row.save()
 
 
+def _version_publish(scorecard: Scorecard, spec: ScorecardSpec) -> None:
+    """A new ``ScorecardVersion`` when the scoring definition (thresholds, measures,
+    weights) differs from the current version's, made current; nothing otherwise (a
+    change of name, segment or priority keeps the version)."""
+    definition = spec.scoring_definition()
+    current = (
+        ScorecardVersion.objects.filter(pk=scorecard.current_version_id).first()
+        if scorecard.current_version_id
+        else None
+    )
+    if current is not None and current.definition == definition:
+        if current.name != scorecard.name:
+            # The name is shown with the scores it produced; it is not part of the scoring.
+            current.name = scorecard.name
+            current.save(update_fields=["name"])
+        return
+    last = scorecard.versions.order_by("-number").values_list("number", flat=True).first()
+    version = ScorecardVersion.objects.create(
+        scorecard=scorecard,
+        number=(last or 0) + 1,
+        name=scorecard.name,
+        definition=definition,
+        created_at=timezone.now(),
+    )
+    scorecard.current_version = version
+    scorecard.save(update_fields=["current_version"])
+
+
 def _scorecard_apply(scorecard: Scorecard, spec: ScorecardSpec) -> Scorecard:
     scorecard.name = spec.name
     scorecard.segment_id = spec.segment_id
@@ -59,6 +87,7 @@ def _scorecard_apply(scorecard: Scorecard, spec: ScorecardSpec) -> Scorecard:
         fields = ["name", "segment", "priority", "red_below", "green_from", "draft"]
         scorecard.save(update_fields=[*fields, "draft_updated_at", "updated_at"])
     _measures_apply(scorecard, spec)
+    _version_publish(scorecard, spec)
     recompute_requested.send(sender=Scorecard, scorecard_id=scorecard.pk)
     return scorecard
 
@@ -150,6 +179,20 @@ def _manual_measure(account: Account, measure: Any) -> Measure:
     return found
 
 
+def manual_entry_check_account(*, account: Account, by: AbstractBaseUser) -> None:
+    """A ValidationError naming ``account`` (and the account) unless ``by`` may enter
+    scores for it: a CSM for the accounts of their own book, a manager for any."""
+    if not can_work_account(by, account):
+        raise ValidationError(
+            {
+                "account": [
+                    f"{account.name}: you may enter health scores only for accounts in "
+                    "your own book."
+                ]
+            }
+        )
+
+
 @transaction.atomic
 def manual_entry_create(
     *, account: Account, measure: Any, score: Any, comment: str = "", by: AbstractBaseUser
@@ -158,10 +201,7 @@ def manual_entry_create(
     any account; another CSM's account is a ValidationError naming ``account``). It counts
     for the measure's ``valid_days`` from today; the account is marked for the
     changed-accounts sweep, which rescores it."""
-    if not can_work_account(by, account):
-        raise ValidationError(
-            {"account": ["You may enter health scores only for accounts in your own book."]}
-        )
+    manual_entry_check_account(account=account, by=by)
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
         raise ValidationError({"score": [f"expected a whole number from 0 to 100, got {score!r}"]})
     if not isinstance(comment, str) or len(comment) > 2000:

@@ -3,7 +3,7 @@ partial), and a CSM's manual score (own accounts only; managers any), written by
 ``health.services.manual_entry_create``."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cs_platform import clock
 from cs_platform.htmx import is_htmx
-from cs_platform.roles import can_work_account
 from customers import selectors as customer_selectors
 from customers.models import Account
 from health import selectors as health_selectors
@@ -43,13 +42,16 @@ def health_changes_view(request: HttpRequest, account_id: int) -> HttpResponse:
 
 @require_POST
 def health_manual_view(request: HttpRequest, account_id: int) -> HttpResponse:
-    """A manual score for one of the account's manual measures; 403 for a CSM on another
-    CSM's account, 400 with the form's errors for bad input (nothing stored)."""
+    """A manual score for one of the account's manual measures: 400 with the form's errors
+    for bad input or for a CSM on another CSM's account (the error names the account, as
+    the API's does), nothing stored."""
     account = _account(account_id)
-    if not can_work_account(request.user, account):
-        raise PermissionDenied("Only the account's owner CSM or a manager can enter scores here.")
     measures = manual_measures(health_selectors.account_health(account))
     form = ManualScoreForm(request.POST, measures=measures)
+    try:
+        health_services.manual_entry_check_account(account=account, by=request.user)
+    except ValidationError as error:
+        form.add_error(None, error.message_dict["account"])
     if form.is_valid():
         try:
             health_services.manual_entry_create(

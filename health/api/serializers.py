@@ -84,6 +84,9 @@ class HistoryPointSerializer(serializers.Serializer):
     score = serializers.IntegerField(allow_null=True)
     status = serializers.CharField(allow_null=True)
     scorecard = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField(
+        allow_null=True, help_text="The version of the scorecard's definition that produced it."
+    )
 
 
 class ManualEntryInputSerializer(serializers.Serializer):

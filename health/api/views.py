@@ -112,7 +112,7 @@ class AccountHealthView(APIView):
 
 class AccountHealthHistoryView(APIView):
     """GET /api/accounts/{id}/health/history/?since=YYYY-MM-DD → [{day, score, status,
-    scorecard}]"""
+    scorecard, version}]"""
 
     permission_classes = [IsAuthenticated]
 

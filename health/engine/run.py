@@ -32,6 +32,7 @@ from .targets import (
     scope_accounts,
     scope_fill,
     target_select,
+    version_sql,
     work_tables_ensure,
 )
 
@@ -94,14 +95,20 @@ def health_recompute(
         else:
             result.scored = scope_fill(cursor, accounts)
             base, scope = scope_accounts(), f"SELECT account_id FROM {SCOPE_TABLE}"
-        target = target_select(specs, base, today=today, attributes=attribute_specs())
+        # A full run reads every account's manual scores through a join (hashed); a
+        # partial run probes its accounts' entries by key.
+        target = target_select(
+            specs, base, today=today, attributes=attribute_specs(), manual_join=accounts is None
+        )
         diff = load_sql(
             "health",
             "health_diff",
             **tables,
             target=target.sql,
             measures=target.measures,
+            version=version_sql(specs, "t.scorecard_id"),
             distinct_scorecard=_distinct("scorecard_id"),
+            distinct_version=db.is_distinct("c.version_id", version_sql(specs, "t.scorecard_id")),
             distinct_score=_distinct("score"),
             distinct_status=_distinct("status"),
             distinct_digest=db.is_distinct("c.measures_digest", "t.digest"),

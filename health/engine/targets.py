@@ -74,7 +74,8 @@ def work_tables_ensure(cursor: Any) -> None:
     db.tune_transaction(cursor)
     columns = (
         f"account_id {db.bigint} PRIMARY KEY, scorecard_id {db.bigint}, score integer, "
-        f"status varchar(10), measures {db.json_type}, digest text, real_change integer"
+        f"status varchar(10), measures {db.json_type}, digest text, real_change integer, "
+        f"version_id {db.bigint}"
     )
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGED_TABLE} ({columns}){db.temp_table_suffix}"
@@ -90,6 +91,18 @@ def work_tables_ensure(cursor: Any) -> None:
 def spec_id(spec: ScorecardSpec) -> int:
     """The id the statement knows ``spec`` by (``UNSAVED_ID`` for an unsaved definition)."""
     return UNSAVED_ID if spec.id is None else int(spec.id)
+
+
+def version_sql(specs: Sequence[ScorecardSpec], scorecard_id: str) -> str:
+    """The SQL of the version of the definition each scorecard is computed from, by the
+    scorecard id ``scorecard_id`` (NULL for a scorecard without one: an unsaved draft)."""
+    db = dialect()
+    whens = " ".join(
+        f"WHEN {spec_id(s)} THEN {int(s.version_id)}" for s in specs if s.version_id is not None
+    )
+    if not whens:
+        return f"CAST(NULL AS {db.bigint})"
+    return f"CAST(CASE {scorecard_id} {whens} END AS {db.bigint})"
 
 
 def _assignment(specs: Sequence[ScorecardSpec]) -> tuple[dict[str, Any], Expression]:
@@ -168,13 +181,35 @@ class _Raw:
     relations: dict[str, Any]
     values: dict[str, Any]
     divisors: dict[str, int]
+    # Manual measures read through a join (``manual_join``): value name → the measure.
+    joined: dict[str, MeasureSpec]
+
+
+def manual_latest_sql(measure: MeasureSpec, today: date) -> tuple[str, list[Any]]:
+    """``SELECT account_id, score``: each account's latest entry of the manual measure
+    valid on ``today`` (as ``manual_score_expression``), for every account at once."""
+    first_valid = today - timedelta(days=measure.valid_days - 1)
+    table = ManualEntry._meta.db_table
+    sql = (
+        "SELECT e.account_id, e.score FROM (SELECT account_id, score, ROW_NUMBER() OVER "
+        "(PARTITION BY account_id ORDER BY entered_on DESC, entered_at DESC, id DESC) AS n "
+        f"FROM {table} WHERE measure_id = %s AND entered_on >= %s AND entered_on <= %s) e "
+        "WHERE e.n = 1"
+    )
+    return sql, [int(measure.measure_id), first_valid, today]
 
 
 def _measure_values(
-    spec: ScorecardSpec, index: int, *, today: date, attributes: dict[str, AttributeSpec]
+    spec: ScorecardSpec,
+    index: int,
+    *,
+    today: date,
+    attributes: dict[str, AttributeSpec],
+    manual_join: bool = False,
 ) -> _Raw:
-    """Scorecard ``index``'s measure values ``v<index>_<i>``, ungated."""
-    raw = _Raw({}, {}, {})
+    """Scorecard ``index``'s measure values ``v<index>_<i>``, ungated (``manual_join``:
+    the stored manual measures are left to a join, in ``joined``)."""
+    raw = _Raw({}, {}, {}, {})
     for position, measure in enumerate(spec.measures):
         name = f"v{index}_{position}"
         raw.divisors[name] = 1
@@ -191,6 +226,9 @@ def _measure_values(
             else:
                 raw.relations.update(aliases)
                 value = Case(When(condition, then=Value(1)), default=Value(0))
+        elif manual_join and measure.measure_id is not None:
+            raw.joined[name] = measure
+            continue
         else:
             value = manual_score_expression(measure, today)
         raw.values[name] = value
@@ -262,6 +300,7 @@ def target_select(
     attributes: dict[str, AttributeSpec],
     scored: Sequence[ScorecardSpec] | None = None,
     extra: dict[str, Any] | None = None,
+    manual_join: bool = False,
 ) -> Target:
     """``SELECT account_id, scorecard_id, score, status, digest[, extra…], s<j>_<i>…`` for
     every row of ``accounts``: its scorecard among ``specs`` (in assignment order; NULL
@@ -269,7 +308,11 @@ def target_select(
     an empty digest when not scored; ``Target.measures`` makes the JSON of the measure
     scores ``s<j>_<i>``). ``scored``: the scorecards whose measures are computed
     (default: all; the others only take their accounts, with a NULL score). ``extra``:
-    more expressions of ``accounts``' rows, passed through by name."""
+    more expressions of ``accounts``' rows, passed through by name. ``manual_join``: read
+    the manual scores through one join per manual measure (each account's latest valid
+    entry, computed for every account at once: a hash join, for statements over most
+    accounts) instead of a subquery per account row (an index probe each: for a batch of
+    accounts, or rows scored as of their own day)."""
     db = dialect()
     extra = extra or {}
     scored_ids = {id(s) for s in (specs if scored is None else scored)}
@@ -279,7 +322,9 @@ def target_select(
     for index, spec in enumerate(specs):
         if id(spec) not in scored_ids:
             continue
-        raw = _measure_values(spec, index, today=today, attributes=attributes)
+        raw = _measure_values(
+            spec, index, today=today, attributes=attributes, manual_join=manual_join
+        )
         relations.update(raw.relations)
         # Each value only for the accounts this scorecard takes (conditions, subqueries and
         # JSON reads are not free; a CASE that does not match costs nothing more).
@@ -293,11 +338,18 @@ def target_select(
     raw_sql, params = rows.values("id", "health_sc", *extra, *values).query.sql_with_params()
     by_scorecard = [(spec_id(spec), index, spec) for index, spec, _ in layers]
     names = [f"s{index}_{i}" for index, spec, _ in layers for i in range(len(spec.measures))]
-    scores = "".join(
-        f", {measure_score_sql(m, f'raw.{n}', raw.divisors[n])} AS s{index}_{i}"
-        for index, spec, raw in layers
-        for i, (n, m) in enumerate(zip(raw.values, spec.measures, strict=True))
-    )
+    scores = ""
+    joins, join_params = "", []
+    for index, spec, raw in layers:
+        for i, measure in enumerate(spec.measures):
+            name = f"v{index}_{i}"
+            value = f"raw.{name}"
+            if name in raw.joined:
+                latest, latest_params = manual_latest_sql(raw.joined[name], today)
+                joins += f" LEFT JOIN ({latest}) j{name} ON j{name}.account_id = raw.id"
+                join_params += latest_params
+                value = f"(CASE WHEN raw.health_sc = {spec_id(spec)} THEN j{name}.score END)"
+            scores += f", {measure_score_sql(measure, value, raw.divisors[name])} AS s{index}_{i}"
     score = " ".join(f"WHEN {sid} THEN {_score_sql(s, i)}" for sid, i, s in by_scorecard)
     digest = " ".join(f"WHEN {sid} THEN {_digest_sql(s, i)}" for sid, i, s in by_scorecard)
     status = " ".join(f"WHEN t.sc = {sid} THEN {_status_sql(s)}" for sid, _, s in by_scorecard)
@@ -315,9 +367,9 @@ def target_select(
         f"SELECT ms.id AS account_id, ms.health_sc AS sc, {score_sql} AS score, "
         f"{digest_sql} AS digest{passed.format(layer='ms')} FROM ("
         f"SELECT raw.id, raw.health_sc{''.join(f', raw.{n}' for n in extra)}{scores} "
-        f"FROM ({raw_sql}{db.keep_subquery}) raw{db.keep_subquery}) ms) t"
+        f"FROM ({raw_sql}{db.keep_subquery}) raw{joins}{db.keep_subquery}) ms) t"
     )
-    return Target(sql, list(params), _measures_sql(by_scorecard))
+    return Target(sql, [*params, *join_params], _measures_sql(by_scorecard))
 
 
 def _digest_sql(spec: ScorecardSpec, index: int) -> str:

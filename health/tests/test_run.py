@@ -149,7 +149,7 @@ def test_accounts_switch_scorecard_with_their_segment_and_history_says_which_pro
         (enterprise.pk, 0),
     ]
     before = selectors.account_health(account, TODAY - timedelta(days=1))
-    assert before["scorecard"] == {"id": default.pk, "name": "Everyone"}
+    assert before["scorecard"] == {"id": default.pk, "name": "Everyone", "version": 1}
 
 
 def test_an_account_write_reaches_its_score_and_then_its_health_segment_in_one_sweep():

@@ -205,16 +205,25 @@ def test_bad_manual_scores_are_form_errors_and_nothing_is_stored(
 
 
 def test_a_csm_cannot_score_another_csms_account_but_a_manager_can(client, csm, manager, world):
+    # Given another CSM's account
     client.force_login(csm)
     other = world.other_accounts[0]
     url = reverse("account-health-manual", args=[other.id])
 
+    # When the CSM posts a score for it, then a manager does
     refused = client.post(url, {"measure": "sentiment", "score": "50"})
+    refused_stored = ManualEntry.objects.exists()
     page = client.get(reverse("account-detail", args=[other.id])).content.decode()
     client.force_login(manager)
     accepted = client.post(url, {"measure": "sentiment", "score": "50"})
 
-    assert refused.status_code == 403
+    # Then the CSM gets the form back with an error naming the account, nothing stored
+    assert refused.status_code == 400
+    assert not refused_stored
+    body = refused.content.decode()
+    errors = refused.context["health_manual_form"].non_field_errors()
+    assert f"{other.name}: you may enter health scores only" in " ".join(errors)
+    assert 'role="alert"' in body and f"{other.name}: you may enter" in body
     assert 'id="health-manual-form"' not in page
     assert accepted.status_code == 302
     assert list(ManualEntry.objects.values_list("account_id", "entered_by__username")) == [
