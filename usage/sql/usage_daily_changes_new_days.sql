@@ -1,4 +1,4 @@
--- usage_daily_changes when no staged (metric, day) has a stored row yet (checked by
+-- usage_daily_changes when no staged row has a stored row yet (checked by
 -- usage_daily_stored_days under the usage writers' lock): every staged row is a new row
 -- (no old value) that changes the stored usage, whether it replaces (daily values) or
 -- adds to (events) the value of its day, which is 0. No format fields, no parameters.
