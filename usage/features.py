@@ -37,6 +37,14 @@ from .models import FEATURE_WINDOWS, UsageFeatures, UsageFeatureState, UsageMetr
 # days read); further behind than this, one rebuild costs less than the slides.
 MAX_SLIDE_DAYS = 6
 CHANGES_TABLE = "usage_daily_changes"
+ADDED_PAIRS_TABLE = "usage_features_added"
+# In the statements that apply changes, the place of the condition that limits them to
+# the pairs just given their first row (``ADDED_PAIRS_TABLE``), empty otherwise.
+ONLY_ADDED_PAIRS = "/* only added pairs */"
+_ADDED_PAIRS_CONDITION = (
+    f"AND EXISTS (SELECT 1 FROM {ADDED_PAIRS_TABLE} p "
+    "WHERE p.account_id = c.account_id AND p.metric_id = c.metric_id)"
+)
 # A rebuild groups every (account, metric) at once (some thirty sums and maxima each):
 # room to do it in memory, for that transaction only; beyond it PostgreSQL spills to disk.
 REBUILD_SETTINGS = {"work_mem": "256MB"}
@@ -88,12 +96,17 @@ def window_days(today: date) -> dict[str, str]:
 
 
 def changes_table_ensure(cursor) -> None:
-    """The per-connection table of changed daily rows (emptied at commit on PostgreSQL)."""
+    """The per-connection tables of changed daily rows and of the (account, metric) pairs
+    that got their first window-values row (both emptied at commit on PostgreSQL)."""
     db = dialect()
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGES_TABLE} (account_id {db.bigint} NOT "
         f"NULL, metric_id {db.bigint} NOT NULL, day date NOT NULL, old_value numeric(18, 4), "
         f"new_value numeric(18, 4) NOT NULL){db.temp_table_suffix}"
+    )
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {ADDED_PAIRS_TABLE} (account_id {db.bigint} "
+        f"NOT NULL, metric_id {db.bigint} NOT NULL){db.temp_table_suffix}"
     )
 
 
@@ -102,8 +115,11 @@ def features_apply_changes(
 ) -> None:
     """Add the changed daily rows of ``CHANGES_TABLE`` (already written to the daily
     table) to the features of the built metrics among them (``features_as_of``; the
-    caller holds the usage writers' lock). One INSERT of the missing (account, metric)
-    rows and one UPDATE per distinct ``as_of`` (normally one). ``one_day_per_pair``: no
+    caller holds the usage writers' lock). One UPDATE per distinct ``as_of`` (normally
+    one) of the pairs that have a row; only when it updated fewer rows than the changes
+    have pairs (a pair's first data) are the missing rows inserted (zeros) and updated
+    in turn: looking for missing rows in every batch cost more than the update (an
+    anti-join of the batch with every account's row). ``one_day_per_pair``: no
     (account, metric) changed on two days, so the changes need no grouping."""
     statement = (
         "usage_features_apply_changes_one_day"
@@ -115,11 +131,25 @@ def features_apply_changes(
         by_day.setdefault(as_of, []).append(metric_id)
     for as_of, metric_ids in sorted(by_day.items()):
         metrics = _id_list(metric_ids)
-        cursor.execute(load_sql("usage", "usage_features_add_pairs", metrics=metrics))
+        sql = load_sql("usage", statement, metrics=metrics, **window_days(as_of))
+        params = window_params(as_of)
+        cursor.execute(sql.replace(ONLY_ADDED_PAIRS, ""), params)
+        updated = cursor.rowcount
+        pairs = "*" if one_day_per_pair else "DISTINCT account_id, metric_id"
         cursor.execute(
-            load_sql("usage", statement, metrics=metrics, **window_days(as_of)),
-            window_params(as_of),
+            f"SELECT COUNT(*) FROM (SELECT {pairs} FROM {CHANGES_TABLE} "
+            f"WHERE metric_id IN ({metrics}) AND day <= %(today)s) changed",
+            params,
         )
+        if cursor.fetchone()[0] == updated:
+            continue
+        cursor.execute(f"DELETE FROM {ADDED_PAIRS_TABLE}")
+        cursor.execute(load_sql("usage", "usage_features_add_pairs", metrics=metrics), params)
+        cursor.execute(
+            f"INSERT INTO {table_name(UsageFeatures)} (account_id, metric_id) "
+            f"SELECT account_id, metric_id FROM {ADDED_PAIRS_TABLE}"
+        )
+        cursor.execute(sql.replace(ONLY_ADDED_PAIRS, _ADDED_PAIRS_CONDITION), params)
 
 
 def usage_features_slide(

@@ -9,7 +9,8 @@
 -- day after %(today)s changes nothing (the day-change slide takes it in). A last active
 -- day that went to 0 is looked up again through the account's index (the unary + keeps
 -- both databases off the key, which would read every account's days up to today). The
--- caller holds the usage writers' lock and has inserted a row for every changed pair.
+-- caller holds the usage writers' lock. The marker comment at the end: replaced by nothing, or
+-- the condition that limits the update to the pairs of usage_features_added.
 -- Format fields: metrics (a list of metric ids, integers); days_N for N in 7, 14, 30,
 -- 60, 90 (the window's days, quoted ISO dates).
 -- Parameters (named): today, from_N and prev_from_N for N in 7, 14, 30, 60, 90.
@@ -166,3 +167,4 @@ FROM (
     GROUP BY c.account_id, c.metric_id
 ) c
 WHERE f.account_id = c.account_id AND f.metric_id = c.metric_id
+    /* only added pairs */

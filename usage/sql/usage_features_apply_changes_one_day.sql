@@ -118,3 +118,4 @@ UPDATE usage_usagefeatures AS f SET
 FROM usage_daily_changes c
 WHERE c.metric_id IN ({metrics}) AND c.day <= %(today)s
     AND f.account_id = c.account_id AND f.metric_id = c.metric_id
+    /* only added pairs */

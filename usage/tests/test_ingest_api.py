@@ -2,6 +2,7 @@
 zone's day, an account's series, and every kind of bad input (400, nothing written)."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -222,3 +223,65 @@ def test_a_metric_created_without_a_kind_counts_by_default(manager):
     }
     assert refused.status_code == 400 and "key" in refused.json()
     assert UsageMetric.objects.count() == 1
+
+
+def test_rows_off_the_fast_path_are_read_as_before(manager, pinned):
+    # given names with spaces around them, a numeric external id, a decimal text and a
+    # key sent twice (the last value wins)
+    logins, a, n = metric("logins"), account(external_id="a"), account(external_id="42")
+    rows = [
+        {"account": " a ", "metric": "logins ", "day": " 2026-11-20", "value": 1},
+        {"account": 42, "metric": "logins", "day": "2026-11-20", "value": "2.5"},
+        {"account": "a", "metric": "logins", "day": "2026-11-21", "value": 3},
+        {"account": "a", "metric": "logins", "day": "2026-11-21", "value": 4},
+    ]
+    # when they are posted
+    response = api_client(manager).post("/api/usage/daily/", rows, format="json")
+    # then each is read as its stripped text, and the repeated key keeps its last value
+    assert response.status_code == 200, response.data
+    assert stored(logins) == {
+        (a.pk, date(2026, 11, 20)): 1,
+        (n.pk, date(2026, 11, 20)): Decimal("2.5"),
+        (a.pk, date(2026, 11, 21)): 4,
+    }
+
+
+def test_every_fault_of_every_bad_row_is_named(manager, pinned):
+    # given good rows around rows with one or several faults each
+    metric("logins")
+    metric("seats", kind=MetricKind.GAUGE)
+    account(external_id="a")
+    good = {"account": "a", "metric": "logins", "day": "2026-11-21", "value": 1}
+    rows = [
+        good,
+        {"account": "zz", "metric": "logins", "day": "2026-11-21", "value": -1},
+        "not an object",
+        {"account": "a", "metric": "logins", "day": "2026-11-21", "value": True},
+        {"account": "a", "metric": "logins", "day": "2026-11-21", "value": 10**14},
+        {"account": "a", "metric": "nope", "day": "tomorrow", "value": 1.00001},
+        good,
+    ]
+    client = api_client(manager)
+    # when they are posted as daily values, and as events (with a gauge among them)
+    daily = client.post("/api/usage/daily/", rows, format="json")
+    events = [
+        {"account": "a", "metric": "logins", "at": "2026-11-21T10:00:00Z"},
+        {"account": "a", "metric": "seats", "at": "2026-11-21T10:00:00Z", "count": -2},
+        {"account": "a", "metric": "logins", "at": "2026-11-21T10:00:00Z", "count": "x"},
+    ]
+    sent = client.post("/api/usage/events/", events, format="json")
+    # then each bad row is named with each of its faults, and nothing is written
+    assert daily.status_code == 400
+    assert list(daily.data) == ["rows", "1", "2", "3", "4", "5"], daily.data
+    assert [m.split(":")[0] for m in daily.data["1"]] == ["account", "value"]
+    assert "expected an object" in daily.data["2"][0]
+    assert "not a number" in daily.data["3"][0]
+    assert "14 digits" in daily.data["4"][0]
+    assert [m.split(":")[0] for m in daily.data["5"]] == ["metric", "day", "value"]
+    assert sent.status_code == 400
+    assert list(sent.data) == ["rows", "1", "2"], sent.data
+    assert [m.split(":")[0] for m in sent.data["1"]] == ["metric", "count"]
+    assert "gauge" in sent.data["1"][0]
+    assert "not a number" in sent.data["2"][0]
+    assert not DailyUsage.objects.exists()
+    assert not PendingEvaluation.objects.exists()
