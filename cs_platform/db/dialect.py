@@ -135,6 +135,11 @@ class Dialect:
         """A SELECT of ``ids`` as rows of one column, bound as one parameter."""
         raise NotImplementedError
 
+    def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:
+        """``id_rows`` for text values (``column__in=RawSQL(...)`` of keys: one parameter
+        where ``__in`` of a list binds, and the driver parses, one per value)."""
+        raise NotImplementedError
+
     def analyze(self, cursor: Any, table: str) -> None:
         """Give the planner the row count of a freshly filled temporary table, where it
         has no statistics otherwise (and may pick a full scan of the tables joined)."""
@@ -343,6 +348,9 @@ class PostgreSQL(Dialect):
     def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return "SELECT unnest(%s::bigint[])", [list(ids)]
 
+    def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:
+        return "SELECT unnest(%s::text[])", [list(texts)]
+
     def analyze(self, cursor: Any, table: str) -> None:
         cursor.execute(f"ANALYZE {table}")
 
@@ -466,6 +474,9 @@ class SQLite(Dialect):
     # --- segments engine (membership diffs) ---
     def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
+
+    def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:
+        return "SELECT value FROM json_each(%s)", [json.dumps(list(texts))]
 
 
 _DIALECTS = {d.vendor: d() for d in (PostgreSQL, SQLite)}
