@@ -148,11 +148,15 @@ def _field_rule(model_field: models.Field) -> _FieldRule:
 _RULES: dict[models.Field, _FieldRule] = {}
 
 
-def _fast_clean(model_field: models.Field, value: Any) -> tuple[bool, Any]:
-    """``(True, value)`` when the value certainly passes the field's rules."""
+def _rule(model_field: models.Field) -> _FieldRule:
     rule = _RULES.get(model_field)
     if rule is None:
         rule = _RULES[model_field] = _field_rule(model_field)
+    return rule
+
+
+def _fast_clean(rule: _FieldRule, value: Any) -> tuple[bool, Any]:
+    """``(True, value)`` when the value certainly passes the field's rules."""
     if rule.kind == "text" and type(value) is str:
         if (
             (value or rule.blank)
@@ -174,6 +178,25 @@ def _fast_clean(model_field: models.Field, value: Any) -> tuple[bool, Any]:
 def field_value_clean(model_field: models.Field, value: Any) -> Any:
     """One value checked by the model field's own rules, after the JSON type checks DRF's
     fields make (no booleans for numbers, no fractions for integers, text for text)."""
+    rule = _rule(model_field)
+    # What an import sends most (a 100,000-row file: ~800,000 values): text with nothing to
+    # strip, an integer, an ISO date. The checks below would leave them as they are.
+    kind = type(value)
+    if (
+        (
+            kind is str
+            and rule.kind == "text"
+            and value
+            and not value[0].isspace()
+            and not value[-1].isspace()
+            and "\x00" not in value
+        )
+        or (kind is int and rule.kind == "integer")
+        or (kind is str and rule.kind == "date")
+    ):
+        certain, cleaned = _fast_clean(rule, value)
+        if certain:
+            return cleaned
     if value is None:
         return model_field.clean(None, None)
     if isinstance(model_field, models.BooleanField):
@@ -209,7 +232,7 @@ def field_value_clean(model_field: models.Field, value: Any) -> Any:
             raise ValidationError("A valid number is required.") from None
     elif isinstance(model_field, models.DateField) and not isinstance(value, str | dt.date):
         raise ValidationError("Date has wrong format. Use YYYY-MM-DD.")
-    certain, cleaned = _fast_clean(model_field, value)
+    certain, cleaned = _fast_clean(rule, value)
     if certain:
         return cleaned
     return model_field.clean(value, None)

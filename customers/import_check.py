@@ -10,7 +10,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat, Lower
+
+from cs_platform.db import dialect
 
 from .bulk_upsert import account_row_clean
 from .field_values import field_value_clean
@@ -110,9 +113,9 @@ def chunk_plan(
     fields = [*reader.account_fields, *(["traits"] if reader.has_traits else [])]
     existing = {
         values["external_id"]: values
-        for values in Account.objects.filter(external_id__in=keys).values(
-            "id", "owner_id", *{*fields, "external_id"}
-        )
+        for values in Account.objects.filter(external_id__in=_rows(dialect().text_rows(keys)))
+        .order_by()
+        .values("id", "owner_id", *{*fields, "external_id"})
     }
     owner_texts = {row.owner.lower() for row in rows if row.owner}
     owners.resolve(owner_texts)
@@ -255,7 +258,7 @@ def _plan_contract(
 def _current_owner_ids(account_ids: list[int]) -> dict[int, int]:
     return dict(
         CSMAssignment.objects.filter(
-            account_id__in=account_ids,
+            account_id__in=_rows(dialect().id_rows(account_ids)),
             role=AssignmentRole.OWNER,
             ended_at__isnull=True,
         ).values_list("account_id", "user_id")
@@ -269,8 +272,14 @@ def _existing_contracts(
         return {}
     found: dict[tuple[int, Any], dict] = {}
     contracts = Contract.objects.filter(
-        account_id__in=[v["id"] for v in existing.values()]
+        account_id__in=_rows(dialect().id_rows([v["id"] for v in existing.values()]))
     ).order_by("id")
     for values in contracts.values("account_id", *CONTRACT_EDITABLE_FIELDS):
         found.setdefault((values["account_id"], values["start_date"]), values)
     return found
+
+
+def _rows(rows: tuple[str, list[Any]]) -> RawSQL:
+    """A dialect's rows of bound values (``id_rows``, ``text_rows``) for ``__in``: one
+    parameter for a chunk's 2,000 keys, where a list binds one per key."""
+    return RawSQL(*rows)  # noqa: S611 (constant SQL, bound values)

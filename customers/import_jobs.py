@@ -32,6 +32,7 @@ from django.core.cache import cache
 from django.core.files import File
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from cs_platform.db import dialect, table_name
@@ -312,13 +313,14 @@ def _pass(job: ImportJob, binary: IO[bytes], encoding: str, *, write: bool) -> _
     return outcome
 
 
-def _accounts_upsert(fields: list[str], rows: list[dict[str, Any]]) -> None:
+def _accounts_upsert(fields: list[str], rows: list[dict[str, Any]]) -> dict[str, int]:
     """``INSERT … SELECT … ON CONFLICT (external_id) DO UPDATE`` of rows that all carry
     ``fields`` (checked values), the rows of a batch sent as ONE JSON parameter
     (``Dialect.json_rows_select``): no model instance and no placeholder per value, which
     made ``bulk_create`` the slowest part of an import. A new account gets what a model
     instance would hold for the other columns; an existing one keeps them, only
-    ``fields`` and ``updated_at`` are set."""
+    ``fields`` and ``updated_at`` are set. Returns the rows' ids by external_id (RETURNING:
+    no second query to find them)."""
     meta = Account._meta
     now = timezone.now()
     fixed = {"created_at": now, "updated_at": now}
@@ -341,22 +343,64 @@ def _accounts_upsert(fields: list[str], rows: list[dict[str, Any]]) -> None:
         )
         + f" ON CONFLICT ({quote(KEY_TARGET)}) DO UPDATE SET "
         + ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates)
+        + f" RETURNING {quote(KEY_TARGET)}, {quote('id')}"
     )
-
-    def stored(name: str, value: Any) -> Any:
-        """A value as the column stores it (dates, datetimes, decimals as their text)."""
-        if value is None or isinstance(by_name[name], JSONField):
-            return value
-        return by_name[name].get_db_prep_save(value, connection)
-
-    constant = {name: stored(name, value) for name, value in fixed.items()}
+    constant = {name: _stored(by_name[name], value) for name, value in fixed.items()}
+    fields_of = [(name, by_name[name]) for name in fields]
+    ids: dict[str, int] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(rows), UPSERT_BATCH_SIZE):
             batch = [
-                {**{name: stored(name, row[name]) for name in fields}, **constant}
+                {**{name: _stored(model_field, row[name]) for name, model_field in fields_of},
+                 **constant}
                 for row in rows[start : start + UPSERT_BATCH_SIZE]
-            ]
+            ]  # fmt: skip
             cursor.execute(sql, [json.dumps(batch, default=str)])
+            ids.update(cursor.fetchall())
+    return ids
+
+
+# Values a JSON row carries as they are: the column stores them unchanged.
+_PLAIN_TYPES = (str, int, bool)
+
+
+def _stored(model_field: Any, value: Any) -> Any:
+    """A value as the column stores it (dates, datetimes, decimals as their text)."""
+    if value is None or type(value) in _PLAIN_TYPES or isinstance(model_field, JSONField):
+        return value
+    return model_field.get_db_prep_save(value, connection)
+
+
+def _owners_assign(owner_ids: dict[int, int | None]) -> None:
+    """Close the current owner assignment of each account of ``owner_ids`` (account id ->
+    new owner id, None for no owner) and open one for the new owner: two set-based
+    statements, the ids and rows each bound as one parameter."""
+    now = timezone.now()
+    rows_sql, rows_params = dialect().id_rows(sorted(owner_ids))
+    CSMAssignment.objects.filter(
+        account_id__in=RawSQL(rows_sql, rows_params),  # noqa: S611 (bound values)
+        role=AssignmentRole.OWNER,
+        ended_at__isnull=True,
+    ).update(ended_at=now)
+    started_at = CSMAssignment._meta.get_field("started_at").get_db_prep_save(now, connection)
+    rows = [
+        {"account_id": account_id, "user_id": user_id,
+         "role": AssignmentRole.OWNER.value, "started_at": started_at}
+        for account_id, user_id in owner_ids.items()
+        if user_id is not None
+    ]  # fmt: skip
+    if not rows:
+        return
+    meta = CSMAssignment._meta
+    columns = [(name, meta.get_field(name).db_type(connection)) for name in rows[0]]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(name) for name, _ in columns)}) "
+        + dialect().json_rows_select(columns)
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), UPSERT_BATCH_SIZE):
+            cursor.execute(sql, [json.dumps(rows[start : start + UPSERT_BATCH_SIZE], default=str)])
 
 
 def _write_chunk(plans: list[PlannedRow], reader: ProfileReader) -> None:
@@ -370,34 +414,12 @@ def _write_chunk(plans: list[PlannedRow], reader: ProfileReader) -> None:
             if plan.owner_changed:
                 row["owner_id"] = plan.owner_id
             groups[frozenset(row)].append(row)
+    ids: dict[str, int] = {}
     for fields, rows in groups.items():
-        _accounts_upsert(sorted(fields), rows)
-    ids = dict(
-        Account.objects.filter(
-            external_id__in=[p.row.key for p in plans if p.account_changed or p.owner_changed]
-        ).values_list("external_id", "id")
-    )
+        ids.update(_accounts_upsert(sorted(fields), rows))
     owner_plans = [plan for plan in plans if plan.owner_changed]
     if owner_plans:
-        now = timezone.now()
-        CSMAssignment.objects.filter(
-            account_id__in=[ids[plan.row.key] for plan in owner_plans],
-            role=AssignmentRole.OWNER,
-            ended_at__isnull=True,
-        ).update(ended_at=now)
-        CSMAssignment.objects.bulk_create(
-            [
-                CSMAssignment(
-                    account_id=ids[plan.row.key],
-                    user_id=plan.owner_id,
-                    role=AssignmentRole.OWNER,
-                    started_at=now,
-                )
-                for plan in owner_plans
-                if plan.owner_id is not None
-            ],
-            batch_size=UPSERT_BATCH_SIZE,
-        )
+        _owners_assign({ids[plan.row.key]: plan.owner_id for plan in owner_plans})
     accounts_mark_changed(account_ids=ids.values())
     contract_rows = [plan.contract_row for plan in plans if plan.contract_row]
     if contract_rows:

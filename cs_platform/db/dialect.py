@@ -148,6 +148,11 @@ class Dialect:
         """Lock ``table`` against every other reader and writer until the end of the
         transaction, waiting at most ``timeout_ms`` (else a database error)."""
 
+    def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:
+        """``id_rows`` for text values (``column__in=RawSQL(...)`` of keys: one parameter
+        where ``__in`` of a list binds, and the driver parses, one per value)."""
+        raise NotImplementedError
+
     def analyze(self, cursor: Any, table: str) -> None:
         """Give the planner the row count of a freshly filled temporary table, where it
         has no statistics otherwise (and may pick a full scan of the tables joined)."""
@@ -362,6 +367,9 @@ class PostgreSQL(Dialect):
     def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return "SELECT unnest(%s::bigint[])", [list(ids)]
 
+    def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:
+        return "SELECT unnest(%s::text[])", [list(texts)]
+
     def analyze(self, cursor: Any, table: str) -> None:
         cursor.execute(f"ANALYZE {table}")
 
@@ -493,6 +501,9 @@ class SQLite(Dialect):
     # --- segments engine (membership diffs) ---
     def id_rows(self, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
+
+    def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:
+        return "SELECT value FROM json_each(%s)", [json.dumps(list(texts))]
 
 
 _DIALECTS = {d.vendor: d() for d in (PostgreSQL, SQLite)}

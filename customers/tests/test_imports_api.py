@@ -282,6 +282,30 @@ def test_owner_is_matched_by_full_name_as_crm_exports_write_it(run, owners):
     assert Account.objects.get(external_id="k-1").owner == owners["anna"]
 
 
+def test_reimport_with_a_new_owner_closes_the_old_assignment_and_opens_one(run, owners):
+    # Given accounts imported with their owners (one without)
+    run(HUBSPOT_HEADER.encode() + b"k-1,One,anna,,,,,\nk-2,Two,anna,,,,,\nk-3,Three,,,,,,\n")
+    first = CSMAssignment.objects.get(account__external_id="k-1")
+    # When the same accounts come again: k-1 to bruno, k-2 unchanged, k-3 given to bruno
+    job = run(
+        HUBSPOT_HEADER.encode() + b"k-1,One,bruno,,,,,\nk-2,Two,anna,,,,,\nk-3,Three,bruno,,,,,\n"
+    )
+    # Then only the two changed accounts are written, each with one current owner
+    assert job["status"] == "done", job
+    assert (job["updated"], job["unchanged"]) == (2, 1)
+    first.refresh_from_db()
+    assert first.ended_at is not None
+    current = dict(
+        CSMAssignment.objects.filter(ended_at__isnull=True).values_list(
+            "account__external_id", "user__username"
+        )
+    )
+    assert current == {"k-1": "bruno", "k-2": "anna", "k-3": "bruno"}
+    owned = dict(Account.objects.values_list("external_id", "owner__username"))
+    assert owned == {"k-1": "bruno", "k-2": "anna", "k-3": "bruno"}
+    assert CSMAssignment.objects.count() == 4
+
+
 def test_owner_full_name_shared_by_two_users_is_ambiguous(run, owners):
     for user in owners.values():
         user.first_name, user.last_name = "Sam", "Lee"

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from customers import services
 from customers.models import Account, AssignmentRole, Contract, CSMAssignment
@@ -142,3 +142,18 @@ def test_mrr_and_seat_utilization():
     assert account.mrr == Decimal("100.00")
     assert account.seat_utilization == Decimal("0.75")
     assert AccountFactory.build(licensed_seats=None).seat_utilization is None
+
+
+def test_external_id_has_one_index_the_unique_one():
+    # Given the migrated account table
+    # When its indexes over external_id are listed
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Account._meta.db_table)
+    on_external_id = {
+        name: spec
+        for name, spec in constraints.items()
+        if (spec["index"] or spec["unique"]) and spec["columns"] == ["external_id"]
+    }
+    # Then only the unique one is left: every account write that is not a HOT update
+    # inserts into each index (migration 0013 dropped PostgreSQL's LIKE-prefix twin).
+    assert [spec["unique"] for spec in on_external_id.values()] == [True]

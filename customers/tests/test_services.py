@@ -298,6 +298,17 @@ def test_marking_an_account_already_marked_moves_its_mark_forward():
     assert marks[account.pk] == marks[other.pk] > datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def test_marking_leaves_out_ids_of_accounts_that_do_not_exist():
+    # Given an account, and the id of one deleted meanwhile
+    account = AccountFactory()
+    gone = AccountFactory()
+    gone_id = gone.pk
+    gone.delete()
+    # When both are marked, then only the existing account has a mark
+    services.accounts_mark_changed(account_ids=[gone_id, account.pk])
+    assert list(PendingEvaluation.objects.values_list("account_id", flat=True)) == [account.pk]
+
+
 def test_deleting_an_account_deletes_its_mark(received, django_capture_on_commit_callbacks):
     # Given a marked account
     account = _account()
