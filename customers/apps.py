@@ -8,12 +8,16 @@ class CustomersConfig(AppConfig):
     verbose_name = "Customers"
 
     def ready(self) -> None:
+        from cs_platform import reference
         from cs_platform.roles import roles_sync_permissions
 
+        from .models import Picklist, PicklistValue
         from .picklists import picklists_ensure
         from .rule_fields import register_rule_fields
+        from .selectors import PICKLIST_VALUES_KEY
 
         register_rule_fields()
+        reference.forget_on_change(PICKLIST_VALUES_KEY, Picklist, PicklistValue)
         post_migrate.connect(roles_sync_permissions, dispatch_uid="customers_roles_sync")
         # Also after a flush (tests that truncate tables): a picklist is never missing.
         post_migrate.connect(picklists_ensure, sender=self, dispatch_uid="customers_picklists")

@@ -24,7 +24,10 @@ from django.core.validators import (
 )
 from django.db import models
 
+from cs_platform import reference
+
 from .models import AttributeDefinition, Picklist, PicklistField, PicklistValue
+from .selectors import PICKLIST_VALUES_KEY
 
 
 def has_nul(value: Any) -> bool:
@@ -307,6 +310,7 @@ class PicklistValues:
             # A concurrent writer may have added the same value (in any casing): the
             # case-insensitive unique constraint keeps one.
             PicklistValue.objects.bulk_create(rows, ignore_conflicts=True)
+            reference.forget(PICKLIST_VALUES_KEY)
             added += len(rows)
             self.known[field].update(values)
             values.clear()

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from cs_platform import reference
+
 from .models import (
     Account,
     BusinessModel,
@@ -20,6 +22,7 @@ from .models import (
     Plan,
     Region,
 )
+from .selectors import PICKLIST_VALUES_KEY
 from .services import accounts_mark_changed_matching
 from .signals import picklist_value_removing
 
@@ -194,3 +197,4 @@ def picklists_ensure(**kwargs: Any) -> None:
                 PicklistValue(picklist=picklist, value=value, label=label, order=order)
                 for order, (value, label) in enumerate(vocabulary.choices)
             )
+            reference.forget(PICKLIST_VALUES_KEY)

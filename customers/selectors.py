@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
+from cs_platform.reference import remembered
 from cs_platform.roles import CSMS
 
 from .models import (
@@ -252,13 +253,31 @@ def account_products(*, account: Account) -> QuerySet[ContractItem]:
     )
 
 
+# Every picklist's values, read by the filter bars, the account forms and each account
+# label on a page: one cached list, forgotten whenever a value or a picklist is written
+# (customers.apps; the bulk writers call ``reference.forget``).
+PICKLIST_VALUES_KEY = "customers:picklist-values"
+
+
+def picklist_values() -> list[tuple[str, str, str, bool]]:
+    """``(field, value, label or value, is_active)`` of every picklist value, each
+    picklist's in order."""
+    return remembered(
+        PICKLIST_VALUES_KEY,
+        lambda: [
+            (field, value, label or value, is_active)
+            for field, value, label, is_active in PicklistValue.objects.order_by(
+                "picklist__field", "order", "value"
+            ).values_list("picklist__field", "value", "label", "is_active")
+        ],
+    )
+
+
 def picklist_options(field: str, *, active_only: bool = False) -> list[tuple[str, str]]:
     """``(value, label)`` of a picklist's values in order, for choice widgets and filters
     (filters take inactive values too: accounts may still hold them)."""
-    values = PicklistValue.objects.filter(picklist__field=field)
-    if active_only:
-        values = values.filter(is_active=True)
     return [
-        (value, label or value)
-        for value, label in values.order_by("order", "value").values_list("value", "label")
+        (value, label)
+        for of, value, label, is_active in picklist_values()
+        if of == field and (is_active or not active_only)
     ]

@@ -418,6 +418,12 @@ def run_statements(
         # one per contract, are the only open ones: nothing can be superseded.
         superseding = not first_build or _open_renewal_tasks_exist()
         if statements.dialect.data_modifying_ctes:
+            if (
+                scope is None
+                and not first_build
+                and not _full_diff_has_rows(statements, windows, counts)
+            ):
+                return counts
             if first_build:
                 # The missing tasks by hash anti-joins: planned from the statistics of a
                 # task table that was empty, a nested loop would scan it once per new
@@ -444,6 +450,26 @@ def run_statements(
             execute(*history)
             counts.tasks_closed = execute(*close)
     return counts
+
+
+def _full_diff_has_rows(
+    statements: RenewalStatements, windows: list[RenewalWindow], counts: RebuildCounts
+) -> bool:
+    """Whether a full diff has anything to do, by the classified rows alone, read-only.
+
+    The weekly full diff is a safety net: the daily deltas keep the queue right, so it
+    usually finds nothing. A statement that writes never runs in parallel on PostgreSQL; a
+    read-only count of the same classified rows does, so a full diff with nothing to do
+    costs one parallel read of the contracts and the queue, and writes nothing. When it
+    finds rows, the one-pass statement reads them again (one more read of a diff that has
+    writing to do anyway)."""
+    diff_sql, diff_params = statements.diff(windows)
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(f"SELECT count(*) FROM ({diff_sql}) d", diff_params)
+        (rows,) = cursor.fetchone()
+    counts.timings.append(("diff, read-only check", time.perf_counter() - started, rows))
+    return rows > 0
 
 
 def _open_renewal_tasks_exist() -> bool:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.db.models import F, QuerySet
 from django.utils.safestring import SafeString
 
+from cs_platform.reference import remembered
 from customers.models import Account
 from usage.models import DailyUsage, UsageMetric
 from usage.selectors import window_value
@@ -66,9 +67,14 @@ def _days(today: date, count: int) -> list[date]:
     return [today - timedelta(days=count - 1 - i) for i in range(count)]
 
 
+# Read by every page (the metric pickers, the account page's charts): cached, forgotten
+# whenever a metric is written (workspace.apps).
+USAGE_METRICS_KEY = "workspace:usage-metrics"
+
+
 def usage_metrics() -> list[UsageMetric]:
     """Every metric, by label (the pickers and the account page's charts)."""
-    return list(UsageMetric.objects.order_by("label", "key"))
+    return remembered(USAGE_METRICS_KEY, lambda: list(UsageMetric.objects.order_by("label", "key")))
 
 
 def usage_metric_get(key: str) -> UsageMetric | None:

@@ -1,13 +1,13 @@
 """``{% picklist_label "plan" account.plan %}``: a picklist value's label (the value itself
 when it has none or is not in the picklist), "—" for no value. The labels of every picklist
-are read once per template render (one query), so a list of accounts costs no query per
-row."""
+come from the cached list of picklist values (``selectors.picklist_values``), made into a
+dict once per template render, so a list of accounts costs no query per row."""
 
 from typing import Any
 
 from django import template
 
-from customers.models import PicklistValue
+from customers.selectors import picklist_values
 
 from .cs_format import humanize_value
 
@@ -22,12 +22,7 @@ def picklist_label(context: template.Context, field: str, value: Any) -> str:
         return "—"
     labels = context.render_context.get(_CACHE_KEY)
     if labels is None:
-        labels = {
-            (field_name, stored): label or stored
-            for field_name, stored, label in PicklistValue.objects.values_list(
-                "picklist__field", "value", "label"
-            )
-        }
+        labels = {(field_name, stored): label for field_name, stored, label, _ in picklist_values()}
         context.render_context[_CACHE_KEY] = labels
     label = labels.get((field, value))
     return label if label and label != value else humanize_value(value)

@@ -1,10 +1,10 @@
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.urls import reverse
 from django.utils import translation
 
-from customers.templatetags.cs_format import day, money, percent
+from customers.templatetags.cs_format import day, moment, money, percent
 from customers.tests.factories import AccountFactory
 
 
@@ -23,6 +23,24 @@ def test_money_percent_and_day_read_as_people_write_them():
 def test_money_follows_the_active_locale():
     with translation.override("de"):
         assert money(Decimal("99012.36"), 2) == "$99.012,36"
+
+
+def test_remembered_texts_follow_the_language_and_the_time_zone(settings):
+    # The same values formatted in one language, then in another, then in the first again
+    # (each text is remembered per language)
+    amount, when = Decimal("1234567"), date(2027, 12, 5)
+    english = (money(amount), day(when))
+    with translation.override("de"):
+        german = (money(amount), day(when))
+    assert english == ("$1,234,567", "5 Dec 2027")
+    assert german == ("$1.234.567", "5 Dez 2027")
+    assert (money(amount), day(when)) == english
+    # A moment is shown in the configured time zone, to the minute
+    instant = datetime(2027, 1, 5, 23, 30, 59, tzinfo=UTC)
+    assert moment(instant) == "5 Jan 2027, 23:30"
+    settings.TIME_ZONE = "Europe/Berlin"
+    assert moment(instant) == "6 Jan 2027, 00:30"
+    assert day(instant) == "6 Jan 2027"
 
 
 def test_stored_values_read_as_words():

@@ -37,10 +37,18 @@ def _name(user: Any) -> str:
 
 
 def _csrf_input(context: template.Context) -> SafeString:
-    token = context.get("csrf_token")
-    if not token or str(token) == "NOTPROVIDED":
-        return mark_safe("")
-    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+    """The form's CSRF field, built once per rendered template (every row has a form)."""
+    remembered = context.render_context.get("work_rows_csrf")
+    if remembered is None:
+        token = context.get("csrf_token")
+        if not token or str(token) == "NOTPROVIDED":
+            remembered = mark_safe("")
+        else:
+            remembered = format_html(
+                '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
+            )
+        context.render_context["work_rows_csrf"] = remembered
+    return remembered
 
 
 @register.simple_tag(takes_context=True)
