@@ -34,6 +34,7 @@ from .models import (
     TaskStatus,
     TaskStatusChange,
 )
+from .renewal_steps import apply_in_steps
 
 # Renewal tasks are due two weeks after the contract enters the window (or on the renewal
 # date, when that comes first); an overdue renewal's task is due the day it is made.
@@ -444,7 +445,7 @@ def run_statements(
             rows = counts.tasks_reassigned + counts.deleted + counts.updated
             counts.timings[-1] = (label, seconds, rows + counts.inserted + counts.tasks_created)
         else:
-            _apply_in_steps(statements, windows, counts, cursor, execute)
+            apply_in_steps(statements, windows, counts, cursor, execute)
         if counts.tasks_created and superseding:
             history, close = statements.close_superseded()
             execute(*history)
@@ -476,39 +477,3 @@ def _open_renewal_tasks_exist() -> bool:
     return Task.objects.filter(
         source=TaskSource.RENEWAL, status__in=[TaskStatus.OPEN, TaskStatus.SNOOZED]
     ).exists()
-
-
-def _apply_in_steps(
-    statements: RenewalStatements,
-    windows: list[RenewalWindow],
-    counts: RebuildCounts,
-    cursor: Any,
-    execute: Any,
-) -> None:
-    """Where a WITH clause cannot write (SQLite): the classified rows into the temporary
-    table ``renewal_diff``, each class applied from it, then the tasks of the entries this
-    build wrote (renewal_written_entries.sql), tightest among the stored entries."""
-    diff_sql, diff_params = statements.diff(windows)
-    cursor.execute("DROP TABLE IF EXISTS temp.renewal_diff")
-    execute("diff (one pass)", (f"CREATE TEMP TABLE renewal_diff AS {diff_sql}", diff_params))
-    reassign, delete, update = statements.apply_diff()
-    # Classes that cannot have rows in a delta are not sent: nothing changed (no task to
-    # reassign, no entry to update), nothing can leave (no entry to delete).
-    if statements.changed != []:
-        counts.tasks_reassigned = execute(*reassign)
-    if statements.leaving != []:
-        counts.deleted = execute(*delete)
-    if statements.changed != []:
-        counts.updated = execute(*update)
-    entries_sql, entries_params = statements.insert_entries(
-        "renewal_diff s", condition=" AND s.kind = 'i'", guarded=False
-    )
-    counts.inserted = execute("insert entries", (entries_sql, entries_params))
-    written_sql, written_params = statements.written_entries()
-    counts.tasks_created = execute(
-        "insert tasks",
-        statements.insert_tasks(
-            written_sql, tightest=statements.tightest_entry(), source_params=written_params
-        ),
-    )
-    cursor.execute("DROP TABLE temp.renewal_diff")
