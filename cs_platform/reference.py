@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 REFERENCE_SECONDS = 300
 
@@ -34,8 +34,10 @@ def forget(key: str) -> None:
     transaction.on_commit(lambda: cache.delete(key))
 
 
-def forget_on_change(key: str, *models: type) -> None:
-    """Forget ``key`` whenever a row of one of ``models`` is saved or deleted."""
+def forget_on_change(key: str, *models: type, through: tuple[type, ...] = ()) -> None:
+    """Forget ``key`` whenever a row of one of ``models`` is saved or deleted, or a
+    many-to-many relation of one of the ``through`` models is changed (``add``,
+    ``remove``, ``clear``, ``set``)."""
 
     def receiver(**kwargs: Any) -> None:
         forget(key)
@@ -45,3 +47,7 @@ def forget_on_change(key: str, *models: type) -> None:
             signal.connect(
                 receiver, sender=model, weak=False, dispatch_uid=f"reference:{key}:{model}"
             )
+    for model in through:
+        m2m_changed.connect(
+            receiver, sender=model, weak=False, dispatch_uid=f"reference:{key}:m2m:{model}"
+        )

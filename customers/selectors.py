@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
 from cs_platform.reference import remembered
-from cs_platform.roles import CSMS
+from cs_platform.roles import CSMS, MANAGERS
 
 from .models import (
     Account,
@@ -223,13 +223,34 @@ class AccountPages:
         return list(self._accounts.filter(id__in=page).order_by(*order))
 
 
+# The active CSMs and managers, for the pickers of nearly every page: one cached list,
+# forgotten whenever a user, a group or a user's groups change (customers.apps).
+PEOPLE_KEY = "customers:people"
+
+
+def people() -> list[tuple[int, str, str, bool]]:
+    """``(id, username, full name or username, is a CSM)`` of every active user in the
+    CSMs or Managers group, by username."""
+
+    def load() -> list[tuple[int, str, str, bool]]:
+        rows = (
+            User.objects.filter(is_active=True, groups__name__in=[CSMS, MANAGERS])
+            .values_list("id", "username", "first_name", "last_name", "groups__name")
+            .order_by("username", "id")
+        )
+        result: dict[int, tuple[int, str, str, bool]] = {}
+        for pk, username, first, last, group in rows:
+            name = f"{first} {last}".strip() or username
+            was_csm = pk in result and result[pk][3]
+            result[pk] = (pk, username, name, was_csm or group == CSMS)
+        return list(result.values())
+
+    return remembered(PEOPLE_KEY, load)
+
+
 def csm_usernames() -> list[str]:
     """Usernames of the active CSMs, for pickers."""
-    return list(
-        User.objects.filter(groups__name=CSMS, is_active=True)
-        .order_by("username")
-        .values_list("username", flat=True)
-    )
+    return [username for _, username, _, is_csm in people() if is_csm]
 
 
 def picklist_list() -> QuerySet[Picklist]:

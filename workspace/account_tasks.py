@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from cs_platform.htmx import is_htmx
 from cs_platform.roles import CSMS, MANAGERS
+from customers import selectors as customer_selectors
 from customers.models import Account
 from playbooks import services as playbook_services
 from playbooks.models import TaskSource
@@ -44,7 +45,13 @@ class ManualTaskForm(forms.Form):
             .distinct()
             .order_by("username")
         )
-        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+        # The options from the cached people list (the same users, in the same order):
+        # only a submitted choice is looked up in the queryset.
+        assignee = self.fields["assignee"]
+        assignee.choices = [
+            ("", assignee.empty_label),
+            *[(pk, name) for pk, _, name, _ in customer_selectors.people()],
+        ]
 
     def clean_title(self) -> str:
         title = self.cleaned_data["title"].strip()

@@ -57,23 +57,61 @@ def _timeline_sources(account: Account, before: datetime | None) -> list[list[Ti
     def upto(queryset: QuerySet, column: str) -> QuerySet:
         return queryset.filter(**{f"{column}__lt": before}) if before else queryset
 
-    notes = upto(Note.objects.filter(account=account), "happened_at").select_related("author")
-    events = upto(segment_selectors.account_events(account=account), "at")
-    runs = upto(playbook_selectors.playbook_run_list(account=account), "created_at")
-    created = upto(Task.objects.filter(account=account), "created_at").select_related(
-        "assignee", "created_by"
+    # Each source reads only the columns its entries show (a wide row costs the page
+    # twice: in the SQL Django compiles and in the model instances it builds).
+    notes = (
+        upto(Note.objects.filter(account=account), "happened_at")
+        .select_related("author")
+        .only("happened_at", "kind", "body", *_people("author"))
     )
-    changes = upto(
-        TaskStatusChange.objects.filter(task__account=account).exclude(from_status=""), "at"
-    ).select_related("task", "by")
-    owners = upto(account.assignments.all(), "started_at").select_related("user")
+    events = (
+        upto(segment_selectors.account_events(account=account), "at")
+        .select_related(None)
+        .select_related("segment")
+        .only("at", "kind", "segment", "segment__name")
+    )
+    runs = (
+        upto(playbook_selectors.playbook_run_list(account=account), "created_at")
+        .select_related(None)
+        .select_related("playbook")
+        .only("created_at", "status", "detail", "playbook", "playbook__name")
+    )
+    task_fields = ("source", "window_id", "contract_id", "title")
+    created = (
+        upto(Task.objects.filter(account=account), "created_at")
+        .select_related("assignee", "created_by")
+        .only("created_at", "due_date", *task_fields, *_people("assignee", "created_by"))
+    )
+    changes = (
+        upto(TaskStatusChange.objects.filter(task__account=account).exclude(from_status=""), "at")
+        .select_related("task", "by")
+        .only(
+            "at", "to_status", "note", "task", *(f"task__{f}" for f in task_fields), *_people("by")
+        )
+    )
+    owners = (
+        upto(account.assignments.all(), "started_at")
+        .select_related("user")
+        .only("account", "started_at", "role", *_people("user"))
+    )
 
     def name(user: Any) -> str:
         return (user.get_full_name() or user.username) if user else ""
 
-    renewals = upto(
-        RenewalChange.objects.filter(renewal__contract__account=account), "at"
-    ).select_related("renewal", "by")
+    renewals = (
+        upto(RenewalChange.objects.filter(renewal__contract__account=account), "at")
+        .select_related("renewal", "by")
+        .only(
+            "at",
+            "kind",
+            "forecast",
+            "outcome",
+            "arr",
+            "note",
+            "renewal__contract_id",
+            *_people("by"),
+        )
+    )
     sources = [
         [
             TimelineItem(
@@ -160,6 +198,12 @@ def _timeline_sources(account: Account, before: datetime | None) -> list[list[Ti
         ],
     ]
     return sources
+
+
+def _people(*relations: str) -> tuple[str, ...]:
+    """The user columns a timeline entry names someone by, through each of ``relations``."""
+    names = ("username", "first_name", "last_name")
+    return (*relations, *(f"{r}__{f}" for r in relations for f in names))
 
 
 def account_timeline(

@@ -230,6 +230,9 @@ def account_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
     segments = list(
         segment_selectors.account_segments(account=account)
         .filter(is_active=True)
+        .select_related(None)
+        .select_related("current_version")
+        .only("name", "current_version", "current_version__number")
         .order_by("name", "id")
     )
     tasks = playbook_selectors.task_rows(account_id=account.id).filter(

@@ -1,10 +1,12 @@
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import Group
 
+from cs_platform.roles import CSMS, MANAGERS
 from customers import selectors, services
 
-from .factories import AccountFactory, CSMFactory
+from .factories import AccountFactory, CSMFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +50,27 @@ def test_current_owner_assignment():
     alice = CSMFactory(username="alice")
     services.csm_assign(account=account, user=alice)
     assert selectors.current_owner_assignment(account=account).user == alice
+
+
+def test_the_cached_people_list_follows_users_and_their_groups(django_assert_num_queries):
+    # Given a CSM, a manager, a user in no role group and the list read once
+    carol = CSMFactory(username="carol", first_name="Carol", last_name="King")
+    boss = UserFactory(username="boss")
+    boss.groups.add(Group.objects.get(name=MANAGERS))
+    outsider = UserFactory(username="outsider")
+    assert selectors.people() == [
+        (boss.pk, "boss", "boss", False),
+        (carol.pk, "carol", "Carol King", True),
+    ]
+    # When it is read again, then it comes from the cache
+    with django_assert_num_queries(0):
+        assert selectors.csm_usernames() == ["carol"]
+    # When a user joins the CSMs, or a CSM is deactivated, then the next read says so
+    outsider.groups.add(Group.objects.get(name=CSMS))
+    assert selectors.csm_usernames() == ["carol", "outsider"]
+    carol.is_active = False
+    carol.save()
+    assert selectors.csm_usernames() == ["outsider"]
+    # And a removal from the group through the group's side too
+    Group.objects.get(name=CSMS).user_set.remove(outsider)
+    assert selectors.csm_usernames() == []
