@@ -8,8 +8,21 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 
 from cs_platform import clock
 from cs_platform.roles import CSMS
@@ -63,26 +76,41 @@ def book_stats(user: Any, today: date) -> dict[str, Any]:
 
 
 def task_buckets(viewer: Any, user: Any, today: date) -> dict[str, dict[str, Any]]:
-    """The user's open tasks overdue, due today and due this week: each bucket's count
-    (one aggregate query) and its first BOOK_TASKS_SHOWN tasks (one query each), with
-    whether ``viewer`` may change them."""
+    """The user's open tasks overdue, due today and due this week: each bucket's count and
+    its first BOOK_TASKS_SHOWN tasks (by due date), with whether ``viewer`` may change
+    them. Two queries: the open tasks due by the week's end, each with its bucket, its
+    place in the bucket and the bucket's size (window functions over the tasks alone),
+    keeping the first places; then those few tasks' rows."""
     week_end = today + timedelta(days=7)
-    buckets = {
-        "overdue": Q(due_date__lt=today),
-        "today": Q(due_date=today),
-        "week": Q(due_date__gt=today, due_date__lte=week_end),
-    }
-    tasks = playbook_selectors.task_rows(assignee=user, status=TaskStatus.OPEN)
-    counts = tasks.order_by().aggregate(
-        **{key: Count("id", filter=condition) for key, condition in buckets.items()}
+    bucket = Case(
+        When(due_date__lt=today, then=Value("overdue")),
+        When(due_date=today, then=Value("today")),
+        default=Value("week"),
+        output_field=CharField(),
     )
-    result = {}
-    for key, condition in buckets.items():
-        rows = list(tasks.filter(condition)[:BOOK_TASKS_SHOWN])
-        result[key] = {
-            "count": counts[key],
-            "rows": [(task, playbook_services.task_can_change(viewer, task)) for task in rows],
-        }
+    shown = (
+        Task.objects.filter(assignee=user, status=TaskStatus.OPEN, due_date__lte=week_end)
+        .annotate(
+            bucket=bucket,
+            place=Window(RowNumber(), partition_by=[bucket], order_by=["due_date", "id"]),
+            bucket_size=Window(Count("id"), partition_by=[bucket]),
+        )
+        .filter(place__lte=BOOK_TASKS_SHOWN)
+        .values_list("id", "bucket", "bucket_size")
+    )
+    result: dict[str, dict[str, Any]] = {
+        key: {"count": 0, "rows": []} for key in ("overdue", "today", "week")
+    }
+    buckets = {}
+    for task_id, key, size in shown:
+        buckets[task_id] = key
+        result[key]["count"] = size
+    if buckets:
+        rows = playbook_selectors.task_rows(assignee=user).filter(id__in=list(buckets))
+        for task in rows:
+            result[buckets[task.id]]["rows"].append(
+                (task, playbook_services.task_can_change(viewer, task))
+            )
     return result
 
 
