@@ -157,6 +157,10 @@ else:
         }
     }
 
+# Sessions are read from the cache (written through to the database, which stays the
+# record): a page costs one query fewer, and a session survives a cache flush.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- Celery -----------------------------------------------------------------------------
 # With no CELERY_BROKER_URL the embedded default is kombu's filesystem transport: no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
