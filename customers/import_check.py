@@ -119,7 +119,11 @@ def chunk_plan(
     }
     owner_texts = {row.owner.lower() for row in rows if row.owner}
     owners.resolve(owner_texts)
-    current_owners = _current_owner_ids([v["id"] for v in existing.values()]) if owner_texts else {}
+    # A chunk of new accounts has no current owners to look up (and the lookup, planned
+    # without statistics mid-import, would hash every assignment written so far).
+    current_owners = (
+        _current_owner_ids([v["id"] for v in existing.values()]) if owner_texts and existing else {}
+    )
     contracts = _existing_contracts(reader, existing, rows)
     key_column = reader.column_for(KEY_TARGET)
     planned = []

@@ -381,17 +381,19 @@ def _stored(model_field: Any, value: Any) -> Any:
     return model_field.get_db_prep_save(value, connection)
 
 
-def _owners_assign(owner_ids: dict[int, int | None]) -> None:
-    """Close the current owner assignment of each account of ``owner_ids`` (account id ->
-    new owner id, None for no owner) and open one for the new owner: two set-based
-    statements, the ids and rows each bound as one parameter."""
+def _owners_assign(owner_ids: dict[int, int | None], *, existing: list[int]) -> None:
+    """Close the current owner assignment of each account of ``existing`` (the accounts of
+    ``owner_ids`` that were there before the import: a new one has none) and open one for
+    each new owner (``owner_ids``: account id -> new owner id, None for no owner): two
+    set-based statements, the ids and rows each bound as one parameter."""
     now = timezone.now()
-    rows_sql, rows_params = dialect().id_rows(sorted(owner_ids))
-    CSMAssignment.objects.filter(
-        account_id__in=RawSQL(rows_sql, rows_params),  # noqa: S611 (bound values)
-        role=AssignmentRole.OWNER,
-        ended_at__isnull=True,
-    ).update(ended_at=now)
+    if existing:
+        rows_sql, rows_params = dialect().id_rows(sorted(existing))
+        CSMAssignment.objects.filter(
+            account_id__in=RawSQL(rows_sql, rows_params),  # noqa: S611 (bound values)
+            role=AssignmentRole.OWNER,
+            ended_at__isnull=True,
+        ).update(ended_at=now)
     started_at = CSMAssignment._meta.get_field("started_at").get_db_prep_save(now, connection)
     rows = [
         {"account_id": account_id, "user_id": user_id,
@@ -429,7 +431,10 @@ def _write_chunk(plans: list[PlannedRow], reader: ProfileReader) -> None:
         ids.update(_accounts_upsert(sorted(fields), rows))
     owner_plans = [plan for plan in plans if plan.owner_changed]
     if owner_plans:
-        _owners_assign({ids[plan.row.key]: plan.owner_id for plan in owner_plans})
+        _owners_assign(
+            {ids[plan.row.key]: plan.owner_id for plan in owner_plans},
+            existing=[ids[plan.row.key] for plan in owner_plans if plan.action == UPDATE],
+        )
     accounts_mark_changed(account_ids=ids.values())
     contract_rows = [plan.contract_row for plan in plans if plan.contract_row]
     if contract_rows:
