@@ -117,8 +117,10 @@ def _chunks(reader: ProfileReader, records: Any) -> Iterator[list[MappedRow]]:
     """Mapped records in chunks; a record's row is its place in a spreadsheet (header 1)."""
     chunk: list[MappedRow] = []
     for number, cells in enumerate(records, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue  # a blank line is no record
+        # A blank line is no record. Most records start with a filled cell: that one
+        # test, not a generator over every cell, decides for them.
+        if not (cells and cells[0].strip()) and not any(cell.strip() for cell in cells):
+            continue
         chunk.append(reader.map(number, cells))
         if len(chunk) == CHUNK_ROWS:
             yield chunk
