@@ -1,6 +1,7 @@
 """Benchmark: merge one picklist value into another over a million accounts on PostgreSQL
-(``customers.picklists.picklist_values_merge``: the accounts holding the value are marked
-changed in bounded batches, then rewritten in one UPDATE). Target: 10 s or less.
+(``customers.picklists.picklist_values_merge``: on PostgreSQL the accounts holding the
+value are rewritten and marked changed in one statement, an UPDATE ... RETURNING feeding
+the INSERT of the marks). Target: 10 s or less.
 
     .venv/bin/python bench/picklist_merge.py [--accounts 1000000] [--share 0.25]
         [--db cs_bench_picklist_merge] [--reuse]
@@ -10,6 +11,8 @@ Creates (drops and re-creates, unless ``--reuse`` finds it filled) the scratch d
 ``--accounts`` accounts straight in SQL (generate_series): a ``--share`` of them hold the
 industry ``Tech``, the others the built-in industries. It then times the merge of ``Tech``
 into ``Technology`` (the whole service call, commit included), and checks the result.
+With ``--reuse`` the first merge after a load is slower than the next ones: the load
+packs the account indexes' leaf pages, and the first merge splits nearly all of them.
 """
 
 import argparse

@@ -57,6 +57,9 @@ LOOKUP_BATCH_SIZE = 2_000
 ACCOUNT_READ_ONLY_FIELDS = frozenset(
     {"id", "arr", "renewal_date", "csm", "health_score", "created_at", "updated_at"}
 )
+# As sets: ``account_row_clean`` asks once per value (an import: ~800,000 times).
+_ACCOUNT_EDITABLE = frozenset(ACCOUNT_EDITABLE_FIELDS)
+_PICKLIST_FIELDS = frozenset(PICKLIST_FIELDS)
 # The column (or key) of a contract row that names its account.
 CONTRACT_CSV_ACCOUNT_COLUMN = "account_external_id"
 
@@ -108,7 +111,7 @@ def account_row_clean(
     for name, value in row.items():
         if name in ACCOUNT_READ_ONLY_FIELDS:
             continue
-        if name not in ACCOUNT_EDITABLE_FIELDS:
+        if name not in _ACCOUNT_EDITABLE:
             errors[str(name)] = ["Unknown or read-only field."]
             continue
         if name == "traits":
@@ -125,7 +128,7 @@ def account_row_clean(
             continue
         try:
             cleaned[name] = field_value_clean(Account._meta.get_field(name), value)
-            if name in PICKLIST_FIELDS:
+            if name in _PICKLIST_FIELDS:
                 cleaned[name] = picklists.clean(name, cleaned[name])
         except ValidationError as exc:
             errors[name] = _messages(exc)

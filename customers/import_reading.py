@@ -130,8 +130,9 @@ class MappedRow:
     contract: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
+        # Read several times per record; the record is not changed once mapped.
         return str(self.account.get(KEY_TARGET) or "").strip()
 
 
@@ -203,17 +204,20 @@ class ProfileReader:
         row = MappedRow(line=line, cells=cells)
         if len(cells) > len(self.header):
             row.errors["(row)"] = ["The row has more cells than the header has columns."]
+        width = len(cells)
         for position, mapping in self.mappings:
-            text = cells[position].strip() if position < len(cells) else ""
+            text = cells[position].strip() if position < width else ""
             if text and mapping.values:
                 text = mapping.values.get(text) or mapping.values_folded.get(text.lower(), text)
             if not text:
                 if mapping.keep_if_blank or mapping.target == KEY_TARGET:
                     continue
                 value: Any = None
+            elif mapping.value_kind == "text":
+                value = text
             else:
                 try:
-                    value = self._value(mapping, text)
+                    value = self._typed(mapping.value_kind, text)
                 except ValueError as exc:
                     row.errors.setdefault(mapping.column, []).append(str(exc))
                     continue
@@ -245,9 +249,6 @@ class ProfileReader:
         if isinstance(model_field, models.DecimalField):
             return "money"
         return "text"
-
-    def _value(self, mapping: ColumnMapping, text: str) -> Any:
-        return text if mapping.value_kind == "text" else self._typed(mapping.value_kind, text)
 
     def _typed(self, kind: str, text: str) -> Any:
         if kind == "boolean":

@@ -7,23 +7,25 @@ apps that keep rules)."""
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cs_platform import reference
+from cs_platform.db import dialect, load_sql, table_name
 
 from .models import (
     Account,
     BusinessModel,
     Industry,
     LifecycleStage,
+    PendingEvaluation,
     Picklist,
     PicklistValue,
     Plan,
     Region,
 )
 from .selectors import PICKLIST_VALUES_KEY
-from .services import accounts_mark_changed_matching
+from .services import accounts_mark_changed_matching, accounts_marks_announce
 from .signals import picklist_value_removing
 
 # The initial values of each picklist, and which picklists accept new values by default.
@@ -80,12 +82,29 @@ def _refuse_if_used(field: str, value: str, action: str) -> None:
 
 
 def _accounts_rewrite(field: str, old: str, new: str) -> int:
-    """Every account holding ``old`` in ``field`` gets ``new``, set-based: the accounts are
-    marked changed first (one INSERT ... SELECT), then rewritten in one UPDATE."""
-    holders = Account.objects.filter(**{field: old})
-    if not accounts_mark_changed_matching(accounts=holders):
-        return 0
-    return holders.update(**{field: new, "updated_at": timezone.now()})
+    """Every account holding ``old`` in ``field`` gets ``new`` and is marked changed,
+    set-based. Where the database has data-modifying WITH, one statement (the UPDATE's
+    RETURNING feeds the marks: the holders are found once); else one INSERT ... SELECT of
+    the marks, then one UPDATE."""
+    if not dialect().data_modifying_ctes:
+        holders = Account.objects.filter(**{field: old})
+        if not accounts_mark_changed_matching(accounts=holders):
+            return 0
+        return holders.update(**{field: new, "updated_at": timezone.now()})
+    statement = load_sql(
+        "customers",
+        "accounts_value_rewrite_marking",
+        account=table_name(Account),
+        column=connection.ops.quote_name(Account._meta.get_field(field).column),
+        pending_evaluation=table_name(PendingEvaluation),
+    )
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [new, now, old, now])
+        rewritten = cursor.rowcount
+    if rewritten:
+        accounts_marks_announce(account_ids=None)
+    return rewritten
 
 
 @transaction.atomic

@@ -94,8 +94,14 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, [timezone.now(), *rows_params])
+    accounts_marks_announce(account_ids=ids)
+
+
+def accounts_marks_announce(*, account_ids: list[int] | None) -> None:
+    """What follows marks written in the current transaction: ``accounts_marked`` now,
+    ``accounts_changed`` after commit (``account_ids=None``: too many to list)."""
     accounts_marked.send(sender=Account)
-    transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=ids))
+    transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=account_ids))
 
 
 def accounts_mark_changed_matching(
@@ -126,8 +132,7 @@ def accounts_mark_changed_matching(
         cursor.execute(statement, [timezone.now(), *select_params])
         marked = cursor.rowcount
     if marked:
-        accounts_marked.send(sender=Account)
-        transaction.on_commit(lambda: accounts_changed.send(sender=Account, account_ids=None))
+        accounts_marks_announce(account_ids=None)
     return marked
 
 

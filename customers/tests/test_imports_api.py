@@ -222,6 +222,35 @@ def test_profile_with_traits_and_contract_fields(client, run):
     assert account.arr == Decimal("12000.50")
 
 
+def test_reimport_compares_values_as_stored_not_as_written(client, run):
+    # given an account, and a profile reading its industry, date, money and count columns
+    AccountFactory(
+        external_id="s-1", industry="software", customer_since="2022-09-15",
+        cost_to_serve=Decimal("1200.00"), employees=50,
+    )  # fmt: skip
+    columns = [
+        {"column": "Id", "target": "external_id"},
+        {"column": "Industry", "target": "industry"},
+        {"column": "Since", "target": "customer_since"},
+        {"column": "Cost", "target": "cost_to_serve"},
+        {"column": "Staff", "target": "employees"},
+    ]
+    response = client.post(
+        "/api/import-profiles/", {"name": "same", "label": "Same", "columns": columns},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    header = b"Id,Industry,Since,Cost,Staff\n"
+    # when the file holds the stored values written otherwise: unchanged
+    job = run(header + b"s-1,SOFTWARE,2022-09-15,1200,50\n", profile="same")
+    assert (job["updated"], job["unchanged"], job["written"]) == (0, 1, False)
+    # when one value differs: only that one is a change
+    job = run(header + b"s-1,software,2022-09-15,1200.5,50\n", profile="same")
+    assert job["updated"] == 1
+    assert job["changes"][0]["fields"] == {"cost_to_serve": {"from": "1200.00", "to": "1200.5"}}
+    assert Account.objects.get(external_id="s-1").cost_to_serve == Decimal("1200.50")
+
+
 def test_profile_create_names_the_bad_mapping(client):
     response = client.post(
         "/api/import-profiles/",

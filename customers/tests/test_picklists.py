@@ -7,7 +7,10 @@ import importlib
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from cs_platform.db import dialect
 from customers import picklists, services
 from customers.bulk_upsert import accounts_bulk_upsert
 from customers.models import Account, PendingEvaluation, Picklist, PicklistValue
@@ -150,6 +153,32 @@ def test_merge_rewrites_the_accounts_and_marks_them_changed():
         a.pk for a in moved
     }
     assert "Tech" not in values_of("industry")
+
+
+def test_merge_finds_the_holders_once_where_the_database_allows_writes_in_with():
+    # given accounts holding a value, and a picklist with both values
+    industry = Picklist.objects.get(field="industry")
+    PicklistValue.objects.create(picklist=industry, value="Tech", order=20)
+    PicklistValue.objects.create(picklist=industry, value="Technology", order=21)
+    moved = [AccountFactory(industry="Tech") for _ in range(3)]
+    PendingEvaluation.objects.all().delete()
+    # when merged
+    with CaptureQueriesContext(connection) as queries:
+        picklists.picklist_values_merge(
+            picklist=industry, from_value="Tech", into_value="Technology"
+        )
+    # then the rewrite and the marks are one statement (two where WITH cannot write)
+    account_table = Account._meta.db_table
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if account_table in q["sql"]
+        and q["sql"].lstrip().upper().startswith(("WITH", "UPDATE", "INSERT"))
+    ]
+    assert len(writes) == (1 if dialect().data_modifying_ctes else 2), writes
+    assert set(PendingEvaluation.objects.values_list("account_id", flat=True)) == {
+        a.pk for a in moved
+    }
 
 
 def test_a_value_a_published_rule_uses_cannot_be_merged_deleted_or_renamed():
