@@ -379,12 +379,19 @@ def _write(values: Mapping[Key, Decimal | int], *, add: bool) -> int:
         cursor.execute(f"DELETE FROM {STAGING_TABLE}")
         cursor.execute(f"DELETE FROM {features.CHANGES_TABLE}")
         _stage(cursor, values)
-        metric_ids = {metric_id for _, metric_id, _ in values}
+        metric_days = {(metric_id, day) for _, metric_id, day in values}
+        metric_ids = {metric_id for metric_id, _ in metric_days}
         db.tune_transaction(cursor)
         db.set_local(cursor, INGEST_SETTINGS)
         features.usage_writers_lock()
         _check_still_there(cursor, metric_ids)
-        as_of = features.features_as_of(metric_ids)
+        # Only days before a metric's as_of are in its window values; today's (and
+        # tomorrow's) rows are read live by the rules, so a day's batch has nothing to add.
+        as_of = {
+            metric_id: day
+            for metric_id, day in features.features_as_of(metric_ids).items()
+            if any(m == metric_id and d < day for m, d in metric_days)
+        }
         cursor.execute(load_sql("usage", "usage_daily_stored_days"))
         if cursor.fetchone() is None:  # a new day's batch: no row to look up, none to update
             cursor.execute(load_sql("usage", "usage_daily_changes_new_days"))
@@ -396,7 +403,10 @@ def _write(values: Mapping[Key, Decimal | int], *, add: bool) -> int:
             cursor.execute(load_sql("usage", "usage_daily_update"))
         db.analyze(cursor, features.CHANGES_TABLE)
         cursor.execute(load_sql("usage", "usage_daily_insert"))
-        features.features_apply_changes(cursor, as_of, one_day_per_pair=_one_day_per_pair(values))
+        if as_of:
+            features.features_apply_changes(
+                cursor, as_of, one_day_per_pair=_one_day_per_pair(values)
+            )
         changed = Account.objects.filter(
             id__in=RawSQL(f"SELECT account_id FROM {features.CHANGES_TABLE}", [])  # noqa: S611
         )
