@@ -25,10 +25,10 @@ from django.utils.dateparse import parse_datetime
 
 from cs_platform.db import dialect, load_sql, table_name
 from customers.models import Account
-from customers.services import accounts_mark_changed_matching
+from customers.services import accounts_mark_changed, accounts_mark_changed_matching
 
 from . import features
-from .models import USAGE_VALUE, MetricKind, UsageEventBatch, UsageMetric
+from .models import USAGE_VALUE, DailyUsage, MetricKind, UsageEventBatch, UsageMetric
 from .settings_access import MAX_ROWS_PER_REQUEST, latest_allowed_day, usage_time_zone
 
 DAILY_COLUMNS = ("account", "metric", "day", "value")
@@ -42,6 +42,10 @@ ACCOUNT_LOOKUP_BATCH = 10_000
 # table and the window values by key (one lookup per row), where a hash join reads the
 # whole table (every account's window values, for every request).
 INGEST_SETTINGS = {"work_mem": "64MB", "enable_hashjoin": "off", "enable_memoize": "off"}
+# A batch over at most this many (metric, day) pairs is checked for stored rows with one
+# statement of that many index descents before anything is staged (a day's batch: one per
+# metric); more pairs are staged first and checked by a join.
+MAX_NEW_DAY_RANGES = 100
 # At most this many row errors are listed; the count says how many there were.
 MAX_ERRORS_LISTED = 100
 _MAX_VALUE = Decimal(10) ** (USAGE_VALUE["max_digits"] - USAGE_VALUE["decimal_places"])
@@ -342,17 +346,63 @@ def _check_still_there(cursor, metric_ids: set[int]) -> None:
     raise ValidationError({"rows": [f"{what} was deleted while the batch was checked"]})
 
 
-def _stage(cursor, values: Mapping[Key, Decimal | int]) -> None:
-    """Load the batch into the staging table: on PostgreSQL one COPY of text made in one
-    pass (ids, ISO days and numbers need no escaping), else the dialect's bulk insert."""
+def _stage(cursor, values: Mapping[Key, Decimal | int], table: str = STAGING_TABLE) -> None:
+    """Load the batch into ``table`` (the staging table, or the daily table itself for a
+    new day's batch): on PostgreSQL one COPY of text made in one pass (ids, ISO days and
+    numbers need no escaping), else the dialect's bulk insert."""
     db = dialect()
     if not db.copy_from_stdin:
         rows = ((a, m, d, v) for (a, m, d), v in values.items())
-        db.copy_rows(cursor, STAGING_TABLE, STAGING_COLUMNS, rows)
+        db.copy_rows(cursor, table, STAGING_COLUMNS, rows)
         return
     iso = {day: day.isoformat() for day in {day for _, _, day in values}}
     text = "".join([f"{a}\t{m}\t{iso[d]}\t{v}\n" for (a, m, d), v in values.items()])
-    db.copy_text(cursor, STAGING_TABLE, STAGING_COLUMNS, text)
+    db.copy_text(cursor, table, STAGING_COLUMNS, text)
+
+
+def _ranges_stored(cursor, ranges: Mapping[tuple[int, int], list[int]]) -> bool:
+    """Whether the daily table holds a row of some (metric, day) of ``ranges`` between its
+    lowest and highest account: one index descent per (metric, day). The caller holds the
+    usage writers' lock, so no other writer adds rows meanwhile."""
+    conditions, params = [], []
+    for (metric_id, day), (low, high) in ranges.items():
+        conditions.append("(metric_id = %s AND day = %s AND account_id BETWEEN %s AND %s)")
+        params += [metric_id, day, low, high]
+    cursor.execute(
+        f"SELECT 1 FROM {table_name(DailyUsage)} WHERE {' OR '.join(conditions)} LIMIT 1", params
+    )
+    return cursor.fetchone() is not None
+
+
+def _account_ranges(values: Mapping[Key, object]) -> dict[tuple[int, int], list[int]]:
+    """The lowest and highest account of each (metric, day) of ``values``."""
+    ranges: dict[tuple[int, int], list[int]] = {}
+    for account_id, metric_id, day in values:
+        bounds = ranges.get((metric_id, day))
+        if bounds is None:
+            ranges[(metric_id, day)] = [account_id, account_id]
+        elif account_id < bounds[0]:
+            bounds[0] = account_id
+        elif account_id > bounds[1]:
+            bounds[1] = account_id
+    return ranges
+
+
+def _write_new_days(cursor, values: Mapping[Key, Decimal | int]) -> int:
+    """A batch with no stored row to replace or add to, and no day in the window values
+    (a day's batch): its rows go straight into the daily table (no staging, no lookup of
+    old values) and its accounts are marked. Returns how many accounts were marked. The
+    caller holds the usage writers' lock and checked both conditions under it."""
+    account_ids = sorted({account_id for account_id, _, _ in values})
+    rows_sql, rows_params = dialect().id_rows(account_ids)
+    cursor.execute(
+        f"SELECT COUNT(*) FROM {table_name(Account)} WHERE id IN ({rows_sql})", rows_params
+    )
+    if cursor.fetchone()[0] != len(account_ids):
+        raise ValidationError({"rows": ["an account was deleted while the batch was checked"]})
+    _stage(cursor, values, table_name(DailyUsage))
+    accounts_mark_changed(account_ids=account_ids)
+    return len(account_ids)
 
 
 def _one_day_per_pair(values: Mapping[Key, object]) -> bool:
@@ -376,15 +426,13 @@ def _write(values: Mapping[Key, Decimal | int], *, add: bool) -> int:
             f"value numeric(18, 4) NOT NULL){db.temp_table_suffix}"
         )
         features.changes_table_ensure(cursor)
-        cursor.execute(f"DELETE FROM {STAGING_TABLE}")
-        cursor.execute(f"DELETE FROM {features.CHANGES_TABLE}")
-        _stage(cursor, values)
         metric_days = {(metric_id, day) for _, metric_id, day in values}
         metric_ids = {metric_id for metric_id, _ in metric_days}
         db.tune_transaction(cursor)
         db.set_local(cursor, INGEST_SETTINGS)
         features.usage_writers_lock()
-        _check_still_there(cursor, metric_ids)
+        if UsageMetric.objects.filter(pk__in=metric_ids).count() != len(metric_ids):
+            raise ValidationError({"rows": ["a metric was deleted while the batch was checked"]})
         # Only days before a metric's as_of are in its window values; today's (and
         # tomorrow's) rows are read live by the rules, so a day's batch has nothing to add.
         as_of = {
@@ -392,6 +440,14 @@ def _write(values: Mapping[Key, Decimal | int], *, add: bool) -> int:
             for metric_id, day in features.features_as_of(metric_ids).items()
             if any(m == metric_id and d < day for m, d in metric_days)
         }
+        if not as_of and len(metric_days) <= MAX_NEW_DAY_RANGES:
+            ranges = _account_ranges(values)
+            if not _ranges_stored(cursor, ranges):
+                return _write_new_days(cursor, values)
+        cursor.execute(f"DELETE FROM {STAGING_TABLE}")
+        cursor.execute(f"DELETE FROM {features.CHANGES_TABLE}")
+        _stage(cursor, values)
+        _check_still_there(cursor, metric_ids)
         cursor.execute(load_sql("usage", "usage_daily_stored_days"))
         if cursor.fetchone() is None:  # a new day's batch: no row to look up, none to update
             cursor.execute(load_sql("usage", "usage_daily_changes_new_days"))
