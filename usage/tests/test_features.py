@@ -320,3 +320,31 @@ def test_an_account_deleted_while_its_batch_is_checked_is_a_400(settings, monkey
     with pytest.raises(ValidationError, match="deleted while the batch was checked"):
         usage_daily_ingest(rows=rows)
     assert not DailyUsage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_days_batch_leaves_the_window_values_and_late_data_updates_them(settings):
+    # given an account with logins on the last three days, window values as of today
+    settings.CS_TODAY = START
+    logins, acc = metric("logins"), account(external_id="acme")
+    for back in (1, 2, 3):
+        daily(acc, logins, START - timedelta(days=back), 2)
+    features.usage_features_rebuild(today=START)
+    kept = stored_features(logins.pk)
+    rule = {"field": "usage.logins.sum_7d", "op": "eq", "value": 15}
+
+    def row(day: date, value: int) -> dict:
+        return {"account": "acme", "metric": "logins", "day": day.isoformat(), "value": value}
+
+    # when today's batch arrives (a new day: copied straight into the daily table)
+    assert usage_daily_ingest(rows=[row(START, 9)]).changed_accounts == 1
+    # then the window values are untouched, and the rules read today's row with them
+    assert stored_features(logins.pk) == kept
+    assert list(rule_queryset(rule, today=START)) == [acc]
+    # when today is re-sent and a past day corrected (late data)
+    usage_daily_ingest(rows=[row(START, 10), row(START - timedelta(days=2), 1)])
+    # then only the past day reached the window values, and the rules agree
+    assert stored_features(logins.pk) != kept
+    assert_features_right(logins)
+    assert list(rule_queryset(rule, today=START)) == [acc]  # 2 + 1 + 2 + 10
+    assert DailyUsage.objects.get(day=START).value == 10
