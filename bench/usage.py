@@ -25,6 +25,7 @@ measured around the whole call:
 """
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -328,6 +329,8 @@ def main() -> int:
         "    RSS after each request (MB): " + ", ".join(f"{mb:.0f}" for mb in rss_after_requests),
         flush=True,
     )
+    gc.collect()  # what of it was garbage in reference cycles (freed by a full collection)
+    print(f"    RSS after a full garbage collection: {current_rss_mb():.0f} MB", flush=True)
     print(f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     print("Summary: " + ", ".join(f"{k} = {v:,.1f}" for k, v in results.items()), flush=True)
     return 0
