@@ -364,13 +364,18 @@ def _ranges_stored(cursor, ranges: Mapping[tuple[int, int], list[int]]) -> bool:
     """Whether the daily table holds a row of some (metric, day) of ``ranges`` between its
     lowest and highest account: one index descent per (metric, day). The caller holds the
     usage writers' lock, so no other writer adds rows meanwhile."""
-    conditions, params = [], []
-    for (metric_id, day), (low, high) in ranges.items():
-        conditions.append("(metric_id = %s AND day = %s AND account_id BETWEEN %s AND %s)")
-        params += [metric_id, day, low, high]
-    cursor.execute(
-        f"SELECT 1 FROM {table_name(DailyUsage)} WHERE {' OR '.join(conditions)} LIMIT 1", params
+    # One EXISTS per range (each a range of the key), not one OR of them: the planner
+    # read the OR of a day's five ranges with a scan of the table's pages (3.4 s).
+    exists = (
+        f"EXISTS (SELECT 1 FROM {table_name(DailyUsage)} WHERE metric_id = %s AND day = %s "
+        "AND account_id BETWEEN %s AND %s)"
     )
+    params = [
+        value
+        for (metric_id, day), (low, high) in ranges.items()
+        for value in (metric_id, day, low, high)
+    ]
+    cursor.execute(f"SELECT 1 WHERE {' OR '.join([exists] * len(ranges))}", params)
     return cursor.fetchone() is not None
 
 
