@@ -1,13 +1,17 @@
 """Ingestion of daily usage and events (DESIGN 11): parse, validate every row (all or
 nothing: any bad row is a 400 naming the rows by index), then write set-based.
 
-Writing: the rows (one per account, metric and day) go into a per-connection staging
-table in bulk (PostgreSQL: COPY); one statement keeps those that change a stored value,
-with the value they replace (``sql/usage_daily_changes.sql``), one writes them
-(``sql/usage_daily_update.sql``, ``sql/usage_daily_insert.sql``), the window values
-follow the changes
-(``features.features_apply_changes``), and exactly the accounts whose stored usage
-changed are marked for segment re-evaluation, all in the same transaction.
+Writing, under the usage writers' lock: a new day's batch (no stored row of its (metric,
+day) pairs within its range of accounts, no day before the window values' day) is
+copied straight into the daily table (PostgreSQL: COPY) and its accounts are marked for
+segment re-evaluation (``_write_new_days``): today's rows reach the rules through their
+join of today's row, so the window values have nothing to add. Any other batch goes into
+a per-connection staging table in bulk; one statement keeps the rows that change a stored
+value, with the value they replace (``sql/usage_daily_changes.sql``), one writes them
+(``sql/usage_daily_update.sql``, ``sql/usage_daily_insert.sql``), the window values take
+the changes of days before their day (``features.features_apply_changes``: late data),
+and exactly the accounts whose stored usage changed are marked, all in the same
+transaction.
 """
 
 import csv
