@@ -1,6 +1,7 @@
 """Ingestion of daily usage and events (DESIGN 11): every row parsed and validated
 (``usage.ingest_rows``; all or nothing: any bad row is a 400 naming the rows by index),
 then written set-based.
+
 Writing, under the usage writers' lock: a new day's batch (no stored row of its (metric,
 day) pairs within its range of accounts, no day before the window values' day) is
 copied straight into the daily table (PostgreSQL: COPY) and its accounts are marked for
