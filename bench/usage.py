@@ -25,6 +25,7 @@ measured around the whole call:
 """
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -67,6 +68,14 @@ def parse_args() -> argparse.Namespace:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now (Linux), unlike ``peak_rss_mb``'s high mark."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def backend_cpu_seconds() -> float | None:
@@ -243,11 +252,14 @@ def main() -> int:
             json.dumps(rows[start : start + MAX_ROWS]) for start in range(0, len(rows), MAX_ROWS)
         ]
 
+    rss_after_requests: list[float] = []
+
     def post_all(path: str, requests: list[str], key: str = "") -> None:
         for number, body in enumerate(requests):
             headers = {"HTTP_IDEMPOTENCY_KEY": f"{key}-{number}"} if key else {}
             response = client.post(path, body, content_type="application/json", **headers)
             assert response.status_code == 200, response.content[:500]
+            rss_after_requests.append(current_rss_mb())
 
     print(f"Measured (load average {os.getloadavg()[0]:.1f}):", flush=True)
     daily_bodies = bodies(daily)
@@ -311,6 +323,14 @@ def main() -> int:
     results["slide s"] = seconds
     results["segments slid s"] = seconds - slides[1]
     results["peak RSS MB"] = peak_rss_mb()
+    # Whether serving requests grows the process (a leak) or not: its resident memory
+    # after each request, in order (the bench's own data is built before the first).
+    print(
+        "    RSS after each request (MB): " + ", ".join(f"{mb:.0f}" for mb in rss_after_requests),
+        flush=True,
+    )
+    gc.collect()  # what of it was garbage in reference cycles (freed by a full collection)
+    print(f"    RSS after a full garbage collection: {current_rss_mb():.0f} MB", flush=True)
     print(f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     print("Summary: " + ", ".join(f"{k} = {v:,.1f}" for k, v in results.items()), flush=True)
     return 0

@@ -83,13 +83,14 @@ def features_as_of(metric_ids: Iterable[int]) -> dict[int, date]:
 
 
 def window_days(today: date) -> dict[str, str]:
-    """``days_N``: the days of each window ending ``today`` as a list of quoted ISO dates,
-    for the statements that look a window up by key (``day IN (...)``: one index descent
-    per day, where a range of days would read every account's rows in it). Dates made
-    here, never input, so they are written into the statement."""
+    """``days_N``: the stored days of each window as of ``today`` (today−N+1 … today−1:
+    today's own row is read live by the rules) as a list of quoted ISO dates, for the
+    statements that look a window up by key (``day IN (...)``: one index descent per day,
+    where a range of days would read every account's rows in it). Dates made here, never
+    input, so they are written into the statement."""
     return {
         f"days_{days}": ", ".join(
-            f"'{(today - timedelta(days=back)).isoformat()}'" for back in range(days)
+            f"'{(today - timedelta(days=back)).isoformat()}'" for back in range(1, days)
         )
         for days in windows.WINDOWS
     }
@@ -138,7 +139,7 @@ def features_apply_changes(
         pairs = "*" if one_day_per_pair else "DISTINCT account_id, metric_id"
         cursor.execute(
             f"SELECT COUNT(*) FROM (SELECT {pairs} FROM {CHANGES_TABLE} "
-            f"WHERE metric_id IN ({metrics}) AND day <= %(today)s) changed",
+            f"WHERE metric_id IN ({metrics}) AND day < %(today)s) changed",
             params,
         )
         if cursor.fetchone()[0] == updated:
@@ -195,7 +196,7 @@ def _metric_slide(metric_id: int, today: date) -> str:
             day += timedelta(days=1)
             cursor.execute(
                 load_sql("usage", "usage_features_slide_add_pairs"),
-                {"metric": metric_id, "today": day},
+                {"metric": metric_id, "today_1": day - timedelta(days=1)},
             )
             cursor.execute(
                 load_sql("usage", "usage_features_slide", **window_days(day)),
@@ -209,7 +210,7 @@ def _slide_params(metric_id: int, today: date) -> dict:
     """The metric, the new day and ``today_N`` = today−N for every N a window or the one
     before it reaches back (N and 2N)."""
     params: dict = {"metric": metric_id, "today": today}
-    for days in sorted({*windows.WINDOWS, *(2 * n for n in windows.WINDOWS)}):
+    for days in sorted({1, *windows.WINDOWS, *(2 * n for n in windows.WINDOWS)}):
         params[f"today_{days}"] = today - timedelta(days=days)
     return params
 

@@ -63,7 +63,8 @@ class DailyUsage(models.Model):
     account = models.ForeignKey(
         "customers.Account",
         on_delete=models.CASCADE,
-        related_name="+",
+        # The rule fields join an account's row of today (``usage.rule_fields``).
+        related_name="usage_daily",
         db_index=False,
         db_constraint=False,
     )

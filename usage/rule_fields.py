@@ -23,6 +23,7 @@ from django.db.models import (
     Count,
     DateField,
     DecimalField,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     FloatField,
@@ -36,8 +37,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf
-from django.db.models.lookups import Exact
+from django.db.models.functions import Cast, Coalesce, Greatest, NullIf
+from django.db.models.lookups import Exact, GreaterThan
 
 from rules import Computed, RuleField, register_family
 from rules.registry import AttributeSpec
@@ -127,6 +128,13 @@ def _feature(metric_id: int, value, output_field) -> Subquery:
     )
 
 
+def _today_value(metric_id: int, today: date) -> Subquery:
+    """The outer account's daily value of the metric on ``today`` (NULL without a row):
+    one lookup of the daily table's key."""
+    row = DailyUsage.objects.filter(account_id=OuterRef("pk"), metric_id=metric_id, day=today)
+    return Subquery(row.order_by().values("value")[:1], output_field=DecimalField(**USAGE_VALUE))
+
+
 def features_relation(metric_id: int) -> tuple[str, FilteredRelation]:
     """The account's features row of the metric as a LEFT OUTER JOIN (at most one row:
     the (account, metric) key), under an alias of its own."""
@@ -134,28 +142,54 @@ def features_relation(metric_id: int) -> tuple[str, FilteredRelation]:
     return f"rule_usage_features_{metric_id}", relation
 
 
-def _window_of_row(kind: str, days: int, column):
-    """``usage.KEY.<kind>_<days>d`` from a features row's columns (``column(name)``), and
-    its type: NULL without a row, except the quotients' zero-safe NULLs."""
-    total = column(f"sum_{days}d")
+def today_relation(metric_id: int, today: date) -> tuple[str, FilteredRelation]:
+    """The account's daily row of the metric on ``today`` as a LEFT OUTER JOIN (at most
+    one row: the (metric, day, account) key), under an alias of its own."""
+    relation = FilteredRelation(
+        "usage_daily", condition=Q(usage_daily__metric_id=metric_id, usage_daily__day=today)
+    )
+    return f"rule_usage_today_{metric_id}", relation
+
+
+def _window_value(kind: str, days: int, column, today_value, output):
+    """``usage.KEY.<kind>_<days>d`` from a features row's columns (``column(name)``: the
+    window's days before today, NULL without a row) and today's daily value
+    (``today_value``, NULL without a row): each window is its stored days plus today. No
+    data: 0 (the empty window), except change (null); avg = sum ÷ N."""
+    todays = Coalesce(today_value, _ZERO, output_field=_NUMBER)
+    if kind == "days_active":
+        active_today = Case(
+            When(GreaterThan(todays, _ZERO), then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        stored = Coalesce(column(f"days_{days}d"), Value(0), output_field=IntegerField())
+        return ExpressionWrapper(stored + active_today, output_field=IntegerField())
+    if kind == "max":
+        stored = Coalesce(column(f"max_{days}d"), _ZERO, output_field=_NUMBER)
+        return Greatest(stored, todays, output_field=_NUMBER)
+    total = ExpressionWrapper(
+        Coalesce(column(f"sum_{days}d"), _ZERO, output_field=_NUMBER) + todays,
+        output_field=_NUMBER,
+    )
     if kind == "change":
         previous = column(f"prev_{days}d")
         return Quotient((total - previous) * Value(Decimal(100)), NullIf(previous, _ZERO))
-    if kind == "days_active":
-        return column(f"days_{days}d")
-    return column(f"max_{days}d") if kind == "max" else total
-
-
-def _complete(kind: str, days: int, value):
-    """No row: 0 (the empty window), except change (null); avg = sum ÷ N."""
-    if kind == "change":
-        return value
-    if kind == "days_active":
-        return Coalesce(value, Value(0), output_field=IntegerField())
-    value = Coalesce(value, _ZERO, output_field=_NUMBER)
     if kind == "avg":
-        return Quotient(value, Value(Decimal(days), output_field=_NUMBER))
-    return value
+        return Quotient(total, Value(Decimal(days), output_field=_NUMBER))
+    return total
+
+
+def _last_active_value(column, today_value, today: date):
+    """Today when today's value is above 0, else the features row's last active day."""
+    return Case(
+        When(
+            GreaterThan(Coalesce(today_value, _ZERO, output_field=_NUMBER), _ZERO),
+            then=Value(today, output_field=DateField()),
+        ),
+        default=column("last_active"),
+        output_field=DateField(),
+    )
 
 
 def _output(kind: str):
@@ -177,33 +211,55 @@ def _current_or_daily(metric_id: int, today: date, from_features, from_daily, ou
     )
 
 
+def _column_lookup(metric_id: int, output_fields: Mapping[str, object]):
+    def column(name: str) -> Subquery:
+        return _feature(metric_id, F(name), output_fields[name])
+
+    return column
+
+
+_COLUMN_FIELDS = {
+    **{f"{stat}_{n}d": _NUMBER for stat in ("sum", "prev", "max") for n in windows.WINDOWS},
+    **{f"days_{n}d": IntegerField() for n in windows.WINDOWS},
+    "last_active": DateField(),
+}
+
+
 def window_expression(metric_id: int, kind: str, days: int, today: date):
     """The SQL value of ``usage.KEY.<kind>_<days>d`` for each account row, on its own (a
-    lookup of the account's features row; ranking, ordering)."""
-    row_value = _window_of_row(kind, days, F)
+    lookup of the account's features row per column read and of today's daily row;
+    ranking, ordering)."""
+    column = _column_lookup(metric_id, _COLUMN_FIELDS)
     return _current_or_daily(
         metric_id,
         today,
-        _complete(kind, days, _feature(metric_id, row_value, _output(kind))),
+        _window_value(kind, days, column, _today_value(metric_id, today), _output(kind)),
         _daily_window(metric_id, kind, days, today),
         _output(kind),
     )
 
 
 def window_joined(metric_id: int, kind: str, days: int, today: date):
-    """The value of ``usage.KEY.<kind>_<days>d`` read through the join of the account's
-    features row (``features_relation``): what rules compile to, one join per metric
-    whatever the number of its fields a statement reads."""
+    """The value of ``usage.KEY.<kind>_<days>d`` read through the joins of the account's
+    features row (``features_relation``) and today's daily row (``today_relation``): what
+    rules compile to, two joins per metric whatever the number of its fields a statement
+    reads."""
     alias, relation = features_relation(metric_id)
-    row_value = _window_of_row(kind, days, lambda column: F(f"{alias}__{column}"))
+    today_alias, todays = today_relation(metric_id, today)
     expression = _current_or_daily(
         metric_id,
         today,
-        _complete(kind, days, row_value),
+        _window_value(
+            kind,
+            days,
+            lambda column: F(f"{alias}__{column}"),
+            F(f"{today_alias}__value"),
+            _output(kind),
+        ),
         _daily_window(metric_id, kind, days, today),
         _output(kind),
     )
-    return {alias: relation}, expression
+    return {alias: relation, today_alias: todays}, expression
 
 
 def _daily_last_active(metric_id: int, today: date) -> Subquery:
@@ -217,7 +273,9 @@ def last_active_expression(metric_id: int, today: date):
     return _current_or_daily(
         metric_id,
         today,
-        _feature(metric_id, F("last_active"), DateField()),
+        _last_active_value(
+            _column_lookup(metric_id, _COLUMN_FIELDS), _today_value(metric_id, today), today
+        ),
         _daily_last_active(metric_id, today),
         DateField(),
     )
@@ -225,14 +283,17 @@ def last_active_expression(metric_id: int, today: date):
 
 def last_active_joined(metric_id: int, today: date):
     alias, relation = features_relation(metric_id)
+    today_alias, todays = today_relation(metric_id, today)
     expression = _current_or_daily(
         metric_id,
         today,
-        F(f"{alias}__last_active"),
+        _last_active_value(
+            lambda column: F(f"{alias}__{column}"), F(f"{today_alias}__value"), today
+        ),
         _daily_last_active(metric_id, today),
         DateField(),
     )
-    return {alias: relation}, expression
+    return {alias: relation, today_alias: todays}, expression
 
 
 # --- the evaluator's side: one query per account for every metric ------------------------

@@ -124,8 +124,14 @@ def test_seed_writes_the_metrics_and_every_shape(today):
     assert churned and all(sums[a]["now"] == 0 for a in churned)
     # the window values the rule fields read are built from the copied rows, as of today
     assert set(UsageFeatureState.objects.values_list("as_of", flat=True)) == {today}
+    # (they hold the window's days before today; the rules add today's row)
     kept = dict(UsageFeatures.objects.filter(metric=logins).values_list("account_id", "sum_30d"))
-    assert {a: s["now"] for a, s in sums.items()} == {a: kept.get(a, 0) for a in sums}
+    todays = dict(
+        DailyUsage.objects.filter(metric=logins, day=today).values_list("account_id", "value")
+    )
+    assert {a: s["now"] for a, s in sums.items()} == {
+        a: kept.get(a, 0) + todays.get(a, 0) for a in sums
+    }
 
 
 @pytest.mark.django_db

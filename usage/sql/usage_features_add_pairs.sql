@@ -6,7 +6,7 @@
 -- Format fields: metrics (a list of metric ids, integers). Parameters (named): today.
 INSERT INTO usage_features_added (account_id, metric_id)
 SELECT DISTINCT c.account_id, c.metric_id FROM usage_daily_changes c
-WHERE c.metric_id IN ({metrics}) AND c.day <= %(today)s AND NOT EXISTS (
+WHERE c.metric_id IN ({metrics}) AND c.day < %(today)s AND NOT EXISTS (
     SELECT 1 FROM usage_usagefeatures f
     WHERE f.account_id = c.account_id AND f.metric_id = c.metric_id
 )

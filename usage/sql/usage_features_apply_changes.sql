@@ -121,7 +121,7 @@ UPDATE usage_usagefeatures AS f SET
         WHEN c.deactivated = f.last_active THEN (
             SELECT MAX(r.day) FROM usage_dailyusage r
             WHERE r.account_id = f.account_id AND +r.metric_id = f.metric_id
-            AND r.value > 0 AND r.day <= %(today)s)
+            AND r.value > 0 AND r.day < %(today)s)
         ELSE f.last_active END
 FROM (
     SELECT c.account_id, c.metric_id,
@@ -163,7 +163,7 @@ FROM (
         MAX(c.day) FILTER (WHERE c.new_value > 0) AS active,
         MAX(c.day) FILTER (WHERE c.new_value = 0 AND c.old_value > 0) AS deactivated
     FROM usage_daily_changes c
-    WHERE c.metric_id IN ({metrics}) AND c.day <= %(today)s
+    WHERE c.metric_id IN ({metrics}) AND c.day < %(today)s
     GROUP BY c.account_id, c.metric_id
 ) c
 WHERE f.account_id = c.account_id AND f.metric_id = c.metric_id

@@ -113,9 +113,9 @@ UPDATE usage_usagefeatures AS f SET
         WHEN c.new_value = 0 AND c.old_value > 0 AND c.day = f.last_active THEN (
             SELECT MAX(r.day) FROM usage_dailyusage r
             WHERE r.account_id = f.account_id AND +r.metric_id = f.metric_id
-            AND r.value > 0 AND r.day <= %(today)s)
+            AND r.value > 0 AND r.day < %(today)s)
         ELSE f.last_active END
 FROM usage_daily_changes c
-WHERE c.metric_id IN ({metrics}) AND c.day <= %(today)s
+WHERE c.metric_id IN ({metrics}) AND c.day < %(today)s
     AND f.account_id = c.account_id AND f.metric_id = c.metric_id
     /* only added pairs */

@@ -20,7 +20,7 @@ UPDATE usage_usagefeatures AS f SET
             AND r.account_id = f.account_id)
         ELSE f.max_7d END,
     maxday_7d = CASE
-        WHEN c.entered_max >= f.max_7d THEN CASE WHEN c.entered_max > 0 THEN %(today)s END
+        WHEN c.entered_max >= f.max_7d THEN CASE WHEN c.entered_max > 0 THEN %(today_1)s END
         WHEN f.max_7d > 0 AND f.maxday_7d <= %(today_7)s THEN (SELECT r.day FROM usage_dailyusage r
             WHERE r.metric_id = f.metric_id AND r.day IN ({days_7})
             AND r.account_id = f.account_id AND r.value > 0
@@ -36,7 +36,7 @@ UPDATE usage_usagefeatures AS f SET
             AND r.account_id = f.account_id)
         ELSE f.max_14d END,
     maxday_14d = CASE
-        WHEN c.entered_max >= f.max_14d THEN CASE WHEN c.entered_max > 0 THEN %(today)s END
+        WHEN c.entered_max >= f.max_14d THEN CASE WHEN c.entered_max > 0 THEN %(today_1)s END
         WHEN f.max_14d > 0 AND f.maxday_14d <= %(today_14)s THEN (SELECT r.day FROM usage_dailyusage r
             WHERE r.metric_id = f.metric_id AND r.day IN ({days_14})
             AND r.account_id = f.account_id AND r.value > 0
@@ -52,7 +52,7 @@ UPDATE usage_usagefeatures AS f SET
             AND r.account_id = f.account_id)
         ELSE f.max_30d END,
     maxday_30d = CASE
-        WHEN c.entered_max >= f.max_30d THEN CASE WHEN c.entered_max > 0 THEN %(today)s END
+        WHEN c.entered_max >= f.max_30d THEN CASE WHEN c.entered_max > 0 THEN %(today_1)s END
         WHEN f.max_30d > 0 AND f.maxday_30d <= %(today_30)s THEN (SELECT r.day FROM usage_dailyusage r
             WHERE r.metric_id = f.metric_id AND r.day IN ({days_30})
             AND r.account_id = f.account_id AND r.value > 0
@@ -68,7 +68,7 @@ UPDATE usage_usagefeatures AS f SET
             AND r.account_id = f.account_id)
         ELSE f.max_60d END,
     maxday_60d = CASE
-        WHEN c.entered_max >= f.max_60d THEN CASE WHEN c.entered_max > 0 THEN %(today)s END
+        WHEN c.entered_max >= f.max_60d THEN CASE WHEN c.entered_max > 0 THEN %(today_1)s END
         WHEN f.max_60d > 0 AND f.maxday_60d <= %(today_60)s THEN (SELECT r.day FROM usage_dailyusage r
             WHERE r.metric_id = f.metric_id AND r.day IN ({days_60})
             AND r.account_id = f.account_id AND r.value > 0
@@ -84,18 +84,18 @@ UPDATE usage_usagefeatures AS f SET
             AND r.account_id = f.account_id)
         ELSE f.max_90d END,
     maxday_90d = CASE
-        WHEN c.entered_max >= f.max_90d THEN CASE WHEN c.entered_max > 0 THEN %(today)s END
+        WHEN c.entered_max >= f.max_90d THEN CASE WHEN c.entered_max > 0 THEN %(today_1)s END
         WHEN f.max_90d > 0 AND f.maxday_90d <= %(today_90)s THEN (SELECT r.day FROM usage_dailyusage r
             WHERE r.metric_id = f.metric_id AND r.day IN ({days_90})
             AND r.account_id = f.account_id AND r.value > 0
             ORDER BY r.value DESC, r.day DESC LIMIT 1)
         ELSE f.maxday_90d END,
-    last_active = CASE WHEN c.entered_days > 0 THEN %(today)s ELSE f.last_active END
+    last_active = CASE WHEN c.entered_days > 0 THEN %(today_1)s ELSE f.last_active END
 FROM (
     SELECT d.account_id,
-        SUM(d.value) FILTER (WHERE d.day = %(today)s) AS entered,
-        COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today)s) AS entered_days,
-        MAX(d.value) FILTER (WHERE d.day = %(today)s) AS entered_max,
+        SUM(d.value) FILTER (WHERE d.day = %(today_1)s) AS entered,
+        COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_1)s) AS entered_days,
+        MAX(d.value) FILTER (WHERE d.day = %(today_1)s) AS entered_max,
         SUM(d.value) FILTER (WHERE d.day = %(today_7)s) AS left_7d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_7)s) AS left_days_7d,
         SUM(d.value) FILTER (WHERE d.day = %(today_14)s) AS prev_left_7d,
@@ -112,7 +112,7 @@ FROM (
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_90)s) AS left_days_90d,
         SUM(d.value) FILTER (WHERE d.day = %(today_180)s) AS prev_left_90d
     FROM usage_dailyusage d
-    WHERE d.metric_id = %(metric)s AND d.day IN (%(today)s, %(today_7)s, %(today_14)s, %(today_28)s, %(today_30)s, %(today_60)s, %(today_120)s, %(today_90)s, %(today_180)s)
+    WHERE d.metric_id = %(metric)s AND d.day IN (%(today_1)s, %(today_7)s, %(today_14)s, %(today_28)s, %(today_30)s, %(today_60)s, %(today_120)s, %(today_90)s, %(today_180)s)
     GROUP BY d.account_id
 ) c
 WHERE f.metric_id = %(metric)s AND f.account_id = c.account_id

@@ -6,7 +6,7 @@
 -- Parameters (named): metric, today.
 INSERT INTO usage_usagefeatures (account_id, metric_id)
 SELECT d.account_id, d.metric_id FROM usage_dailyusage d
-WHERE d.metric_id = %(metric)s AND d.day = %(today)s AND NOT EXISTS (
+WHERE d.metric_id = %(metric)s AND d.day = %(today_1)s AND NOT EXISTS (
     SELECT 1 FROM usage_usagefeatures f
     WHERE f.account_id = d.account_id AND f.metric_id = d.metric_id
 )

@@ -47,14 +47,16 @@ operations = st.lists(
 
 
 def expected_features(metric_id: int, as_of: date) -> dict[int, dict[str, object]]:
-    """Every account's window values as of ``as_of``, computed in Python from its rows."""
+    """Every account's window values as of ``as_of``, computed in Python from its rows:
+    each window's days before ``as_of`` (the rules add the row of ``as_of`` itself)."""
     series: dict[int, dict[date, Decimal]] = {}
     for account_id, day, value in DailyUsage.objects.filter(metric_id=metric_id).values_list(
         "account_id", "day", "value"
     ):
         series.setdefault(account_id, {})[day] = value
     expected = {}
-    for account_id, days in series.items():
+    for account_id, every_day in series.items():
+        days = {day: value for day, value in every_day.items() if day < as_of}
         row: dict[str, object] = {"last_active": windows.last_active(days, as_of)}
         for n in windows.WINDOWS:
             largest = windows.window_value("max", n, days, as_of)
@@ -177,9 +179,11 @@ def django_settings(settings):
 
 @pytest.mark.django_db
 def test_a_rule_reads_the_window_values_only_when_they_are_as_of_its_day(settings):
-    # given an account with 6 logins today, and the metric's features built as of today
+    # given an account with 6 logins yesterday and today, and the metric's features
+    # built as of today
     settings.CS_TODAY = START
     logins, acc = metric("logins"), account()
+    daily(acc, logins, START - timedelta(days=1), 6)
     daily(acc, logins, START, 6)
     features.usage_features_rebuild(today=START)
     rule = {"field": "usage.logins.sum_7d", "op": "gte", "value": 100}
@@ -210,9 +214,8 @@ def test_a_new_metric_reads_the_window_values_at_once(settings, manager):
     )
     rows = [{"account": "acme", "metric": "logins", "day": START.isoformat(), "value": 4}]
     assert client.post("/api/usage/daily/", rows, format="json").status_code == 200
-    # then the features are as of today and hold it
-    row = UsageFeatures.objects.get(account=acc)
-    assert (row.sum_7d, row.days_30d, row.last_active) == (4, 1, START)
+    # then the features are as of today (today's row is read with them)
+    assert UsageFeatureState.objects.get(metric__key="logins").as_of == START
     rule = {"field": "usage.logins.days_active_7d", "op": "eq", "value": 1}
     assert list(rule_queryset(rule, today=START)) == [acc]
 
@@ -288,7 +291,7 @@ def test_deleting_an_account_deletes_its_usage(settings):
     settings.CS_TODAY = START
     logins, gone, kept = metric("logins"), account(), account()
     for acc in (gone, kept):
-        daily(acc, logins, START, 3)
+        daily(acc, logins, START - timedelta(days=1), 3)
     features.usage_features_rebuild(today=START)
     # when one account is deleted (the daily table has no foreign-key constraint)
     account_delete(account=gone)
@@ -317,3 +320,31 @@ def test_an_account_deleted_while_its_batch_is_checked_is_a_400(settings, monkey
     with pytest.raises(ValidationError, match="deleted while the batch was checked"):
         usage_daily_ingest(rows=rows)
     assert not DailyUsage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_days_batch_leaves_the_window_values_and_late_data_updates_them(settings):
+    # given an account with logins on the last three days, window values as of today
+    settings.CS_TODAY = START
+    logins, acc = metric("logins"), account(external_id="acme")
+    for back in (1, 2, 3):
+        daily(acc, logins, START - timedelta(days=back), 2)
+    features.usage_features_rebuild(today=START)
+    kept = stored_features(logins.pk)
+    rule = {"field": "usage.logins.sum_7d", "op": "eq", "value": 15}
+
+    def row(day: date, value: int) -> dict:
+        return {"account": "acme", "metric": "logins", "day": day.isoformat(), "value": value}
+
+    # when today's batch arrives (a new day: copied straight into the daily table)
+    assert usage_daily_ingest(rows=[row(START, 9)]).changed_accounts == 1
+    # then the window values are untouched, and the rules read today's row with them
+    assert stored_features(logins.pk) == kept
+    assert list(rule_queryset(rule, today=START)) == [acc]
+    # when today is re-sent and a past day corrected (late data)
+    usage_daily_ingest(rows=[row(START, 10), row(START - timedelta(days=2), 1)])
+    # then only the past day reached the window values, and the rules agree
+    assert stored_features(logins.pk) != kept
+    assert_features_right(logins)
+    assert list(rule_queryset(rule, today=START)) == [acc]  # 2 + 1 + 2 + 10
+    assert DailyUsage.objects.get(day=START).value == 10

@@ -98,7 +98,7 @@ FROM (
         MAX(d.value * 1000000000 + (d.day - DATE '1900-01-01')) FILTER (WHERE d.day >= %(from_90)s) AS top_90d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day >= %(from_90)s) AS days_90d
     FROM usage_dailyusage d
-    WHERE d.metric_id IN ({metrics}) AND d.day <= %(today)s
+    WHERE d.metric_id IN ({metrics}) AND d.day < %(today)s
     GROUP BY d.account_id, d.metric_id
 ) w
 ORDER BY w.metric_id, w.account_id

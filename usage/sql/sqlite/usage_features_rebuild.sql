@@ -61,7 +61,7 @@ WITH w AS (
         COALESCE(MAX(d.value) FILTER (WHERE d.day >= %(from_90)s), 0) AS max_90d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day >= %(from_90)s) AS days_90d
     FROM usage_dailyusage d
-    WHERE d.metric_id IN ({metrics}) AND d.day <= %(today)s
+    WHERE d.metric_id IN ({metrics}) AND d.day < %(today)s
     GROUP BY d.account_id, d.metric_id
 ), top AS (
     SELECT d.account_id, d.metric_id,
@@ -72,7 +72,7 @@ WITH w AS (
         MAX(d.day) FILTER (WHERE d.day >= %(from_90)s AND d.value = w.max_90d) AS maxday_90d
     FROM usage_dailyusage d
     JOIN w ON w.account_id = d.account_id AND w.metric_id = d.metric_id
-    WHERE d.metric_id IN ({metrics}) AND d.day >= %(from_90)s AND d.day <= %(today)s
+    WHERE d.metric_id IN ({metrics}) AND d.day >= %(from_90)s AND d.day < %(today)s
         AND d.value > 0
     GROUP BY d.account_id, d.metric_id
 )
