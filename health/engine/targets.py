@@ -418,7 +418,10 @@ def target_select(
         f"SELECT ms.id AS account_id, ms.health_sc AS sc, {score_sql} AS score, "
         f"{digest_sql} AS digest{passed.format(layer='ms')} FROM ("
         f"SELECT raw.id, raw.health_sc{''.join(f', raw.{n}' for n in extra)}{scores} "
-        f"FROM ({raw_sql}{db.keep_subquery}) raw{joins}{db.keep_subquery}) ms) t"
+        f"FROM ({raw_sql}{db.keep_subquery}) raw{joins}{db.keep_subquery}) ms"
+        # Kept too: the score is named five times above it (status, the diff's tests),
+        # and a merged subquery would compute its sum over the measures each time.
+        f"{db.keep_subquery}) t"
     )
     return Target(sql, [*params, *join_params], _measures_sql(by_scorecard))
 
