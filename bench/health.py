@@ -259,7 +259,7 @@ def main() -> int:
     else:
         seconds, first = timed("full computation, first run", lambda: health_recompute(today=TODAY))
         results["full first run s"] = seconds
-        print(f"    scored {first.scored:,}, changed {first.changed:,}", flush=True)
+        print(f"    scored every account, changed {first.changed:,}", flush=True)
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
     history_before = HealthHistory.objects.count()

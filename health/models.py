@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
+from cs_platform.db import IntegerListField
 from customers.models import Account
 from segments.models import Segment
 
@@ -187,11 +188,12 @@ class AccountHealth(models.Model):
     score = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=HealthStatus.choices, null=True, blank=True)
     measures = models.JSONField(default=dict)
-    # ``measures`` in a form that is cheap to compare: "key=hundredths;" for each present
-    # measure, by key (``health.engine.targets``). A run compares this text, and builds the
-    # JSON only for the accounts whose health changed. Null: not written yet (rows of
-    # before it), which makes a run compare the JSON once and fill it in.
-    measures_digest = models.TextField(null=True, blank=True, editable=False)
+    # ``measures`` in a form that is cheap to compare: the measure scores in hundredths, in
+    # the order of their keys, NULL for an absent one (``health.engine.targets``; the keys
+    # are those of ``version``). A run compares this, and builds the JSON only for the
+    # accounts whose health changed. Null: not written yet (rows of before it), which makes
+    # a run compare the JSON once and fill it in.
+    measures_digest = IntegerListField(null=True, blank=True, editable=False)
     version = models.ForeignKey(
         ScorecardVersion,
         on_delete=models.DO_NOTHING,

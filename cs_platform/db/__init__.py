@@ -8,6 +8,7 @@ files next to the app that owns the tables (``<app>/sql/<vendor>/<name>.sql``, o
 
 from .dialect import Dialect, dialect, table_name
 from .expressions import DaysUntil
+from .fields import IntegerListField
 from .sql_files import load_sql
 
-__all__ = ["DaysUntil", "Dialect", "dialect", "load_sql", "table_name"]
+__all__ = ["DaysUntil", "Dialect", "IntegerListField", "dialect", "load_sql", "table_name"]

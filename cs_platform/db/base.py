@@ -220,6 +220,25 @@ class Dialect:
         """An integer count of hundredths as a number with two decimals (8350 → 83.5)."""
         return f"({sql} / 100.0)"
 
+    # Column type of a list of integers kept to be compared as one value (a row's measure
+    # scores), and the SQL of such a list of integer expressions (NULL items kept, by
+    # position): text here, built by concatenation.
+    integer_list_type = "text"
+
+    def integer_list(self, items: Sequence[str]) -> str:
+        """One comparable value of the integer expressions ``items`` (NULLs included, by
+        position): equal for two rows exactly when every item is."""
+        parts = [f"COALESCE(CAST({item} AS TEXT), '-')" for item in items]
+        return " || ',' || ".join(parts) if parts else "''"
+
+    def latest_rows(self, *, columns: str, source: str, partition: str, order: str) -> str:
+        """``SELECT columns`` of the first row of each ``partition`` of ``source`` (a table
+        and its WHERE) in ``order`` (which must break ties)."""
+        return (
+            f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY "
+            f"{partition} ORDER BY {order}) AS n FROM {source}) e WHERE e.n = 1"
+        )
+
     def day_plus(self, sql: str, days: int) -> str:
         """The date ``sql`` plus ``days`` days (a date, as the date columns hold it)."""
         return f"date({sql}, '{int(days):+d} days')"

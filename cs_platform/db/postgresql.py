@@ -206,5 +206,21 @@ class PostgreSQL(Dialect):
         # Exact, with two decimals (8350 → 83.50), and cheaper than a division and ROUND.
         return f"(CAST({sql} AS numeric) * 0.01)"
 
+    # An integer array: built and compared several times faster than a text of the same
+    # numbers (a full health run compares one per account).
+    integer_list_type = "integer[]"
+
+    def integer_list(self, items: Sequence[str]) -> str:
+        return f"CAST(ARRAY[{', '.join(items)}] AS integer[])"
+
+    def latest_rows(self, *, columns: str, source: str, partition: str, order: str) -> str:
+        # DISTINCT ON: the planner estimates one row per group (a window function's "n = 1"
+        # is estimated at a fraction of a percent of the rows, which made a full health run
+        # sort every account to merge-join a hundred thousand entries).
+        return (
+            f"SELECT DISTINCT ON ({partition}) {columns} FROM {source} "
+            f"ORDER BY {partition}, {order}"
+        )
+
     def day_plus(self, sql: str, days: int) -> str:
         return f"({sql} + {int(days)})"

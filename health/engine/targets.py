@@ -28,9 +28,11 @@ layers above name it:
    scorecard.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
@@ -52,6 +54,7 @@ from cs_platform.db import dialect
 from customers.models import Account
 from rules import AttributeSpec, Column, Computed, RuleValidationError, compile_rule, registry
 from rules.compiler import source_expression
+from rules.vocabulary import INTEGER
 
 from ..definitions import NUMERIC_TYPES, MeasureSpec, ScorecardSpec
 from ..models import ManualEntry, MeasureSource
@@ -74,7 +77,8 @@ def work_tables_ensure(cursor: Any) -> None:
     db.tune_transaction(cursor)
     columns = (
         f"account_id {db.bigint} PRIMARY KEY, scorecard_id {db.bigint}, score integer, "
-        f"status varchar(10), measures {db.json_type}, digest text, real_change integer, "
+        f"status varchar(10), measures {db.json_type}, digest {db.integer_list_type}, "
+        f"real_change integer, "
         f"version_id {db.bigint}"
     )
     cursor.execute(
@@ -130,9 +134,10 @@ def _assignment(specs: Sequence[ScorecardSpec]) -> tuple[dict[str, Any], Express
 
 def _field_value(
     measure: MeasureSpec, today: date, attributes: dict
-) -> tuple[dict[str, Any], Any, int]:
-    """The joins the field's value needs, its expression, and the constant it is to be
-    divided by (a column such as ``mrr`` = arr / 12 is read as the column)."""
+) -> tuple[dict[str, Any], Any, int, bool]:
+    """The joins the field's value needs, its expression, the constant it is to be divided
+    by (a column such as ``mrr`` = arr / 12 is read as the column), and whether the value
+    is a whole number (an integer field: its score is computed in integers)."""
     rule_field = registry.get(measure.field, attributes)
     usable = (
         rule_field is not None
@@ -142,13 +147,14 @@ def _field_value(
         and measure.bad != measure.good
     )
     if not usable:  # validated on save; a custom attribute may have gone (or changed type)
-        return {}, _NULL, 1
+        return {}, _NULL, 1, False
+    whole = rule_field.type == INTEGER
     source = rule_field.source
     if isinstance(source, Computed) and source.joined is not None:
         relations, value = source.joined(today)
-        return relations, value, 1
+        return relations, value, 1, whole
     divisor = source.divide_by if isinstance(source, Column) else 1
-    return {}, source_expression(source, rule_field.type, today), divisor
+    return {}, source_expression(source, rule_field.type, today), divisor, whole
 
 
 def manual_score_expression(measure: MeasureSpec, today: date) -> Any:
@@ -181,6 +187,8 @@ class _Raw:
     relations: dict[str, Any]
     values: dict[str, Any]
     divisors: dict[str, int]
+    # The values that are whole numbers (integer fields).
+    whole: set[str]
     # Manual measures read through a join (``manual_join``): value name → the measure.
     joined: dict[str, MeasureSpec]
 
@@ -190,11 +198,11 @@ def manual_latest_sql(measure: MeasureSpec, today: date) -> tuple[str, list[Any]
     valid on ``today`` (as ``manual_score_expression``), for every account at once."""
     first_valid = today - timedelta(days=measure.valid_days - 1)
     table = ManualEntry._meta.db_table
-    sql = (
-        "SELECT e.account_id, e.score FROM (SELECT account_id, score, ROW_NUMBER() OVER "
-        "(PARTITION BY account_id ORDER BY entered_on DESC, entered_at DESC, id DESC) AS n "
-        f"FROM {table} WHERE measure_id = %s AND entered_on >= %s AND entered_on <= %s) e "
-        "WHERE e.n = 1"
+    sql = dialect().latest_rows(
+        columns="account_id, score",
+        source=f"{table} WHERE measure_id = %s AND entered_on >= %s AND entered_on <= %s",
+        partition="account_id",
+        order="entered_on DESC, entered_at DESC, id DESC",
     )
     return sql, [int(measure.measure_id), first_valid, today]
 
@@ -209,13 +217,15 @@ def _measure_values(
 ) -> _Raw:
     """Scorecard ``index``'s measure values ``v<index>_<i>``, ungated (``manual_join``:
     the stored manual measures are left to a join, in ``joined``)."""
-    raw = _Raw({}, {}, {}, {})
+    raw = _Raw({}, {}, {}, set(), {})
     for position, measure in enumerate(spec.measures):
         name = f"v{index}_{position}"
         raw.divisors[name] = 1
         if measure.source == MeasureSource.FIELD:
-            relations, value, raw.divisors[name] = _field_value(measure, today, attributes)
+            relations, value, raw.divisors[name], whole = _field_value(measure, today, attributes)
             raw.relations.update(relations)
+            if whole:
+                raw.whole.add(name)
         elif measure.source == MeasureSource.CONDITION:
             try:
                 aliases, condition = compile_rule(measure.rule, today=today, attributes=attributes)
@@ -240,9 +250,9 @@ def _literal(value: Any) -> str:
     return dialect().number(f"'{format(value, 'f')}'")
 
 
-def measure_score_sql(measure: MeasureSpec, raw: str, divisor: int) -> str:
+def measure_score_sql(measure: MeasureSpec, raw: str, divisor: int, *, whole: bool = False) -> str:
     """The measure's score in hundredths (0 … 10000, NULL when absent) from its raw value
-    ``raw`` (a column of the layer below)."""
+    ``raw`` (a column of the layer below; ``whole``: a whole number)."""
     db = dialect()
     if measure.source == MeasureSource.CONDITION:
         return f"({raw} * {FULL})"
@@ -250,6 +260,10 @@ def measure_score_sql(measure: MeasureSpec, raw: str, divisor: int) -> str:
         return f"({raw} * {MEASURE_SCALE})"
     if measure.bad is None or measure.good is None or measure.bad == measure.good:
         return "NULL"  # not usable (see _field_value): the measure is left out
+    if whole and divisor == 1:
+        integers = _whole_score_sql(raw, measure.bad, measure.good)
+        if integers is not None:
+            return integers
     value = db.number(raw)
     if divisor != 1:
         value = f"({value} / {int(divisor)})"
@@ -261,6 +275,41 @@ def measure_score_sql(measure: MeasureSpec, raw: str, divisor: int) -> str:
     return (
         f"CASE WHEN {raw} IS NULL THEN NULL WHEN {value} {at_bad} {bad} THEN 0 "
         f"WHEN {value} {at_good} {good} THEN {FULL} ELSE {db.round_to_integer(share)} END"
+    )
+
+
+# The largest bound, in units of its last decimal place, whose scores are computed in
+# integers: the division's divisor stays far below the 16 significant digits of
+# PostgreSQL's numeric division, so both give the exact rounding, and no product overflows.
+_WHOLE_BOUND_LIMIT = 10**9
+
+
+def _whole_score_sql(raw: str, bad: Decimal, good: Decimal) -> str | None:
+    """The score of the whole number ``raw`` in integer arithmetic, exactly as the numeric
+    formula of ``measure_score_sql``, without numeric operations (a full run computes millions):
+    with the bounds scaled to integers B and G (× 10^k for their decimals), a value v
+    strictly between them scores n ÷ d rounded half up, n = |v × 10^k − B| × 10000 and
+    d = |G − B|, i.e. (2n + d) div 2d. None when the bounds are too large for it."""
+    places = max(0, -min(bad.normalize().as_tuple().exponent, good.normalize().as_tuple().exponent))
+    scale = 10**places
+    low, high = int(bad * scale), int(good * scale)
+    if max(abs(low), abs(high), abs(high - low)) > _WHOLE_BOUND_LIMIT:
+        return None
+    # The clamp, for a whole v: v ≤ bad ⇔ v ≤ floor(bad), v ≥ good ⇔ v ≥ ceil(good) (and
+    # mirrored when good is below bad).
+    floor_bad, ceil_bad = math.floor(bad), math.ceil(bad)
+    floor_good, ceil_good = math.floor(good), math.ceil(good)
+    value = f"CAST({raw} AS {dialect().bigint})"
+    if good > bad:
+        at_bad, at_good = f"{value} <= {floor_bad}", f"{value} >= {ceil_good}"
+        numerator = f"({value} * {scale} - ({low})) * {FULL}"
+    else:
+        at_bad, at_good = f"{value} >= {ceil_bad}", f"{value} <= {floor_good}"
+        numerator = f"(({low}) - {value} * {scale}) * {FULL}"
+    spread = abs(high - low)
+    return (
+        f"CASE WHEN {raw} IS NULL THEN NULL WHEN {at_bad} THEN 0 WHEN {at_good} THEN {FULL} "
+        f"ELSE (2 * {numerator} + {spread}) / {2 * spread} END"
     )
 
 
@@ -349,16 +398,18 @@ def target_select(
                 joins += f" LEFT JOIN ({latest}) j{name} ON j{name}.account_id = raw.id"
                 join_params += latest_params
                 value = f"(CASE WHEN raw.health_sc = {spec_id(spec)} THEN j{name}.score END)"
-            scores += f", {measure_score_sql(measure, value, raw.divisors[name])} AS s{index}_{i}"
+            score = measure_score_sql(measure, value, raw.divisors[name], whole=name in raw.whole)
+            scores += f", {score} AS s{index}_{i}"
     score = " ".join(f"WHEN {sid} THEN {_score_sql(s, i)}" for sid, i, s in by_scorecard)
     digest = " ".join(f"WHEN {sid} THEN {_digest_sql(s, i)}" for sid, i, s in by_scorecard)
+    no_digest = db.integer_list([])
     status = " ".join(f"WHEN t.sc = {sid} THEN {_status_sql(s)}" for sid, _, s in by_scorecard)
     if by_scorecard:
         score_sql = f"CASE ms.health_sc {score} END"
-        digest_sql = f"CASE ms.health_sc {digest} ELSE '' END"
+        digest_sql = f"CASE ms.health_sc {digest} ELSE {no_digest} END"
         status_sql = f"CASE WHEN t.score IS NULL THEN NULL {status} END"
     else:  # typed NULLs, as the columns they are compared with
-        score_sql, digest_sql = "CAST(NULL AS integer)", "''"
+        score_sql, digest_sql = "CAST(NULL AS integer)", no_digest
         status_sql = "CAST(NULL AS varchar(10))"
     passed = "".join(f", {{layer}}.{name}" for name in [*extra, *names])
     sql = (
@@ -367,20 +418,20 @@ def target_select(
         f"SELECT ms.id AS account_id, ms.health_sc AS sc, {score_sql} AS score, "
         f"{digest_sql} AS digest{passed.format(layer='ms')} FROM ("
         f"SELECT raw.id, raw.health_sc{''.join(f', raw.{n}' for n in extra)}{scores} "
-        f"FROM ({raw_sql}{db.keep_subquery}) raw{joins}{db.keep_subquery}) ms) t"
+        f"FROM ({raw_sql}{db.keep_subquery}) raw{joins}{db.keep_subquery}) ms"
+        # Kept too: the score is named five times above it (status, the diff's tests),
+        # and a merged subquery would compute its sum over the measures each time.
+        f"{db.keep_subquery}) t"
     )
     return Target(sql, [*params, *join_params], _measures_sql(by_scorecard))
 
 
 def _digest_sql(spec: ScorecardSpec, index: int) -> str:
-    """The measures as "key=hundredths;" for each present one, by key: equal for two rows
-    exactly when their measures' JSON is (``AccountHealth.measures_digest``)."""
+    """The measure scores in hundredths in the order of their keys, NULL for an absent one
+    (``AccountHealth.measures_digest``). Two rows of the same version of a definition (so
+    the same keys) have equal digests exactly when their measures' JSON is equal."""
     by_key = sorted((m.key, f"s{index}_{i}") for i, m in enumerate(spec.measures))
-    parts = [
-        f"CASE WHEN {s} IS NULL THEN '' ELSE '{key}=' || CAST({s} AS text) || ';' END"
-        for key, s in by_key
-    ]
-    return " || ".join(parts) if parts else "''"
+    return dialect().integer_list([s for _, s in by_key])
 
 
 def _measures_sql(by_scorecard: list[tuple[int, int, ScorecardSpec]]) -> str:

@@ -72,6 +72,9 @@ accounts_strategy = st.lists(
 )
 weights = st.decimals(min_value=Decimal("0.01"), max_value=50, places=2)
 bounds = st.tuples(st.integers(-50, 600), st.integers(-50, 600)).filter(lambda b: b[0] != b[1])
+# Bounds with decimals, for a field of whole numbers (scored in integers, its bounds scaled).
+_bound = st.decimals(min_value=-50, max_value=600, places=2)
+fractional_bounds = st.tuples(_bound, _bound).filter(lambda b: b[0] != b[1])
 
 
 @settings(
@@ -82,7 +85,7 @@ bounds = st.tuples(st.integers(-50, 600), st.integers(-50, 600)).filter(lambda b
 )
 @given(
     accounts=accounts_strategy,
-    employees_bounds=bounds,
+    employees_bounds=fractional_bounds,
     tickets_bounds=bounds,
     w=st.lists(weights, min_size=4, max_size=4),
     valid_days=st.integers(1, 120),

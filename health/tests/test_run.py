@@ -211,6 +211,15 @@ def test_typed_in_scores_become_manual_entries_of_a_default_scorecard():
     assert Account.objects.get(pk=typed.pk).health_score == 64
 
 
+def _digest_items(account) -> list[int | None]:
+    """The stored digest's measure scores, by key (an integer array on PostgreSQL, a text
+    of the numbers on SQLite)."""
+    digest = AccountHealth.objects.get(account=account).measures_digest
+    if isinstance(digest, str):
+        return [None if item == "-" else int(item) for item in digest.split(",")]
+    return list(digest)
+
+
 def test_a_stored_row_without_a_digest_is_compared_by_its_json_and_only_gets_the_digest():
     # given scored accounts whose stored rows have no digest (written before it existed)
     a = AccountFactory(open_tickets=2, has_champion=True)
@@ -218,7 +227,7 @@ def test_a_stored_row_without_a_digest_is_compared_by_its_json_and_only_gets_the
     scorecard(measures=[TICKETS, CHAMPION])
     run(today=TODAY)
     digests = dict(AccountHealth.objects.values_list("account_id", "measures_digest"))
-    assert digests[a.pk] == "champion=10000;tickets=8000;"
+    assert _digest_items(a) == [10000, 8000]  # champion, tickets: by key
     AccountHealth.objects.update(measures_digest=None)
     PendingEvaluation.objects.all().delete()
 
@@ -235,8 +244,26 @@ def test_a_stored_row_without_a_digest_is_compared_by_its_json_and_only_gets_the
     # and a real change of a measure score still writes history, with its digest
     Account.objects.filter(pk=b.pk).update(open_tickets=5)
     assert run(today=TODAY + timedelta(days=2)).changed == 1
-    assert AccountHealth.objects.get(account=b).measures_digest == "champion=0;tickets=5000;"
+    assert _digest_items(b) == [0, 5000]
     assert HealthHistory.objects.filter(account=b).count() == 2
+
+
+def test_a_measure_left_out_with_the_score_unchanged_is_a_change():
+    # given an account whose two measures score the same (employees 500: 50; 5 tickets: 50)
+    account = AccountFactory(open_tickets=5, employees=500)
+    scorecard(measures=[TICKETS, field("size", "employees", 0, 1000)])
+    run(today=TODAY)
+    assert _digest_items(account) == [50_00, 50_00]  # size, tickets
+
+    # when the size becomes unknown: the measure is left out, the score stays 50
+    Account.objects.filter(pk=account.pk).update(employees=None)
+    result = run(today=TODAY + timedelta(days=1))
+
+    # then the health changed (its measures did): a history row, the measure gone
+    assert result.changed == 1 and score_of(account) == 50
+    assert _digest_items(account) == [None, 50_00]
+    assert HealthHistory.objects.filter(account=account).count() == 2
+    assert AccountHealth.objects.get(account=account).measures == {"tickets": 50}
 
 
 def test_a_partial_run_puts_the_planner_settings_of_its_transaction_back():
