@@ -1,33 +1,39 @@
 """The first computation as a bulk load: a recompute of every segment that starts with an
-empty membership (or event) table fills it without its secondary indexes and builds them
-once at the run's end.
+empty membership (or event) table fills it without its secondary indexes and unique
+constraint and builds them once at the run's end.
 
 Maintaining an index row by row costs each inserted row a descent into every index; on
 an empty table one sort per index after the load is several times cheaper (at 100k
 accounts and 100 segments: 1M memberships and 1M events inserted in 6.7 s and indexed in
-3.5 s, against 63 s with the indexes in place). PostgreSQL only
-(``dialect().bulk_load_without_indexes``); the primary keys and the unique (segment,
-account) constraint stay, so every other writer keeps its guarantees, and readers are
-slower (no index) but right.
+3.5 s, against 63 s with the indexes in place; at 1M accounts the unique (segment,
+account) index alone cost about 2 µs of each membership's insert, as much as the heap).
+PostgreSQL only (``dialect().bulk_load_without_indexes``); the primary keys stay, and so
+does the memberships' (account, segment) index (``KEPT``: each range reads it to find the
+segments with no member in its accounts). Readers are slower (no index) but right; no
+writer relies on the unique constraint (each diffs against the stored memberships under
+the segment's lock), and building it at the end checks that no pair was written twice.
 
 Safety rests on PostgreSQL's transactional DDL:
 
 - the indexes are dropped in the transaction that starts the run, after an exclusive
   lock on the table (waited for briefly, else the run keeps its indexes) and a check that
   the table is empty under that lock;
-- they are built again in the transaction that ends the run (a crash rolls the build back
+- they are built again at the run's end: two at a time, each in its own transaction on
+  its own connection (``bulk_indexes_build_side_by_side``; a kill rolls back the builds in
+  progress and leaves the others built), then whatever is missing, and the unique
+  constraint over its index, in the transaction that ends the run (a crash rolls it back
   with the rest of the end, which runs again);
-- any run's start and end first build whatever secondary index is missing, so a run that
-  never ends (a range failing for good, a run abandoned) leaves them missing only until
-  the next run.
+- any run's start and end first build whatever is missing, so a run that never ends (a
+  range failing for good, a run abandoned) leaves them missing only until the next run.
 """
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
-from django.db.models import Model
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Index, Model, UniqueConstraint
 
 from cs_platform.db import dialect, table_name
 
@@ -40,14 +46,20 @@ BULK_TABLES: tuple[type[Model], ...] = (Membership, MembershipEvent)
 # How long a run's start waits for the exclusive lock on an empty table (a reader of the
 # table holds it off); past it the run keeps the indexes and inserts through them.
 LOCK_TIMEOUT_MS = 2_000
+# Kept during a load: each range reads it to find the segments that hold no member in its
+# accounts yet (with no index on the account, that would be a scan of the table).
+KEPT = frozenset({"membership_account_segment"})
+# Index builds at once at a run's end (each on its own connection).
+BUILD_SESSIONS = 2
 # Memory for each index build at the run's end (a sort of up to 11M rows at 1M accounts).
 BUILD_MEMORY = "256MB"
 
 
 def bulk_indexes_drop() -> list[str]:
-    """In the run's start transaction: drop the secondary indexes of each bulk table that
-    is empty (checked under an exclusive lock). Returns the names dropped; none when the
-    database keeps indexes during loads, or when a table is busy or not empty."""
+    """In the run's start transaction: drop the secondary indexes and unique constraints
+    of each bulk table that is empty (checked under an exclusive lock), except those a
+    load keeps (``KEPT``). Returns the names dropped; none when the database keeps
+    indexes during loads, or when a table is busy or not empty."""
     if not dialect().bulk_load_without_indexes:
         return []
     dropped: list[str] = []
@@ -62,40 +74,127 @@ def bulk_indexes_drop() -> list[str]:
                 present = _index_names(cursor, model)
                 with connection.schema_editor(atomic=False) as editor:
                     for index in model._meta.indexes:
-                        if index.name in present:
+                        if index.name in present and index.name not in KEPT:
                             editor.remove_index(model, index)
                             dropped.append(index.name)
+                    for constraint in _unique_constraints(model):
+                        if constraint.name in present and constraint.name not in KEPT:
+                            editor.remove_constraint(model, constraint)
+                            dropped.append(constraint.name)
         except DatabaseError:
             logger.info("bulk load: %s is busy; its indexes stay", table)
     return dropped
 
 
 def bulk_indexes_restore(*, keep_dropped: Iterable[str] = ()) -> list[str]:
-    """Build every secondary index of the bulk tables that is missing, in the current
-    transaction (a no-op, one catalogue query per table, when none is), except those
-    named in ``keep_dropped`` (the ones this run's start just dropped). Returns the names
-    built."""
-    built: list[str] = []
+    """Build every secondary index and unique constraint of the bulk tables that is
+    missing, in the current transaction (a no-op, one catalogue query per table, when
+    none is), except those named in ``keep_dropped`` (the ones this run's start just
+    dropped). Returns the names built."""
     with connection.cursor() as cursor:
-        missing = [
-            (model, index)
-            for model in BULK_TABLES
-            for index in model._meta.indexes
-            if index.name not in _index_names(cursor, model) and index.name not in keep_dropped
-        ]
-        if not missing:
-            return built
-        dialect().set_local(cursor, {"maintenance_work_mem": BUILD_MEMORY})
-    with connection.schema_editor(atomic=False) as editor:
-        for model, index in missing:
-            editor.add_index(model, index)
-            built.append(index.name)
+        missing = _missing(cursor, keep_dropped)
+    for model, item in missing:
+        _build(model, item)
     with connection.cursor() as cursor:
         for model in {model for model, _ in missing}:
             dialect().analyze(cursor, table_name(model))
-    return built
+    return [item.name for _, item in missing]
+
+
+def bulk_indexes_build_side_by_side() -> list[str]:
+    """Before the run's end transaction, outside any transaction: build the missing
+    indexes and unique constraints ``BUILD_SESSIONS`` at a time, each in its own
+    transaction on its own connection (a build's final merge and writing of the index
+    run in one process, so two builds at once keep both cores busy). A build that fails
+    (e.g. a second end doing the same) is left to the end's ``bulk_indexes_restore``; a
+    kill leaves the built ones built and the others to the next end. Returns the names
+    built; none inside a transaction (the end then builds them in its own)."""
+    if not dialect().bulk_load_without_indexes or connection.in_atomic_block:
+        return []
+    with connection.cursor() as cursor:
+        missing = _missing(cursor, ())
+    if len(missing) < 2:
+        return []
+
+    def build(model: type[Model], item: Index | UniqueConstraint) -> str | None:
+        try:
+            with transaction.atomic():
+                # A unique constraint's index only: adding the constraint locks the table
+                # against readers, who would queue behind it while another build runs;
+                # the end's transaction adds it over the index, at once.
+                _build(model, item, index_only=True)
+            return item.name
+        except DatabaseError:
+            logger.info("bulk load: building %s failed; the run's end builds it", item.name)
+            return None
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=BUILD_SESSIONS) as pool:
+        built = list(pool.map(lambda pair: build(*pair), missing))
+    return [name for name in built if name is not None]
+
+
+def _missing(cursor: Any, keep_dropped: Iterable[str]) -> list[tuple[type[Model], Any]]:
+    """The bulk tables' missing indexes and unique constraints, the largest first."""
+    kept = set(keep_dropped)
+    missing = []
+    for model in BULK_TABLES:
+        present = _index_names(cursor, model)
+        for item in [*_unique_constraints(model), *model._meta.indexes]:
+            if item.name not in present and item.name not in kept:
+                missing.append((model, item))
+    return sorted(missing, key=lambda pair: -len(getattr(pair[1], "fields", ())))
+
+
+def _build(model: type[Model], item: Index | UniqueConstraint, *, index_only: bool = False) -> None:
+    """Build one index or unique constraint (``index_only``: its index) in the current
+    transaction."""
+    with connection.cursor() as cursor:
+        dialect().set_local(cursor, {"maintenance_work_mem": BUILD_MEMORY})
+        if isinstance(item, UniqueConstraint):
+            columns = [model._meta.get_field(name).column for name in item.fields]
+            table = table_name(model)
+            try:
+                with transaction.atomic():
+                    dialect().unique_constraint_add(
+                        cursor, table, item.name, columns, index_only=index_only
+                    )
+            except IntegrityError:
+                # A pair written twice during the load (a writer's bug): keep its first
+                # row, so that the constraint, and every later run, can be built.
+                logger.error("bulk load: duplicates in %s; the later copies are deleted", table)
+                _duplicates_delete(cursor, table, columns)
+                dialect().unique_constraint_add(
+                    cursor, table, item.name, columns, index_only=index_only
+                )
+            return
+    with connection.schema_editor(atomic=False) as editor:
+        editor.add_index(model, item)
+
+
+def _duplicates_delete(cursor: Any, table: str, columns: list[str]) -> None:
+    key = ", ".join(columns)
+    cursor.execute(
+        f"DELETE FROM {table} WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+        f"(PARTITION BY {key} ORDER BY id) AS copy FROM {table}) d WHERE copy > 1)"
+    )
+
+
+def _unique_constraints(model: type[Model]) -> list[UniqueConstraint]:
+    return [c for c in model._meta.constraints if isinstance(c, UniqueConstraint)]
 
 
 def _index_names(cursor: Any, model: type[Model]) -> set[str]:
+    """The names of the table's indexes and unique constraints (its primary key aside); a
+    unique constraint's index built without the constraint yet does not count."""
     constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
-    return {name for name, info in constraints.items() if info.get("index")}
+    unique = {c.name for c in _unique_constraints(model)}
+    return {
+        name
+        for name, info in constraints.items()
+        if not info.get("primary_key")
+        and (
+            info.get("index") and name not in unique or info.get("unique") and not info.get("index")
+        )
+    }
