@@ -149,12 +149,10 @@ class Dialect:
         transaction, waiting at most ``timeout_ms`` (else a database error)."""
 
     def unique_constraint_add(
-        self, cursor: Any, table: str, name: str, columns: Sequence[str], *, index_only: bool
+        self, cursor: Any, table: str, name: str, columns: Sequence[str]
     ) -> None:
         """Add the unique constraint ``name`` on ``columns`` of ``table`` (a bulk load
-        dropped it), blocking writes to the table (not reads) while its index is built;
-        ``index_only``: only its index, under the same name (the constraint is added
-        over it, at once, by a later call)."""
+        dropped it), blocking writes to the table (not reads) while its index is built."""
         raise NotSupportedError("unique constraints are dropped only where bulk loads are")
 
     def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:

@@ -165,20 +165,17 @@ class PostgreSQL(Dialect):
         self.set_local(cursor, before)
 
     def unique_constraint_add(
-        self, cursor: Any, table: str, name: str, columns: Sequence[str], *, index_only: bool
+        self, cursor: Any, table: str, name: str, columns: Sequence[str]
     ) -> None:
-        # The index first (a SHARE lock: reads go on; kept when built already), then the
-        # constraint over it (an instant catalogue change; ADD CONSTRAINT ... UNIQUE would
-        # build the index under an ACCESS EXCLUSIVE lock, stopping reads too).
+        # The index first (a SHARE lock: reads go on), then the constraint over it (an
+        # instant catalogue change; ADD CONSTRAINT ... UNIQUE would build the index under
+        # an ACCESS EXCLUSIVE lock, stopping reads too).
         quoted = ", ".join(self.quote(column) for column in columns)
+        cursor.execute(f"CREATE UNIQUE INDEX {self.quote(name)} ON {table} ({quoted})")
         cursor.execute(
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {self.quote(name)} ON {table} ({quoted})"
+            f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(name)} "
+            f"UNIQUE USING INDEX {self.quote(name)}"
         )
-        if not index_only:
-            cursor.execute(
-                f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(name)} "
-                f"UNIQUE USING INDEX {self.quote(name)}"
-            )
 
     # --- playbooks: the renewal queue build and the renewal selectors ---------------------
     advisory_locks = True

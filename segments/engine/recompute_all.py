@@ -41,7 +41,7 @@ from customers.models import Account
 
 from ..models import RecomputeRange, RecomputeRun, Segment, SegmentKind
 from . import events
-from .bulk_load import bulk_indexes_build_side_by_side, bulk_indexes_drop, bulk_indexes_restore
+from .bulk_load import bulk_indexes_drop, bulk_indexes_restore
 from .recompute import segment_recompute, segment_writers_lock
 from .segments_range_diff import AccountRange, segments_range_diff
 from .targets import VersionRules, attribute_specs
@@ -194,13 +194,7 @@ def recompute_run_finish(*, run_id: int) -> RecomputeAllResult | None:
     The figures are exact when no other writer changed the segment's memberships during
     the run; any other writer (a sweep batch, the segment's own recompute) changes its
     stored count or last computation, so such a segment is counted by one aggregate
-    instead.
-
-    The indexes a bulk load dropped are built first, side by side, each in its own
-    transaction (``bulk_indexes_build_side_by_side``); whatever is still missing then is
-    built in the end's transaction."""
-    if RecomputeRun.objects.filter(pk=run_id, finished_at__isnull=True, ranges_left=0).exists():
-        bulk_indexes_build_side_by_side()
+    instead."""
     with transaction.atomic():
         run = RecomputeRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.finished_at is not None or run.ranges_left:

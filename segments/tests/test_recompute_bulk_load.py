@@ -234,49 +234,6 @@ def test_the_unique_constraint_a_load_dropped_is_back_and_enforced(today):
         )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_end_outside_a_transaction_builds_the_indexes_side_by_side(today, monkeypatch):
-    # given a first computation whose ranges are done, its end run outside a transaction
-    # (as a worker runs it), with the builds recorded
-    for arr in (5000, 150000, 300000, 80000, 220000):
-        account(arr=arr)
-    segments = many_segments(5)
-    run = engine.recompute_run_start(accounts_per_range=2)
-    for range_id in run.ranges.values_list("pk", flat=True):
-        engine.recompute_range_apply(range_id=range_id)
-    side_by_side: list[list[str]] = []
-    real = recompute_all_module.bulk_indexes_build_side_by_side
-
-    def recorded() -> list[str]:
-        side_by_side.append(real())
-        return side_by_side[-1]
-
-    monkeypatch.setattr(recompute_all_module, "bulk_indexes_build_side_by_side", recorded)
-
-    # when the run ends
-    result = engine.recompute_run_finish(run_id=run.pk)
-
-    # then (where a load dropped them) they were built before the end's transaction, each
-    # on its own connection; all are back, the unique constraint enforced, the totals right
-    assert result is not None and result.segments == len(segments)
-    if dialect().bulk_load_without_indexes:
-        assert set(side_by_side[0]) == DROPPED
-    else:
-        assert side_by_side == [[]]
-    assert index_names() >= SECONDARY
-    held = Membership.objects.order_by("pk").first()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(
-            segment_id=held.segment_id,
-            account_id=held.account_id,
-            entered_at=held.entered_at,
-            version_id=held.version_id,
-        )
-    for segment in segments:
-        segment.refresh_from_db()
-        assert segment.member_count == Membership.objects.filter(segment=segment).count()
-
-
 def test_a_pair_written_twice_during_a_load_is_kept_once_and_the_constraint_built(today):
     if not dialect().bulk_load_without_indexes:
         pytest.skip("the unique constraint stays during a load on this database")
