@@ -11,7 +11,8 @@ PostgreSQL only (``dialect().bulk_load_without_indexes``); the primary keys stay
 does the memberships' (account, segment) index (``KEPT``: each range reads it to find the
 segments with no member in its accounts). Readers are slower (no index) but right; no
 writer relies on the unique constraint (each diffs against the stored memberships under
-the segment's lock), and building it at the end checks that no pair was written twice.
+the segment's lock); a pair written twice all the same (a writer's bug) is kept once,
+logged, when the constraint is built at the end.
 
 Safety rests on PostgreSQL's transactional DDL:
 
@@ -98,7 +99,7 @@ def bulk_indexes_restore(*, keep_dropped: Iterable[str] = ()) -> list[str]:
 
 
 def _missing(cursor: Any, keep_dropped: Iterable[str]) -> list[tuple[type[Model], Any]]:
-    """The bulk tables' missing indexes and unique constraints, the largest first."""
+    """The bulk tables' missing indexes and unique constraints."""
     kept = set(keep_dropped)
     missing = []
     for model in BULK_TABLES:
@@ -106,7 +107,7 @@ def _missing(cursor: Any, keep_dropped: Iterable[str]) -> list[tuple[type[Model]
         for item in [*_unique_constraints(model), *model._meta.indexes]:
             if item.name not in present and item.name not in kept:
                 missing.append((model, item))
-    return sorted(missing, key=lambda pair: -len(getattr(pair[1], "fields", ())))
+    return missing
 
 
 def _build(model: type[Model], item: Index | UniqueConstraint) -> None:
@@ -143,15 +144,10 @@ def _unique_constraints(model: type[Model]) -> list[UniqueConstraint]:
 
 
 def _index_names(cursor: Any, model: type[Model]) -> set[str]:
-    """The names of the table's indexes and unique constraints (its primary key aside); a
-    unique constraint's index built without the constraint yet does not count."""
+    """The names of the table's indexes and unique constraints (its primary key aside)."""
     constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
-    unique = {c.name for c in _unique_constraints(model)}
     return {
         name
         for name, info in constraints.items()
-        if not info.get("primary_key")
-        and (
-            info.get("index") and name not in unique or info.get("unique") and not info.get("index")
-        )
+        if (info.get("index") or info.get("unique")) and not info.get("primary_key")
     }
