@@ -148,13 +148,6 @@ class Dialect:
         """Lock ``table`` against every other reader and writer until the end of the
         transaction, waiting at most ``timeout_ms`` (else a database error)."""
 
-    def unique_constraint_add(
-        self, cursor: Any, table: str, name: str, columns: Sequence[str]
-    ) -> None:
-        """Add the unique constraint ``name`` on ``columns`` of ``table`` (a bulk load
-        dropped it), blocking writes to the table (not reads) while its index is built."""
-        raise NotSupportedError("unique constraints are dropped only where bulk loads are")
-
     def text_rows(self, texts: Sequence[str]) -> tuple[str, list[Any]]:
         """``id_rows`` for text values (``column__in=RawSQL(...)`` of keys: one parameter
         where ``__in`` of a list binds, and the driver parses, one per value)."""

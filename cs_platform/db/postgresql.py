@@ -164,19 +164,6 @@ class PostgreSQL(Dialect):
         cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         self.set_local(cursor, before)
 
-    def unique_constraint_add(
-        self, cursor: Any, table: str, name: str, columns: Sequence[str]
-    ) -> None:
-        # The index first (a SHARE lock: reads go on), then the constraint over it (an
-        # instant catalogue change; ADD CONSTRAINT ... UNIQUE would build the index under
-        # an ACCESS EXCLUSIVE lock, stopping reads too).
-        quoted = ", ".join(self.quote(column) for column in columns)
-        cursor.execute(f"CREATE UNIQUE INDEX {self.quote(name)} ON {table} ({quoted})")
-        cursor.execute(
-            f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(name)} "
-            f"UNIQUE USING INDEX {self.quote(name)}"
-        )
-
     # --- playbooks: the renewal queue build and the renewal selectors ---------------------
     advisory_locks = True
     distinct_on = True

@@ -9,12 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
 from cs_platform.db import dialect
 from segments import engine
 from segments.engine import recompute_all as recompute_all_module
-from segments.engine.bulk_load import KEPT
 from segments.models import Membership, MembershipEvent, RecomputeRange
 from segments.signals import memberships_changed
 from segments.tasks import segments_recompute_range_task
@@ -24,13 +23,11 @@ from .test_recompute_ranges import each_segment_recomputed, many_segments, outco
 
 pytestmark = pytest.mark.django_db
 
-# Secondary indexes and unique constraints (the primary keys aside), and those a load drops.
 SECONDARY = {
-    item.name
+    index.name
     for model in (Membership, MembershipEvent)
-    for item in [*model._meta.indexes, *model._meta.constraints]  # type: ignore[attr-defined]
+    for index in model._meta.indexes  # type: ignore[attr-defined]
 }
-DROPPED = SECONDARY - KEPT
 
 
 def index_names() -> set[str]:
@@ -41,7 +38,7 @@ def index_names() -> set[str]:
             for name, info in connection.introspection.get_constraints(
                 cursor, model._meta.db_table
             ).items()
-            if (info.get("index") or info.get("unique")) and not info.get("primary_key")
+            if info.get("index")
         }
 
 
@@ -61,11 +58,10 @@ def test_a_first_computation_builds_the_indexes_it_dropped_and_matches_each_reco
     for segment_id in run.one_by_one:
         engine.segment_recompute(segment_id=segment_id)
 
-    # then the secondary indexes and the unique constraint were gone during the load
-    # (where the database allows; the one the ranges read stayed), are all back, and
-    # memberships, events and totals are each segment's own recompute
+    # then the secondary indexes were gone during the load (where the database allows),
+    # are all back, and memberships, events and totals are each segment's own recompute
     if dialect().bulk_load_without_indexes:
-        assert not DROPPED & during and during >= KEPT
+        assert not SECONDARY & during
     else:
         assert during >= SECONDARY
     assert index_names() >= SECONDARY
@@ -115,7 +111,7 @@ def test_an_end_killed_after_building_the_indexes_is_rolled_back_and_runs_again(
     run.refresh_from_db()
     assert run.finished_at is None
     if dialect().bulk_load_without_indexes:
-        assert not DROPPED & index_names()
+        assert not SECONDARY & index_names()
     result = engine.recompute_run_finish(run_id=run.pk)
     assert result is not None and result.segments == len(segments)
     assert index_names() >= SECONDARY
@@ -212,52 +208,3 @@ def test_a_range_failing_for_good_ends_its_run_partial_with_consistent_totals(to
     outcome = engine.recompute_range_apply(range_id=range_ids[2])
     assert not outcome.applied and not outcome.run_ready
     assert Membership.objects.count() == before
-
-
-def test_the_unique_constraint_a_load_dropped_is_back_and_enforced(today):
-    # given a first computation from empty, run to its end
-    for arr in (5000, 150000, 300000, 80000):
-        account(arr=arr)
-    many_segments(3)
-    engine.segments_recompute_all(accounts_per_range=2)
-    held = Membership.objects.order_by("pk").first()
-    assert held is not None
-
-    # when the same (segment, account) is inserted again
-    # then the database refuses it
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Membership.objects.create(
-            segment_id=held.segment_id,
-            account_id=held.account_id,
-            entered_at=held.entered_at,
-            version_id=held.version_id,
-        )
-
-
-def test_a_pair_written_twice_during_a_load_is_kept_once_and_the_constraint_built(today):
-    if not dialect().bulk_load_without_indexes:
-        pytest.skip("the unique constraint stays during a load on this database")
-    # given a first computation whose ranges are done, and a pair written twice meanwhile
-    # (which only a writer's bug would do: the unique constraint is gone during the load)
-    for arr in (5000, 150000, 300000, 80000):
-        account(arr=arr)
-    many_segments(3)
-    run = engine.recompute_run_start(accounts_per_range=2)
-    for range_id in run.ranges.values_list("pk", flat=True):
-        engine.recompute_range_apply(range_id=range_id)
-    first = Membership.objects.order_by("pk").first()
-    Membership.objects.create(
-        segment_id=first.segment_id,
-        account_id=first.account_id,
-        entered_at=first.entered_at,
-        version_id=first.version_id,
-    )
-
-    # when the run ends
-    result = engine.recompute_run_finish(run_id=run.pk)
-
-    # then it ends, the pair is held once (its first row), and the constraint is back
-    assert result is not None
-    held = Membership.objects.filter(segment_id=first.segment_id, account_id=first.account_id)
-    assert list(held.values_list("pk", flat=True)) == [first.pk]
-    assert index_names() >= SECONDARY

@@ -26,7 +26,7 @@ ev AS (
 m AS (
     INSERT INTO {members} (segment_id, account_id, entered_at, version_id)
     SELECT segment_id, account_id, %s, version_id FROM r
-    ORDER BY account_id, segment_id
+    ORDER BY segment_id, account_id
 )
 SELECT segment_id, count(*), min(id), max(id), (array_agg(id ORDER BY id))[1:%s]
 FROM ev
