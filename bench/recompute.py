@@ -3,7 +3,7 @@
     .venv/bin/python bench/recompute.py [--accounts 1000000] [--segments 100]
         [--changed 10000] [--database cs_bench_recompute] [--reuse] [--rounds 3]
         [--workers 1,2,4] [--redis-port 8121] [--range-accounts N]
-        [--first-workers 2 [--skip-in-process]]
+        [--first-workers 2 [--skip-in-process]] [--only-first]
 
 The database (default ``cs_bench_recompute`` on 127.0.0.1, user postgres) is dropped,
 re-created, migrated and seeded with ``demo.accounts.seed_demo`` in a child process (so
@@ -75,6 +75,11 @@ def parse_args() -> argparse.Namespace:
         "--skip-in-process",
         action="store_true",
         help="create the segments but skip the in-process phases (with --first-workers)",
+    )
+    parser.add_argument(
+        "--only-first",
+        action="store_true",
+        help="of the in-process phases, only the first computation beside its bound",
     )
     parser.add_argument("--database", default="cs_bench_recompute")
     parser.add_argument("--reuse", action="store_true")
@@ -287,6 +292,8 @@ def run_for(specs: list[SegmentSpec], args: argparse.Namespace) -> list[Any]:
     print(
         f"    {rows['segments_membership']:,} memberships, {rows['segments_membershipevent']:,} events"
     )
+    if args.only_first:
+        return segments
     # Autovacuum's work after a bulk load, done now so that every later figure reads the
     # tables as they are in steady state (index-only scans need the visibility map).
     vacuum_analyze(["segments_membership", "segments_membershipevent", "customers_account"])
