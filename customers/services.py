@@ -58,11 +58,12 @@ ACCOUNT_EDITABLE_FIELDS = (
 CONTRACT_EDITABLE_FIELDS = ("start_date", "end_date", "arr", "status", "auto_renew", "seats")
 
 
-def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
+def accounts_mark_changed(*, account_ids: Iterable[int]) -> int:
     """Mark accounts for segment re-evaluation (a ``PendingEvaluation`` row each), send
     ``accounts_marked`` (its receivers record the sweep in the same transaction), and
     announce it with ``accounts_changed`` after commit. Call it in the transaction that
-    writes the accounts, so the write, its mark and the work commit together.
+    writes the accounts, so the write, its mark and the work commit together. Returns how
+    many accounts were marked (those of ``account_ids`` that exist).
 
     One upsert of every account, in id order: ``INSERT ... SELECT ... ON CONFLICT
     (account_id) DO UPDATE SET marked_at`` (accounts that no longer exist are left out). DO UPDATE, not DO NOTHING, because of the
@@ -81,7 +82,7 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
     """
     ids = sorted(set(account_ids))
     if not ids:
-        return
+        return 0
     # The ids travel as one parameter (no model instance and no bound value per account:
     # that was a tenth of a 100,000-row import); ORDER BY keeps the id order.
     rows_sql, rows_params = dialect().id_rows(ids)
@@ -94,7 +95,9 @@ def accounts_mark_changed(*, account_ids: Iterable[int]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, [timezone.now(), *rows_params])
+        marked = cursor.rowcount
     accounts_marks_announce(account_ids=ids)
+    return marked
 
 
 def accounts_marks_announce(*, account_ids: list[int] | None) -> None:

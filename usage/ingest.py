@@ -15,9 +15,11 @@ and exactly the accounts whose stored usage changed are marked, all in the same
 transaction.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -46,6 +48,9 @@ STAGING_COLUMNS = ("account_id", "metric_id", "day", "value")
 # table and the window values by key (one lookup per row), where a hash join reads the
 # whole table (every account's window values, for every request).
 INGEST_SETTINGS = {"work_mem": "64MB", "enable_hashjoin": "off", "enable_memoize": "off"}
+# The COPY of a batch is sent in texts of this many rows: the server loads one while the
+# next is formatted.
+COPY_CHUNK_ROWS = 10_000
 # A batch over at most this many (metric, day) pairs is checked for stored rows with one
 # statement of that many index descents before anything is staged (a day's batch: one per
 # metric); more pairs are staged first and checked by a join.
@@ -77,66 +82,55 @@ def _check_still_there(cursor, metric_ids: set[int]) -> None:
 
 def _stage(cursor, values: Mapping[Key, Decimal | int], table: str = STAGING_TABLE) -> None:
     """Load the batch into ``table`` (the staging table, or the daily table itself for a
-    new day's batch): on PostgreSQL one COPY of text made in one pass (ids, ISO days and
-    numbers need no escaping), else the dialect's bulk insert."""
+    new day's batch): on PostgreSQL one COPY of text (ids, ISO days and numbers need no
+    escaping), else the dialect's bulk insert."""
     db = dialect()
     if not db.copy_from_stdin:
         rows = ((a, m, d, v) for (a, m, d), v in values.items())
         db.copy_rows(cursor, table, STAGING_COLUMNS, rows)
         return
+    db.copy_text(cursor, table, STAGING_COLUMNS, _copy_texts(values))
+
+
+def _copy_texts(values: Mapping[Key, Decimal | int]) -> Iterator[str]:
+    """The batch in COPY's text format, ``COPY_CHUNK_ROWS`` rows a text (the server loads
+    one while the next is made)."""
     iso = {day: day.isoformat() for day in {day for _, _, day in values}}
-    text = "".join([f"{a}\t{m}\t{iso[d]}\t{v}\n" for (a, m, d), v in values.items()])
-    db.copy_text(cursor, table, STAGING_COLUMNS, text)
+    items = list(values.items())
+    for start in range(0, len(items), COPY_CHUNK_ROWS):
+        chunk = items[start : start + COPY_CHUNK_ROWS]
+        yield "".join([f"{a}\t{m}\t{iso[d]}\t{v}\n" for (a, m, d), v in chunk])
 
 
-def _ranges_stored(cursor, ranges: Mapping[tuple[int, int], list[int]]) -> bool:
-    """Whether the daily table holds a row of some (metric, day) of ``ranges`` between its
-    lowest and highest account: one index descent per (metric, day). The caller holds the
-    usage writers' lock, so no other writer adds rows meanwhile."""
+def _ranges_stored(cursor, metric_days: Iterable[tuple[int, date]], low: int, high: int) -> bool:
+    """Whether the daily table holds a row of some (metric, day) of ``metric_days`` for an
+    account between ``low`` and ``high``: one index descent per (metric, day). The caller
+    holds the usage writers' lock, so no other writer adds rows meanwhile."""
     # One EXISTS per range (each a range of the key), not one OR of them: the planner
     # read the OR of a day's five ranges with a scan of the table's pages (3.4 s).
     exists = (
         f"EXISTS (SELECT 1 FROM {table_name(DailyUsage)} WHERE metric_id = %s AND day = %s "
         "AND account_id BETWEEN %s AND %s)"
     )
-    params = [
-        value
-        for (metric_id, day), (low, high) in ranges.items()
-        for value in (metric_id, day, low, high)
-    ]
-    cursor.execute(f"SELECT 1 WHERE {' OR '.join([exists] * len(ranges))}", params)
+    pairs = sorted(metric_days)
+    params = [value for metric_id, day in pairs for value in (metric_id, day, low, high)]
+    cursor.execute(f"SELECT 1 WHERE {' OR '.join([exists] * len(pairs))}", params)
     return cursor.fetchone() is not None
 
 
-def _account_ranges(values: Mapping[Key, object]) -> dict[tuple[int, int], list[int]]:
-    """The lowest and highest account of each (metric, day) of ``values``."""
-    ranges: dict[tuple[int, int], list[int]] = {}
-    for account_id, metric_id, day in values:
-        bounds = ranges.get((metric_id, day))
-        if bounds is None:
-            ranges[(metric_id, day)] = [account_id, account_id]
-        elif account_id < bounds[0]:
-            bounds[0] = account_id
-        elif account_id > bounds[1]:
-            bounds[1] = account_id
-    return ranges
-
-
-def _write_new_days(cursor, values: Mapping[Key, Decimal | int]) -> int:
+def _write_new_days(cursor, values: Mapping[Key, Decimal | int], account_ids: list[int]) -> int:
     """A batch with no stored row to replace or add to, and no day in the window values
-    (a day's batch): its rows go straight into the daily table (no staging, no lookup of
-    old values) and its accounts are marked. Returns how many accounts were marked. The
-    caller holds the usage writers' lock and checked both conditions under it."""
-    account_ids = sorted({account_id for account_id, _, _ in values})
-    rows_sql, rows_params = dialect().id_rows(account_ids)
-    cursor.execute(
-        f"SELECT COUNT(*) FROM {table_name(Account)} WHERE id IN ({rows_sql})", rows_params
-    )
-    if cursor.fetchone()[0] != len(account_ids):
+    (a day's batch): its accounts are marked and its rows go straight into the daily
+    table (no staging, no lookup of old values). Returns how many accounts were marked.
+    The caller holds the usage writers' lock and checked both conditions under it.
+    ``account_ids``: the batch's accounts, in id order."""
+    # Marking selects the accounts that exist: fewer marked than sent means one was
+    # deleted after the batch was checked (the transaction is then rolled back whole).
+    marked = accounts_mark_changed(account_ids=account_ids)
+    if marked != len(account_ids):
         raise ValidationError({"rows": ["an account was deleted while the batch was checked"]})
     _stage(cursor, values, table_name(DailyUsage))
-    accounts_mark_changed(account_ids=account_ids)
-    return len(account_ids)
+    return marked
 
 
 def _one_day_per_pair(values: Mapping[Key, object]) -> bool:
@@ -175,9 +169,9 @@ def _write(values: Mapping[Key, Decimal | int], *, add: bool) -> int:
             if any(m == metric_id and d < day for m, d in metric_days)
         }
         if not as_of and len(metric_days) <= MAX_NEW_DAY_RANGES:
-            ranges = _account_ranges(values)
-            if not _ranges_stored(cursor, ranges):
-                return _write_new_days(cursor, values)
+            account_ids = set(map(itemgetter(0), values))
+            if not _ranges_stored(cursor, metric_days, min(account_ids), max(account_ids)):
+                return _write_new_days(cursor, values, sorted(account_ids))
         cursor.execute(f"DELETE FROM {STAGING_TABLE}")
         cursor.execute(f"DELETE FROM {features.CHANGES_TABLE}")
         _stage(cursor, values)

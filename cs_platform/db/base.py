@@ -77,8 +77,11 @@ class Dialect:
     # driver's cursor (an order of magnitude faster than multi-row INSERTs).
     copy_from_stdin = False
 
-    def copy_text(self, cursor: Any, table: str, columns: Sequence[str], text: str) -> None:
-        """Load rows already in COPY's text format (where ``copy_from_stdin``)."""
+    def copy_text(
+        self, cursor: Any, table: str, columns: Sequence[str], text: str | Iterable[str]
+    ) -> None:
+        """Load rows already in COPY's text format (where ``copy_from_stdin``): one text,
+        or texts of whole lines each sent as soon as it is made."""
         raise NotSupportedError("COPY is PostgreSQL's")
 
     # --- rule engine: typed values of a JSON object's key (rules.compiler) ---

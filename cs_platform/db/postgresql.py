@@ -26,11 +26,16 @@ class PostgreSQL(Dialect):
             for row in rows:
                 copy.write_row(row)
 
-    def copy_text(self, cursor: Any, table: str, columns: Sequence[str], text: str) -> None:
+    def copy_text(
+        self, cursor: Any, table: str, columns: Sequence[str], text: str | Iterable[str]
+    ) -> None:
         """Load ``text``, rows already in COPY's text format (tab-separated, one per line),
-        into ``table``: for callers that format their rows faster than row by row."""
+        into ``table``: for callers that format their rows faster than row by row. Given
+        several texts (each of whole lines), each is sent as soon as it is made, so the
+        server loads one while the next is made."""
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            copy.write(text)
+            for part in [text] if isinstance(text, str) else text:
+                copy.write(part)
 
     def in_ids(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(ids)]

@@ -285,3 +285,30 @@ def test_every_fault_of_every_bad_row_is_named(manager, pinned):
     assert "not a number" in sent.data["2"][0]
     assert not DailyUsage.objects.exists()
     assert not PendingEvaluation.objects.exists()
+
+
+def test_a_future_day_names_its_row_and_a_repeated_key_keeps_its_last_value(manager, pinned):
+    # given rows of known names, valid days and integer values with one key sent twice,
+    # and the same rows with one day in the future
+    logins, a, b = metric("logins"), account(external_id="a"), account(external_id="b")
+    rows = [
+        {"account": "a", "metric": "logins", "day": "2026-11-22", "value": 5},
+        {"account": "b", "metric": "logins", "day": "2026-11-22", "value": 0},
+        {"account": "a", "metric": "logins", "day": "2026-11-21", "value": 7},
+        {"account": "a", "metric": "logins", "day": "2026-11-22", "value": 6},
+    ]
+    client = api_client(manager)
+    # when the batch with the future day is posted, then the plain one
+    future = [*rows[:2], {**rows[2], "day": "2026-11-24"}, rows[3]]
+    refused = client.post("/api/usage/daily/", future, format="json")
+    accepted = client.post("/api/usage/daily/", rows, format="json")
+    # then the first is a 400 naming that row only, and nothing of it was written; the
+    # second writes every key once, the repeated key with its last value
+    assert refused.status_code == 400
+    assert list(refused.data) == ["rows", "2"], refused.data
+    assert (accepted.status_code, accepted.data) == (200, {"written": 4})
+    assert stored(logins) == {
+        (a.pk, date(2026, 11, 22)): 6,
+        (b.pk, date(2026, 11, 22)): 0,
+        (a.pk, date(2026, 11, 21)): 7,
+    }
