@@ -137,8 +137,16 @@ def _backtest_counts(
     )
 
     def build(accounts: QuerySet[Account], day: date) -> tuple[str, list[Any]]:
+        # Scored as of past days: usage windows from the daily table, without the
+        # joins of the window features (as of today) and of "today's" daily row.
         target = target_select(
-            specs, accounts, today=day, attributes=attributes, scored=[spec], extra=outcome
+            specs,
+            accounts,
+            today=day,
+            attributes=attributes,
+            scored=[spec],
+            extra=outcome,
+            field_joins=False,
         )
         return target.sql, target.params
 
