@@ -49,6 +49,10 @@ BANDS = ("red", "yellow", "green", "unscored")
 OUTCOMES = (ContractStatus.RENEWED, ContractStatus.CHURNED)
 # The alias of the renewal contract joined to each account row of the backtest.
 RENEWAL = "health_renewal"
+# The statement over every renewal (PostgreSQL; put back after it): each renewal's usage
+# windows read its account's few daily rows by index, not through a bitmap built for each
+# (at 1M accounts, 249,999 renewals: 12.5 s and 13.2 s against 16.9 s and 17.8 s).
+PER_ROW_SETTINGS = {"enable_bitmapscan": "off"}
 
 
 @dataclass
@@ -137,8 +141,16 @@ def _backtest_counts(
     )
 
     def build(accounts: QuerySet[Account], day: date) -> tuple[str, list[Any]]:
+        # Scored as of past days: usage windows from the daily table, without the
+        # joins of the window features (as of today) and of "today's" daily row.
         target = target_select(
-            specs, accounts, today=day, attributes=attributes, scored=[spec], extra=outcome
+            specs,
+            accounts,
+            today=day,
+            attributes=attributes,
+            scored=[spec],
+            extra=outcome,
+            field_joins=False,
         )
         return target.sql, target.params
 
@@ -146,8 +158,13 @@ def _backtest_counts(
     day_sql = dialect().day_plus(f"{RENEWAL}.end_date", -DAYS_BEFORE_RENEWAL)
     statement = per_row_day(lambda day: build(renewals, day), day_sql)
     if statement is not None:
+        db = dialect()
+        saved = db.current_settings(cursor, list(PER_ROW_SETTINGS))
+        db.set_local(cursor, PER_ROW_SETTINGS)
         cursor.execute(group.format(target=statement[0]), statement[1])
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        db.set_local(cursor, saved)
+        return rows
     rows: list[tuple] = []
     contracts = Contract.objects.filter(
         end_date__gt=first, end_date__lte=today, status__in=OUTCOMES

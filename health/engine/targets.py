@@ -133,11 +133,12 @@ def _assignment(specs: Sequence[ScorecardSpec]) -> tuple[dict[str, Any], Express
 
 
 def _field_value(
-    measure: MeasureSpec, today: date, attributes: dict
+    measure: MeasureSpec, today: date, attributes: dict, *, joins: bool = True
 ) -> tuple[dict[str, Any], Any, int, bool]:
     """The joins the field's value needs, its expression, the constant it is to be divided
     by (a column such as ``mrr`` = arr / 12 is read as the column), and whether the value
-    is a whole number (an integer field: its score is computed in integers)."""
+    is a whole number (an integer field: its score is computed in integers). ``joins``
+    False: a computed field (a usage window) is read as its own expression, no join."""
     rule_field = registry.get(measure.field, attributes)
     usable = (
         rule_field is not None
@@ -150,7 +151,7 @@ def _field_value(
         return {}, _NULL, 1, False
     whole = rule_field.type == INTEGER
     source = rule_field.source
-    if isinstance(source, Computed) and source.joined is not None:
+    if joins and isinstance(source, Computed) and source.joined is not None:
         relations, value = source.joined(today)
         return relations, value, 1, whole
     divisor = source.divide_by if isinstance(source, Column) else 1
@@ -214,15 +215,19 @@ def _measure_values(
     today: date,
     attributes: dict[str, AttributeSpec],
     manual_join: bool = False,
+    field_joins: bool = True,
 ) -> _Raw:
     """Scorecard ``index``'s measure values ``v<index>_<i>``, ungated (``manual_join``:
-    the stored manual measures are left to a join, in ``joined``)."""
+    the stored manual measures are left to a join, in ``joined``; ``field_joins``: see
+    ``target_select``)."""
     raw = _Raw({}, {}, {}, set(), {})
     for position, measure in enumerate(spec.measures):
         name = f"v{index}_{position}"
         raw.divisors[name] = 1
         if measure.source == MeasureSource.FIELD:
-            relations, value, raw.divisors[name], whole = _field_value(measure, today, attributes)
+            relations, value, raw.divisors[name], whole = _field_value(
+                measure, today, attributes, joins=field_joins
+            )
             raw.relations.update(relations)
             if whole:
                 raw.whole.add(name)
@@ -350,6 +355,7 @@ def target_select(
     scored: Sequence[ScorecardSpec] | None = None,
     extra: dict[str, Any] | None = None,
     manual_join: bool = False,
+    field_joins: bool = True,
 ) -> Target:
     """``SELECT account_id, scorecard_id, score, status, digest[, extra…], s<j>_<i>…`` for
     every row of ``accounts``: its scorecard among ``specs`` (in assignment order; NULL
@@ -361,7 +367,11 @@ def target_select(
     the manual scores through one join per manual measure (each account's latest valid
     entry, computed for every account at once: a hash join, for statements over most
     accounts) instead of a subquery per account row (an index probe each: for a batch of
-    accounts, or rows scored as of their own day)."""
+    accounts, or rows scored as of their own day). ``field_joins`` False: each computed
+    field (a usage window) is its own expression (a subquery of the account's daily rows)
+    instead of the joins of the maintained window features and today's daily row — for
+    rows scored as of their own past day, where the features (as of today) never apply
+    and a join on a day that moves with each row is a join of the whole daily table."""
     db = dialect()
     extra = extra or {}
     scored_ids = {id(s) for s in (specs if scored is None else scored)}
@@ -372,7 +382,12 @@ def target_select(
         if id(spec) not in scored_ids:
             continue
         raw = _measure_values(
-            spec, index, today=today, attributes=attributes, manual_join=manual_join
+            spec,
+            index,
+            today=today,
+            attributes=attributes,
+            manual_join=manual_join,
+            field_joins=field_joins,
         )
         relations.update(raw.relations)
         # Each value only for the accounts this scorecard takes (conditions, subqueries and

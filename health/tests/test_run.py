@@ -17,6 +17,7 @@ from health import selectors, services
 from health.models import AccountHealth, HealthHistory, Scorecard
 from segments.engine import segments_evaluate_changed_accounts
 from segments.tests.engine_fixtures import member_ids, published, recompute
+from tests.concurrency import run_while_held
 
 from .fixtures import condition, field, run, score_of, scorecard
 
@@ -282,3 +283,36 @@ def test_a_partial_run_puts_the_planner_settings_of_its_transaction_back():
         assert dialect().current_settings(cursor, names) == before
     if connection.vendor == "postgresql":
         assert before["enable_hashjoin"] == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks (SQLite: one writer)")
+def test_a_row_another_transaction_holds_is_skipped_by_the_copy_without_waiting_for_it():
+    # given two scored accounts whose score then moves
+    held, free = AccountFactory(open_tickets=0), AccountFactory(open_tickets=0)
+    scorecard(measures=[TICKETS])
+    run(today=TODAY)
+    Account.objects.filter(pk__in=[held.pk, free.pk]).update(open_tickets=5)
+
+    def hold_row():  # as a writer updating the account does
+        with transaction.atomic():
+            Account.objects.select_for_update(no_key=True).get(pk=held.pk)
+
+    # when both are rescored while another transaction holds one account's row
+    outcome = run_while_held(
+        holder=hold_row,
+        hold_after="FOR NO KEY UPDATE",
+        other=lambda: run(accounts=Account.objects.filter(pk__in=[held.pk, free.pk]), today=TODAY),
+        hold_seconds=1.0,
+    )
+
+    # then the run did not wait for it: both healths are written, the free row's column is
+    # copied, the held one is left to a later run of its scope, which copies it
+    assert outcome["errors"] == []
+    assert outcome["other_seconds"] < 0.8
+    assert outcome["other"].scores_copied == 1
+    assert score_of(held) == score_of(free) == 50
+    columns = dict(Account.objects.values_list("pk", "health_score"))
+    assert (columns[held.pk], columns[free.pk]) == (100, 50)
+    assert run(accounts=Account.objects.filter(pk=held.pk), today=TODAY).scores_copied == 1
+    assert Account.objects.get(pk=held.pk).health_score == 50
