@@ -112,6 +112,9 @@ def test_csm_day(world, live_server, page, screenshot):
     # On a phone the same pages stay usable (no horizontal scrolling of the page)
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("link", name="My book").click()
+    # measured once the book has loaded (not on the page being left, nor mid-navigation)
+    expect(page.get_by_role("heading", name="My book", level=1)).to_be_visible()
+    page.wait_for_load_state()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     screenshot(page, "11-my-book-phone")
