@@ -50,6 +50,17 @@ def assert_accessible_controls(page) -> None:
     assert page.evaluate(UNLABELLED_CONTROLS) == []
 
 
+def rule_json_shown(page):
+    """Open the builder's "Edit as JSON" text once the page (and its deferred builder
+    script) has loaded, check it opened, and return the textarea."""
+    page.wait_for_load_state("load")
+    page.get_by_role("button", name="Edit as JSON").click()
+    expect(page.get_by_role("button", name="Hide JSON")).to_be_visible()
+    editor = page.get_by_label("Rule (JSON)")
+    expect(editor).to_be_visible()
+    return editor
+
+
 def test_csm_day(world, live_server, page, screenshot):
     # Given a CSM with a book, when they log in, then they land on their book
     log_in(page, live_server, "csm")
@@ -136,8 +147,7 @@ def test_manager_publishes_a_version_and_members_change(
     # When the manager saves an invalid rule (typed as JSON behind the builder's "Edit as
     # JSON" switch), then the error names the rule path
     page.get_by_role("link", name="New version").click()
-    page.get_by_role("button", name="Edit as JSON").click()
-    editor = page.get_by_label("Rule (JSON)")
+    editor = rule_json_shown(page)
     editor.fill(json.dumps({"all": [{"field": "arr", "op": "gte", "value": "abc"}]}))
     page.get_by_role("button", name="Save draft and preview").click()
     expect(page.locator("#rule-errors")).to_contain_text("all[0].value")
@@ -145,10 +155,7 @@ def test_manager_publishes_a_version_and_members_change(
     screenshot(page, "08-rule-error")
 
     # When they fix it and save, then the draft's preview shows who enters and exits
-    page.get_by_role("button", name="Edit as JSON").click()
-    page.get_by_label("Rule (JSON)").fill(
-        json.dumps({"all": [{"field": "arr", "op": "gte", "value": 13000}]})
-    )
+    rule_json_shown(page).fill(json.dumps({"all": [{"field": "arr", "op": "gte", "value": 13000}]}))
     page.get_by_label("Note").fill("Bigger accounts only")
     page.get_by_role("button", name="Save draft and preview").click()
     expect(page.locator("#preview-count")).to_have_text("5")  # 13k, 14k and 3 × 50k
