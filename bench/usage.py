@@ -4,7 +4,7 @@ rules over every account, a day's data reaching 20 usage segments, the daily sli
 Uses its own scratch database (default ``cs_bench_usage``, dropped and re-created):
 
     .venv/bin/python bench/usage.py [--accounts 20000] [--metrics 5] [--days 120]
-        [--segments 20] [--density 0.6] [--db cs_bench_usage]
+        [--segments 20] [--density 0.6] [--db cs_bench_usage] [--clients N]
 
 The history (accounts × metrics × days, a value on ``density`` of the days) is loaded with
 one INSERT ... SELECT (not measured: it stands for months of past ingestion), and the
@@ -13,7 +13,8 @@ measured around the whole call:
 
 - ingest: one day's batch for every account and metric (accounts × metrics rows, in
   requests of at most 100,000 rows) as POST /api/usage/daily/ through Django's test client
-  (JSON parsing, validation, COPY + one upsert, the commit) → rows/s;
+  (JSON parsing, validation, COPY + one upsert, the commit) → rows/s; with ``--clients
+  N``, over HTTP to gunicorn, N requests at once (``usage_http``);
 - events: the same number of events as POST /api/usage/events/ → events/s;
 - the sweep that brings that day's data into the usage segments (the accounts marked by
   the ingestion, evaluated against every segment);
@@ -36,6 +37,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import scratch_db
+import usage_http
 
 # This file is bench/usage.py: its folder must not hide the ``usage`` app.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -53,6 +55,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--segments", type=int, default=20)
     parser.add_argument("--density", type=float, default=0.6)
     parser.add_argument("--db", default="cs_bench_usage")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        help="post the day's batch over HTTP to gunicorn, this many requests at once "
+        "(default: in process, one after another)",
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -166,6 +175,10 @@ def reset_to_history() -> int:
             "TRUNCATE segments_segment, customers_pendingevaluation, usage_usagefeatures, "
             "usage_usagefeaturestate, usage_usageeventbatch CASCADE"
         )
+        cursor.execute(
+            "DELETE FROM authtoken_token WHERE user_id IN "
+            "(SELECT id FROM auth_user WHERE username = 'bench-manager')"
+        )
         cursor.execute("DELETE FROM auth_user WHERE username = 'bench-manager'")
         cursor.execute("VACUUM ANALYZE")
     return DailyUsage.objects.count()
@@ -240,6 +253,7 @@ def main() -> int:
     scratch_db.prepare(url, fresh=not reuse, settings_module="cs_platform.settings.test")
     from django.conf import settings
     from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     from customers.models import Account, PendingEvaluation
@@ -303,9 +317,21 @@ def main() -> int:
 
     print(f"Measured (load average {os.getloadavg()[0]:.1f}):", flush=True)
     daily_bodies = bodies(daily)
-    ingest_seconds, _ = timed(
-        f"ingest {len(daily):,} daily rows", lambda: post_all("/api/usage/daily/", daily_bodies)
-    )
+    if args.clients:
+        token = Token.objects.create(user=manager).key
+        poster = usage_http.ConcurrentPoster(url, token, args.clients)
+        try:
+            ingest_seconds, _ = timed(
+                f"ingest {len(daily):,} daily rows (over HTTP, {args.clients} requests at once)",
+                lambda: poster.post_all("/api/usage/daily/", daily_bodies),
+            )
+        finally:
+            poster.stop()
+    else:
+        ingest_seconds, _ = timed(
+            f"ingest {len(daily):,} daily rows (in process)",
+            lambda: post_all("/api/usage/daily/", daily_bodies),
+        )
     results["ingest rows/s"] = len(daily) / ingest_seconds
     marked = PendingEvaluation.objects.count()
     seconds, sweep = timed(
