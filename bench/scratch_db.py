@@ -108,8 +108,31 @@ def migrate() -> None:
     call_command("migrate", verbosity=0)
 
 
+# The server settings that move these figures most (docs/operations.md, "PostgreSQL
+# settings"): each bench prints them, so that a figure says what it ran on.
+SERVER_SETTINGS = (
+    "shared_buffers",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "wal_compression",
+    "effective_cache_size",
+)
+
+
+def server_settings(url: str) -> str:
+    """``name=value`` of ``SERVER_SETTINGS`` on the server of ``url``, on one line."""
+    with _server_connection(url) as connection:
+        rows = connection.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) "
+            "ORDER BY array_position(%s, name::text)",
+            [list(SERVER_SETTINGS), list(SERVER_SETTINGS)],
+        ).fetchall()
+    return " ".join(f"{name}={value}" for name, value in rows)
+
+
 def prepare(url: str, *, fresh: bool, settings_module: str = "cs_platform.settings.local") -> None:
     """Re-create the database of ``url`` when ``fresh``, set Django up on it and migrate."""
+    print(f"PostgreSQL: {server_settings(url)}", flush=True)
     if fresh:
         recreate(url)
     django_setup(url, settings_module=settings_module)
