@@ -325,6 +325,8 @@ def main() -> int:
                 f"ingest {len(daily):,} daily rows (over HTTP, {args.clients} requests at once)",
                 lambda: poster.post_all("/api/usage/daily/", daily_bodies),
             )
+            rss = ", ".join(f"{mb:.0f}" for mb in poster.workers_rss_mb())
+            print(f"    gunicorn workers' RSS after the batch (MB): {rss}", flush=True)
         finally:
             poster.stop()
     else:

@@ -9,6 +9,7 @@ figure (Django's test client, one request after another) stays the default.
 
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import web
 
@@ -41,6 +42,21 @@ class ConcurrentPoster:
     def post_all(self, path: str, bodies: list[str]) -> None:
         with ThreadPoolExecutor(self.clients) as pool:
             list(pool.map(lambda body: self.send(path, body), bodies))
+
+    def workers_rss_mb(self) -> list[float]:
+        """The resident memory of each gunicorn worker now, in MB."""
+        pid = self.process.pid
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as listing:
+                children = [int(child) for child in listing.read().split()]
+        except OSError:
+            return []
+        sizes = []
+        for child in children:
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) / 1024)
+        return sizes
 
     def stop(self) -> None:
         self.process.terminate()
