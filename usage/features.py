@@ -48,7 +48,7 @@ _ADDED_PAIRS_CONDITION = (
 # A rebuild groups every (account, metric) at once (some thirty sums and maxima each):
 # room to do it in memory, for that transaction only; beyond it PostgreSQL spills to disk.
 REBUILD_SETTINGS = {"work_mem": "256MB"}
-# The slide groups the rows of nine days by account (a dozen sums each): 64 MB keeps
+# The slide groups the rows of nine days by account (a dozen values each): 64 MB keeps
 # 100,000 accounts in memory (the default 4 MB spilled to disk).
 SLIDE_SETTINGS = {"work_mem": "64MB"}
 # The advisory lock that serializes the writers of usage data (ingestion, the slide,

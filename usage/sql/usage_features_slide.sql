@@ -6,6 +6,9 @@
 -- window's largest value is looked up again in the daily table (by key: the window's
 -- days listed) only when the latest day that held it leaves and the new day is lower
 -- (the second lookup of the pair finds its pages in memory).
+-- A day holds one row per account (the key is metric, day, account), so each day's value
+-- is taken with MAX, which keeps the value itself: SUM over numeric keeps an accumulator
+-- per group and column (about 190 MB for 100,000 accounts against 50 MB).
 -- Format fields: days_N for N in 7, 14, 30, 60, 90 (the new window's days, quoted ISO
 -- dates).
 -- Parameters (named): metric, today, today_N for N in 7, 14, 28, 30, 60, 90, 120, 180.
@@ -93,24 +96,24 @@ UPDATE usage_usagefeatures AS f SET
     last_active = CASE WHEN c.entered_days > 0 THEN %(today_1)s ELSE f.last_active END
 FROM (
     SELECT d.account_id,
-        SUM(d.value) FILTER (WHERE d.day = %(today_1)s) AS entered,
+        MAX(d.value) FILTER (WHERE d.day = %(today_1)s) AS entered,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_1)s) AS entered_days,
         MAX(d.value) FILTER (WHERE d.day = %(today_1)s) AS entered_max,
-        SUM(d.value) FILTER (WHERE d.day = %(today_7)s) AS left_7d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_7)s) AS left_7d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_7)s) AS left_days_7d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_14)s) AS prev_left_7d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_14)s) AS left_14d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_14)s) AS prev_left_7d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_14)s) AS left_14d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_14)s) AS left_days_14d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_28)s) AS prev_left_14d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_30)s) AS left_30d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_28)s) AS prev_left_14d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_30)s) AS left_30d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_30)s) AS left_days_30d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_60)s) AS prev_left_30d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_60)s) AS left_60d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_60)s) AS prev_left_30d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_60)s) AS left_60d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_60)s) AS left_days_60d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_120)s) AS prev_left_60d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_90)s) AS left_90d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_120)s) AS prev_left_60d,
+        MAX(d.value) FILTER (WHERE d.day = %(today_90)s) AS left_90d,
         COUNT(*) FILTER (WHERE d.value > 0 AND d.day = %(today_90)s) AS left_days_90d,
-        SUM(d.value) FILTER (WHERE d.day = %(today_180)s) AS prev_left_90d
+        MAX(d.value) FILTER (WHERE d.day = %(today_180)s) AS prev_left_90d
     FROM usage_dailyusage d
     WHERE d.metric_id = %(metric)s AND d.day IN (%(today_1)s, %(today_7)s, %(today_14)s, %(today_28)s, %(today_30)s, %(today_60)s, %(today_120)s, %(today_90)s, %(today_180)s)
     GROUP BY d.account_id
