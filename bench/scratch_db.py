@@ -108,8 +108,8 @@ def migrate() -> None:
     call_command("migrate", verbosity=0)
 
 
-# The server settings that move these figures most (docs/operations.md, "PostgreSQL
-# settings"): each bench prints them, so that a figure says what it ran on.
+# The server settings most likely to move these figures (docs/benchmarks.md compares the
+# defaults with a tuned server): each bench prints them, so a figure says what it ran on.
 SERVER_SETTINGS = (
     "shared_buffers",
     "max_wal_size",
