@@ -16,7 +16,8 @@ import web
 
 class ConcurrentPoster:
     """gunicorn with ``clients`` sync workers on ``database_url``, warmed up; ``post_all``
-    (the work to time) posts every body, at most ``clients`` at once, each answered 200."""
+    (the work to time) posts every body, at most ``clients`` at once, and raises on an
+    error answer."""
 
     def __init__(self, database_url: str, token: str, clients: int) -> None:
         self.clients = clients
@@ -36,7 +37,7 @@ class ConcurrentPoster:
             method="GET" if body is None else "POST",
             headers=headers,
         )
-        with urllib.request.urlopen(request, timeout=300) as response:  # raises unless 2xx
+        with urllib.request.urlopen(request, timeout=300) as response:  # raises on 4xx and 5xx
             response.read()
 
     def post_all(self, path: str, bodies: list[str]) -> None:

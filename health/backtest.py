@@ -158,13 +158,9 @@ def _backtest_counts(
     day_sql = dialect().day_plus(f"{RENEWAL}.end_date", -DAYS_BEFORE_RENEWAL)
     statement = per_row_day(lambda day: build(renewals, day), day_sql)
     if statement is not None:
-        db = dialect()
-        saved = db.current_settings(cursor, list(PER_ROW_SETTINGS))
-        db.set_local(cursor, PER_ROW_SETTINGS)
-        cursor.execute(group.format(target=statement[0]), statement[1])
-        rows = cursor.fetchall()
-        db.set_local(cursor, saved)
-        return rows
+        with dialect().local_settings(cursor, PER_ROW_SETTINGS):
+            cursor.execute(group.format(target=statement[0]), statement[1])
+            return cursor.fetchall()
     rows: list[tuple] = []
     contracts = Contract.objects.filter(
         end_date__gt=first, end_date__lte=today, status__in=OUTCOMES

@@ -1,7 +1,8 @@
 """The ``Dialect`` base class: what hand-written SQL needs to know about a database, with
 what PostgreSQL and SQLite share (the subclasses: ``postgresql``, ``sqlite``)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import NotSupportedError, connection
@@ -175,6 +176,16 @@ class Dialect:
         """The current values of server settings ``names`` (to put back with
         ``set_local``); none on SQLite."""
         return {}
+
+    @contextmanager
+    def local_settings(self, cursor: Any, settings: dict[str, str]) -> Iterator[None]:
+        """``set_local(settings)`` for the block, then the values before it put back (the
+        transaction goes on). Not put back when the block raises: the transaction is
+        then rolled back, and its settings with it."""
+        saved = self.current_settings(cursor, list(settings))
+        self.set_local(cursor, settings)
+        yield
+        self.set_local(cursor, saved)
 
     # Planner settings for a statement driven by a small keyed work table: index lookups
     # per row of it, not hash joins that read every row of the big tables it joins.

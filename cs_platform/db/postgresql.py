@@ -164,10 +164,8 @@ class PostgreSQL(Dialect):
     bulk_load_without_indexes = True
 
     def table_lock_exclusive(self, cursor: Any, table: str, *, timeout_ms: int) -> None:
-        before = self.current_settings(cursor, ["lock_timeout"])
-        self.set_local(cursor, {"lock_timeout": f"{int(timeout_ms)}ms"})
-        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        self.set_local(cursor, before)
+        with self.local_settings(cursor, {"lock_timeout": f"{int(timeout_ms)}ms"}):
+            cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
 
     # --- playbooks: the renewal queue build and the renewal selectors ---------------------
     advisory_locks = True

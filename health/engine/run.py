@@ -124,32 +124,30 @@ def health_recompute(
         # A full run hashes the memberships and the usage features of every account (at
         # 1M accounts the default 4 MB split them into batches on disk); a partial run (a
         # sweep batch) reads its accounts' rows by key, however big the tables: the planner
-        # would hash whole tables for a few thousand accounts. Put back at the end (the
+        # would hash whole tables for a few thousand accounts. Put back after (the
         # sweep's transaction goes on).
         planner = FULL_RUN_SETTINGS if accounts is None else db.index_join_settings
-        saved = db.current_settings(cursor, list(planner))
-        db.set_local(cursor, planner)
-        cursor.execute(diff, target.params)
-        if max(cursor.rowcount, 0):
-            cursor.execute(f"SELECT COUNT(*), SUM(real_change) FROM {CHANGED_TABLE}")
-            rows, real = cursor.fetchone()
-            result.changed = int(real or 0)
-            if rows > result.changed:
-                cursor.execute(load_sql("health", "health_digest_fill", **tables))
-        if result.changed:
-            cursor.execute(load_sql("health", "health_current_upsert", **tables), [today])
-            cursor.execute(
-                load_sql("health", "health_history_insert", **tables), [today, timezone.now()]
-            )
-        # The column is copied for the changed accounts; a partial run copies it for its
-        # whole scope, which also repairs a copy skipped earlier (a row another transaction
-        # held: every writer of an account marks it, so it comes back in a sweep batch).
-        synced = scope if accounts is not None else CHANGED_IDS
-        if accounts is not None or result.changed:
-            sync = load_sql("health", "health_account_score_sync", **tables, scope=synced)
-            cursor.execute(sync)
-            result.scores_copied = max(cursor.rowcount, 0)
-        db.set_local(cursor, saved)
+        with db.local_settings(cursor, planner):
+            cursor.execute(diff, target.params)
+            if max(cursor.rowcount, 0):
+                cursor.execute(f"SELECT COUNT(*), SUM(real_change) FROM {CHANGED_TABLE}")
+                rows, real = cursor.fetchone()
+                result.changed = int(real or 0)
+                if rows > result.changed:
+                    cursor.execute(load_sql("health", "health_digest_fill", **tables))
+            if result.changed:
+                cursor.execute(load_sql("health", "health_current_upsert", **tables), [today])
+                cursor.execute(
+                    load_sql("health", "health_history_insert", **tables), [today, timezone.now()]
+                )
+            # The column is copied for the changed accounts; a partial run copies it for its
+            # whole scope, which also repairs a copy skipped earlier (a row another transaction
+            # held: every writer of an account marks it, so it comes back in a sweep batch).
+            synced = scope if accounts is not None else CHANGED_IDS
+            if accounts is not None or result.changed:
+                sync = load_sql("health", "health_account_score_sync", **tables, scope=synced)
+                cursor.execute(sync)
+                result.scores_copied = max(cursor.rowcount, 0)
     if result.changed and mark_changed:
         changed = Account.objects.filter(id__in=RawSQL(CHANGED_IDS, []))  # noqa: S611 (constant)
         result.marked = accounts_mark_changed_matching(accounts=changed, wait_for_sweep=False)
